@@ -1,0 +1,53 @@
+"""keras_residual: ResNet v1/v2, highway and DenseNet families for Keras 3.
+
+Every model comes from one block registry and one Functional-API builder.
+"""
+
+from keras_residual import models as _models  # noqa: F401  (registers the zoo)
+from keras_residual.blocks import BlockCall
+from keras_residual.blocks import BlockInfo
+from keras_residual.blocks import LayerFactory
+from keras_residual.blocks import get_block
+from keras_residual.blocks import list_blocks
+from keras_residual.blocks import register_block
+from keras_residual.blocks import residual_add
+from keras_residual.blocks import shortcut_path
+from keras_residual.builder import ResidualModel
+from keras_residual.builder import plan_blocks
+from keras_residual.features import pyramid_model
+from keras_residual.layers import DropPath
+from keras_residual.layers import ZeroPadShortcut
+from keras_residual.models.cifar import PlainNet20
+from keras_residual.models.cifar import PlainNet56
+from keras_residual.models.cifar import PreActResNet164
+from keras_residual.models.cifar import ResNet20
+from keras_residual.models.cifar import ResNet32
+from keras_residual.models.cifar import ResNet44
+from keras_residual.models.cifar import ResNet56
+from keras_residual.models.cifar import ResNet110
+from keras_residual.models.resnet import ResNet18
+from keras_residual.models.resnet import ResNet34
+from keras_residual.models.resnet import ResNet50
+from keras_residual.models.resnet import ResNet101
+from keras_residual.models.resnet import ResNet152
+from keras_residual.models.resnet_v2 import ResNet50V2
+from keras_residual.models.resnet_v2 import ResNet101V2
+from keras_residual.models.resnet_v2 import ResNet152V2
+from keras_residual.preprocessing import decode_predictions
+from keras_residual.preprocessing import preprocess_for
+from keras_residual.preprocessing import preprocess_input
+from keras_residual.spec import ModelSpec
+from keras_residual.spec import StageSpec
+from keras_residual.spec import StemSpec
+from keras_residual.stems import list_stems
+from keras_residual.stems import register_stem
+from keras_residual.weights import WeightsFile
+from keras_residual.weights import list_weights
+from keras_residual.weights import load_weights
+from keras_residual.weights import register_weights
+from keras_residual.zoo import build
+from keras_residual.zoo import get_spec
+from keras_residual.zoo import list_models
+from keras_residual.zoo import register_model
+
+__version__ = "0.1.0"

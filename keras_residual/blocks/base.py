@@ -1,0 +1,259 @@
+"""The block protocol: registry entries, per-call context and shared pieces.
+
+A block is a function `fn(x, call) -> tensor` registered once with
+`register_block`. The builder passes a `BlockCall` describing the one block
+to make; the function builds its layers with `call.layers` (so every block
+shares the same convolution and BatchNormalization settings) and names every
+layer with the `call.name` prefix.
+"""
+
+import dataclasses
+
+import keras
+
+from keras_residual.layers import DropPath
+from keras_residual.layers import ZeroPadShortcut
+from keras_residual.registry import Registry
+from keras_residual.validation import check_choice
+from keras_residual.validation import check_int
+
+MERGES = ("add", "gate", "concat", "none")
+
+BLOCKS = Registry("block", "block")
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockInfo:
+    """What the builder must know about a registered block.
+
+    Args:
+        name: str. The registered name.
+        fn: callable. `fn(x, call)` returns the block's output tensor.
+        expansion: int. Output channels are `filters * expansion`.
+        merge: str. How the block merges its branches: `"add"` (residual),
+            `"gate"` (highway), `"concat"` (DenseNet) or `"none"` (plain).
+        shortcuts: tuple of str. Shortcut kinds the block supports.
+        strides: tuple of int. Strides the block supports.
+        description: str. One line for `list_blocks()`.
+    """
+
+    name: str
+    fn: object
+    expansion: int = 1
+    merge: str = "add"
+    shortcuts: tuple = ("projection", "zero_pad")
+    strides: tuple = (1, 2)
+    description: str = ""
+
+
+def register_block(name, fn=None, *, expansion=1, merge="add",
+                   shortcuts=("projection", "zero_pad"), strides=(1, 2),
+                   description="", overwrite=False):
+    """Registers a block so that any stage of any spec can use it.
+
+    Usable as a decorator (`@register_block("se_basic", expansion=1)`) or as
+    a call (`register_block("se_basic", se_basic_fn)`).
+
+    Args:
+        name: str. The name specs refer to.
+        fn: callable or None. `fn(x, call) -> tensor`; every layer it makes
+            must be named with the `call.name` prefix. Defaults to `None`
+            (decorator use).
+        expansion: int. Output channels per unit of `filters`. Defaults to `1`.
+        merge: str. One of `"add"`, `"gate"`, `"concat"`, `"none"`.
+            Defaults to `"add"`.
+        shortcuts: tuple of str. Supported shortcut kinds.
+            Defaults to `("projection", "zero_pad")`.
+        strides: tuple of int. Supported strides. Defaults to `(1, 2)`.
+        description: str. One line shown by `list_blocks()`. Defaults to `""`.
+        overwrite: bool. Replace a block of the same name. Defaults to `False`.
+    """
+
+    def decorator(function):
+        if not callable(function):
+            raise TypeError(
+                f"`fn` must be callable as fn(x, call); received {function!r}."
+            )
+        check_int("expansion", expansion, minimum=1)
+        check_choice("merge", merge, MERGES)
+        for kind in shortcuts:
+            check_choice("shortcuts", kind, ("projection", "zero_pad", "none"))
+        info = BlockInfo(
+            name=name,
+            fn=function,
+            expansion=expansion,
+            merge=merge,
+            shortcuts=tuple(shortcuts),
+            strides=tuple(check_int("strides", s, minimum=1) for s in strides),
+            description=description or (function.__doc__ or "").strip().split(
+                "\n"
+            )[0],
+        )
+        BLOCKS.register(name, info, overwrite=overwrite)
+        return function
+
+    if fn is not None:
+        return decorator(fn)
+    return decorator
+
+
+def get_block(name):
+    """Returns the `BlockInfo` registered under `name`."""
+    return BLOCKS.get(name)
+
+
+def list_blocks():
+    """Returns `{name: one-line description}` for every registered block."""
+    return {name: info.description for name, info in BLOCKS.items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerFactory:
+    """Makes the named convolution, BN and activation layers of a spec.
+
+    Args:
+        activation: str. Activation name.
+        use_bias: bool. Default `use_bias` of convolutions.
+        kernel_initializer: str. Initializer of convolution kernels.
+        bn_momentum: float. BatchNormalization momentum.
+        bn_epsilon: float. BatchNormalization epsilon.
+    """
+
+    activation: str = "relu"
+    use_bias: bool = True
+    kernel_initializer: str = "glorot_uniform"
+    bn_momentum: float = 0.99
+    bn_epsilon: float = 1.001e-5
+
+    @classmethod
+    def from_spec(cls, spec):
+        return cls(
+            activation=spec.activation,
+            use_bias=spec.use_bias,
+            kernel_initializer=spec.kernel_initializer,
+            bn_momentum=spec.bn_momentum,
+            bn_epsilon=spec.bn_epsilon,
+        )
+
+    def conv(self, x, filters, kernel_size, name, strides=1, padding="valid",
+             use_bias=None, zero_init=False):
+        """A `Conv2D`; `zero_init` starts its kernel at zero."""
+        return keras.layers.Conv2D(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            use_bias=self.use_bias if use_bias is None else use_bias,
+            kernel_initializer="zeros" if zero_init else self.kernel_initializer,
+            name=name,
+        )(x)
+
+    def bn(self, x, name, zero_init=False):
+        """A `BatchNormalization`; `zero_init` starts gamma at zero."""
+        return keras.layers.BatchNormalization(
+            axis=-1,
+            momentum=self.bn_momentum,
+            epsilon=self.bn_epsilon,
+            gamma_initializer="zeros" if zero_init else "ones",
+            name=name,
+        )(x)
+
+    def act(self, x, prefix=None, name=None):
+        """An `Activation` named `name`, or `{prefix}_{activation}`."""
+        return keras.layers.Activation(
+            self.activation, name=name or f"{prefix}_{self.activation}"
+        )(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockCall:
+    """Everything one block needs to build itself.
+
+    Args:
+        name: str. Prefix of every layer of the block, e.g. `conv3_block1`.
+        filters: int. The stage width.
+        stride: int. The block's stride.
+        shortcut: str. The stage's shortcut kind.
+        drop_rate: float. Stochastic-depth rate of this block.
+        zero_init: bool. Zero-initialise the end of the residual branch.
+        layers: `LayerFactory`. Makes conv/BN/activation layers.
+        args: dict. Block-specific options from the stage spec.
+        expansion: int. The block's registered expansion.
+    """
+
+    name: str
+    filters: int
+    stride: int
+    shortcut: str
+    drop_rate: float
+    zero_init: bool
+    layers: LayerFactory
+    args: dict
+    expansion: int = 1
+
+    @property
+    def out_channels(self):
+        return self.filters * self.expansion
+
+    def arg(self, key, default, allowed=None):
+        """Reads a block-specific option, checking it against `allowed`."""
+        value = self.args.get(key, default)
+        if allowed is not None:
+            check_choice(f"args[{key!r}]", value, allowed)
+        return value
+
+
+def changes_shape(x, call):
+    """Whether the block changes the resolution or the channel count."""
+    return call.stride != 1 or x.shape[-1] != call.out_channels
+
+
+def shortcut_path(x, call, projection_input=None, norm=True):
+    """The shortcut of a residual block.
+
+    Identity where the shape is kept; otherwise option A (`"zero_pad"`:
+    `{name}_0_pad`) or option B (`"projection"`: `{name}_0_conv` and, when
+    `norm`, `{name}_0_bn`).
+
+    Args:
+        x: tensor. The block input.
+        call: `BlockCall`.
+        projection_input: tensor or None. What the projection convolves
+            (pre-activation blocks pass their pre-activated input).
+            Defaults to `x`.
+        norm: bool. Whether the projection has a BN. Defaults to `True`.
+    """
+    if not changes_shape(x, call):
+        return x
+    if call.shortcut == "zero_pad":
+        return ZeroPadShortcut(
+            call.out_channels, call.stride, name=f"{call.name}_0_pad"
+        )(x)
+    if call.shortcut != "projection":
+        raise ValueError(
+            f"Block {call.name!r} changes shape ({x.shape[-1]} -> "
+            f"{call.out_channels} channels, stride {call.stride}) but its "
+            f"`shortcut` is {call.shortcut!r}; use 'projection' or 'zero_pad'."
+        )
+    source = x if projection_input is None else projection_input
+    y = call.layers.conv(
+        source, call.out_channels, 1, f"{call.name}_0_conv", strides=call.stride
+    )
+    if norm:
+        y = call.layers.bn(y, f"{call.name}_0_bn")
+    return y
+
+
+def residual_add(call, shortcut, branch, name=None):
+    """Adds `branch` to `shortcut`, dropping the branch with `call.drop_rate`.
+
+    Args:
+        call: `BlockCall`.
+        shortcut: tensor. The shortcut path.
+        branch: tensor. The residual branch.
+        name: str or None. Name of the `Add` layer. Defaults to
+            `{call.name}_add`.
+    """
+    if call.drop_rate > 0.0:
+        branch = DropPath(call.drop_rate, name=f"{call.name}_drop_path")(branch)
+    return keras.layers.Add(name=name or f"{call.name}_add")([shortcut, branch])

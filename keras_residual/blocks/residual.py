@@ -1,0 +1,153 @@
+"""Residual (add) blocks: post-activation (He et al. 2015), pre-activation
+(He et al. 2016, "Identity Mappings in Deep Residual Networks") and the
+shortcut-free `plain` controls of the degradation experiment.
+
+Layer names follow keras.applications: `{block}_{0..3}_{conv|bn|relu}`,
+`{block}_add` and `{block}_out`; `bottleneck` and `preact_bottleneck` are
+layer-for-layer identical to `keras.applications` ResNet and ResNetV2 blocks.
+"""
+
+import keras
+
+from keras_residual.blocks.base import changes_shape
+from keras_residual.blocks.base import register_block
+from keras_residual.blocks.base import residual_add
+from keras_residual.blocks.base import shortcut_path
+
+STRIDE_ON = ("1x1", "3x3")
+
+
+@register_block("basic", expansion=1, description=(
+    "Post-activation basic block: two 3x3 convs (He et al. 2015)."))
+def basic_block(x, call):
+    """Post-activation basic block: two 3x3 convs (He et al. 2015)."""
+    layers, name = call.layers, call.name
+    shortcut = shortcut_path(x, call)
+    y = _basic_branch(x, call)
+    y = layers.bn(y, f"{name}_2_bn", zero_init=call.zero_init)
+    y = residual_add(call, shortcut, y)
+    return layers.act(y, name=f"{name}_out")
+
+
+@register_block("bottleneck", expansion=4, description=(
+    "Post-activation bottleneck: 1x1, 3x3, 1x1 x4 (keras.applications "
+    "ResNet v1 layout)."))
+def bottleneck_block(x, call):
+    """Post-activation bottleneck (1x1, 3x3, 1x1 with expansion 4).
+
+    Block args: `stride_on` (`"1x1"`, keras.applications and Caffe, or
+    `"3x3"`, "ResNet v1.5").
+    """
+    layers, name = call.layers, call.name
+    stride_on = call.arg("stride_on", "1x1", STRIDE_ON)
+    shortcut = shortcut_path(x, call)
+    y = _bottleneck_branch(x, call, stride_on)
+    y = layers.bn(y, f"{name}_3_bn", zero_init=call.zero_init)
+    y = residual_add(call, shortcut, y)
+    return layers.act(y, name=f"{name}_out")
+
+
+@register_block("preact_basic", expansion=1, description=(
+    "Pre-activation basic block: BN-ReLU-3x3 twice (He et al. 2016)."))
+def preact_basic_block(x, call):
+    """Pre-activation basic block: BN-ReLU-3x3 conv, twice (He et al. 2016)."""
+    layers, name = call.layers, call.name
+    preact = _preactivate(x, call)
+    shortcut = _preact_shortcut(x, preact, call)
+    y = layers.conv(preact, call.filters, 3, f"{name}_1_conv",
+                    strides=call.stride, padding="same", use_bias=False)
+    y = layers.bn(y, f"{name}_1_bn")
+    y = layers.act(y, f"{name}_1")
+    y = layers.conv(y, call.filters, 3, f"{name}_2_conv", padding="same",
+                    zero_init=call.zero_init)
+    return residual_add(call, shortcut, y, name=f"{name}_out")
+
+
+@register_block("preact_bottleneck", expansion=4, description=(
+    "Pre-activation bottleneck (keras.applications ResNetV2 layout)."))
+def preact_bottleneck_block(x, call):
+    """Pre-activation bottleneck, identical to keras.applications ResNetV2.
+
+    Where only the resolution changes, the shortcut is a strided identity
+    (`MaxPooling2D(1, stride)`, `{name}_0_pool`), as in keras.applications.
+    """
+    layers, name = call.layers, call.name
+    preact = _preactivate(x, call)
+    shortcut = _preact_shortcut(x, preact, call)
+    y = layers.conv(preact, call.filters, 1, f"{name}_1_conv", use_bias=False)
+    y = layers.bn(y, f"{name}_1_bn")
+    y = layers.act(y, f"{name}_1")
+    y = keras.layers.ZeroPadding2D(((1, 1), (1, 1)), name=f"{name}_2_pad")(y)
+    y = layers.conv(y, call.filters, 3, f"{name}_2_conv", strides=call.stride,
+                    use_bias=False)
+    y = layers.bn(y, f"{name}_2_bn")
+    y = layers.act(y, f"{name}_2")
+    y = layers.conv(y, call.out_channels, 1, f"{name}_3_conv",
+                    zero_init=call.zero_init)
+    return residual_add(call, shortcut, y, name=f"{name}_out")
+
+
+@register_block("plain", expansion=1, merge="none", shortcuts=("none",),
+                description="Basic block without a shortcut (degradation "
+                "control).")
+def plain_block(x, call):
+    """Basic block without a shortcut, for the degradation comparison."""
+    y = _basic_branch(x, call)
+    y = call.layers.bn(y, f"{call.name}_2_bn")
+    return call.layers.act(y, name=f"{call.name}_out")
+
+
+@register_block("plain_bottleneck", expansion=4, merge="none",
+                shortcuts=("none",),
+                description="Bottleneck without a shortcut (degradation "
+                "control).")
+def plain_bottleneck_block(x, call):
+    """Bottleneck block without a shortcut, for the degradation comparison."""
+    stride_on = call.arg("stride_on", "1x1", STRIDE_ON)
+    y = _bottleneck_branch(x, call, stride_on)
+    y = call.layers.bn(y, f"{call.name}_3_bn")
+    return call.layers.act(y, name=f"{call.name}_out")
+
+
+def _basic_branch(x, call):
+    """3x3 conv-BN-act, 3x3 conv (the caller adds the last BN)."""
+    layers, name = call.layers, call.name
+    y = layers.conv(x, call.filters, 3, f"{name}_1_conv", strides=call.stride,
+                    padding="same")
+    y = layers.bn(y, f"{name}_1_bn")
+    y = layers.act(y, f"{name}_1")
+    return layers.conv(y, call.filters, 3, f"{name}_2_conv", padding="same")
+
+
+def _bottleneck_branch(x, call, stride_on):
+    """1x1, 3x3, 1x1 convs with BN-act between (the caller adds the last BN)."""
+    layers, name = call.layers, call.name
+    stride_1x1 = call.stride if stride_on == "1x1" else 1
+    stride_3x3 = call.stride if stride_on == "3x3" else 1
+    y = layers.conv(x, call.filters, 1, f"{name}_1_conv", strides=stride_1x1)
+    y = layers.bn(y, f"{name}_1_bn")
+    y = layers.act(y, f"{name}_1")
+    y = layers.conv(y, call.filters, 3, f"{name}_2_conv", strides=stride_3x3,
+                    padding="same")
+    y = layers.bn(y, f"{name}_2_bn")
+    y = layers.act(y, f"{name}_2")
+    return layers.conv(y, call.out_channels, 1, f"{name}_3_conv")
+
+
+def _preactivate(x, call):
+    y = call.layers.bn(x, f"{call.name}_preact_bn")
+    return call.layers.act(y, f"{call.name}_preact")
+
+
+def _preact_shortcut(x, preact, call):
+    """Projection of the pre-activated input where the width changes, a
+    strided identity where only the resolution does (keras.applications)."""
+    if (
+        call.shortcut == "projection"
+        and changes_shape(x, call)
+        and x.shape[-1] == call.out_channels
+    ):
+        return keras.layers.MaxPooling2D(
+            1, strides=call.stride, name=f"{call.name}_0_pool"
+        )(x)
+    return shortcut_path(x, call, projection_input=preact, norm=False)

@@ -1,0 +1,83 @@
+"""ImageNet ResNets (He et al. 2015): ResNet18/34 (basic blocks) and
+ResNet50/101/152, identical to keras.applications (layer names, order,
+variables and parameter counts), so the published weight files load."""
+
+from keras_residual.preprocessing import decode_predictions  # noqa: F401
+from keras_residual.preprocessing import preprocess_for
+from keras_residual.spec import ModelSpec
+from keras_residual.spec import StageSpec
+from keras_residual.spec import StemSpec
+from keras_residual.weights import register_weights
+from keras_residual.zoo import register_model
+
+IMAGENET_WIDTHS = (64, 128, 256, 512)
+
+KERAS_WEIGHTS_URL = (
+    "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
+)
+
+def imagenet_resnet_spec(depths, block="bottleneck", use_bias=True, **fields):
+    """A ResNet v1 spec: keras.applications stem, four stages of
+    64/128/256/512 filters at strides 1/2/2/2."""
+    return ModelSpec(
+        stem=StemSpec("imagenet", 64),
+        stages=tuple(
+            StageSpec(depth, width, block, stride=stride)
+            for depth, width, stride in zip(depths, IMAGENET_WIDTHS, (1, 2, 2, 2))
+        ),
+        use_bias=use_bias,
+        **fields,
+    )
+
+def register_keras_imagenet_weights(model_name, file_stem, top_hash, notop_hash):
+    """Registers the published keras.applications ImageNet files."""
+    base = f"{KERAS_WEIGHTS_URL}{file_stem}_weights_tf_dim_ordering_tf_kernels"
+    register_weights(
+        model_name,
+        "imagenet",
+        top={"url": f"{base}.h5", "file_hash": top_hash},
+        notop={"url": f"{base}_notop.h5", "file_hash": notop_hash},
+        classes=1000,
+        description="keras.applications ImageNet weights.",
+    )
+
+# torchvision's ResNet18/34 layout: bias-free convs, BN epsilon 1e-5.
+_TORCH_BN = {"use_bias": False, "bn_epsilon": 1e-5, "bn_momentum": 0.9}
+
+ResNet18 = register_model(
+    "ResNet18",
+    imagenet_resnet_spec((2, 2, 2, 2), block="basic", **_TORCH_BN),
+    description="ResNet-18, basic blocks, ImageNet layout (11.7M params).",
+)
+ResNet34 = register_model(
+    "ResNet34",
+    imagenet_resnet_spec((3, 4, 6, 3), block="basic", **_TORCH_BN),
+    description="ResNet-34, basic blocks, ImageNet layout (21.8M params).",
+)
+ResNet50 = register_model(
+    "ResNet50",
+    imagenet_resnet_spec((3, 4, 6, 3)),
+    description="ResNet-50 v1, identical to keras.applications.ResNet50.",
+)
+ResNet101 = register_model(
+    "ResNet101",
+    imagenet_resnet_spec((3, 4, 23, 3)),
+    description="ResNet-101 v1, identical to keras.applications.ResNet101.",
+)
+ResNet152 = register_model(
+    "ResNet152",
+    imagenet_resnet_spec((3, 8, 36, 3)),
+    description="ResNet-152 v1, identical to keras.applications.ResNet152.",
+)
+
+register_keras_imagenet_weights("ResNet50", "resnet50",
+                                "2cb95161c43110f7111970584f804107",
+                                "4d473c1dd8becc155b73f8504c6f6626")
+register_keras_imagenet_weights("ResNet101", "resnet101",
+                                "f1aeb4b969a6efcfb50fad2f0c20cfc5",
+                                "88cf7a10940856eca736dc7b7e228a21")
+register_keras_imagenet_weights("ResNet152", "resnet152",
+                                "100835be76be38e30d865e96f2aaae62",
+                                "ee4c566cf9a93f14d82f913c2dc6dd0c")
+
+preprocess_input = preprocess_for("ResNet50")
