@@ -1,0 +1,239 @@
+"""Weights: files of both formats, refusal of foreign or corrupt files with
+the model left untouched, and the download path against a real HTTP server
+on 127.0.0.1."""
+
+import hashlib
+import http.server
+import os
+import threading
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import keras_residual as kr
+from keras_residual.weights import WeightsFile
+from tests.conftest import random_images
+
+
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch):
+    home = tmp_path / "keras_home"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Serves tmp_path/served on 127.0.0.1 and counts the requests."""
+    root = tmp_path / "served"
+    root.mkdir()
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield {"root": root, "url": f"http://127.0.0.1:{httpd.server_port}/",
+           "requests": requests}
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def sha256(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def weights_of(model):
+    return [np.array(v) for v in model.get_weights()]
+
+
+def assert_same_weights(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.fixture
+def registered(request):
+    """Registers test weights for ResNet20 and removes them afterwards."""
+    tags = []
+
+    def register(tag, **kwargs):
+        tags.append(tag)
+        return kr.register_weights("ResNet20", tag, overwrite=True, **kwargs)
+
+    yield register
+    for tag in tags:
+        kr.weights.unregister_weights("ResNet20", tag)
+
+
+def test_keras3_weights_file_round_trip(tmp_path):
+    keras.utils.set_random_seed(3)
+    source = kr.ResNet20()
+    path = tmp_path / "resnet20.weights.h5"
+    source.save_weights(path)
+    loaded = kr.ResNet20(weights=str(path))
+    x = random_images(2, 32)
+    np.testing.assert_allclose(np.array(loaded(x)), np.array(source(x)), atol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".weights.h5", ".h5"])
+def test_file_of_another_architecture_is_refused_and_nothing_loaded(
+    suffix, tmp_path
+):
+    other = kr.ResNet32()
+    path = tmp_path / f"resnet32{suffix}"
+    if suffix == ".h5":
+        from tests.test_keras_applications import _write_legacy_h5
+
+        _write_legacy_h5(other, path)
+    else:
+        other.save_weights(path)
+    model = kr.ResNet20()
+    before = weights_of(model)
+    with pytest.raises(ValueError, match="does not fit"):
+        kr.load_weights(model, path)
+    assert_same_weights(weights_of(model), before)
+    with pytest.raises(ValueError, match="does not fit"):
+        kr.ResNet20(weights=str(path))
+
+
+def test_same_layer_count_but_other_shapes_is_refused_before_any_assignment(
+    tmp_path,
+):
+    """A legacy file whose late layer mismatches must not half-load."""
+    from tests.test_keras_applications import _write_legacy_h5
+
+    wider = kr.build("ResNet20", widths=(16, 32, 128))
+    path = tmp_path / "wider.h5"
+    _write_legacy_h5(wider, path)
+    model = kr.ResNet20()
+    before = weights_of(model)
+    with pytest.raises(ValueError, match="expects shapes"):
+        kr.load_weights(model, path)
+    assert_same_weights(weights_of(model), before)
+
+
+def test_corrupt_and_truncated_files_are_refused(tmp_path):
+    model = kr.ResNet20()
+    garbage = tmp_path / "garbage.h5"
+    garbage.write_bytes(os.urandom(4096))
+    with pytest.raises(ValueError, match="not a readable HDF5"):
+        kr.load_weights(model, garbage)
+    good = tmp_path / "good.weights.h5"
+    model.save_weights(good)
+    truncated = tmp_path / "truncated.weights.h5"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    before = weights_of(model)
+    with pytest.raises(ValueError):
+        kr.load_weights(model, truncated)
+    assert_same_weights(weights_of(model), before)
+
+
+def test_missing_file_and_unknown_name_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="not found"):
+        kr.ResNet50(weights=str(tmp_path / "nope.h5"))
+    with pytest.raises(ValueError, match="Did you mean 'imagenet'"):
+        kr.ResNet50(weights="imagnet")
+    with pytest.raises(ValueError, match="not found"):
+        kr.ResNet18(weights="imagenet")  # nothing registered for ResNet18
+    with pytest.raises(TypeError, match="weights"):
+        kr.ResNet50(weights=3)
+
+
+def test_imagenet_weights_refuse_other_channels_and_activations(keras_home):
+    with pytest.raises(ValueError, match="3 input channels"):
+        kr.ResNet50(weights="imagenet", include_top=False,
+                    input_shape=(64, 64, 1))
+    with pytest.raises(ValueError, match="classifier_activation"):
+        kr.ResNet50(weights="imagenet", classifier_activation="sigmoid")
+    assert not keras_home.exists()  # refused before any download
+
+
+def test_download_loads_caches_and_reuses(server, keras_home, registered):
+    keras.utils.set_random_seed(4)
+    source = kr.ResNet20()
+    path = server["root"] / "resnet20_test.weights.h5"
+    source.save_weights(path)
+    registered("local", top=WeightsFile(url=server["url"] + path.name,
+                                        file_hash=sha256(path)), classes=10)
+    model = kr.ResNet20(weights="local")
+    x = random_images(2, 32)
+    np.testing.assert_allclose(np.array(model(x)), np.array(source(x)), atol=1e-6)
+    cached = keras_home / "models" / path.name
+    assert cached.is_file() and sha256(cached) == sha256(path)
+    assert len(server["requests"]) == 1
+    kr.ResNet20(weights="local")
+    assert len(server["requests"]) == 1  # served from the cache
+    assert [p.name for p in (keras_home / "models").iterdir()] == [path.name]
+
+
+def test_hash_mismatch_raises_and_caches_nothing(server, keras_home, registered):
+    path = server["root"] / "resnet20_bad.weights.h5"
+    kr.ResNet20().save_weights(path)
+    registered("bad", top=WeightsFile(url=server["url"] + path.name,
+                                      file_hash="0" * 64), classes=10)
+    with pytest.raises(ValueError, match="does not match its registered hash"):
+        kr.ResNet20(weights="bad")
+    assert len(server["requests"]) == 1
+    assert list((keras_home / "models").iterdir()) == []
+
+
+def test_offline_error_names_the_url_and_the_local_file_alternative(
+    keras_home, registered
+):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/resnet20_offline.h5"
+    registered("offline", top=WeightsFile(url=url, file_hash="0" * 64),
+               classes=10)
+    with pytest.raises(OSError) as error:
+        kr.ResNet20(weights="offline")
+    assert url in str(error.value)
+    assert "weights='/path/to/resnet20_offline.h5'" in str(error.value)
+    assert list((keras_home / "models").iterdir()) == []
+
+
+def test_other_classes_load_everything_but_the_classifier(
+    server, keras_home, registered, tmp_path
+):
+    """As for 'imagenet' with classes != 1000: the backbone loads, the
+    classifier stays fresh, and a warning says so."""
+    from tests.test_keras_applications import _write_legacy_h5
+
+    keras.utils.set_random_seed(5)
+    source = kr.ResNet20()
+    top = server["root"] / "r20_top.h5"
+    notop = server["root"] / "r20_notop.h5"
+    _write_legacy_h5(source, top)
+    backbone = kr.ResNet20(include_top=False)
+    backbone.set_weights(source.get_weights()[:-2])
+    _write_legacy_h5(backbone, notop)
+    registered("pre", top=WeightsFile(server["url"] + top.name, sha256(top)),
+               notop=WeightsFile(server["url"] + notop.name, sha256(notop)),
+               classes=10)
+    with pytest.warns(UserWarning, match="except the classifier 'predictions'"):
+        model = kr.ResNet20(weights="pre", classes=3)
+    assert model.get_layer("predictions").kernel.shape == (64, 3)
+    for ours, theirs in zip(model.layers[:-1], source.layers[:-1]):
+        assert_same_weights(ours.get_weights(), theirs.get_weights())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exact = kr.ResNet20(weights="pre")  # same classes: top file, no warning
+    x = random_images(2, 32)
+    np.testing.assert_allclose(np.array(exact(x)), np.array(source(x)), atol=1e-6)
