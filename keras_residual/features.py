@@ -46,4 +46,4 @@ def pyramid_model(model, levels=None, name=None):
             raise ValueError(unknown_name_message(
                 "levels", level, pyramid, kind="pyramid level"))
     outputs = {level: pyramid[level] for level in levels}
-    return keras.Model(model.inputs, outputs, name=name or f"{model.name}_pyramid")
+    return keras.Model(model.input, outputs, name=name or f"{model.name}_pyramid")

@@ -52,10 +52,10 @@ def preprocess_for(model_name):
     return preprocess
 
 
-def imagenet_class_index(class_index_file=IMAGENET_CLASS_INDEX):
+def imagenet_class_index():
     """Returns `{"0": [wnid, name], ...}`, downloaded once and hash-checked
     like weights (the file keras.applications uses)."""
-    with open(fetch_weights_file(class_index_file)) as handle:
+    with open(fetch_weights_file(IMAGENET_CLASS_INDEX)) as handle:
         return json.load(handle)
 
 
