@@ -255,13 +255,13 @@ class ResidualModel(keras.Model):
             input_shape, input_tensor, spec, include_top
         )
         if input_tensor is None:
-            inputs = keras.Input(shape=input_shape, name="input_layer")
+            inputs = keras.Input(shape=input_shape, name="images")
             source_inputs = inputs
         elif keras.backend.is_keras_tensor(input_tensor):
             inputs = input_tensor
             source_inputs = keras.utils.get_source_inputs(input_tensor)
         else:
-            inputs = keras.Input(tensor=input_tensor, name="input_layer")
+            inputs = keras.Input(tensor=input_tensor, name="images")
             source_inputs = inputs
 
         x, taps = build_backbone(inputs, spec)

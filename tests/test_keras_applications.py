@@ -66,7 +66,7 @@ def test_resnet50v2_names_differ_only_where_keras_leaves_layers_unnamed():
     ours = [l.name for l in kr.ResNet50V2().layers]
     differing = [(a, b) for a, b in zip(ours, theirs) if a != b]
     assert [a for a, _ in differing] == [
-        "input_layer", "conv2_block3_0_pool", "conv3_block4_0_pool",
+        "images", "conv2_block3_0_pool", "conv3_block4_0_pool",
         "conv4_block6_0_pool",
     ]
     assert all(KERAS_AUTO_NAME.fullmatch(b) for _, b in differing)

@@ -1,0 +1,1 @@
+"""Benchmark scripts: figures measured side by side with a peer in one run."""
