@@ -17,6 +17,16 @@ from keras_residual.builder import plan_blocks
 from keras_residual.features import pyramid_model
 from keras_residual.layers import DropPath
 from keras_residual.layers import ZeroPadShortcut
+from keras_residual.models.densenet import DenseNet40
+from keras_residual.models.densenet import DenseNet121
+from keras_residual.models.densenet import DenseNet169
+from keras_residual.models.densenet import DenseNet201
+from keras_residual.models.densenet import DenseNetBC100
+from keras_residual.models.densenet import DenseNetBC250
+from keras_residual.models.highway import HighwayNet19
+from keras_residual.models.highway import HighwayNet20
+from keras_residual.models.highway import HighwayNet56
+from keras_residual.models.highway import HighwayNet110
 from keras_residual.models.cifar import PlainNet20
 from keras_residual.models.cifar import PlainNet56
 from keras_residual.models.cifar import PreActResNet164

@@ -90,14 +90,35 @@ def apply_overrides(spec, depths=None, widths=None, width_multiplier=None,
         block: str or None. A registered block for every stage; a stage
             whose shortcut the block does not support takes the block's
             first supported shortcut.
-        **fields: `ModelSpec` fields in `FIELD_OVERRIDES`.
+        **fields: `ModelSpec` fields in `FIELD_OVERRIDES`, or options of the
+            blocks the spec uses (e.g. `gate_bias`, `memory_efficient`),
+            which go into the args of every stage using such a block.
     """
-    unknown = sorted(set(fields) - set(FIELD_OVERRIDES))
+    stages = list(spec.stages)
+    if block is not None:
+        info = get_block(block)
+        stages = [
+            dataclasses.replace(
+                s, block=block,
+                shortcut=s.shortcut if s.shortcut in info.shortcuts
+                else info.shortcuts[0],
+            )
+            for s in stages
+        ]
+    block_options = {o for s in stages for o in get_block(s.block).options}
+    unknown = sorted(set(fields) - set(FIELD_OVERRIDES) - set(block_options))
     if unknown:
-        allowed = ("depths", "widths", "width_multiplier", "block") + FIELD_OVERRIDES
+        allowed = (("depths", "widths", "width_multiplier", "block")
+                   + FIELD_OVERRIDES + tuple(block_options))
         raise ValueError(unknown_name_message(
             "build(...)", unknown[0], allowed, kind="keyword argument"))
-    stages = list(spec.stages)
+    for option in [f for f in fields if f in block_options]:
+        value = fields.pop(option)
+        stages = [
+            dataclasses.replace(s, args=dict(s.args, **{option: value}))
+            if option in get_block(s.block).options else s
+            for s in stages
+        ]
     if depths is not None:
         depths = check_int_sequence("depths", depths, length=len(stages))
         stages = [dataclasses.replace(s, depth=d) for s, d in zip(stages, depths)]
@@ -114,16 +135,6 @@ def apply_overrides(spec, depths=None, widths=None, width_multiplier=None,
 
         stages = [dataclasses.replace(s, filters=scale(s.filters)) for s in stages]
         stem = dataclasses.replace(stem, filters=scale(stem.filters))
-    if block is not None:
-        info = get_block(block)
-        stages = [
-            dataclasses.replace(
-                s, block=block,
-                shortcut=s.shortcut if s.shortcut in info.shortcuts
-                else info.shortcuts[0],
-            )
-            for s in stages
-        ]
     return spec.replace(stem=stem, stages=tuple(stages), **fields)
 
 

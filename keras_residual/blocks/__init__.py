@@ -5,6 +5,8 @@ module here (plus its tests).
 """
 
 from keras_residual.blocks import residual  # noqa: F401  (registers blocks)
+from keras_residual.blocks import highway  # noqa: F401  isort: skip
+from keras_residual.blocks import dense  # noqa: F401  isort: skip
 from keras_residual.blocks.base import BLOCKS
 from keras_residual.blocks.base import BlockCall
 from keras_residual.blocks.base import BlockInfo

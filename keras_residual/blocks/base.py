@@ -35,6 +35,9 @@ class BlockInfo:
         shortcuts: tuple of str. Shortcut kinds the block supports.
         strides: tuple of int. Strides the block supports.
         description: str. One line for `list_blocks()`.
+        options: tuple of str. Block args that `build(...)` accepts as
+            keywords (e.g. `gate_bias`) and routes into the stages using
+            this block.
     """
 
     name: str
@@ -44,11 +47,12 @@ class BlockInfo:
     shortcuts: tuple = ("projection", "zero_pad")
     strides: tuple = (1, 2)
     description: str = ""
+    options: tuple = ()
 
 
 def register_block(name, fn=None, *, expansion=1, merge="add",
                    shortcuts=("projection", "zero_pad"), strides=(1, 2),
-                   description="", overwrite=False):
+                   description="", options=(), overwrite=False):
     """Registers a block so that any stage of any spec can use it.
 
     Usable as a decorator (`@register_block("se_basic", expansion=1)`) or as
@@ -66,6 +70,8 @@ def register_block(name, fn=None, *, expansion=1, merge="add",
             Defaults to `("projection", "zero_pad")`.
         strides: tuple of int. Supported strides. Defaults to `(1, 2)`.
         description: str. One line shown by `list_blocks()`. Defaults to `""`.
+        options: tuple of str. Block args accepted as `build()` keywords.
+            Defaults to `()`.
         overwrite: bool. Replace a block of the same name. Defaults to `False`.
     """
 
@@ -88,6 +94,7 @@ def register_block(name, fn=None, *, expansion=1, merge="add",
             description=description or (function.__doc__ or "").strip().split(
                 "\n"
             )[0],
+            options=tuple(options),
         )
         BLOCKS.register(name, info, overwrite=overwrite)
         return function
@@ -136,7 +143,7 @@ class LayerFactory:
         )
 
     def conv(self, x, filters, kernel_size, name, strides=1, padding="valid",
-             use_bias=None, zero_init=False):
+             use_bias=None, zero_init=False, bias_initializer="zeros"):
         """A `Conv2D`; `zero_init` starts its kernel at zero."""
         return keras.layers.Conv2D(
             filters,
@@ -145,6 +152,7 @@ class LayerFactory:
             padding=padding,
             use_bias=self.use_bias if use_bias is None else use_bias,
             kernel_initializer="zeros" if zero_init else self.kernel_initializer,
+            bias_initializer=bias_initializer,
             name=name,
         )(x)
 

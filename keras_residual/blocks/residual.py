@@ -29,7 +29,7 @@ def basic_block(x, call):
     return layers.act(y, name=f"{name}_out")
 
 
-@register_block("bottleneck", expansion=4, description=(
+@register_block("bottleneck", expansion=4, options=("stride_on",), description=(
     "Post-activation bottleneck: 1x1, 3x3, 1x1 x4 (keras.applications "
     "ResNet v1 layout)."))
 def bottleneck_block(x, call):

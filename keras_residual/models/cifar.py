@@ -17,48 +17,55 @@ from keras_residual.zoo import register_model
 CIFAR_WIDTHS = (16, 32, 64)
 
 
+# Settings shared by every CIFAR-sized spec of the zoo.
+CIFAR_FIELDS = {
+    "use_bias": False,
+    "kernel_initializer": "he_normal",
+    "bn_momentum": 0.9,
+    "bn_epsilon": 1e-5,
+    "default_size": 32,
+    "min_size": 32,
+}
+
+
 def cifar_spec(n, block="basic", shortcut="zero_pad", stem_norm=True,
-               final_norm=None, **fields):
+               final_norm=None, args=None, **fields):
     """A CIFAR spec: three stages of `n` blocks, 16/32/64 filters."""
     return ModelSpec(
         stem=StemSpec("cifar", 16, {"norm": stem_norm}),
         stages=tuple(
-            StageSpec(n, width, block, stride=stride, shortcut=shortcut)
+            StageSpec(n, width, block, stride=stride, shortcut=shortcut,
+                      args=dict(args or {}))
             for width, stride in zip(CIFAR_WIDTHS, (1, 2, 2))
         ),
         final_norm=final_norm,
-        use_bias=False,
-        kernel_initializer="he_normal",
-        bn_momentum=0.9,
-        bn_epsilon=1e-5,
-        default_size=32,
-        min_size=32,
-        **fields,
+        **dict(CIFAR_FIELDS, **fields),
     )
 
 
-def _register_cifar(name, spec, description):
+def register_cifar_model(name, spec, description):
+    """Registers a CIFAR-sized model: 10 classes, inputs scaled to [-1, 1]."""
     return register_model(name, spec, description=description, classes=10,
                           preprocessing="tf")
 
 
-ResNet20 = _register_cifar("ResNet20", cifar_spec(3),
+ResNet20 = register_cifar_model("ResNet20", cifar_spec(3),
                            "CIFAR ResNet-20, option A shortcuts (0.27M).")
-ResNet32 = _register_cifar("ResNet32", cifar_spec(5),
+ResNet32 = register_cifar_model("ResNet32", cifar_spec(5),
                            "CIFAR ResNet-32, option A shortcuts (0.46M).")
-ResNet44 = _register_cifar("ResNet44", cifar_spec(7),
+ResNet44 = register_cifar_model("ResNet44", cifar_spec(7),
                            "CIFAR ResNet-44, option A shortcuts (0.66M).")
-ResNet56 = _register_cifar("ResNet56", cifar_spec(9),
+ResNet56 = register_cifar_model("ResNet56", cifar_spec(9),
                            "CIFAR ResNet-56, option A shortcuts (0.85M).")
-ResNet110 = _register_cifar("ResNet110", cifar_spec(18),
+ResNet110 = register_cifar_model("ResNet110", cifar_spec(18),
                             "CIFAR ResNet-110, option A shortcuts (1.7M).")
-PlainNet20 = _register_cifar(
+PlainNet20 = register_cifar_model(
     "PlainNet20", cifar_spec(3, block="plain", shortcut="none"),
     "CIFAR plain-20: ResNet-20 without shortcuts (degradation control).")
-PlainNet56 = _register_cifar(
+PlainNet56 = register_cifar_model(
     "PlainNet56", cifar_spec(9, block="plain", shortcut="none"),
     "CIFAR plain-56: ResNet-56 without shortcuts (degradation control).")
-PreActResNet164 = _register_cifar(
+PreActResNet164 = register_cifar_model(
     "PreActResNet164",
     cifar_spec(18, block="preact_bottleneck", shortcut="projection",
                stem_norm=False, final_norm="post"),
