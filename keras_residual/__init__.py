@@ -50,6 +50,9 @@ from keras_residual.spec import ModelSpec
 from keras_residual.spec import StageSpec
 from keras_residual.spec import StemSpec
 from keras_residual.stems import list_stems
+from keras_residual.telemetry import GateTelemetry
+from keras_residual.telemetry import gate_activations
+from keras_residual.telemetry import plot_gate_activations
 from keras_residual.stems import register_stem
 from keras_residual.weights import WeightsFile
 from keras_residual.weights import list_weights

@@ -19,15 +19,19 @@ PAIRS = {
     "ResNet50V2": keras.applications.ResNet50V2,
     "ResNet101V2": keras.applications.ResNet101V2,
     "ResNet152V2": keras.applications.ResNet152V2,
+    "DenseNet121": keras.applications.DenseNet121,
+    "DenseNet169": keras.applications.DenseNet169,
+    "DenseNet201": keras.applications.DenseNet201,
 }
 # Published figures (../shared/REFERENCE.md), not computed by this package.
 PARAMS = {
     "ResNet50": 25_636_712, "ResNet101": 44_707_176, "ResNet152": 60_419_944,
     "ResNet50V2": 25_613_800, "ResNet101V2": 44_675_560,
     "ResNet152V2": 60_380_648,
+    "DenseNet121": 8_062_504, "DenseNet169": 14_307_880, "DenseNet201": 20_242_984,
 }
 # Layers keras.applications leaves unnamed get a session-dependent name.
-KERAS_AUTO_NAME = re.compile(r"(input_layer|max_pooling2d)(_\d+)?")
+KERAS_AUTO_NAME = re.compile(r"(input_layer|max_pooling2d|zero_padding2d)(_\d+)?")
 
 
 def _variables(model):
@@ -78,7 +82,7 @@ def _write_legacy_h5(model, path):
         legacy_h5_format.save_weights_to_hdf5_group(handle, model)
 
 
-@pytest.mark.parametrize("name", ["ResNet50", "ResNet50V2"])
+@pytest.mark.parametrize("name", ["ResNet50", "ResNet50V2", "DenseNet121"])
 @pytest.mark.parametrize("include_top", [True, False])
 def test_legacy_h5_from_keras_applications_loads_with_equal_outputs(
     name, include_top, tmp_path
@@ -98,11 +102,35 @@ def test_legacy_h5_from_keras_applications_loads_with_equal_outputs(
     )
 
 
+def test_densenet_names_differ_only_where_keras_leaves_layers_unnamed():
+    theirs = [l.name for l in keras.applications.DenseNet121(weights=None).layers]
+    ours = [l.name for l in kr.DenseNet121().layers]
+    differing = [(a, b) for a, b in zip(ours, theirs) if a != b]
+    assert [a for a, _ in differing] == ["images", "conv1_pad", "pool1_pad"]
+    assert all(KERAS_AUTO_NAME.fullmatch(b) for _, b in differing)
+
+
+def test_densenet_imagenet_weights_are_the_published_keras_files():
+    from keras.src.applications import densenet as keras_densenet
+
+    for depth in (121, 169, 201):
+        entry = kr.weights.get_weights_entry(f"DenseNet{depth}", "imagenet")
+        assert entry.top.url == getattr(keras_densenet,
+                                        f"DENSENET{depth}_WEIGHT_PATH")
+        assert entry.notop.url == getattr(keras_densenet,
+                                          f"DENSENET{depth}_WEIGHT_PATH_NO_TOP")
+    source = open(keras_densenet.__file__).read()
+    for depth in (121, 169, 201):
+        entry = kr.weights.get_weights_entry(f"DenseNet{depth}", "imagenet")
+        assert f'file_hash="{entry.top.file_hash}"' in source
+        assert f'file_hash="{entry.notop.file_hash}"' in source
+
+
 def test_imagenet_weights_are_the_published_keras_files():
     """Same URLs and hashes as keras.applications' own table."""
     from keras.src.applications import resnet as keras_resnet
 
-    for name in PAIRS:
+    for name in [n for n in PAIRS if n.startswith("ResNet")]:
         entry = kr.weights.get_weights_entry(name, "imagenet")
         stem = name.lower()
         top_hash, notop_hash = keras_resnet.WEIGHTS_HASHES[stem]

@@ -123,13 +123,12 @@ class MemoryEfficientBottleneck(keras.layers.Layer):
 
 
 def dense_pieces(x):
-    """The feature maps whose running concatenation is `x`: unrolls the
-    `_concat` layers that memory-efficient dense layers leave behind."""
+    """The feature maps whose concatenation is `x`, if a memory-efficient
+    dense layer made `x`; else `[x]`."""
     operation = x._keras_history[0]
-    if not getattr(operation, "_dense_running_concat", False):
+    if not getattr(operation, "_dense_pieces_concat", False):
         return [x]
-    previous, new = operation._inbound_nodes[0].input_tensors
-    return dense_pieces(previous) + [new]
+    return list(operation._inbound_nodes[0].input_tensors)
 
 
 @register_block("dense", expansion=1, merge="concat", shortcuts=("none",),
@@ -143,12 +142,13 @@ def dense_layer(x, call):
     filters; 0 drops it, as in the original DenseNet-40) and
     `memory_efficient` (bool, False: with True, `{name}_remat`, a
     `MemoryEfficientBottleneck`, replaces `_0_bn`, `_0_relu` and the first
-    conv, and the running concatenations are never stored).
+    conv, and the running concatenations are never formed).
     """
     layers, name = call.layers, call.name
     growth = check_int("growth_rate", call.filters, minimum=1)
     bottleneck = bottleneck_width_of(call.args)
     if call.arg("memory_efficient", False, (True, False)):
+        pieces = dense_pieces(x)
         y = MemoryEfficientBottleneck(
             bottleneck * growth if bottleneck else growth,
             kernel_size=1 if bottleneck else 3,
@@ -156,13 +156,16 @@ def dense_layer(x, call):
             activation=layers.activation,
             kernel_initializer=layers.kernel_initializer,
             name=f"{name}_remat",
-        )(dense_pieces(x))
+        )(pieces)
         if bottleneck:
             y = layers.act(layers.bn(y, f"{name}_1_bn"), f"{name}_1")
             y = layers.conv(y, growth, 3, f"{name}_2_conv", padding="same")
+        # Joins every piece at once: only the last layer's concatenation
+        # feeds anything (the transition), so no running concatenation is
+        # computed or stored.
         concat = keras.layers.Concatenate(axis=-1, name=f"{name}_concat")
-        concat._dense_running_concat = True
-        return concat([x, y])
+        concat._dense_pieces_concat = True
+        return concat(pieces + [y])
     y = layers.act(layers.bn(x, f"{name}_0_bn"), f"{name}_0")
     if bottleneck:
         y = layers.conv(y, bottleneck * growth, 1, f"{name}_1_conv")
