@@ -40,6 +40,13 @@ def stage_name(spec, index):
     return f"conv{spec.first_stage_index + index}"
 
 
+def transition_stride(stage):
+    """The stride of a stage's transition: `transition_args["stride"]`,
+    default 2."""
+    return check_int("transition_args['stride']",
+                     stage.transition_args.get("stride", 2), minimum=1)
+
+
 def plan_blocks(spec):
     """Lays out every block of `spec`: names, strides and drop-path rates.
 
@@ -64,7 +71,7 @@ def plan_blocks(spec):
                 reduction=reduction,
             ))
         if stage.transition is not None:
-            reduction *= stage.transition_args.get("stride", 2)
+            reduction *= transition_stride(stage)
     return plans
 
 
@@ -121,7 +128,7 @@ def build_backbone(inputs, spec):
             x = transition.fn(x, BlockCall(
                 name=f"pool{spec.first_stage_index + s}",
                 filters=stage.filters,
-                stride=stage.transition_args.get("stride", 2),
+                stride=transition_stride(stage),
                 shortcut="none",
                 drop_rate=0.0,
                 zero_init=False,

@@ -1,6 +1,7 @@
 """The zoo's test matrix: parametrised over `list_models()`, so every
 registered model (including later families) is covered without edits."""
 
+import gc
 import json
 import re
 
@@ -32,8 +33,13 @@ def build_small(name, **kwargs):
 )
 def case(request):
     """`(name, model)`, built once per model for all the tests below; pytest
-    groups the tests by model, and `-n` keeps each group on one worker."""
-    return request.param, build_small(request.param)
+    groups the tests by model, and `-n` keeps each group on one worker.
+    The model and Keras' global state are released afterwards, so a worker's
+    memory does not grow with the zoo (JAX keeps compiled functions alive)."""
+    keras.backend.clear_session()
+    yield request.param, build_small(request.param)
+    keras.backend.clear_session()
+    gc.collect()
 
 
 def test_builds_with_output_shape_and_finite_forward(case):

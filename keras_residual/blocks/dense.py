@@ -183,8 +183,7 @@ def dense_transition(x, call):
     (0, 1], 0.5), `stride` (int, 2)."""
     layers, name = call.layers, call.name
     compression = compression_of(call.args)
-    stride = check_int("transition_args['stride']", call.args.get("stride", 2),
-                       minimum=1)
+    stride = call.stride
     y = layers.act(layers.bn(x, f"{name}_bn"), f"{name}")
     y = layers.conv(y, int(x.shape[-1] * compression), 1, f"{name}_conv")
     return keras.layers.AveragePooling2D(stride, strides=stride,

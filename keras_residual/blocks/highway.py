@@ -82,14 +82,13 @@ def highway_block(x, call):
                 description="2x2 max pool then a plain conv to a new width "
                 "(between highway stacks).")
 def highway_transition(x, call):
-    """Between highway stacks: `{name}_pool` (2×2 max pool, `stride` arg,
-    default 2), then `{name}_conv` to `args["filters"]` channels and the
+    """Between highway stacks: `{name}_pool` (max pool with the transition
+    stride, default 2), then `{name}_conv` to `args["filters"]` channels and the
     activation, as in the paper's CIFAR nets."""
     layers, name = call.layers, call.name
     filters = check_int("transition_args['filters']",
                         call.args.get("filters", x.shape[-1]), minimum=1)
-    stride = check_int("transition_args['stride']", call.args.get("stride", 2),
-                       minimum=1)
+    stride = call.stride
     y = keras.layers.MaxPooling2D(stride, strides=stride, padding="same",
                                   name=f"{name}_pool")(x)
     y = layers.conv(y, filters, 3, f"{name}_conv", padding="same", use_bias=True)
