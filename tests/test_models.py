@@ -26,9 +26,22 @@ def build_small(name, **kwargs):
     return kr.build(name, **kwargs)
 
 
+DEEP_BLOCKS = 50
+
+
+def _marks(name):
+    """Each model's tests stay on one xdist worker; models with more than
+    DEEP_BLOCKS blocks are also marked `deep` (CI's JAX run skips them: see
+    README, Backends)."""
+    marks = [pytest.mark.xdist_group(name)]
+    if sum(kr.get_spec(name).depths) > DEEP_BLOCKS:
+        marks.append(pytest.mark.deep)
+    return marks
+
+
 @pytest.fixture(
     scope="module",
-    params=[pytest.param(n, marks=pytest.mark.xdist_group(n)) for n in MODELS],
+    params=[pytest.param(n, marks=_marks(n)) for n in MODELS],
     ids=MODELS,
 )
 def case(request):
