@@ -147,31 +147,33 @@ def dense_layer(x, call):
     layers, name = call.layers, call.name
     growth = check_int("growth_rate", call.filters, minimum=1)
     bottleneck = bottleneck_width_of(call.args)
-    if call.arg("memory_efficient", False, (True, False)):
+    # The first conv: the 1x1 bottleneck, or the 3x3 itself without one.
+    first_filters = bottleneck * growth if bottleneck else growth
+    first_kernel, first_name = (1, "_1_conv") if bottleneck else (3, "_2_conv")
+    memory_efficient = call.arg("memory_efficient", False, (True, False))
+    if memory_efficient:
         pieces = dense_pieces(x)
         y = MemoryEfficientBottleneck(
-            bottleneck * growth if bottleneck else growth,
-            kernel_size=1 if bottleneck else 3,
+            first_filters, kernel_size=first_kernel,
             momentum=layers.bn_momentum, epsilon=layers.bn_epsilon,
             activation=layers.activation,
             kernel_initializer=layers.kernel_initializer,
             name=f"{name}_remat",
         )(pieces)
-        if bottleneck:
-            y = layers.act(layers.bn(y, f"{name}_1_bn"), f"{name}_1")
-            y = layers.conv(y, growth, 3, f"{name}_2_conv", padding="same")
-        # Joins every piece at once: only the last layer's concatenation
-        # feeds anything (the transition), so no running concatenation is
-        # computed or stored.
-        concat = keras.layers.Concatenate(axis=-1, name=f"{name}_concat")
-        concat._dense_pieces_concat = True
-        return concat(pieces + [y])
-    y = layers.act(layers.bn(x, f"{name}_0_bn"), f"{name}_0")
+    else:
+        y = layers.act(layers.bn(x, f"{name}_0_bn"), f"{name}_0")
+        y = layers.conv(y, first_filters, first_kernel, f"{name}{first_name}",
+                        padding="same")
     if bottleneck:
-        y = layers.conv(y, bottleneck * growth, 1, f"{name}_1_conv")
         y = layers.act(layers.bn(y, f"{name}_1_bn"), f"{name}_1")
-    y = layers.conv(y, growth, 3, f"{name}_2_conv", padding="same")
-    return keras.layers.Concatenate(axis=-1, name=f"{name}_concat")([x, y])
+        y = layers.conv(y, growth, 3, f"{name}_2_conv", padding="same")
+    concat = keras.layers.Concatenate(axis=-1, name=f"{name}_concat")
+    if not memory_efficient:
+        return concat([x, y])
+    # Joins every piece at once: only the last layer's concatenation feeds
+    # anything (the transition), so no running concatenation is formed.
+    concat._dense_pieces_concat = True
+    return concat(pieces + [y])
 
 
 @register_block("dense_transition", expansion=1, merge="none",
