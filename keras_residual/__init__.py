@@ -14,9 +14,11 @@ from keras_residual.blocks import residual_add
 from keras_residual.blocks import shortcut_path
 from keras_residual.builder import ResidualModel
 from keras_residual.builder import plan_blocks
+from keras_residual.datasets import load_data
 from keras_residual.features import pyramid_model
 from keras_residual.layers import DropPath
 from keras_residual.layers import ZeroPadShortcut
+from keras_residual.losses import ClassificationCrossentropy
 from keras_residual.models.densenet import DenseNet40
 from keras_residual.models.densenet import DenseNet121
 from keras_residual.models.densenet import DenseNet169
@@ -43,9 +45,15 @@ from keras_residual.models.resnet import ResNet152
 from keras_residual.models.resnet_v2 import ResNet50V2
 from keras_residual.models.resnet_v2 import ResNet101V2
 from keras_residual.models.resnet_v2 import ResNet152V2
+from keras_residual.precision import resolve_precision
+from keras_residual.precision import set_precision
 from keras_residual.preprocessing import decode_predictions
 from keras_residual.preprocessing import preprocess_for
 from keras_residual.preprocessing import preprocess_input
+from keras_residual.recipe import Recipe
+from keras_residual.recipe import get_recipe
+from keras_residual.recipe import list_recipes
+from keras_residual.recipe import register_recipe
 from keras_residual.spec import ModelSpec
 from keras_residual.spec import StageSpec
 from keras_residual.spec import StemSpec
@@ -54,6 +62,7 @@ from keras_residual.telemetry import GateTelemetry
 from keras_residual.telemetry import gate_activations
 from keras_residual.telemetry import plot_gate_activations
 from keras_residual.stems import register_stem
+from keras_residual.training import train
 from keras_residual.weights import WeightsFile
 from keras_residual.weights import list_weights
 from keras_residual.weights import load_weights

@@ -1,4 +1,5 @@
-"""`keras-residual` command line: list the zoo and blocks, summarise a model."""
+"""`keras-residual` command line: list the zoo, blocks and recipes,
+summarise a model, train one."""
 
 import argparse
 import sys
@@ -21,16 +22,32 @@ def _blocks(args):
         print(f"{name:<20} merge={info.merge:<6} x{info.expansion}  {description}")
 
 
-def _summary(args):
-    import keras_residual
-
+def _model_overrides(args):
     overrides = {}
     if args.depths:
-        overrides["depths"] = tuple(int(d) for d in args.depths.split(","))
+        try:
+            overrides["depths"] = tuple(int(d) for d in args.depths.split(","))
+        except ValueError:
+            raise ValueError(
+                "`--depths` must be comma-separated integers such as 3,3,3; "
+                f"received {args.depths!r}.") from None
     if args.width_multiplier is not None:
         overrides["width_multiplier"] = args.width_multiplier
     if args.block:
         overrides["block"] = args.block
+    return overrides
+
+
+def _add_model_overrides(parser):
+    parser.add_argument("--depths", help="Comma-separated blocks per stage.")
+    parser.add_argument("--width-multiplier", type=float)
+    parser.add_argument("--block", help="A block for every stage.")
+
+
+def _summary(args):
+    import keras_residual
+
+    overrides = _model_overrides(args)
     input_shape = None
     if args.input_size:
         input_shape = (args.input_size, args.input_size, 3)
@@ -59,23 +76,124 @@ def build_parser():
     summary = commands.add_parser(
         "summary", help="Build a model and print its summary.")
     summary.add_argument("model", help="A name from `keras-residual models`.")
-    summary.add_argument("--depths", help="Comma-separated blocks per stage.")
-    summary.add_argument("--width-multiplier", type=float)
-    summary.add_argument("--block", help="A block for every stage.")
+    _add_model_overrides(summary)
     summary.add_argument("--input-size", type=int)
     summary.add_argument("--spec", action="store_true",
                          help="Print the JSON spec instead of the summary.")
     summary.set_defaults(run=_summary)
+    add_train_parser(commands)
     return parser
+
+
+def _train(args):
+    import keras_residual
+
+    recipe_overrides = {
+        key: value for key, value in (
+            ("learning_rate", args.learning_rate),
+            ("label_smoothing", args.label_smoothing),
+            ("mixup_alpha", args.mixup),
+            ("cutmix_alpha", args.cutmix),
+            ("steps_per_execution", args.steps_per_execution),
+        ) if value is not None}
+    result = keras_residual.train(
+        args.model, args.dataset, args.out, epochs=args.epochs,
+        batch_size=args.batch_size, recipe=args.recipe,
+        precision=args.precision, jit_compile=_jit(args.jit_compile),
+        seed=args.seed, resume=args.resume, distribute=args.distribute,
+        coordinator_address=args.coordinator_address,
+        num_processes=args.num_processes, process_id=args.process_id,
+        data_dir=args.data_dir, download=args.download,
+        image_size=args.image_size, classes=args.classes,
+        augment=args.augment, export=not args.no_export,
+        verbose=args.verbose, model_overrides=_model_overrides(args),
+        recipe_overrides=recipe_overrides)
+    metrics = result.metrics
+    accuracy = metrics["test_accuracy"]
+    print(f"{metrics['model']} on {metrics['dataset']}: "
+          f"{metrics['epochs_completed']} epochs, test accuracy "
+          f"{'n/a' if accuracy is None else f'{accuracy:.4f}'}, "
+          f"{metrics['params']:,} parameters, "
+          f"{metrics['images_per_second'] or 0:.0f} images/s "
+          f"({metrics['precision']}), {metrics['wall_seconds']:.1f} s. "
+          f"Run directory: {result.run_dir}")
+
+
+def _jit(value):
+    return {"auto": "auto", "on": True, "off": False}[value]
+
+
+def add_train_parser(commands):
+    from keras_residual.datasets import AUGMENTATIONS
+    from keras_residual.distribute import DISTRIBUTIONS
+    from keras_residual.precision import PRECISIONS
+
+    train = commands.add_parser(
+        "train", help="Train a model with a recipe into a run directory.")
+    train.add_argument("--model", default="ResNet20",
+                       help="A name from `keras-residual models`.")
+    train.add_argument("--dataset", default="digits",
+                       help="'digits' (embedded), a TFDS name or an image "
+                            "directory.")
+    train.add_argument("--out", required=True, help="The run directory.")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--recipe", default="fast",
+                       help="he2015, modern or fast (see `keras-residual "
+                            "recipes`).")
+    train.add_argument("--precision", default="auto", choices=PRECISIONS)
+    train.add_argument("--jit-compile", default="auto",
+                       choices=("auto", "on", "off"))
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--resume", action="store_true",
+                       help="Continue the run in --out from its last "
+                            "completed epoch.")
+    train.add_argument("--distribute", default="none", choices=DISTRIBUTIONS)
+    train.add_argument("--coordinator-address",
+                       help="host:port of process 0 (multi-process JAX).")
+    train.add_argument("--num-processes", type=int)
+    train.add_argument("--process-id", type=int)
+    train.add_argument("--data-dir", help="TFDS data directory.")
+    train.add_argument("--download", action="store_true",
+                       help="Let TFDS download a missing dataset.")
+    train.add_argument("--image-size", type=int)
+    train.add_argument("--classes", type=int)
+    train.add_argument("--augment", default="auto", choices=AUGMENTATIONS)
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--label-smoothing", type=float)
+    train.add_argument("--mixup", type=float, help="MixUp alpha.")
+    train.add_argument("--cutmix", type=float, help="CutMix alpha.")
+    train.add_argument("--steps-per-execution", type=int)
+    train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                       help="1 shows a progress bar. Defaults to 1.")
+    train.add_argument("--no-export", action="store_true",
+                       help="Skip model.keras and saved_model/.")
+    _add_model_overrides(train)
+    train.set_defaults(run=_train)
+    commands.add_parser(
+        "recipes", help="List the training recipes.").set_defaults(
+        run=_recipes)
+
+
+def _recipes(args):
+    import keras_residual
+
+    for name, description in keras_residual.list_recipes().items():
+        print(f"{name:<8} {description}")
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    from keras_residual.training import TrainingDiverged
+
     try:
         args.run(args)
     except (ValueError, TypeError) as error:
         print(f"keras-residual: error: {error}", file=sys.stderr)
         return 2
+    except TrainingDiverged as error:
+        print(f"keras-residual: {error}", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -6,10 +6,10 @@ tools report it, log it with the training history (so `CSVLogger` and a
 `TensorBoard` callback placed after `GateTelemetry` record it), and plot it.
 """
 
-import os
-
 import keras
 import numpy as np
+
+from keras_residual.plots import plot_bars
 
 GATE_SUFFIX = "_gate"
 
@@ -51,24 +51,7 @@ def gate_activations(model, images, batch_size=64):
 def plot_gate_activations(means, path, title="Mean transform gate T per block"):
     """Writes a PNG bar plot of `{block: mean T}` (as in the paper's
     analysis) and returns its path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(means)
-    figure, axis = plt.subplots(figsize=(max(6, 0.35 * len(names)), 4))
-    axis.bar(range(len(names)), [means[n] for n in names], color="tab:blue")
-    axis.set_xticks(range(len(names)))
-    axis.set_xticklabels(names, rotation=90, fontsize=7)
-    axis.set_ylim(0, 1)
-    axis.set_ylabel("mean T(x)")
-    axis.set_title(title)
-    figure.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return plot_bars(means, path, ylabel="mean T(x)", title=title, ylim=(0, 1))
 
 
 class GateTelemetry(keras.callbacks.Callback):
