@@ -60,6 +60,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             return json.load(handle)
 
     def on_train_begin(self, logs=None):
+        self._remove_stale_temporaries()
         state = self.read_state()
         if state is None:
             return
@@ -70,6 +71,17 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self.rows = list(state["history"])
         self.resumed_from = state["epoch"]
         self.model._initial_epoch = state["epoch"]
+        print(
+            f"Resuming from {self.backup_dir}: {state['epoch']} epoch(s) "
+            "already completed.", flush=True)
+
+    def _remove_stale_temporaries(self):
+        """Deletes temporary files a killed save left behind."""
+        if not os.path.isdir(self.backup_dir):
+            return
+        for name in os.listdir(self.backup_dir):
+            if name.startswith(".") and ".tmp" in name:
+                os.remove(os.path.join(self.backup_dir, name))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_started = time.perf_counter()

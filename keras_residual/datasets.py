@@ -77,7 +77,7 @@ def load_digits_arrays():
 
     Images are float32 `(n, 32, 32, 1)` in `[0, 255]`: the 8x8, 17-level
     originals scaled to 0..255 and resized bilinearly to 32x32. The split
-    is fixed (stratified, seed 1797; see `tools/make_digits.py`).
+    is fixed (stratified, seed 1797; see `examples/make_digits.py`).
     """
     import tensorflow as tf
 

@@ -135,7 +135,7 @@ def train(model="ResNet20", dataset="digits", out="runs/run", *, epochs=None,
     run_dir = os.path.abspath(out)
     artifact_dir = run_dir if distribution.is_chief else os.path.join(
         run_dir, f"process-{distribution.process_id}")
-    _claim_run_dir(artifact_dir, settings, resume)
+    _check_run_dir(artifact_dir, settings, resume)
 
     keras.utils.set_random_seed(seed)
     policy = set_precision(precision)
@@ -157,6 +157,8 @@ def train(model="ResNet20", dataset="digits", out="runs/run", *, epochs=None,
     fit_kwargs = recipe.fit_kwargs(epochs=epochs, callbacks=[
         Throughput(data.sizes["train"] or steps * batch_size),
         *recipe_callbacks, *callbacks])
+    if not os.path.exists(os.path.join(artifact_dir, "run.json")):
+        write_json(os.path.join(artifact_dir, "run.json"), settings)
     network.fit(data.train, validation_data=data.validation, verbose=verbose,
                 shuffle=False,
                 **fit_kwargs)
@@ -181,7 +183,10 @@ def _jsonable(value):
     return json.loads(json.dumps(value, default=list))
 
 
-def _claim_run_dir(run_dir, settings, resume):
+def _check_run_dir(run_dir, settings, resume):
+    """Refuses to overwrite a run, or to resume one with other settings."""
+    if os.path.isfile(run_dir):
+        raise ValueError(f"`out` {run_dir!r} is a file, not a directory.")
     path = os.path.join(run_dir, "run.json")
     if os.path.exists(path):
         with open(path) as handle:
@@ -199,10 +204,6 @@ def _claim_run_dir(run_dir, settings, resume):
             raise ValueError(
                 f"Cannot resume {run_dir!r} with different settings ({details}). "
                 "Rerun the same command with `--resume`, or use another `out`.")
-        return
-    if os.path.isfile(run_dir):
-        raise ValueError(f"`out` {run_dir!r} is a file, not a directory.")
-    write_json(path, settings)
 
 
 def _diverged_message(stopped_at, backup):

@@ -2,7 +2,7 @@
 the UCI "Optical Recognition of Handwritten Digits" test set (1,797 8x8
 images, 16 grey levels, 10 classes).
 
-Run `python tools/make_digits.py`; the output is deterministic. The split is
+Run `python examples/make_digits.py`; the output is deterministic. The split is
 stratified per class with `numpy.random.default_rng(1797)`: 70% train,
 10% validation, 20% test (1,257 / 180 / 360 images).
 """

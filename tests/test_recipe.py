@@ -1,0 +1,146 @@
+"""Recipe presets, schedules, weight decay, loss/head consistency, and the
+precision and XLA choices."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_residual as kr
+from keras_residual.losses import ClassificationCrossentropy
+from keras_residual.precision import Hardware
+from keras_residual.precision import auto_precision
+from keras_residual.precision import read_cpu_flags
+from keras_residual.precision import resolve_jit_compile
+from keras_residual.recipe import no_decay_variables
+
+
+def _lr(schedule, step):
+    return float(schedule(step)) if callable(schedule) else float(schedule)
+
+
+def test_he2015_preset_is_the_papers_recipe():
+    """He et al. 2015: SGD, lr 0.1, momentum 0.9, wd 1e-4, batch 128, lr/10
+    at 32k and 48k of 64k iterations."""
+    recipe = kr.get_recipe("he2015")
+    assert (recipe.optimizer, recipe.learning_rate, recipe.momentum,
+            recipe.weight_decay, recipe.batch_size) == ("sgd", 0.1, 0.9, 1e-4, 128)
+    steps_per_epoch, epochs = 400, 160  # 64k iterations
+    schedule = recipe.learning_rate_schedule(steps_per_epoch, epochs)
+    assert _lr(schedule, 0) == pytest.approx(0.1)
+    assert _lr(schedule, 31_999) == pytest.approx(0.1)
+    assert _lr(schedule, 32_001) == pytest.approx(0.01)
+    assert _lr(schedule, 48_001) == pytest.approx(0.001)
+
+
+def test_cosine_schedule_warms_up_linearly_then_decays_to_zero():
+    recipe = kr.Recipe(learning_rate=0.2, batch_size=128, warmup_epochs=2)
+    schedule = recipe.learning_rate_schedule(100, epochs=12, batch_size=256)
+    peak = 0.4  # linear scaling to batch 256
+    assert _lr(schedule, 0) == pytest.approx(0.0)
+    assert _lr(schedule, 100) == pytest.approx(peak / 2)
+    assert _lr(schedule, 200) == pytest.approx(peak)
+    assert _lr(schedule, 700) == pytest.approx(peak / 2, rel=1e-3)
+    assert _lr(schedule, 1200) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_weight_decay_skips_batchnorm_parameters_and_biases():
+    model = kr.build("ResNet20", depths=(1, 1, 1), input_shape=(32, 32, 3))
+    recipe = kr.Recipe(learning_rate=0.5, weight_decay=0.1, momentum=0.0,
+                       schedule="constant", batch_size=1)
+    optimizer = recipe.build_optimizer(model, steps_per_epoch=1, batch_size=1)
+    before = [np.array(v) for v in model.trainable_variables]
+    zeros = [keras.ops.zeros(v.shape) for v in model.trainable_variables]
+    optimizer.apply_gradients(zip(zeros, model.trainable_variables))
+    skipped = {id(v) for v in no_decay_variables(model)}
+    assert {v.name for v in no_decay_variables(model)} >= {"gamma", "beta", "bias"}
+    for old, variable in zip(before, model.trainable_variables):
+        if id(variable) in skipped:
+            np.testing.assert_array_equal(np.array(variable), old)
+        else:  # decoupled decay: w <- w - lr * wd * w
+            np.testing.assert_allclose(np.array(variable), old * (1 - 0.05),
+                                       rtol=1e-5, atol=1e-7)
+
+
+def test_loss_matches_the_head_and_takes_sparse_labels_with_smoothing():
+    recipe = kr.get_recipe("fast")
+    probabilities = kr.build("ResNet20", depths=(1, 1, 1), input_shape=(32, 32, 3))
+    logits = kr.build("ResNet20", depths=(1, 1, 1), input_shape=(32, 32, 3),
+                      classifier_activation=None)
+    assert not recipe.compile_kwargs(probabilities, 10)["loss"].from_logits
+    assert recipe.compile_kwargs(logits, 10)["loss"].from_logits
+
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(6, 5)).astype("float32")
+    labels = np.array([0, 4, 2, 2, 1, 3])
+    ours = ClassificationCrossentropy(from_logits=True, label_smoothing=0.1)
+    reference = keras.losses.CategoricalCrossentropy(from_logits=True,
+                                                     label_smoothing=0.1)
+    one_hot = np.eye(5, dtype="float32")[labels]
+    expected = float(reference(one_hot, scores))
+    assert float(ours(labels, scores)) == pytest.approx(expected, rel=1e-5)
+    assert float(ours(labels[:, None], scores)) == pytest.approx(expected, rel=1e-5)
+    assert float(ours(one_hot, scores)) == pytest.approx(expected, rel=1e-5)
+    restored = ClassificationCrossentropy.from_config(ours.get_config())
+    assert restored.label_smoothing == 0.1 and restored.from_logits
+
+
+def test_compile_kwargs_fit_a_model_and_mixed_float16_gets_loss_scaling():
+    keras.config.set_dtype_policy("mixed_float16")
+    model = kr.build("ResNet20", depths=(1, 1, 1), input_shape=(32, 32, 3))
+    kwargs = kr.get_recipe("fast").compile_kwargs(model, steps_per_epoch=4)
+    assert isinstance(kwargs["optimizer"], keras.optimizers.LossScaleOptimizer)
+    keras.config.set_dtype_policy("float32")
+    model = kr.build("ResNet20", depths=(1, 1, 1), input_shape=(32, 32, 3))
+    recipe = kr.get_recipe("he2015", epochs=1)
+    model.compile(**recipe.compile_kwargs(model, steps_per_epoch=2))
+    x = np.random.default_rng(0).normal(size=(16, 32, 32, 3)).astype("float32")
+    y = np.arange(16) % 10
+    history = model.fit(x, y, batch_size=8, verbose=0, **recipe.fit_kwargs())
+    assert set(history.history) == {"loss", "accuracy"}
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_recipe_bad_input_names_the_field_and_suggests():
+    with pytest.raises(ValueError, match=r"'fats'.*'fast'"):
+        kr.get_recipe("fats")
+    with pytest.raises(ValueError, match=r"'learnin_rate'.*'learning_rate'"):
+        kr.get_recipe("fast", learnin_rate=0.1)
+    with pytest.raises(ValueError, match=r"`optimizer`.*'adam'.*'adamw'"):
+        kr.Recipe(optimizer="adam")
+    with pytest.raises(ValueError, match=r"`milestones`"):
+        kr.Recipe(milestones=(0.75, 0.5))
+    with pytest.raises(ValueError, match=r"`label_smoothing`"):
+        kr.Recipe(label_smoothing=1.0)
+
+
+@pytest.mark.parametrize("hardware, expected", [
+    (Hardware("gpu", (8, 0)), "mixed_float16"),
+    (Hardware("gpu", (7, 0)), "mixed_float16"),
+    (Hardware("gpu", (6, 1)), "float32"),
+    (Hardware("tpu"), "mixed_bfloat16"),
+    (Hardware("cpu", cpu_flags=frozenset({"avx2", "avx512_bf16"})), "mixed_bfloat16"),
+    (Hardware("cpu", cpu_flags=frozenset({"avx2", "amx_bf16"})), "mixed_bfloat16"),
+    (Hardware("cpu", cpu_flags=frozenset({"avx2", "avx512f"})), "float32"),
+])
+def test_auto_precision_follows_the_hardware(hardware, expected):
+    assert auto_precision(hardware) == expected
+    assert kr.resolve_precision("auto", hardware) == expected
+    assert kr.resolve_precision("float32", hardware) == "float32"
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16\n")
+    assert read_cpu_flags(str(cpuinfo)) == {"fpu", "avx2", "avx512_bf16"}
+    assert read_cpu_flags(str(tmp_path / "missing")) == frozenset()
+    with pytest.raises(ValueError, match=r"`precision`.*'mixed_bfloat16'"):
+        kr.resolve_precision("mixed_bfloat")
+
+
+def test_jit_compile_auto_is_off_for_tensorflow_on_cpu_only():
+    if keras.backend.backend() == "tensorflow":
+        assert resolve_jit_compile("auto", Hardware("cpu")) is False
+        assert resolve_jit_compile("auto", Hardware("gpu", (8, 0))) is True
+    assert resolve_jit_compile(True) is True
+    with pytest.raises(ValueError, match=r"`jit_compile`.*'yes'"):
+        resolve_jit_compile("yes")
