@@ -26,7 +26,7 @@ def build_small(name, **kwargs):
     return kr.build(name, **kwargs)
 
 
-DEEP_BLOCKS = 50
+DEEP_BLOCKS = 20
 
 
 def _marks(name):

@@ -1,0 +1,75 @@
+"""He et al. 2015's degradation experiment (Fig. 6), on the embedded digits.
+
+Trains PlainNet20, PlainNet56, ResNet20 and ResNet56 with the same recipe
+(`he2015`'s SGD, momentum 0.9, wd 1e-4, step decay, shortened to --epochs)
+and plots their training-error curves to
+`benchmarks/results/degradation.png`, with a table. The paper's claim: the
+deeper plain net has *higher* training error than the shallower one, and
+the residual nets don't suffer from this.
+
+    python -m benchmarks.degradation            # 30 epochs each
+    python -m benchmarks.degradation --smoke    # 1 epoch each
+"""
+
+import argparse
+import os
+import tempfile
+
+from benchmarks.common import hardware
+from benchmarks.common import write_result
+
+MODELS = ("PlainNet20", "PlainNet56", "ResNet20", "ResNet56")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args(argv)
+    epochs = 1 if args.smoke else args.epochs
+
+    import keras_residual as kr
+    from keras_residual.plots import plot_series
+
+    curves, table = {}, {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in MODELS:
+            result = kr.train(name, "digits", os.path.join(scratch, name),
+                              epochs=epochs, recipe="he2015", seed=args.seed,
+                              export=False, verbose=0)
+            errors = [100.0 * (1.0 - row["accuracy"]) for row in result.history]
+            curves[name] = (list(range(1, epochs + 1)), errors)
+            table[name] = {
+                "params": result.metrics["params"],
+                "final_train_error": errors[-1],
+                "best_train_error": min(errors),
+                "mean_train_error_last_5": sum(errors[-5:]) / len(errors[-5:]),
+                "test_error": 100.0 * (1.0 - result.metrics["test_accuracy"]),
+            }
+            print(f"{name:<11} train error {errors[-1]:6.2f}%  test error "
+                  f"{table[name]['test_error']:6.2f}%", flush=True)
+    folder = (tempfile.mkdtemp() if args.smoke else
+              os.path.join(os.path.dirname(__file__), "results"))
+    plot = plot_series(curves, os.path.join(folder, "degradation.png"),
+                       xlabel="epoch", ylabel="training error (%)",
+                       title="Digits: plain vs residual (He et al. Fig. 6)",
+                       log_y=True)
+    degraded = (table["PlainNet56"]["mean_train_error_last_5"]
+                > table["PlainNet20"]["mean_train_error_last_5"])
+    residual_ok = (table["ResNet56"]["mean_train_error_last_5"]
+                   <= table["ResNet20"]["mean_train_error_last_5"] + 0.5)
+    print(f"plain-56 trains worse than plain-20 (mean of last 5 epochs): "
+          f"{degraded}; ResNet56 at least as good as ResNet20: {residual_ok}")
+    payload = {"epochs": epochs, "recipe": "he2015", "seed": args.seed,
+               "table": table, "plain56_worse_than_plain20": degraded,
+               "resnet56_not_worse_than_resnet20": residual_ok,
+               "curves": {k: v[1] for k, v in curves.items()},
+               "plot": "benchmarks/results/degradation.png",
+               "hardware": hardware()}
+    if not args.smoke:
+        print("wrote", write_result("degradation", payload))
+
+
+if __name__ == "__main__":
+    main()

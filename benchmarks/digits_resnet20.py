@@ -1,0 +1,99 @@
+"""ResNet20 on the embedded digits with the `fast` recipe: final test
+accuracy (goal >= 99.0%) and training time to 98.5% test accuracy (goal
+<= 60 s on 2 CPU cores), medians over seeds.
+
+Test accuracy is measured after every epoch; the clock counts training
+(including validation and checkpointing) but not those extra test passes.
+
+    python -m benchmarks.digits_resnet20              # 3 seeds, 15 epochs
+    python -m benchmarks.digits_resnet20 --precision float32
+    python -m benchmarks.digits_resnet20 --smoke
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+
+from benchmarks.common import hardware
+from benchmarks.common import write_result
+
+TARGET = 0.985
+
+
+def _test_accuracy_callback(test_data):
+    import keras
+
+    class TestAccuracy(keras.callbacks.Callback):
+        """Evaluates the test split after each epoch, off the clock."""
+
+        def __init__(self):
+            super().__init__()
+            self.curve, self.excluded, self.started = [], 0.0, None
+
+        def on_train_begin(self, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            begin = time.perf_counter()
+            elapsed = begin - self.started - self.excluded
+            result = self.model.evaluate(test_data, verbose=0, return_dict=True)
+            self.excluded += time.perf_counter() - begin
+            self.curve.append((epoch + 1, elapsed, result["accuracy"]))
+
+    return TestAccuracy()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args(argv)
+    seeds, epochs = (1, 1) if args.smoke else (args.seeds, args.epochs)
+
+    import keras_residual as kr
+
+    runs = []
+    for seed in range(seeds):
+        data = kr.load_data("digits", batch_size=kr.get_recipe("fast").batch_size)
+        probe = _test_accuracy_callback(data.test)
+        with tempfile.TemporaryDirectory() as scratch:
+            result = kr.train("ResNet20", "digits", scratch + "/run",
+                              epochs=epochs, recipe="fast", seed=seed,
+                              precision=args.precision, export=False,
+                              verbose=0, callbacks=[probe])
+        reached = next(((e, s) for e, s, a in probe.curve if a >= TARGET),
+                       (None, None))
+        runs.append({"seed": seed, "test_accuracy": result.metrics["test_accuracy"],
+                     "epoch_to_target": reached[0], "seconds_to_target": reached[1],
+                     "train_seconds": result.metrics["train_seconds"],
+                     "images_per_second": result.metrics["images_per_second"],
+                     "precision": result.metrics["precision"],
+                     "curve": probe.curve})
+        print(f"seed {seed}: test accuracy {runs[-1]['test_accuracy']:.4f}, "
+              f"{TARGET:.1%} reached at epoch {reached[0]} after "
+              f"{reached[1] if reached[1] is None else round(reached[1], 1)} s",
+              flush=True)
+    accuracies = [r["test_accuracy"] for r in runs]
+    times = [r["seconds_to_target"] for r in runs if r["seconds_to_target"]]
+    summary = {
+        "median_test_accuracy": statistics.median(accuracies),
+        "min_test_accuracy": min(accuracies),
+        "median_seconds_to_98_5": statistics.median(times) if times else None,
+        "max_seconds_to_98_5": max(times) if times else None,
+        "runs_reaching_98_5": len(times), "runs": len(runs),
+    }
+    print(f"median test accuracy {summary['median_test_accuracy']:.4f} "
+          f"(min {summary['min_test_accuracy']:.4f}); median time to 98.5%: "
+          f"{summary['median_seconds_to_98_5']} s "
+          f"({len(times)}/{len(runs)} runs reached it)")
+    if not args.smoke:
+        print("wrote", write_result("digits_resnet20", {
+            "epochs": epochs, "recipe": "fast", "summary": summary,
+            "runs": runs, "hardware": hardware()}))
+
+
+if __name__ == "__main__":
+    main()
