@@ -99,7 +99,8 @@ def train(model="ResNet20", dataset="digits", out="runs/run", *, epochs=None,
         image_size: int or None. Resize images. Defaults to the data's size.
         classes: int or None. Classifier size. Defaults to the data's.
         augment: str. See `load_data`. Defaults to `"auto"`.
-        export: bool. Write `model.keras` and `saved_model/` at the end.
+        export: bool. Write `model.keras` and `saved_model/` at the end
+            (process 0 only).
             Defaults to `True`.
         verbose: int. `fit`'s verbosity (1 shows a progress bar). Defaults
             to `1`.
@@ -167,9 +168,8 @@ def train(model="ResNet20", dataset="digits", out="runs/run", *, epochs=None,
 
     metrics = _metrics(network, data, backup.rows, started, settings, policy,
                        jit_compile, distribution, backup.resumed_from)
-    if distribution.is_chief or distribution.kind == "data_parallel":
-        _write_artifacts(artifact_dir, network, backup.rows, metrics, export,
-                         distribution.is_chief)
+    _write_artifacts(artifact_dir, network, backup.rows, metrics,
+                     export and distribution.is_chief)
     return RunResult(network, backup.rows, metrics, artifact_dir)
 
 
@@ -257,13 +257,12 @@ def _metrics(model, data, rows, started, settings, policy, jit_compile,
     return metrics
 
 
-def _write_artifacts(run_dir, model, rows, metrics, export, is_chief):
-    if is_chief and rows:
+def _write_artifacts(run_dir, model, rows, metrics, export):
+    if rows:
         plot_history(rows, os.path.join(run_dir, "curves.png"),
                      title=f"{metrics['model']} on {metrics['dataset']}")
     if export:
         save_keras(model, os.path.join(run_dir, "model.keras"))
-        if is_chief and keras.backend.backend() in ("tensorflow", "jax"):
-            save_saved_model(model, os.path.join(run_dir, "saved_model"),
-                             overwrite=True)
+        save_saved_model(model, os.path.join(run_dir, "saved_model"),
+                         overwrite=True)
     write_json(os.path.join(run_dir, "metrics.json"), metrics)

@@ -144,3 +144,16 @@ def test_jit_compile_auto_is_off_for_tensorflow_on_cpu_only():
     assert resolve_jit_compile(True) is True
     with pytest.raises(ValueError, match=r"`jit_compile`.*'yes'"):
         resolve_jit_compile("yes")
+
+
+def test_modern_recipe_with_mixup_trains_on_one_hot_pipelines():
+    recipe = kr.get_recipe("modern", mixup_alpha=0.2, cutmix_alpha=1.0)
+    assert recipe.label_mode == "categorical"
+    data = kr.load_data("digits", batch_size=32, **recipe.data_kwargs())
+    model = kr.build("ResNet20", depths=(1, 1, 1), input_shape=data.image_shape,
+                     classes=data.num_classes)
+    model.compile(**recipe.compile_kwargs(model, data.steps_per_epoch))
+    history = model.fit(data.train.take(3), validation_data=data.validation.take(2),
+                        epochs=1, verbose=0)
+    assert 0.0 <= history.history["val_accuracy"][0] <= 1.0
+    assert np.isfinite(history.history["loss"][0])
