@@ -1,5 +1,5 @@
 """`keras-residual` command line: list the zoo, blocks and recipes,
-summarise a model, train one."""
+summarise a model, train one, search architectures."""
 
 import argparse
 import sys
@@ -132,12 +132,9 @@ def add_train_parser(commands):
         "train", help="Train a model with a recipe into a run directory.")
     train.add_argument("--model", default="ResNet20",
                        help="A name from `keras-residual models`.")
-    train.add_argument("--dataset", default="digits",
-                       help="'digits' (embedded), a TFDS name or an image "
-                            "directory.")
+    _add_data_options(train)
     train.add_argument("--out", required=True, help="The run directory.")
     train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
     train.add_argument("--recipe", default="fast",
                        help="he2015, modern or fast (see `keras-residual "
                             "recipes`).")
@@ -153,10 +150,6 @@ def add_train_parser(commands):
                        help="host:port of process 0 (multi-process JAX).")
     train.add_argument("--num-processes", type=int)
     train.add_argument("--process-id", type=int)
-    train.add_argument("--data-dir", help="TFDS data directory.")
-    train.add_argument("--download", action="store_true",
-                       help="Let TFDS download a missing dataset.")
-    train.add_argument("--image-size", type=int)
     train.add_argument("--classes", type=int)
     train.add_argument("--augment", default="auto", choices=AUGMENTATIONS)
     train.add_argument("--learning-rate", type=float)
@@ -173,6 +166,68 @@ def add_train_parser(commands):
     commands.add_parser(
         "recipes", help="List the training recipes.").set_defaults(
         run=_recipes)
+    add_tune_parser(commands)
+
+
+def _add_data_options(parser):
+    parser.add_argument("--dataset", default="digits",
+                        help="'digits' (embedded), a TFDS name or an image "
+                             "directory.")
+    parser.add_argument("--data-dir", help="TFDS data directory.")
+    parser.add_argument("--download", action="store_true",
+                        help="Let TFDS download a missing dataset.")
+    parser.add_argument("--image-size", type=int)
+    parser.add_argument("--batch-size", type=int)
+
+
+def add_tune_parser(commands):
+    from keras_residual.precision import PRECISIONS
+    from keras_residual.search import TUNERS
+
+    tune = commands.add_parser(
+        "tune", help="Search block family, depth and width with Keras Tuner.")
+    _add_data_options(tune)
+    tune.add_argument("--out", required=True,
+                      help="Output directory; rerunning resumes the search.")
+    tune.add_argument("--tuner", default="random", choices=TUNERS)
+    tune.add_argument("--max-trials", type=int, default=10)
+    tune.add_argument("--epochs", type=int, default=10,
+                      help="Epochs per trial (Hyperband's maximum).")
+    tune.add_argument("--space", help="A JSON or YAML search-space file.")
+    tune.add_argument("--max-params", type=int)
+    tune.add_argument("--max-flops", type=int)
+    tune.add_argument("--objective", default="val_accuracy")
+    tune.add_argument("--recipe", default="fast")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--precision", default="auto", choices=PRECISIONS)
+    tune.add_argument("--overwrite", action="store_true",
+                      help="Discard a previous search in --out.")
+    tune.add_argument("--no-export", action="store_true")
+    tune.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    role = tune.add_mutually_exclusive_group()
+    role.add_argument("--chief", action="store_true",
+                      help="Serve the oracle to workers (distributed search).")
+    role.add_argument("--worker", metavar="ID",
+                      help="Run trials for the chief at --oracle-address.")
+    tune.add_argument("--oracle-address", metavar="HOST:PORT",
+                      help="The chief's address (distributed search).")
+    tune.set_defaults(run=_tune)
+
+
+def _tune(args):
+    from keras_residual.search import configure_distributed_search
+    from keras_residual.search import search
+
+    configure_distributed_search(args.chief, args.worker, args.oracle_address)
+    search(args.dataset, args.out, tuner=args.tuner,
+           max_trials=args.max_trials, epochs=args.epochs, space=args.space,
+           max_params=args.max_params, max_flops=args.max_flops,
+           objective=args.objective, recipe=args.recipe,
+           batch_size=args.batch_size, seed=args.seed,
+           precision=args.precision, data_dir=args.data_dir,
+           download=args.download, image_size=args.image_size,
+           overwrite=args.overwrite, export=not args.no_export,
+           verbose=args.verbose)
 
 
 def _recipes(args):

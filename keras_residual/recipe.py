@@ -48,7 +48,10 @@ class Recipe:
         schedule: str. `"cosine"` (linear warm-up, then cosine decay to
             zero), `"step"` (divide by `1/step_factor` at each milestone) or
             `"constant"`. Defaults to `"cosine"`.
-        warmup_epochs: float. Linear warm-up length. Defaults to `0`.
+        warmup_epochs: float. Warm-up length: linear from 0 for the cosine
+            schedule; constant at `learning_rate * step_factor` for the step
+            schedule (He et al.'s 0.01 warm-up for ResNet-110). Defaults to
+            `0`.
         milestones: tuple of float. Step-schedule boundaries as fractions of
             training. Defaults to `(0.5, 0.75)`.
         step_factor: float. Step-schedule multiplier. Defaults to `0.1`.
@@ -157,14 +160,17 @@ class Recipe:
         total = epochs * steps_per_epoch
         if self.schedule == "constant":
             return peak
+        warmup = min(int(round(self.warmup_epochs * steps_per_epoch)),
+                     total - 1)
         if self.schedule == "step":
             boundaries = [int(round(m * total)) for m in self.milestones]
             values = [peak * self.step_factor ** i
                       for i in range(len(boundaries) + 1)]
+            if 0 < warmup < boundaries[0]:  # He et al.'s constant warm-up
+                boundaries, values = [warmup] + boundaries, [
+                    peak * self.step_factor] + values
             return keras.optimizers.schedules.PiecewiseConstantDecay(
                 boundaries, values)
-        warmup = min(int(round(self.warmup_epochs * steps_per_epoch)),
-                     total - 1)
         if warmup == 0:
             return keras.optimizers.schedules.CosineDecay(peak, total)
         return keras.optimizers.schedules.CosineDecay(

@@ -9,6 +9,7 @@ results table, a JSON summary, the best spec and the best model.
 
 import dataclasses
 import os
+import shutil
 import time
 import warnings
 
@@ -18,6 +19,7 @@ import keras_tuner
 from keras_residual.atomic import write_json
 from keras_residual.atomic import write_text
 from keras_residual.callbacks import NonFiniteLossGuard
+from keras_residual.callbacks import ResumableBackup
 from keras_residual.datasets import load_data
 from keras_residual.export import save_keras
 from keras_residual.export import save_saved_model
@@ -72,6 +74,7 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         self.jit_compile = jit_compile
         self.timings = {}
         self.current_trial = None
+        self.backup_root = None
         self._check_budget_is_reachable()
 
     def spec_for(self, values):
@@ -118,11 +121,23 @@ class ResidualHyperModel(keras_tuner.HyperModel):
             label_smoothing=values["label_smoothing"])
 
     def fit(self, hp, model, *args, **kwargs):
+        """Trains with the tuner's callbacks plus a non-finite-loss guard
+        and, when `backup_root` is set, a per-trial `ResumableBackup`: a
+        trial cut short by a kill resumes from its last completed epoch
+        when the search is rerun (keras-tuner alone restarts it from
+        scratch, keras-team/keras-tuner#439)."""
         kwargs.setdefault("epochs", self.epochs)
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), NonFiniteLossGuard()]
+        callbacks = [*kwargs.get("callbacks", []), NonFiniteLossGuard()]
+        backup = None
+        if self.backup_root and self.current_trial is not None:
+            backup = os.path.join(self.backup_root, f"trial_{self.current_trial}")
+            callbacks.append(ResumableBackup(backup))
+        kwargs["callbacks"] = callbacks
         started = time.perf_counter()
         history = model.fit(*args, **kwargs)
         self._timing()["fit_seconds"] = time.perf_counter() - started
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
         return history
 
     def _timing(self):
@@ -184,6 +199,44 @@ class BayesianOptimization(_TrialClock, keras_tuner.BayesianOptimization):
 
 class Hyperband(_TrialClock, keras_tuner.Hyperband):
     """`keras_tuner.Hyperband` with trial timing."""
+
+
+def configure_distributed_search(chief=False, worker=None, oracle_address=None):
+    """Sets keras-tuner's chief/worker environment variables
+    (`KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT`).
+
+    Args:
+        chief: bool. This process serves the oracle. Defaults to `False`.
+        worker: str or None. This process runs trials as worker `ID`.
+        oracle_address: str or None. The chief's `host:port`; required with
+            `chief` or `worker`.
+    """
+    if not chief and worker is None:
+        if oracle_address:
+            raise ValueError(
+                "`oracle_address` needs a role: pass chief=True (--chief) or "
+                "worker=ID (--worker ID).")
+        return
+    if chief and worker is not None:
+        raise ValueError("Pass either chief=True or worker=ID, not both.")
+    host, _, port = (oracle_address or "").rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(
+            "A distributed search needs `oracle_address` as HOST:PORT "
+            f"(--oracle-address); received {oracle_address!r}.")
+    if worker is not None and (not worker or worker == "chief"):
+        raise ValueError(
+            f"`worker` must be a non-empty ID other than 'chief'; received "
+            f"{worker!r}.")
+    os.environ["KERASTUNER_TUNER_ID"] = "chief" if chief else f"tuner-{worker}"
+    os.environ["KERASTUNER_ORACLE_IP"] = host
+    os.environ["KERASTUNER_ORACLE_PORT"] = port
+
+
+def _is_worker():
+    tuner_id = os.environ.get("KERASTUNER_TUNER_ID")
+    return bool(tuner_id) and tuner_id != "chief" and bool(
+        os.environ.get("KERASTUNER_ORACLE_IP"))
 
 
 def make_tuner(kind, hypermodel, directory, objective="val_accuracy",
@@ -330,10 +383,16 @@ def search(dataset="digits", out="runs/search", *, tuner="random",
         recipe=recipe, max_params=max_params, max_flops=max_flops,
         jit_compile=jit_compile)
     out = os.path.abspath(out)
+    hypermodel.backup_root = os.path.join(out, "trial_backups")
     search_tuner = make_tuner(tuner, hypermodel, os.path.join(out, "tuner"),
                               objective, max_trials, seed, overwrite)
     search_tuner.search(data.train, validation_data=data.validation,
                         verbose=verbose)
+    if _is_worker():
+        ran = sorted(t for t in hypermodel.timings if t != "outside")
+        print(f"worker {os.environ['KERASTUNER_TUNER_ID']} ran trials: "
+              f"{', '.join(ran) or 'none'}", flush=True)
+        return {"worker": os.environ["KERASTUNER_TUNER_ID"], "trials_run": ran}
     return report(search_tuner, hypermodel, data, out, objective, started,
                   policy, export)
 
