@@ -161,8 +161,7 @@ def train(model="ResNet20", dataset="digits", out="runs/run", *, epochs=None,
     if not os.path.exists(os.path.join(artifact_dir, "run.json")):
         write_json(os.path.join(artifact_dir, "run.json"), settings)
     network.fit(data.train, validation_data=data.validation, verbose=verbose,
-                shuffle=False,
-                **fit_kwargs)
+                shuffle=False, **fit_kwargs)
     if guard.stopped_at is not None:
         raise TrainingDiverged(_diverged_message(guard.stopped_at, backup))
 

@@ -32,6 +32,16 @@ def test_he2015_preset_is_the_papers_recipe():
     assert _lr(schedule, 48_001) == pytest.approx(0.001)
 
 
+def test_step_schedule_warm_up_is_he_et_al_constant_tenth():
+    """He et al. 2015 warm ResNet-110 up at 0.01, then return to 0.1."""
+    recipe = kr.get_recipe("he2015", warmup_epochs=1)
+    schedule = recipe.learning_rate_schedule(400, 160)
+    assert _lr(schedule, 0) == pytest.approx(0.01)
+    assert _lr(schedule, 399) == pytest.approx(0.01)
+    assert _lr(schedule, 401) == pytest.approx(0.1)
+    assert _lr(schedule, 32_001) == pytest.approx(0.01)
+
+
 def test_cosine_schedule_warms_up_linearly_then_decays_to_zero():
     recipe = kr.Recipe(learning_rate=0.2, batch_size=128, warmup_epochs=2)
     schedule = recipe.learning_rate_schedule(100, epochs=12, batch_size=256)
