@@ -3,7 +3,7 @@
 98.5%) and per-trial overhead (build, compile, checkpointing and teardown
 as a share of trial time; goal <= 10%).
 
-    python -m benchmarks.search_digits                  # random, 10 trials, 8 epochs
+    python -m benchmarks.search_digits                  # random, 10 trials, 5 epochs
     python -m benchmarks.search_digits --tuner hyperband --epochs 9
     python -m benchmarks.search_digits --smoke
 """
@@ -20,7 +20,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tuner", default="random")
     parser.add_argument("--max-trials", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
