@@ -2,6 +2,7 @@
 again with KERAS_BACKEND=jax (see README)."""
 
 import os
+import socket
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -27,3 +28,17 @@ def random_images(n, size, channels=3, seed=0):
     return np.random.default_rng(seed).uniform(
         -1, 1, (n, size, size, channels)
     ).astype("float32")
+
+
+def free_port():
+    """A loopback port nobody listens on (bound, read, released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def subprocess_env(**extra):
+    """The environment for a real child process: quiet TF, unbuffered
+    output, plus `extra`."""
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1",
+                **extra)

@@ -5,7 +5,6 @@ processes on 127.0.0.1."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from keras_residual.search import search
 from keras_residual.search_space import FAMILIES
 from keras_residual.search_space import SearchSpace
 from keras_residual.search_space import family_spec
+from tests.conftest import free_port
+from tests.conftest import subprocess_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = {"depth": [1], "base_width": [8], "growth_rate": [8]}
@@ -190,10 +191,6 @@ def _tune(*args):
     return [sys.executable, "-m", "keras_residual.cli", "tune", *args]
 
 
-def _env(**extra):
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1",
-                **extra)
-
 
 def _trial_states(tuner_dir):
     states = {}
@@ -218,7 +215,7 @@ def test_sigkill_during_a_trial_then_rerun_keeps_completed_trials(tmp_path):
     space_file.write_text(json.dumps(dict(SMALL, family=["residual"])))
     command = _tune("--out", out, "--max-trials", "3", "--epochs", "3",
                     "--space", str(space_file), "--verbose", "0", "--no-export")
-    process = subprocess.Popen(command, env=_env(), cwd=ROOT,
+    process = subprocess.Popen(command, env=subprocess_env(), cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     backups = os.path.join(out, "trial_backups")
     deadline = time.time() + 240
@@ -237,8 +234,8 @@ def test_sigkill_during_a_trial_then_rerun_keeps_completed_trials(tmp_path):
               if v["status"] == "COMPLETED"}
     assert 1 <= len(before) < 3
 
-    done = subprocess.run(command, env=_env(), cwd=ROOT, capture_output=True,
-                          text=True, timeout=400)
+    done = subprocess.run(command, env=subprocess_env(), cwd=ROOT,
+                          capture_output=True, text=True, timeout=400)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "epoch(s) already completed" in done.stdout  # the cut trial resumed
     after = _trial_states(tuner_dir)
@@ -251,11 +248,6 @@ def test_sigkill_during_a_trial_then_rerun_keeps_completed_trials(tmp_path):
     assert summary["trials"] == 3 and summary["completed"] == 3
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 @pytest.mark.xdist_group("subprocess")
 def test_chief_and_two_workers_share_out_the_trials(tmp_path):
@@ -264,13 +256,14 @@ def test_chief_and_two_workers_share_out_the_trials(tmp_path):
     space_file.write_text(json.dumps(dict(SMALL, family=["residual", "plain"])))
     common = ["--out", out, "--max-trials", "4", "--epochs", "1", "--space",
               str(space_file), "--verbose", "0", "--no-export",
-              "--oracle-address", f"127.0.0.1:{_free_port()}"]
-    chief = subprocess.Popen(_tune(*common, "--chief"), env=_env(), cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             text=True)
+              "--oracle-address", f"127.0.0.1:{free_port()}"]
+    chief = subprocess.Popen(_tune(*common, "--chief"), env=subprocess_env(),
+                             cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
     time.sleep(3)
-    workers = [subprocess.Popen(_tune(*common, "--worker", str(i)), env=_env(),
-                                cwd=ROOT, stdout=subprocess.PIPE,
+    workers = [subprocess.Popen(_tune(*common, "--worker", str(i)),
+                                env=subprocess_env(), cwd=ROOT,
+                                stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
                for i in range(2)]
     outputs = [w.communicate(timeout=500)[0] for w in workers]

@@ -5,7 +5,6 @@ import csv
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ import pytest
 import keras_residual as kr
 from keras_residual import cli
 from keras_residual.training import TrainingDiverged
+from tests.conftest import free_port
+from tests.conftest import subprocess_env
 
 TINY = {"depths": (1, 1, 1)}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -122,10 +123,6 @@ def _cli(*args):
     return [sys.executable, "-m", "keras_residual.cli", "train", *args]
 
 
-def _env(**extra):
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1",
-                **extra)
-
 
 def _state(out):
     try:
@@ -140,7 +137,7 @@ def test_sigkill_mid_epoch_then_resume_finishes_the_same_epochs(tmp_path):
     out = str(tmp_path / "killed")
     command = _cli("--model", "ResNet20", "--epochs", "3", "--out", out,
                    "--precision", "float32", "--verbose", "2", "--no-export")
-    process = subprocess.Popen(command, env=_env(), cwd=ROOT,
+    process = subprocess.Popen(command, env=subprocess_env(), cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
@@ -155,8 +152,9 @@ def test_sigkill_mid_epoch_then_resume_finishes_the_same_epochs(tmp_path):
     killed_at = _state(out)["epoch"]
     assert 1 <= killed_at < 3
 
-    resumed = subprocess.run(command + ["--resume"], env=_env(), cwd=ROOT,
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(command + ["--resume"], env=subprocess_env(),
+                             cwd=ROOT, capture_output=True, text=True,
+                             timeout=300)
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert f"{killed_at} epoch(s) already completed" in resumed.stdout
     metrics = json.load(open(os.path.join(out, "metrics.json")))
@@ -187,7 +185,8 @@ def test_checkpoints_are_never_half_written_under_sigkill(tmp_path):
     model = kr.build("ResNet20", input_shape=(32, 32, 1), classes=10)
     for delay in (0.05, 0.13, 0.31):
         process = subprocess.Popen([sys.executable, "-c", SAVE_LOOP, directory],
-                                   env=_env(), stdout=subprocess.PIPE, text=True)
+                                   env=subprocess_env(), stdout=subprocess.PIPE,
+                                   text=True)
         assert process.stdout.readline().strip()  # one save completed
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
@@ -218,18 +217,13 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         [sys.executable, "-c", MIRRORED, "train", "--depths", "1,1,1",
          "--epochs", "1", "--out", out, "--distribute", "mirrored",
          "--verbose", "0", "--no-export", "--batch-size", "32"],
-        env=_env(KERAS_BACKEND="tensorflow"), cwd=ROOT, capture_output=True,
-        text=True, timeout=300)
+        env=subprocess_env(KERAS_BACKEND="tensorflow"), cwd=ROOT,
+        capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     metrics = json.load(open(os.path.join(out, "metrics.json")))
     assert metrics["distribute"] == "mirrored" and metrics["replicas"] == 2
     assert np.isfinite(float(_history(out)[0]["loss"]))
 
-
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _weights(path):
@@ -243,15 +237,15 @@ def _weights(path):
 @pytest.mark.xdist_group("subprocess")
 def test_jax_data_parallel_two_processes_end_with_identical_weights(tmp_path):
     out = str(tmp_path / "jax")
-    address = f"127.0.0.1:{_free_port()}"
+    address = f"127.0.0.1:{free_port()}"
     processes = [
         subprocess.Popen(
             _cli("--depths", "1,1,1", "--epochs", "1", "--out", out,
                  "--distribute", "data_parallel", "--num-processes", "2",
                  "--process-id", str(rank), "--coordinator-address", address,
                  "--verbose", "0", "--no-export", "--batch-size", "64"),
-            env=_env(KERAS_BACKEND="jax"), cwd=ROOT, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True)
+            env=subprocess_env(KERAS_BACKEND="jax"), cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for rank in (0, 1)]
     outputs = [p.communicate(timeout=400)[0] for p in processes]
     for process, output in zip(processes, outputs):

@@ -14,6 +14,7 @@ import pytest
 
 import keras_residual as kr
 from keras_residual.weights import WeightsFile
+from tests.conftest import free_port
 from tests.conftest import random_images
 
 
@@ -194,12 +195,7 @@ def test_hash_mismatch_raises_and_caches_nothing(server, keras_home, registered)
 def test_offline_error_names_the_url_and_the_local_file_alternative(
     keras_home, registered
 ):
-    import socket
-
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/resnet20_offline.h5"
+    url = f"http://127.0.0.1:{free_port()}/resnet20_offline.h5"
     registered("offline", top=WeightsFile(url=url, file_hash="0" * 64),
                classes=10)
     with pytest.raises(OSError) as error:
