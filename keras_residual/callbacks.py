@@ -14,6 +14,7 @@ import keras
 from keras_residual.atomic import atomic_path
 from keras_residual.atomic import write_json
 from keras_residual.atomic import write_text
+from keras_residual.export import save_keras
 
 STATE_FILE = "state.json"
 
@@ -161,8 +162,7 @@ class BestModelCheckpoint(keras.callbacks.Callback):
             value > self.best if self.mode == "max" else value < self.best)
         if better:
             self.best = float(value)
-            with atomic_path(self.filepath, suffix=".keras") as temporary:
-                self.model.save(temporary)
+            save_keras(self.model, self.filepath)
 
 
 class NonFiniteLossGuard(keras.callbacks.TerminateOnNaN):

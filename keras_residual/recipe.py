@@ -21,6 +21,7 @@ from keras_residual.registry import Registry
 from keras_residual.validation import check_choice
 from keras_residual.validation import check_float
 from keras_residual.validation import check_int
+from keras_residual.validation import unknown_name_message
 
 RECIPES = Registry("recipe", "recipe")
 OPTIMIZERS = ("sgd", "adamw")
@@ -116,8 +117,6 @@ class Recipe:
         """A copy with `changes` applied (and checked)."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:
-            from keras_residual.validation import unknown_name_message
-
             name = sorted(unknown)[0]
             raise ValueError(unknown_name_message(
                 "recipe field", name,
