@@ -1,25 +1,22 @@
 """Shared benchmark helpers: hardware description, timing, result files."""
 
-import json
 import os
 import platform
 import statistics
 import time
+
+from keras_residual.atomic import write_json
 
 
 def hardware():
     """Describes the machine and the software stack the figures came from."""
     import keras
 
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    from keras_residual.precision import cpu_name
+
+    cpu = cpu_name()
+    if cpu == "cpu":  # no /proc/cpuinfo
+        cpu = platform.processor() or "unknown"
     info = {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -58,10 +55,6 @@ def timed(function):
 def write_result(name, payload, folder=None):
     """Writes `payload` to benchmarks/results/{name}.json atomically."""
     folder = folder or os.path.join(os.path.dirname(__file__), "results")
-    os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"{name}.json")
-    temporary = path + ".tmp"
-    with open(temporary, "w") as handle:
-        json.dump(payload, handle, indent=2)
-    os.replace(temporary, path)
+    write_json(path, payload)
     return path

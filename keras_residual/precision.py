@@ -36,17 +36,28 @@ class Hardware:
     device_name: str = ""
 
 
-def read_cpu_flags(path="/proc/cpuinfo"):
-    """Returns the CPU feature flags from `/proc/cpuinfo`, or an empty set
-    where that file does not exist (macOS, Windows)."""
+def _cpuinfo_value(key, path="/proc/cpuinfo"):
+    """The value of the first `key : value` line of `/proc/cpuinfo`, or None
+    where there is no such line or file (macOS, Windows)."""
     try:
         with open(path) as handle:
             for line in handle:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return frozenset()
+    return None
+
+
+def read_cpu_flags(path="/proc/cpuinfo"):
+    """Returns the CPU feature flags from `/proc/cpuinfo`, or an empty set
+    where that file does not exist (macOS, Windows)."""
+    return frozenset((_cpuinfo_value("flags", path) or "").split())
+
+
+def cpu_name():
+    """The CPU's model name from `/proc/cpuinfo`, else `"cpu"`."""
+    return _cpuinfo_value("model name") or "cpu"
 
 
 def detect_hardware():
@@ -83,7 +94,7 @@ def detect_hardware():
         if torch.cuda.is_available():
             return Hardware("gpu", torch.cuda.get_device_capability(0), flags,
                             torch.cuda.get_device_name(0))
-    return Hardware("cpu", None, flags, _cpu_name())
+    return Hardware("cpu", None, flags, cpu_name())
 
 
 def _capability(value):
@@ -92,17 +103,6 @@ def _capability(value):
     if isinstance(value, str):
         return tuple(int(part) for part in value.split(".")[:2])
     return tuple(value)
-
-
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "cpu"
 
 
 def auto_precision(hardware=None):
