@@ -285,7 +285,7 @@ def trial_rows(tuner, hypermodel):
     score; rejected trials marked as such."""
     rows = []
     for trial_id, trial in sorted(tuner.oracle.trials.items()):
-        values = _values_from_hp(trial.hyperparameters, hypermodel.space)
+        values = hypermodel.space.sample(trial.hyperparameters.copy())
         model = hypermodel.build_model(values, name="probe")
         status = trial.status
         note = ""
@@ -319,19 +319,6 @@ def format_table(rows, objective):
             f"{row.params:>10,} {row.flops / 1e6:>8.1f} {row.epochs:>6} "
             f"{score:>12}  {row.note}")
     return "\n".join(lines)
-
-
-def _values_from_hp(hp, space):
-    values = dict(hp.values)
-    stages = values.get("num_stages", 3)
-    depths = tuple(values[f"depth_{i + 1}"] for i in range(stages))
-    out = {"family": values["family"], "depths": depths,
-           "base_width": values["base_width"], "num_stages": stages}
-    for name in ("growth_rate", "compression", "gate_bias", "drop_path_rate",
-                 "learning_rate", "weight_decay", "label_smoothing"):
-        if name in values and hp.is_active(name):
-            out[name] = values[name]
-    return out
 
 
 def search(dataset="digits", out="runs/search", *, tuner="random",
@@ -419,7 +406,7 @@ def report(search_tuner, hypermodel, data, out, objective, started, policy,
     }
     if completed:
         best_hp = search_tuner.get_best_hyperparameters(1)[0]
-        values = _values_from_hp(best_hp, hypermodel.space)
+        values = hypermodel.space.sample(best_hp.copy())
         spec = hypermodel.spec_for(values)
         write_text(os.path.join(out, "best_spec.json"), spec.to_json(indent=2) + "\n")
         with warnings.catch_warnings():  # the restored optimizer is unused
