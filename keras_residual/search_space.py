@@ -164,6 +164,8 @@ def family_spec(family, depths, base_width, growth_rate=12, compression=0.5,
         compression: float. Dense: transition factor. Defaults to `0.5`.
         gate_bias: float. Highway: initial gate bias. Defaults to `-2.0`.
         drop_path_rate: float. Stochastic depth. Defaults to `0.0`.
+        **unused: the other sampled values (`num_stages`, recipe settings),
+            so that `family_spec(**space.sample(hp))` works.
     """
     if family not in FAMILIES:
         raise ValueError(unknown_name_message("family", family, FAMILIES,
