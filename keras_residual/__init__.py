@@ -15,6 +15,7 @@ from keras_residual.blocks import shortcut_path
 from keras_residual.builder import ResidualModel
 from keras_residual.builder import plan_blocks
 from keras_residual.datasets import load_data
+from keras_residual.export import export
 from keras_residual.features import pyramid_model
 from keras_residual.layers import DropPath
 from keras_residual.layers import ZeroPadShortcut

@@ -1,8 +1,11 @@
 """`keras-residual` command line: list the zoo, blocks and recipes,
-summarise a model, train one, search architectures."""
+summarise a model, train one, search architectures, export, predict and
+evaluate."""
 
 import argparse
 import sys
+
+from keras_residual.cli_serving import add_serving_parsers
 
 
 def _models(args):
@@ -82,6 +85,7 @@ def build_parser():
                          help="Print the JSON spec instead of the summary.")
     summary.set_defaults(run=_summary)
     add_train_parser(commands)
+    add_serving_parsers(commands)
     return parser
 
 

@@ -21,8 +21,8 @@ from keras_residual.atomic import write_text
 from keras_residual.callbacks import NonFiniteLossGuard
 from keras_residual.callbacks import ResumableBackup
 from keras_residual.datasets import load_data
+from keras_residual.export import export as export_model
 from keras_residual.export import save_keras
-from keras_residual.export import save_saved_model
 from keras_residual.flops import count_flops
 from keras_residual.precision import set_precision
 from keras_residual.recipe import get_recipe
@@ -420,8 +420,10 @@ def report(search_tuner, hypermodel, data, out, objective, started, policy,
             "params": best.count_params(), "flops": count_flops(best)}
         if export:
             save_keras(best, os.path.join(out, "best_model.keras"))
-            save_saved_model(best, os.path.join(out, "best_saved_model"),
-                             overwrite=True)
+            export_model(best, os.path.join(out, "best_saved_model"),
+                         preprocessing=data.preprocessing,
+                         class_names=data.class_names, metrics=summary["best"],
+                         overwrite=True)
         print(f"best: {values['family']} depths {values['depths']} width "
               f"{values['base_width']}: {objective} "
               f"{summary['best']['score']:.4f}, test accuracy "

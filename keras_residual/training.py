@@ -25,8 +25,8 @@ from keras_residual.callbacks import ResumableBackup
 from keras_residual.callbacks import Throughput
 from keras_residual.datasets import load_data
 from keras_residual.distribute import setup_distribution
+from keras_residual.export import export as export_model
 from keras_residual.export import save_keras
-from keras_residual.export import save_saved_model
 from keras_residual.plots import plot_history
 from keras_residual.precision import detect_hardware
 from keras_residual.precision import resolve_jit_compile
@@ -262,6 +262,8 @@ def _write_artifacts(run_dir, model, rows, metrics, export):
                      title=f"{metrics['model']} on {metrics['dataset']}")
     if export:
         save_keras(model, os.path.join(run_dir, "model.keras"))
-        save_saved_model(model, os.path.join(run_dir, "saved_model"),
-                         overwrite=True)
+        export_model(model, os.path.join(run_dir, "saved_model"),
+                     preprocessing=metrics["preprocessing"],
+                     class_names=metrics["class_names"], metrics=metrics,
+                     overwrite=True)
     write_json(os.path.join(run_dir, "metrics.json"), metrics)

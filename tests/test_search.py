@@ -181,8 +181,9 @@ def test_tuners_search_and_save_a_rebuildable_best_spec_and_model(tuner, tmp_pat
     best = keras.saving.load_model(str(out / "best_model.keras"), safe_mode=True)
     x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 1)).astype("float32")
     served = tf.saved_model.load(str(out / "best_saved_model"))
-    np.testing.assert_allclose(served.serve(x).numpy(), best.predict(x, verbose=0),
-                               atol=1e-5)
+    outputs = served.signatures["serve_preprocessed"](inputs=tf.constant(x))
+    np.testing.assert_allclose(outputs["probabilities"].numpy(),
+                               best.predict(x, verbose=0), atol=1e-5)
     for timing in summary["timings"].values():
         assert timing["trial_seconds"] >= timing.get("fit_seconds", 0.0)
 

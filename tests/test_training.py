@@ -60,7 +60,9 @@ def test_saved_model_and_keras_file_reproduce_the_model(run):
     images = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 1)).astype("float32")
     expected = run.model.predict(images, verbose=0)
     served = tf.saved_model.load(os.path.join(run.run_dir, "saved_model"))
-    np.testing.assert_allclose(served.serve(images).numpy(), expected, atol=1e-5)
+    outputs = served.signatures["serve_preprocessed"](inputs=tf.constant(images))
+    np.testing.assert_allclose(outputs["probabilities"].numpy(), expected,
+                               atol=1e-5)
     reloaded = keras.saving.load_model(os.path.join(run.run_dir, "model.keras"),
                                        safe_mode=True)
     np.testing.assert_allclose(reloaded.predict(images, verbose=0), expected,
