@@ -104,7 +104,8 @@ def build_archive(model, *, preprocessing, image_size, top_k,
         return {output_name: outputs}
 
     archive = keras.export.ExportArchive()
-    archive.track(model)
+    if keras.backend.backend() == "jax":
+        archive.track(model)  # jax2tf endpoints read the tracked variables
     input_spec = tf.TensorSpec((None, *image_size, channels), tf.float32,
                                name="inputs")
     model_endpoint = archive.add_endpoint(
