@@ -250,6 +250,12 @@ def fetch_weights_file(weights_file):
                 f"Packaged weights file is missing: {weights_file.path}. "
                 "Reinstall keras-residual."
             )
+        if weights_file.file_hash and not hash_matches(
+                weights_file.path, weights_file.file_hash):
+            raise ValueError(
+                f"Packaged weights file {weights_file.path} does not match "
+                f"its registered hash {weights_file.file_hash} (corrupt or "
+                "replaced); nothing was loaded. Reinstall keras-residual.")
         return weights_file.path
     cache = cache_directory()
     target = os.path.join(cache, weights_file.file_name)
@@ -287,6 +293,40 @@ def fetch_weights_file(weights_file):
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def save_legacy_weights(model, path):
+    """Writes `model`'s weights atomically in the legacy Keras HDF5 layout
+    of the keras.applications files (`layer_names`, per-layer
+    `weight_names`), which `load_weights` can load all but the classifier
+    from, and which Keras' own `model.load_weights` reads too.
+
+    Args:
+        model: `keras.Model`. The model.
+        path: str. The destination, ending in `.h5` (not `.weights.h5`).
+    """
+    from keras_residual.atomic import atomic_path
+
+    path = os.fspath(path)
+    if not path.endswith(".h5") or path.endswith(".weights.h5"):
+        raise ValueError(
+            "`path` must end in '.h5' but not '.weights.h5' (that suffix is "
+            f"Keras 3's format); received {path!r}.")
+    with atomic_path(path, suffix=".h5") as temporary:
+        with h5py.File(temporary, "w") as handle:
+            handle.attrs["layer_names"] = [
+                layer.name.encode("utf8") for layer in model.layers]
+            handle.attrs["backend"] = keras.backend.backend().encode("utf8")
+            handle.attrs["keras_version"] = keras.__version__.encode("utf8")
+            for layer in model.layers:
+                group = handle.create_group(layer.name)
+                names = [f"{layer.name}/{variable.path.split('/')[-1]}:{index}"
+                         for index, variable in enumerate(layer.weights)]
+                group.attrs["weight_names"] = [n.encode("utf8") for n in names]
+                for name, variable in zip(names, layer.weights):
+                    group.create_dataset(
+                        name, data=keras.ops.convert_to_numpy(variable))
+    return path
 
 
 def load_weights(model, path, exclude=(), skip_missing=False):

@@ -184,6 +184,10 @@ def build(model, *, include_top=True, weights=None, input_tensor=None,
                               classifier_activation)
     if classes is None:
         classes = request.entry.classes if request and request.entry else default_classes
+    if (input_shape is None and input_tensor is None and request
+            and request.entry and request.entry.input_channels != 3):
+        size = spec.default_size if include_top else None
+        input_shape = (size, size, request.entry.input_channels)
     network = ResidualModel(
         spec,
         include_top=include_top,
