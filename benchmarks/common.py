@@ -3,6 +3,7 @@
 import os
 import platform
 import statistics
+import tempfile
 import time
 
 from keras_residual.atomic import write_json
@@ -46,15 +47,87 @@ def summarize(samples):
     }
 
 
+def step_clock():
+    """A Keras callback that records each training step's wall time; its
+    `median_step()` leaves `fit`'s start-up out of the figure."""
+    import keras
+    import numpy as np
+
+    class StepClock(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.durations, self._started = [], None
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self._started = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.durations.append(time.perf_counter() - self._started)
+
+        def median_step(self):
+            return float(np.median(self.durations))
+
+    return StepClock()
+
+
+def alternating_training_rates(contenders, data, batch, rounds, steps):
+    """Images/s of each compiled model in `contenders` (`{label: model}`):
+    two warm-up steps each, then `rounds` rounds in which every model runs
+    `steps` steps in turn; a round's figure is its median step."""
+    for model in contenders.values():  # trace, compile and warm up
+        model.fit(data, steps_per_epoch=2, epochs=1, verbose=0)
+    samples = {label: [] for label in contenders}
+    for _ in range(rounds):
+        for label, model in contenders.items():
+            clock = step_clock()
+            model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
+                      callbacks=[clock])
+            samples[label].append(batch / clock.median_step())
+    return {label: summarize(values) for label, values in samples.items()}
+
+
+def current_rss_mb():
+    """This process's resident memory in MB (Linux)."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError("VmRSS not found in /proc/self/status")
+
+
+def synthetic_dataset(case):
+    """One fixed batch of `case` (`batch`, `size`, `channels`, `classes`),
+    repeated: the model alone is timed."""
+    import numpy as np
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (case["batch"], case["size"], case["size"],
+                            case["channels"])).astype("float32")
+    y = rng.integers(0, case["classes"], case["batch"]).astype("int32")
+    return tf.data.Dataset.from_tensors((x, y)).repeat()
+
+
 def timed(function):
     start = time.perf_counter()
     function()
     return time.perf_counter() - start
 
 
-def write_result(name, payload, folder=None):
-    """Writes `payload` to benchmarks/results/{name}.json atomically."""
-    folder = folder or os.path.join(os.path.dirname(__file__), "results")
+def write_result(name, payload, smoke=False):
+    """Writes `payload` to `{name}.json` atomically, in `$BENCHMARK_RESULTS_DIR`
+    when set, else in `benchmarks/results/`. A smoke run never lands in
+    `benchmarks/results/`: without the variable it goes to a temporary
+    folder."""
+    folder = os.environ.get("BENCHMARK_RESULTS_DIR")
+    if folder is None:
+        folder = (os.path.join(tempfile.gettempdir(), "benchmarks-smoke")
+                  if smoke else os.path.join(os.path.dirname(__file__), "results"))
     path = os.path.join(folder, f"{name}.json")
-    write_json(path, payload)
+    write_json(path, dict(payload, smoke=smoke))
     return path
+
+
+def ratio(value, digits=2):
+    """Formats a ratio for the README table."""
+    return "n/a" if value is None else f"{value:.{digits}f}×"

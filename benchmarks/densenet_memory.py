@@ -21,24 +21,18 @@ import subprocess
 import sys
 import time
 
+from benchmarks.common import current_rss_mb
 from benchmarks.common import hardware
+from benchmarks.common import ratio
 from benchmarks.common import summarize
 from benchmarks.common import write_result
-
-
-def current_rss_mb():
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-    raise RuntimeError("VmRSS not found")
 
 
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def one_run(memory_efficient, batch, steps, warmup):
+def one_run(memory_efficient, batch, steps, warmup, depths=None):
     """Runs inside the child process; prints one JSON line."""
     import keras
     import numpy as np
@@ -46,7 +40,9 @@ def one_run(memory_efficient, batch, steps, warmup):
     import keras_residual
 
     keras.utils.set_random_seed(0)
-    model = keras_residual.DenseNetBC100(memory_efficient=memory_efficient)
+    overrides = {"depths": depths} if depths else {}
+    model = keras_residual.DenseNetBC100(memory_efficient=memory_efficient,
+                                         **overrides)
     model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
                   "sparse_categorical_crossentropy")
     rng = np.random.default_rng(0)
@@ -74,6 +70,8 @@ def measure(variant, args):
     command = [sys.executable, "-m", "benchmarks.densenet_memory", "--child",
                variant, "--batch", str(args.batch), "--steps", str(args.steps),
                "--warmup", str(args.warmup)]
+    if args.depths:
+        command += ["--depths", args.depths]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     output = subprocess.run(command, capture_output=True, text=True, check=True,
                             env=env).stdout
@@ -88,12 +86,17 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--child", choices=("plain", "efficient"))
+    parser.add_argument("--depths", help="Layers per dense block, e.g. 2,2,2 "
+                                         "(smoke runs). Defaults to the model's.")
     args = parser.parse_args(argv)
     if args.child:
-        one_run(args.child == "efficient", args.batch, args.steps, args.warmup)
+        depths = tuple(int(d) for d in args.depths.split(",")) if args.depths else None
+        one_run(args.child == "efficient", args.batch, args.steps, args.warmup,
+                depths)
         return None
     if args.smoke:
         args.runs, args.batch, args.steps, args.warmup = 1, 4, 1, 1
+        args.depths = "2,2,2"
     runs = {"plain": [], "efficient": []}
     for _ in range(args.runs):
         for variant in runs:
@@ -123,9 +126,24 @@ def main(argv=None):
     print(f"peak training memory, efficient / plain: {memory_ratio:.3f} "
           f"(goal <= 0.70)")
     print(f"step time, efficient / plain: {time_ratio:.3f} (goal <= 1.30)")
-    if not args.smoke:
-        write_result("densenet_memory", result)
+    write_result("densenet_memory", result, smoke=args.smoke)
     return result
+
+
+def table_rows(result):
+    summary = result["summary"]
+    return [{"benchmark": "DenseNet-BC-100 training, batch 64, 32×32",
+             "measure": "peak training memory",
+             "ours": f"memory_efficient {summary['efficient']['training_peak_mb']['median']:.0f} MB",
+             "peer": f"plain {summary['plain']['training_peak_mb']['median']:.0f} MB",
+             "ratio": ratio(result["training_memory_ratio_efficient_over_plain"]),
+             "target": "≤ 0.70×"},
+            {"benchmark": "DenseNet-BC-100 training, batch 64, 32×32",
+             "measure": "step time",
+             "ours": f"{summary['efficient']['step_seconds']['median']:.2f} s",
+             "peer": f"{summary['plain']['step_seconds']['median']:.2f} s",
+             "ratio": ratio(result["step_time_ratio_efficient_over_plain"]),
+             "target": "≤ 1.30×"}]
 
 
 if __name__ == "__main__":

@@ -101,13 +101,12 @@ def main(argv=None):
     result = {"hardware": hardware(), "model": args.model,
               "input": [args.size, args.size, args.channels],
               "rounds": rounds, "calls_per_round": calls,
-              "latency_seconds": figures, "ratios": ratios,
-              "smoke": args.smoke}
+              "latency_seconds": figures, "ratios": ratios}
     for name, figure in figures.items():
         print(f"{name:<34} {figure['median'] * 1e3:8.2f} ms "
               f"({figure['min'] * 1e3:.2f}-{figure['max'] * 1e3:.2f})")
-    for name, ratio in ratios.items():
-        print(f"{name:<58} {ratio:6.2f}x")
+    for name, value in ratios.items():
+        print(f"{name:<58} {value:6.2f}x")
     print("wrote", write_result(f"export_latency_{args.model.lower()}", result,
                                 smoke=args.smoke))
     return result

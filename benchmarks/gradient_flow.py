@@ -62,12 +62,21 @@ def main(argv=None):
         print(f"{name:<11} stem {values['stem']:.3g}  first block "
               f"{blocks[0]:.3g}  last block {blocks[-1]:.3g}  first/last "
               f"{blocks[0] / blocks[-1]:.3g}")
-    if not args.smoke:
-        print("wrote", write_result("gradient_flow", {
-            "depth": args.depth, "seeds": seeds, "batch_size": args.batch_size,
-            "summary": summary, "norms": norms,
-            "plot": "benchmarks/results/gradient_flow.png",
-            "hardware": hardware()}))
+    print("wrote", write_result("gradient_flow", {
+        "depth": args.depth, "seeds": seeds, "batch_size": args.batch_size,
+        "summary": summary, "norms": norms,
+        "plot": "benchmarks/results/gradient_flow.png",
+        "hardware": hardware()}, smoke=args.smoke))
+
+
+def table_rows(result):
+    depth, summary = result["depth"], result["summary"]
+    residual, plain = summary[f"ResNet{depth}"], summary[f"PlainNet{depth}"]
+    return [{"benchmark": f"Gradient flow at initialisation, depth {depth}",
+             "measure": "first / last block gradient norm",
+             "ours": f"ResNet {residual['first_over_last_block']:.1f}×",
+             "peer": f"plain {plain['first_over_last_block']:.0f}×",
+             "ratio": "—", "target": "residual stays flat"}]
 
 
 if __name__ == "__main__":

@@ -1,30 +1,34 @@
-"""Training throughput: float32 against mixed_bfloat16, XLA off against on.
+"""Training throughput: float32 against mixed_bfloat16 (and, with --xla,
+XLA off against on) for ResNet20 and ResNet56 at 32x32, batch 128.
 
 Side by side in one process, in alternating rounds. Each round times every
 training step with a callback and keeps the median step (so `fit`'s start-up
-is not counted); the figure is the median over --rounds:
-ResNet20 at 32x32, batch 128, and ResNet50 at 224x224, batch 32, with
-keras.applications ResNet50 in float32 as the peer. Synthetic inputs, so
-the model alone is timed. Also prints what `precision="auto"` and
-`jit_compile="auto"` chose on this machine.
+is not counted); the figure is the median over --rounds. Models are compiled
+with the `he2015` recipe's `compile_kwargs`; synthetic inputs, so the model
+alone is timed. Also prints what `precision="auto"` and `jit_compile="auto"`
+chose on this machine, and times single TensorFlow ops (a matmul, a 3x3
+convolution) in both dtypes: the ceiling for any model-level speed-up.
+(ResNet50 at 224x224 against keras.applications is
+`benchmarks.applications_training`.)
 
     python -m benchmarks.precision_xla
+    python -m benchmarks.precision_xla --xla
     python -m benchmarks.precision_xla --smoke
 """
 
 import argparse
 import time
 
-import keras
-import numpy as np
-
+from benchmarks.common import alternating_training_rates
 from benchmarks.common import hardware
+from benchmarks.common import ratio
 from benchmarks.common import summarize
+from benchmarks.common import synthetic_dataset
 from benchmarks.common import write_result
 
 CASES = {
     "ResNet20": {"size": 32, "batch": 128, "classes": 10, "channels": 3},
-    "ResNet50": {"size": 224, "batch": 32, "classes": 1000, "channels": 3},
+    "ResNet56": {"size": 32, "batch": 128, "classes": 10, "channels": 3},
 }
 VARIANTS = (
     ("float32", False), ("mixed_bfloat16", False),
@@ -32,18 +36,14 @@ VARIANTS = (
 )
 
 
-def _compiled(name, case, policy, jit, peer=False):
+def _compiled(name, case, policy, jit):
     import keras
 
     import keras_residual as kr
 
     keras.config.set_dtype_policy(policy)
     shape = (case["size"], case["size"], case["channels"])
-    if peer:
-        model = keras.applications.ResNet50(weights=None, input_shape=shape,
-                                            classes=case["classes"])
-    else:
-        model = kr.build(name, input_shape=shape, classes=case["classes"])
+    model = kr.build(name, input_shape=shape, classes=case["classes"])
     recipe = kr.get_recipe("he2015", batch_size=case["batch"])
     model.compile(**recipe.compile_kwargs(model, steps_per_epoch=100,
                                           jit_compile=jit))
@@ -51,41 +51,50 @@ def _compiled(name, case, policy, jit, peer=False):
     return model
 
 
-class _StepClock(keras.callbacks.Callback):
-    """Records each training step's wall time."""
-
-    def __init__(self):
-        super().__init__()
-        self.durations, self._started = [], None
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self._started = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.durations.append(time.perf_counter() - self._started)
-
-    def median_step(self):
-        return float(np.median(self.durations))
-
-
-def _dataset(case):
+def op_ratios(rounds, smoke):
+    """bfloat16 against float32 for single TensorFlow ops: the ceiling that
+    any model-level mixed-precision speed-up on this CPU lives under."""
     import tensorflow as tf
 
-    rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, (case["batch"], case["size"], case["size"],
-                            case["channels"])).astype("float32")
-    y = rng.integers(0, case["classes"], case["batch"]).astype("int32")
-    return tf.data.Dataset.from_tensors((x, y)).repeat()
+    n, channels, size = (256, 16, 8) if smoke else (4096, 256, 56)
+    cases = {
+        f"matmul {n}x{n}": lambda dtype: (
+            tf.function(lambda a: tf.matmul(a, a)),
+            (tf.random.normal((n, n), dtype=dtype),)),
+        f"conv 3x3, {channels} channels, {size}x{size}, batch 32": lambda dtype: (
+            tf.function(lambda x, w: tf.nn.conv2d(x, w, 1, "SAME")),
+            (tf.random.normal((32, size, size, channels), dtype=dtype),
+             tf.random.normal((3, 3, channels, channels), dtype=dtype))),
+    }
+    results = {}
+    for label, make in cases.items():
+        seconds = {}
+        for dtype in (tf.float32, tf.bfloat16):
+            function, inputs = make(dtype)
+            function(*inputs).numpy()  # trace
+            samples = []
+            for _ in range(rounds):
+                start = time.perf_counter()
+                for _ in range(3):
+                    function(*inputs).numpy()
+                samples.append((time.perf_counter() - start) / 3)
+            seconds[dtype.name] = summarize(samples)
+        results[label] = {"seconds": seconds,
+                          "speedup_bfloat16": seconds["float32"]["median"]
+                          / seconds["bfloat16"]["median"]}
+        print(f"op {label:<40} bfloat16 speed-up "
+              f"x{results[label]['speedup_bfloat16']:.2f}", flush=True)
+    return results
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="ResNet20,ResNet50")
+    parser.add_argument("--models", default="ResNet20,ResNet56")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=0,
-                        help="Timed steps per round (default: 20 for "
-                             "ResNet20, 4 for ResNet50).")
-    parser.add_argument("--no-xla", action="store_true")
+                        help="Timed steps per round. Defaults to 10.")
+    parser.add_argument("--xla", action="store_true",
+                        help="Also time jit_compile=True.")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
 
@@ -93,32 +102,24 @@ def main(argv=None):
     from keras_residual.precision import resolve_precision
 
     rounds = 1 if args.smoke else args.rounds
-    variants = [v for v in VARIANTS if not (args.no_xla or args.smoke) or not v[1]]
+    variants = [v for v in VARIANTS if (args.xla and not args.smoke) or not v[1]]
     results = {"auto_precision": resolve_precision("auto"),
-               "auto_jit_compile": resolve_jit_compile("auto"), "models": {}}
+               "auto_jit_compile": resolve_jit_compile("auto"), "models": {},
+               "ops": op_ratios(rounds + 2, args.smoke)}
     print(f"auto: precision={results['auto_precision']} "
           f"jit_compile={results['auto_jit_compile']}", flush=True)
     for name in args.models.split(","):
         case = dict(CASES[name])
+        if args.smoke and name != "ResNet20":
+            continue  # ResNet56 takes the same path at 3x the cost
         if args.smoke:
             case.update(size=32, batch=4)
-        steps = 1 if args.smoke else (args.steps or (20 if name == "ResNet20" else 4))
-        data = _dataset(case)
+        steps = 1 if args.smoke else (args.steps or 10)
+        data = synthetic_dataset(case)
         contenders = {f"{p}{'+xla' if j else ''}": _compiled(name, case, p, j)
                       for p, j in variants}
-        if name == "ResNet50":
-            contenders["keras.applications float32"] = _compiled(
-                name, case, "float32", False, peer=True)
-        samples = {label: [] for label in contenders}
-        for label, model in contenders.items():  # warm-up and compile
-            model.fit(data, steps_per_epoch=2, epochs=1, verbose=0)
-        for _ in range(rounds):
-            for label, model in contenders.items():
-                clock = _StepClock()
-                model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
-                          callbacks=[clock])
-                samples[label].append(case["batch"] / clock.median_step())
-        stats = {label: summarize(values) for label, values in samples.items()}
+        stats = alternating_training_rates(contenders, data, case["batch"],
+                                           rounds, steps)
         base = stats["float32"]["median"]
         ratios = {label: s["median"] / base for label, s in stats.items()}
         results["models"][name] = {"case": case, "steps": steps,
@@ -128,8 +129,31 @@ def main(argv=None):
             print(f"{name:<9} {label:<28} {stats[label]['median']:8.1f} img/s  "
                   f"x{ratios[label]:.3f} vs float32", flush=True)
     results["hardware"] = hardware()
-    if not args.smoke:
-        print("wrote", write_result("precision_xla", results))
+    print("wrote", write_result("precision_xla", results, smoke=args.smoke))
+
+
+def table_rows(result):
+    rows = [{"benchmark": f"TensorFlow op: {label}",
+             "measure": "bfloat16 vs float32 speed",
+             "ours": f"{figures['seconds']['bfloat16']['median'] * 1e3:.1f} ms",
+             "peer": f"float32 {figures['seconds']['float32']['median'] * 1e3:.1f} ms",
+             "ratio": ratio(figures["speedup_bfloat16"]),
+             "target": "(the platform's ceiling)"}
+            for label, figures in result.get("ops", {}).items()]
+    for name, figures in result["models"].items():
+        stats, case = figures["images_per_second"], figures["case"]
+        for label, value in figures["ratio_to_float32"].items():
+            if label == "float32":
+                continue
+            rows.append({
+                "benchmark": f"{name} training, {case['size']}×{case['size']}, "
+                             f"batch {case['batch']}",
+                "measure": f"images/s, {label} vs float32",
+                "ours": f"{stats[label]['median']:.0f} img/s",
+                "peer": f"float32 {stats['float32']['median']:.0f} img/s",
+                "ratio": ratio(value),
+                "target": "> 1× on AVX512_BF16"})
+    return rows
 
 
 if __name__ == "__main__":

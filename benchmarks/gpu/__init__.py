@@ -1,0 +1,1 @@
+"""GPU benchmarks: Keras on JAX against PyTorch, run where a GPU is lent."""

@@ -1,0 +1,64 @@
+"""The benchmark suite: every benchmark runs in `--smoke` mode (a few steps,
+in a real child process through `python -m benchmarks`) and yields README
+table rows, and the README table is regenerated from result files."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import run
+from tests.conftest import subprocess_env
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.parametrize("name", [b.name for b in run.SUITE])
+def test_benchmark_runs_in_smoke_mode_and_yields_table_rows(name):
+    done = subprocess.run([sys.executable, "-m", "benchmarks", name, "--smoke"],
+                          cwd=ROOT, capture_output=True, text=True,
+                          timeout=900, env=subprocess_env())
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    table = [line for line in done.stdout.splitlines()
+             if line.startswith("| ") and f"benchmarks {name}`" in line]
+    assert table, done.stdout[-3000:]
+
+
+def test_smoke_results_never_land_in_the_results_folder(tmp_path, monkeypatch):
+    from benchmarks.common import write_result
+
+    monkeypatch.delenv(run.RESULTS_ENV, raising=False)
+    path = write_result("smoke_probe", {"x": 1}, smoke=True)
+    assert os.path.dirname(path) != os.path.join(ROOT, "benchmarks", "results")
+    assert json.load(open(path)) == {"x": 1, "smoke": True}
+    monkeypatch.setenv(run.RESULTS_ENV, str(tmp_path))
+    assert write_result("probe", {"x": 2}) == str(tmp_path / "probe.json")
+
+
+def test_readme_table_is_regenerated_between_its_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{run.TABLE_START}\nold table\n{run.TABLE_END}\n"
+                      "outro\n")
+    results = run.load_results(os.path.join(ROOT, "benchmarks", "results"))
+    rows = run.table_rows(results)
+    table = run.format_table(rows)
+    run.rewrite_readme(table, str(readme))
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n")
+    assert "old table" not in text and table in text
+    # Every benchmark has a row; the GPU one says it was not measured.
+    for benchmark in run.SUITE:
+        assert any(row["command"] == f"python -m benchmarks {benchmark.name}"
+                   for row in rows), benchmark.name
+    gpu = [row for row in rows if row["command"].endswith("gpu_resnet50")]
+    assert all("not yet measured" in row["ours"] for row in gpu)
+    (tmp_path / "plain.md").write_text("no markers\n")
+    with pytest.raises(SystemExit, match="no benchmark table markers"):
+        run.rewrite_readme(table, str(tmp_path / "plain.md"))
+
+
+def test_unknown_benchmark_names_are_refused_with_close_matches():
+    with pytest.raises(SystemExit, match=r"'precison'.*precision"):
+        run.select(["precison"])
