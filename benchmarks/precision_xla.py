@@ -7,7 +7,9 @@ is not counted); the figure is the median over --rounds. Models are compiled
 with the `he2015` recipe's `compile_kwargs`; synthetic inputs, so the model
 alone is timed. Also prints what `precision="auto"` and `jit_compile="auto"`
 chose on this machine, and times single TensorFlow ops (a matmul, a 3x3
-convolution) in both dtypes: the ceiling for any model-level speed-up.
+convolution) in both dtypes: the ceiling for any model-level speed-up. Where
+PyTorch is installed (it is not a dependency), the same ops are timed in it
+too, as a second framework's reading of the CPU.
 (ResNet50 at 224x224 against keras.applications is
 `benchmarks.applications_training`.)
 
@@ -51,12 +53,36 @@ def _compiled(name, case, policy, jit):
     return model
 
 
+def _op_shapes(smoke):
+    return (256, 16, 8) if smoke else (4096, 256, 56)
+
+
+def _time_op(function, inputs, rounds, finish):
+    finish(function(*inputs))  # trace / warm-up
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(3):
+            finish(function(*inputs))
+        samples.append((time.perf_counter() - start) / 3)
+    return summarize(samples)
+
+
+def _ratio_entry(framework, label, seconds):
+    entry = {"framework": framework, "label": label, "seconds": seconds,
+             "speedup_bfloat16": seconds["float32"]["median"]
+             / seconds["bfloat16"]["median"]}
+    print(f"op {framework:<20} {label:<40} bfloat16 speed-up "
+          f"x{entry['speedup_bfloat16']:.2f}", flush=True)
+    return entry
+
+
 def op_ratios(rounds, smoke):
     """bfloat16 against float32 for single TensorFlow ops: the ceiling that
     any model-level mixed-precision speed-up on this CPU lives under."""
     import tensorflow as tf
 
-    n, channels, size = (256, 16, 8) if smoke else (4096, 256, 56)
+    n, channels, size = _op_shapes(smoke)
     cases = {
         f"matmul {n}x{n}": lambda dtype: (
             tf.function(lambda a: tf.matmul(a, a)),
@@ -68,22 +94,39 @@ def op_ratios(rounds, smoke):
     }
     results = {}
     for label, make in cases.items():
-        seconds = {}
-        for dtype in (tf.float32, tf.bfloat16):
-            function, inputs = make(dtype)
-            function(*inputs).numpy()  # trace
-            samples = []
-            for _ in range(rounds):
-                start = time.perf_counter()
-                for _ in range(3):
-                    function(*inputs).numpy()
-                samples.append((time.perf_counter() - start) / 3)
-            seconds[dtype.name] = summarize(samples)
-        results[label] = {"seconds": seconds,
-                          "speedup_bfloat16": seconds["float32"]["median"]
-                          / seconds["bfloat16"]["median"]}
-        print(f"op {label:<40} bfloat16 speed-up "
-              f"x{results[label]['speedup_bfloat16']:.2f}", flush=True)
+        seconds = {dtype.name: _time_op(*make(dtype), rounds,
+                                        finish=lambda out: out.numpy())
+                   for dtype in (tf.float32, tf.bfloat16)}
+        results[label] = _ratio_entry("TensorFlow", label, seconds)
+    return results
+
+
+def torch_op_ratios(rounds, smoke):
+    """The same ops in PyTorch (oneDNN, channels_last), when it is installed:
+    a second framework's reading of the same CPU. None without PyTorch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    n, channels, size = _op_shapes(smoke)
+    cases = {
+        f"matmul {n}x{n}": lambda dtype: (
+            torch.matmul, (torch.randn(n, n, dtype=dtype),) * 2),
+        f"conv 3x3, {channels} channels, {size}x{size}, batch 32": lambda dtype: (
+            lambda x, w: torch.nn.functional.conv2d(x, w, padding=1),
+            (torch.randn(32, channels, size, size, dtype=dtype).to(
+                memory_format=torch.channels_last),
+             torch.randn(channels, channels, 3, 3, dtype=dtype).to(
+                memory_format=torch.channels_last))),
+    }
+    results = {}
+    with torch.no_grad():
+        for label, make in cases.items():
+            seconds = {str(dtype).removeprefix("torch."): _time_op(
+                *make(dtype), rounds, finish=lambda out: None)
+                for dtype in (torch.float32, torch.bfloat16)}
+            results[f"PyTorch: {label}"] = _ratio_entry(
+                f"PyTorch {torch.__version__}", label, seconds)
     return results
 
 
@@ -128,17 +171,21 @@ def main(argv=None):
         for label in stats:
             print(f"{name:<9} {label:<28} {stats[label]['median']:8.1f} img/s  "
                   f"x{ratios[label]:.3f} vs float32", flush=True)
+    # After the models, so that PyTorch's threads cannot disturb their timing.
+    results["ops"].update(torch_op_ratios(rounds + 2, args.smoke) or {})
     results["hardware"] = hardware()
     print("wrote", write_result("precision_xla", results, smoke=args.smoke))
 
 
 def table_rows(result):
-    rows = [{"benchmark": f"TensorFlow op: {label}",
+    rows = [{"benchmark": f"{figures.get('framework', 'TensorFlow')} op: "
+                          f"{figures.get('label', label)}",
              "measure": "bfloat16 vs float32 speed",
              "ours": f"{figures['seconds']['bfloat16']['median'] * 1e3:.1f} ms",
              "peer": f"float32 {figures['seconds']['float32']['median'] * 1e3:.1f} ms",
              "ratio": ratio(figures["speedup_bfloat16"]),
-             "target": "(the platform's ceiling)"}
+             "target": "(the platform's ceiling)" if label == figures.get(
+                 "label", label) else "(the same, read by PyTorch if installed)"}
             for label, figures in result.get("ops", {}).items()]
     for name, figures in result["models"].items():
         stats, case = figures["images_per_second"], figures["case"]
