@@ -184,8 +184,9 @@ def table_rows(result):
              "ours": f"{figures['seconds']['bfloat16']['median'] * 1e3:.1f} ms",
              "peer": f"float32 {figures['seconds']['float32']['median'] * 1e3:.1f} ms",
              "ratio": ratio(figures["speedup_bfloat16"]),
-             "target": "(the platform's ceiling)" if label == figures.get(
-                 "label", label) else "(the same, read by PyTorch if installed)"}
+             "target": "(the platform's ceiling)"
+                       if figures.get("framework", "TensorFlow") == "TensorFlow"
+                       else "(the same ceiling, read by PyTorch)"}
             for label, figures in result.get("ops", {}).items()]
     for name, figures in result["models"].items():
         stats, case = figures["images_per_second"], figures["case"]
