@@ -6,7 +6,8 @@ import statistics
 import tempfile
 import time
 
-from keras_residual.atomic import write_json
+RESULTS_ENV = "BENCHMARK_RESULTS_DIR"
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
 def hardware():
@@ -114,16 +115,24 @@ def timed(function):
     return time.perf_counter() - start
 
 
-def write_result(name, payload, smoke=False):
-    """Writes `payload` to `{name}.json` atomically, in `$BENCHMARK_RESULTS_DIR`
-    when set, else in `benchmarks/results/`. A smoke run never lands in
+def results_folder(smoke=False):
+    """Where result files (JSON and plots) go: `$BENCHMARK_RESULTS_DIR` when
+    set, else `benchmarks/results/`. A smoke run never lands in
     `benchmarks/results/`: without the variable it goes to a temporary
     folder."""
-    folder = os.environ.get("BENCHMARK_RESULTS_DIR")
-    if folder is None:
-        folder = (os.path.join(tempfile.gettempdir(), "benchmarks-smoke")
-                  if smoke else os.path.join(os.path.dirname(__file__), "results"))
-    path = os.path.join(folder, f"{name}.json")
+    folder = os.environ.get(RESULTS_ENV)
+    if folder is not None:
+        return folder
+    return (os.path.join(tempfile.gettempdir(), "benchmarks-smoke") if smoke
+            else RESULTS_DIR)
+
+
+def write_result(name, payload, smoke=False):
+    """Writes `payload` to `{name}.json` in `results_folder(smoke)`,
+    atomically."""
+    from keras_residual.atomic import write_json
+
+    path = os.path.join(results_folder(smoke), f"{name}.json")
     write_json(path, dict(payload, smoke=smoke))
     return path
 

@@ -21,6 +21,7 @@ import os
 import tempfile
 
 from benchmarks.common import hardware
+from benchmarks.common import results_folder
 from benchmarks.common import write_result
 
 MODELS = ("PlainNet20", "PlainNet56", "ResNet20", "ResNet56")
@@ -66,12 +67,11 @@ def main(argv=None):
             }
             print(f"{name:<11} train error {errors[-1]:6.2f}%  test error "
                   f"{table[name]['test_error']:6.2f}%", flush=True)
-    folder = (tempfile.mkdtemp() if args.smoke else
-              os.path.join(os.path.dirname(__file__), "results"))
-    plot_series(curves, os.path.join(folder, "degradation.png"),
-                       xlabel="epoch", ylabel="training error (%)",
-                       title="Digits: plain vs residual (He et al. Fig. 6)",
-                       log_y=True)
+    plot_series(curves, os.path.join(results_folder(args.smoke),
+                                     "degradation.png"),
+                xlabel="epoch", ylabel="training error (%)",
+                title="Digits: plain vs residual (He et al. Fig. 6)",
+                log_y=True)
     degraded = (table["PlainNet56"]["mean_train_error_last_5"]
                 > table["PlainNet20"]["mean_train_error_last_5"])
     residual_ok = (table["ResNet56"]["mean_train_error_last_5"]

@@ -10,9 +10,9 @@ one batch of the embedded digits, plotted to
 import argparse
 import os
 import statistics
-import tempfile
 
 from benchmarks.common import hardware
+from benchmarks.common import results_folder
 from benchmarks.common import write_result
 
 
@@ -45,9 +45,8 @@ def main(argv=None):
                        for block in runs[0]}
     series = {name: (list(range(len(values))), list(values.values()))
               for name, values in norms.items()}
-    folder = tempfile.mkdtemp() if args.smoke else os.path.join(
-        os.path.dirname(__file__), "results")
-    plot_series(series, os.path.join(folder, "gradient_flow.png"),
+    plot_series(series, os.path.join(results_folder(args.smoke),
+                                     "gradient_flow.png"),
                 xlabel="block (0 = stem, last = head)",
                 ylabel="||dL/dW|| at initialisation",
                 title=f"Gradient norm per block, depth {args.depth}", log_y=True)

@@ -24,12 +24,13 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+from benchmarks.common import RESULTS_DIR
+from benchmarks.common import RESULTS_ENV
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
 TABLE_START = "<!-- benchmark-table:start (python -m benchmarks --table) -->"
 TABLE_END = "<!-- benchmark-table:end -->"
-RESULTS_ENV = "BENCHMARK_RESULTS_DIR"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +169,6 @@ def main(argv=None):
             print(f"{benchmark.name:<16} python -m {benchmark.module}"
                   f"{'' if benchmark.backend == 'tensorflow' else '  (jax)'}")
         return 0
-    results_dir = os.path.join(HERE, "results")
     if not args.table:
         chosen = select(args.names)
         scratch = tempfile.mkdtemp(prefix="benchmarks-smoke-") if args.smoke else None
@@ -190,7 +190,7 @@ def main(argv=None):
             return 1
         if args.smoke:
             return 0
-    table = format_table(table_rows(load_results(results_dir)))
+    table = format_table(table_rows(load_results(RESULTS_DIR)))
     rewrite_readme(table)
     print(table)
     return 0
