@@ -1,8 +1,11 @@
 """Shared benchmark helpers: hardware description, timing, result files."""
 
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -94,6 +97,17 @@ def current_rss_mb():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024.0
     raise RuntimeError("VmRSS not found in /proc/self/status")
+
+
+def child_json(module, *arguments):
+    """Runs `python -m module *arguments` in a fresh process (so that its
+    memory and graphs start clean) and returns the JSON object it printed on
+    its last line of output."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    output = subprocess.run([sys.executable, "-m", module, *arguments],
+                            capture_output=True, text=True, check=True,
+                            env=env).stdout
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def synthetic_dataset(case):

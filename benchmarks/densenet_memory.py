@@ -14,13 +14,11 @@ memory for <= 30% more time; Pleiss et al. 2017 report 2.86 -> 1.61 GB for
 
 import argparse
 import json
-import os
 import resource
 import statistics
-import subprocess
-import sys
 import time
 
+from benchmarks.common import child_json
 from benchmarks.common import current_rss_mb
 from benchmarks.common import hardware
 from benchmarks.common import ratio
@@ -67,15 +65,10 @@ def one_run(memory_efficient, batch, steps, warmup, depths=None):
 
 
 def measure(variant, args):
-    command = [sys.executable, "-m", "benchmarks.densenet_memory", "--child",
-               variant, "--batch", str(args.batch), "--steps", str(args.steps),
-               "--warmup", str(args.warmup)]
-    if args.depths:
-        command += ["--depths", args.depths]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    output = subprocess.run(command, capture_output=True, text=True, check=True,
-                            env=env).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    depths = ["--depths", args.depths] if args.depths else []
+    return child_json("benchmarks.densenet_memory", "--child", variant,
+                      "--batch", str(args.batch), "--steps", str(args.steps),
+                      "--warmup", str(args.warmup), *depths)
 
 
 def main(argv=None):

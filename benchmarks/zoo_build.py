@@ -12,10 +12,8 @@ ours and the peer alternate, --runs times, and the figures are medians.
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 
+from benchmarks.common import child_json
 from benchmarks.common import current_rss_mb
 from benchmarks.common import hardware
 from benchmarks.common import ratio
@@ -54,13 +52,8 @@ def child(name, peer):
 
 
 def measure(name, peer):
-    command = [sys.executable, "-m", "benchmarks.zoo_build", "--child", name]
-    if peer:
-        command.append("--peer")
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    output = subprocess.run(command, capture_output=True, text=True,
-                            check=True, env=env).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return child_json("benchmarks.zoo_build", "--child", name,
+                      *(["--peer"] if peer else []))
 
 
 def main(argv=None):
