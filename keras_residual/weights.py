@@ -19,6 +19,7 @@ import h5py
 import keras
 import numpy as np
 
+from keras_residual.atomic import atomic_path
 from keras_residual.validation import unknown_name_message
 
 _WEIGHTS = {}
@@ -305,8 +306,6 @@ def save_legacy_weights(model, path):
         model: `keras.Model`. The model.
         path: str. The destination, ending in `.h5` (not `.weights.h5`).
     """
-    from keras_residual.atomic import atomic_path
-
     path = os.fspath(path)
     if not path.endswith(".h5") or path.endswith(".weights.h5"):
         raise ValueError(
