@@ -17,7 +17,7 @@ def hardware():
     """Describes the machine and the software stack the figures came from."""
     import keras
 
-    from keras_residual.precision import cpu_name
+    from keras_residual.training.precision import cpu_name
 
     cpu = cpu_name()
     if cpu == "cpu":  # no /proc/cpuinfo
@@ -84,8 +84,9 @@ def alternating_training_rates(contenders, data, batch, rounds, steps):
     for _ in range(rounds):
         for label, model in contenders.items():
             clock = step_clock()
-            model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0,
-                      callbacks=[clock])
+            model.fit(
+                data, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=[clock]
+            )
             samples[label].append(batch / clock.median_step())
     return {label: summarize(values) for label, values in samples.items()}
 
@@ -104,9 +105,13 @@ def child_json(module, *arguments):
     memory and graphs start clean) and returns the JSON object it printed on
     its last line of output."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    output = subprocess.run([sys.executable, "-m", module, *arguments],
-                            capture_output=True, text=True, check=True,
-                            env=env).stdout
+    output = subprocess.run(
+        [sys.executable, "-m", module, *arguments],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -117,8 +122,9 @@ def synthetic_dataset(case):
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, (case["batch"], case["size"], case["size"],
-                            case["channels"])).astype("float32")
+    x = rng.uniform(
+        -1, 1, (case["batch"], case["size"], case["size"], case["channels"])
+    ).astype("float32")
     y = rng.integers(0, case["classes"], case["batch"]).astype("int32")
     return tf.data.Dataset.from_tensors((x, y)).repeat()
 
@@ -137,14 +143,17 @@ def results_folder(smoke=False):
     folder = os.environ.get(RESULTS_ENV)
     if folder is not None:
         return folder
-    return (os.path.join(tempfile.gettempdir(), "benchmarks-smoke") if smoke
-            else RESULTS_DIR)
+    return (
+        os.path.join(tempfile.gettempdir(), "benchmarks-smoke")
+        if smoke
+        else RESULTS_DIR
+    )
 
 
 def write_result(name, payload, smoke=False):
     """Writes `payload` to `{name}.json` in `results_folder(smoke)`,
     atomically."""
-    from keras_residual.atomic import write_json
+    from keras_residual.utils.atomic import write_json
 
     path = os.path.join(results_folder(smoke), f"{name}.json")
     write_json(path, dict(payload, smoke=smoke))

@@ -39,10 +39,10 @@ def one_run(memory_efficient, batch, steps, warmup, depths=None):
 
     keras.utils.set_random_seed(0)
     overrides = {"depths": depths} if depths else {}
-    model = keras_residual.DenseNetBC100(memory_efficient=memory_efficient,
-                                         **overrides)
-    model.compile(keras.optimizers.SGD(0.1, momentum=0.9),
-                  "sparse_categorical_crossentropy")
+    model = keras_residual.DenseNetBC100(memory_efficient=memory_efficient, **overrides)
+    model.compile(
+        keras.optimizers.SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy"
+    )
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (batch, 32, 32, 3)).astype("float32")
     y = rng.integers(0, 10, batch)
@@ -55,20 +55,33 @@ def one_run(memory_efficient, batch, steps, warmup, depths=None):
         start = time.perf_counter()
         model.train_on_batch(x, y)
         times.append(time.perf_counter() - start)
-    print(json.dumps({
-        "memory_efficient": memory_efficient,
-        "step_seconds": statistics.median(times),
-        "baseline_mb": baseline,
-        "peak_mb": peak_rss_mb(),
-        "training_peak_mb": peak_rss_mb() - max(baseline, peak_before),
-    }))
+    print(
+        json.dumps(
+            {
+                "memory_efficient": memory_efficient,
+                "step_seconds": statistics.median(times),
+                "baseline_mb": baseline,
+                "peak_mb": peak_rss_mb(),
+                "training_peak_mb": peak_rss_mb() - max(baseline, peak_before),
+            }
+        )
+    )
 
 
 def measure(variant, args):
     depths = ["--depths", args.depths] if args.depths else []
-    return child_json("benchmarks.densenet_memory", "--child", variant,
-                      "--batch", str(args.batch), "--steps", str(args.steps),
-                      "--warmup", str(args.warmup), *depths)
+    return child_json(
+        "benchmarks.densenet_memory",
+        "--child",
+        variant,
+        "--batch",
+        str(args.batch),
+        "--steps",
+        str(args.steps),
+        "--warmup",
+        str(args.warmup),
+        *depths,
+    )
 
 
 def main(argv=None):
@@ -79,13 +92,15 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--child", choices=("plain", "efficient"))
-    parser.add_argument("--depths", help="Layers per dense block, e.g. 2,2,2 "
-                                         "(smoke runs). Defaults to the model's.")
+    parser.add_argument(
+        "--depths",
+        help="Layers per dense block, e.g. 2,2,2 "
+        "(smoke runs). Defaults to the model's.",
+    )
     args = parser.parse_args(argv)
     if args.child:
         depths = tuple(int(d) for d in args.depths.split(",")) if args.depths else None
-        one_run(args.child == "efficient", args.batch, args.steps, args.warmup,
-                depths)
+        one_run(args.child == "efficient", args.batch, args.steps, args.warmup, depths)
         return None
     if args.smoke:
         args.runs, args.batch, args.steps, args.warmup = 1, 4, 1, 1
@@ -102,10 +117,14 @@ def main(argv=None):
         }
         for variant, results in runs.items()
     }
-    memory_ratio = (summary["efficient"]["training_peak_mb"]["median"]
-                    / summary["plain"]["training_peak_mb"]["median"])
-    time_ratio = (summary["efficient"]["step_seconds"]["median"]
-                  / summary["plain"]["step_seconds"]["median"])
+    memory_ratio = (
+        summary["efficient"]["training_peak_mb"]["median"]
+        / summary["plain"]["training_peak_mb"]["median"]
+    )
+    time_ratio = (
+        summary["efficient"]["step_seconds"]["median"]
+        / summary["plain"]["step_seconds"]["median"]
+    )
     result = {
         "benchmark": "densenet_memory",
         "hardware": hardware(),
@@ -116,8 +135,7 @@ def main(argv=None):
         "step_time_ratio_efficient_over_plain": time_ratio,
     }
     print(json.dumps(result, indent=2))
-    print(f"peak training memory, efficient / plain: {memory_ratio:.3f} "
-          f"(goal <= 0.70)")
+    print(f"peak training memory, efficient / plain: {memory_ratio:.3f} (goal <= 0.70)")
     print(f"step time, efficient / plain: {time_ratio:.3f} (goal <= 1.30)")
     write_result("densenet_memory", result, smoke=args.smoke)
     return result
@@ -125,18 +143,25 @@ def main(argv=None):
 
 def table_rows(result):
     summary = result["summary"]
-    return [{"benchmark": "DenseNet-BC-100 training, batch 64, 32×32",
-             "measure": "peak training memory",
-             "ours": f"memory_efficient {summary['efficient']['training_peak_mb']['median']:.0f} MB",
-             "peer": f"plain {summary['plain']['training_peak_mb']['median']:.0f} MB",
-             "ratio": ratio(result["training_memory_ratio_efficient_over_plain"]),
-             "target": "≤ 0.70×"},
-            {"benchmark": "DenseNet-BC-100 training, batch 64, 32×32",
-             "measure": "step time",
-             "ours": f"{summary['efficient']['step_seconds']['median']:.2f} s",
-             "peer": f"{summary['plain']['step_seconds']['median']:.2f} s",
-             "ratio": ratio(result["step_time_ratio_efficient_over_plain"]),
-             "target": "≤ 1.30×"}]
+    return [
+        {
+            "benchmark": "DenseNet-BC-100 training, batch 64, 32×32",
+            "measure": "peak training memory",
+            "ours": "memory_efficient "
+            f"{summary['efficient']['training_peak_mb']['median']:.0f} MB",
+            "peer": f"plain {summary['plain']['training_peak_mb']['median']:.0f} MB",
+            "ratio": ratio(result["training_memory_ratio_efficient_over_plain"]),
+            "target": "≤ 0.70×",
+        },
+        {
+            "benchmark": "DenseNet-BC-100 training, batch 64, 32×32",
+            "measure": "step time",
+            "ours": f"{summary['efficient']['step_seconds']['median']:.2f} s",
+            "peer": f"{summary['plain']['step_seconds']['median']:.2f} s",
+            "ratio": ratio(result["step_time_ratio_efficient_over_plain"]),
+            "target": "≤ 1.30×",
+        },
+    ]
 
 
 if __name__ == "__main__":

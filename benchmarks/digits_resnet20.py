@@ -60,22 +60,37 @@ def main(argv=None):
         data = kr.load_data("digits", batch_size=kr.get_recipe("fast").batch_size)
         probe = _test_accuracy_callback(data.test)
         with tempfile.TemporaryDirectory() as scratch:
-            result = kr.train("ResNet20", "digits", scratch + "/run",
-                              epochs=epochs, recipe="fast", seed=seed,
-                              precision=args.precision, export=False,
-                              verbose=0, callbacks=[probe])
-        reached = next(((e, s) for e, s, a in probe.curve if a >= TARGET),
-                       (None, None))
-        runs.append({"seed": seed, "test_accuracy": result.metrics["test_accuracy"],
-                     "epoch_to_target": reached[0], "seconds_to_target": reached[1],
-                     "train_seconds": result.metrics["train_seconds"],
-                     "images_per_second": result.metrics["images_per_second"],
-                     "precision": result.metrics["precision"],
-                     "curve": probe.curve})
-        print(f"seed {seed}: test accuracy {runs[-1]['test_accuracy']:.4f}, "
-              f"{TARGET:.1%} reached at epoch {reached[0]} after "
-              f"{reached[1] if reached[1] is None else round(reached[1], 1)} s",
-              flush=True)
+            result = kr.train(
+                "ResNet20",
+                "digits",
+                scratch + "/run",
+                epochs=epochs,
+                recipe="fast",
+                seed=seed,
+                precision=args.precision,
+                export=False,
+                verbose=0,
+                callbacks=[probe],
+            )
+        reached = next(((e, s) for e, s, a in probe.curve if a >= TARGET), (None, None))
+        runs.append(
+            {
+                "seed": seed,
+                "test_accuracy": result.metrics["test_accuracy"],
+                "epoch_to_target": reached[0],
+                "seconds_to_target": reached[1],
+                "train_seconds": result.metrics["train_seconds"],
+                "images_per_second": result.metrics["images_per_second"],
+                "precision": result.metrics["precision"],
+                "curve": probe.curve,
+            }
+        )
+        print(
+            f"seed {seed}: test accuracy {runs[-1]['test_accuracy']:.4f}, "
+            f"{TARGET:.1%} reached at epoch {reached[0]} after "
+            f"{reached[1] if reached[1] is None else round(reached[1], 1)} s",
+            flush=True,
+        )
     accuracies = [r["test_accuracy"] for r in runs]
     times = [r["seconds_to_target"] for r in runs if r["seconds_to_target"]]
     summary = {
@@ -83,29 +98,53 @@ def main(argv=None):
         "min_test_accuracy": min(accuracies),
         "median_seconds_to_98_5": statistics.median(times) if times else None,
         "max_seconds_to_98_5": max(times) if times else None,
-        "runs_reaching_98_5": len(times), "runs": len(runs),
+        "runs_reaching_98_5": len(times),
+        "runs": len(runs),
     }
-    print(f"median test accuracy {summary['median_test_accuracy']:.4f} "
-          f"(min {summary['min_test_accuracy']:.4f}); median time to 98.5%: "
-          f"{summary['median_seconds_to_98_5']} s "
-          f"({len(times)}/{len(runs)} runs reached it)")
-    print("wrote", write_result("digits_resnet20", {
-        "epochs": epochs, "recipe": "fast", "summary": summary,
-        "runs": runs, "hardware": hardware()}, smoke=args.smoke))
+    print(
+        f"median test accuracy {summary['median_test_accuracy']:.4f} "
+        f"(min {summary['min_test_accuracy']:.4f}); median time to 98.5%: "
+        f"{summary['median_seconds_to_98_5']} s "
+        f"({len(times)}/{len(runs)} runs reached it)"
+    )
+    print(
+        "wrote",
+        write_result(
+            "digits_resnet20",
+            {
+                "epochs": epochs,
+                "recipe": "fast",
+                "summary": summary,
+                "runs": runs,
+                "hardware": hardware(),
+            },
+            smoke=args.smoke,
+        ),
+    )
 
 
 def table_rows(result):
     summary = result["summary"]
     seconds = summary["median_seconds_to_98_5"]
-    return [{"benchmark": f"ResNet20 on digits, {result['epochs']} epochs, "
-                          f"median of {summary['runs']} seeds",
-             "measure": "test accuracy",
-             "ours": f"{summary['median_test_accuracy']:.2%}", "peer": "—",
-             "ratio": "—", "target": "≥ 99.0%"},
-            {"benchmark": "ResNet20 on digits, 2 CPU cores",
-             "measure": "seconds to 98.5% test accuracy",
-             "ours": "not reached" if seconds is None else f"{seconds:.1f} s",
-             "peer": "—", "ratio": "—", "target": "≤ 60 s"}]
+    return [
+        {
+            "benchmark": f"ResNet20 on digits, {result['epochs']} epochs, "
+            f"median of {summary['runs']} seeds",
+            "measure": "test accuracy",
+            "ours": f"{summary['median_test_accuracy']:.2%}",
+            "peer": "—",
+            "ratio": "—",
+            "target": "≥ 99.0%",
+        },
+        {
+            "benchmark": "ResNet20 on digits, 2 CPU cores",
+            "measure": "seconds to 98.5% test accuracy",
+            "ours": "not reached" if seconds is None else f"{seconds:.1f} s",
+            "peer": "—",
+            "ratio": "—",
+            "target": "≤ 60 s",
+        },
+    ]
 
 
 if __name__ == "__main__":

@@ -36,8 +36,11 @@ def _latency(function, calls):
 def _variants(model, saved_model, interpreter, batch, size, channels):
     import tensorflow as tf
 
-    images = np.random.default_rng(batch).integers(
-        0, 256, (batch, size, size, channels)).astype("uint8")
+    images = (
+        np.random.default_rng(batch)
+        .integers(0, 256, (batch, size, size, channels))
+        .astype("uint8")
+    )
     inputs = images.astype("float32") / 127.5 - 1.0
     serve = saved_model.signatures["serve"]
     preprocessed = saved_model.signatures["serve_preprocessed"]
@@ -45,8 +48,9 @@ def _variants(model, saved_model, interpreter, batch, size, channels):
         f"keras_predict_b{batch}": lambda: model.predict(inputs, verbose=0),
         f"keras_call_b{batch}": lambda: model(inputs, training=False),
         f"saved_model_serve_b{batch}": lambda: serve(images=tf.constant(images)),
-        f"saved_model_preprocessed_b{batch}":
-            lambda: preprocessed(inputs=tf.constant(inputs)),
+        f"saved_model_preprocessed_b{batch}": lambda: preprocessed(
+            inputs=tf.constant(inputs)
+        ),
     }
     if interpreter is not None and batch == 1:
         runner = interpreter.get_signature_runner("serving_default")
@@ -60,8 +64,9 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=32)
     parser.add_argument("--channels", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--calls", type=int, default=20,
-                        help="Calls per variant per round.")
+    parser.add_argument(
+        "--calls", type=int, default=20, help="Calls per variant per round."
+    )
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
     rounds, calls = (2, 2) if args.smoke else (args.rounds, args.calls)
@@ -70,21 +75,26 @@ def main(argv=None):
 
     import keras_residual as kr
 
-    model = kr.build(args.model, input_shape=(args.size, args.size,
-                                              args.channels), classes=10)
+    model = kr.build(
+        args.model, input_shape=(args.size, args.size, args.channels), classes=10
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        saved_model = tf.saved_model.load(kr.export(model, f"{tmp}/sm",
-                                                    preprocessing="tf"))
-        lite_path = kr.export(model, f"{tmp}/m.tflite", format="tflite",
-                              preprocessing="tf")
+        saved_model = tf.saved_model.load(
+            kr.export(model, f"{tmp}/sm", preprocessing="tf")
+        )
+        lite_path = kr.export(
+            model, f"{tmp}/m.tflite", format="tflite", preprocessing="tf"
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            interpreter = tf.lite.Interpreter(model_path=lite_path,
-                                              num_threads=None)
+            interpreter = tf.lite.Interpreter(model_path=lite_path, num_threads=None)
         variants = {}
         for batch in (1, 32):
-            variants.update(_variants(model, saved_model, interpreter, batch,
-                                      args.size, args.channels))
+            variants.update(
+                _variants(
+                    model, saved_model, interpreter, batch, args.size, args.channels
+                )
+            )
         for function in variants.values():  # warm-up: trace and allocate
             function()
             function()
@@ -98,36 +108,50 @@ def main(argv=None):
         batch = name.rsplit("_b", 1)[1]
         peer = figures[f"keras_predict_b{batch}"]["median"]
         ratios[f"{name}_speedup_vs_keras_predict"] = peer / figure["median"]
-    result = {"hardware": hardware(), "model": args.model,
-              "input": [args.size, args.size, args.channels],
-              "rounds": rounds, "calls_per_round": calls,
-              "latency_seconds": figures, "ratios": ratios}
+    result = {
+        "hardware": hardware(),
+        "model": args.model,
+        "input": [args.size, args.size, args.channels],
+        "rounds": rounds,
+        "calls_per_round": calls,
+        "latency_seconds": figures,
+        "ratios": ratios,
+    }
     for name, figure in figures.items():
-        print(f"{name:<34} {figure['median'] * 1e3:8.2f} ms "
-              f"({figure['min'] * 1e3:.2f}-{figure['max'] * 1e3:.2f})")
+        print(
+            f"{name:<34} {figure['median'] * 1e3:8.2f} ms "
+            f"({figure['min'] * 1e3:.2f}-{figure['max'] * 1e3:.2f})"
+        )
     for name, value in ratios.items():
         print(f"{name:<58} {value:6.2f}x")
-    print("wrote", write_result(f"export_latency_{args.model.lower()}", result,
-                                smoke=args.smoke))
+    print(
+        "wrote",
+        write_result(f"export_latency_{args.model.lower()}", result, smoke=args.smoke),
+    )
     return result
 
 
 def table_rows(result):
     figures, ratios = result["latency_seconds"], result["ratios"]
     rows = []
-    for name, label in (("saved_model_serve_b1", "SavedModel serve, batch 1"),
-                        ("saved_model_serve_b32", "SavedModel serve, batch 32"),
-                        ("tflite_serve_b1", "TFLite, batch 1")):
+    for name, label in (
+        ("saved_model_serve_b1", "SavedModel serve, batch 1"),
+        ("saved_model_serve_b32", "SavedModel serve, batch 32"),
+        ("tflite_serve_b1", "TFLite, batch 1"),
+    ):
         batch = name.rsplit("_b", 1)[1]
-        rows.append({
-            "benchmark": f"{result['model']} serving latency, "
-                         f"{'×'.join(map(str, result['input']))}",
-            "measure": label,
-            "ours": f"{figures[name]['median'] * 1e3:.2f} ms",
-            "peer": f"Keras predict "
-                    f"{figures[f'keras_predict_b{batch}']['median'] * 1e3:.2f} ms",
-            "ratio": ratio(ratios[f"{name}_speedup_vs_keras_predict"]) + " faster",
-            "target": "—"})
+        rows.append(
+            {
+                "benchmark": f"{result['model']} serving latency, "
+                f"{'×'.join(map(str, result['input']))}",
+                "measure": label,
+                "ours": f"{figures[name]['median'] * 1e3:.2f} ms",
+                "peer": f"Keras predict "
+                f"{figures[f'keras_predict_b{batch}']['median'] * 1e3:.2f} ms",
+                "ratio": ratio(ratios[f"{name}_speedup_vs_keras_predict"]) + " faster",
+                "target": "—",
+            }
+        )
     return rows
 
 

@@ -43,8 +43,10 @@ def write_jpegs(folder, count, size, classes=4):
         os.makedirs(os.path.join(folder, label), exist_ok=True)
         coarse = rng.uniform(0, 255, (1, 8, 8, 3)).astype("float32")
         image = tf.image.resize(coarse, (size, size))[0]
-        tf.io.write_file(os.path.join(folder, label, f"{index}.jpg"),
-                         tf.io.encode_jpeg(tf.cast(image, tf.uint8), quality=90))
+        tf.io.write_file(
+            os.path.join(folder, label, f"{index}.jpg"),
+            tf.io.encode_jpeg(tf.cast(image, tf.uint8), quality=90),
+        )
 
 
 def pipeline_images_per_second(dataset, batches, rounds):
@@ -63,28 +65,32 @@ def model_images_per_second(name, case, steps, rounds):
     import keras
 
     import keras_residual as kr
-    from keras_residual.precision import resolve_precision
+    from keras_residual.training.precision import resolve_precision
 
     policy = resolve_precision("auto")
     keras.config.set_dtype_policy(policy)
     try:
-        model = kr.build(name, input_shape=(case["size"], case["size"],
-                                            case["channels"]),
-                         classes=case["classes"])
+        model = kr.build(
+            name,
+            input_shape=(case["size"], case["size"], case["channels"]),
+            classes=case["classes"],
+        )
     finally:
         keras.config.set_dtype_policy("float32")
     recipe = kr.get_recipe("fast", batch_size=case["batch"])
     model.compile(**recipe.compile_kwargs(model, steps_per_epoch=100))
-    rates = alternating_training_rates({name: model}, synthetic_dataset(case),
-                                       case["batch"], rounds, steps)
+    rates = alternating_training_rates(
+        {name: model}, synthetic_dataset(case), case["batch"], rounds, steps
+    )
     return rates[name], policy
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--images", type=int, default=512,
-                        help="JPEG files in the 224x224 case.")
+    parser.add_argument(
+        "--images", type=int, default=512, help="JPEG files in the 224x224 case."
+    )
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
     rounds = 1 if args.smoke else args.rounds
@@ -95,50 +101,82 @@ def main(argv=None):
     digits = kr.load_data("digits", batch_size=128, augment="crop")
     cases["digits -> ResNet20"] = {
         "pipeline": pipeline_images_per_second(
-            digits.train, 2 if args.smoke else 9, rounds),
+            digits.train, 2 if args.smoke else 9, rounds
+        ),
         "model": model_images_per_second(
-            "ResNet20", {"size": 32, "channels": 1, "classes": 10,
-                         "batch": 8 if args.smoke else 128},
-            1 if args.smoke else 10, rounds)}
+            "ResNet20",
+            {
+                "size": 32,
+                "channels": 1,
+                "classes": 10,
+                "batch": 8 if args.smoke else 128,
+            },
+            1 if args.smoke else 10,
+            rounds,
+        ),
+    }
     with tempfile.TemporaryDirectory() as folder:
         count = 16 if args.smoke else args.images
         size = 64 if args.smoke else 224
         write_jpegs(folder, count, size + size // 7)
-        jpegs = kr.load_data(folder, batch_size=8 if args.smoke else 32,
-                             image_size=size, augment="crop_flip", cache=False,
-                             validation_fraction=0.0)
+        jpegs = kr.load_data(
+            folder,
+            batch_size=8 if args.smoke else 32,
+            image_size=size,
+            augment="crop_flip",
+            cache=False,
+            validation_fraction=0.0,
+        )
         big_model = "ResNet20" if args.smoke else "ResNet50"  # smoke: cheap
         cases[f"JPEG folder -> {big_model}"] = {
             "pipeline": pipeline_images_per_second(
-                jpegs.train, count // (8 if args.smoke else 32), rounds),
+                jpegs.train, count // (8 if args.smoke else 32), rounds
+            ),
             "model": model_images_per_second(
-                big_model, {"size": size, "channels": 3, "classes": 4,
-                            "batch": 2 if args.smoke else 32},
-                1 if args.smoke else 3, rounds)}
+                big_model,
+                {
+                    "size": size,
+                    "channels": 3,
+                    "classes": 4,
+                    "batch": 2 if args.smoke else 32,
+                },
+                1 if args.smoke else 3,
+                rounds,
+            ),
+        }
     result = {"hardware": hardware(), "rounds": rounds, "cases": {}}
     for label, case in cases.items():
         model, policy = case["model"]
         share = case["pipeline"]["median"] / model["median"]
-        result["cases"][label] = {"pipeline_images_per_second": case["pipeline"],
-                                  "model_images_per_second": model,
-                                  "precision": policy,
-                                  "pipeline_over_model": share}
-        print(f"{label:<26} pipeline {case['pipeline']['median']:9.0f} img/s  "
-              f"model {model['median']:8.1f} img/s ({policy})  "
-              f"ratio {share:.1f}x (target >= 5)", flush=True)
+        result["cases"][label] = {
+            "pipeline_images_per_second": case["pipeline"],
+            "model_images_per_second": model,
+            "precision": policy,
+            "pipeline_over_model": share,
+        }
+        print(
+            f"{label:<26} pipeline {case['pipeline']['median']:9.0f} img/s  "
+            f"model {model['median']:8.1f} img/s ({policy})  "
+            f"ratio {share:.1f}x (target >= 5)",
+            flush=True,
+        )
     print("wrote", write_result("input_pipeline", result, smoke=args.smoke))
     return result
 
 
 def table_rows(result):
-    return [{"benchmark": f"Input pipeline, {label}",
-             "measure": "images/s, pipeline vs model training",
-             "ours": f"{case['pipeline_images_per_second']['median']:.0f} img/s",
-             "peer": f"model {case['model_images_per_second']['median']:.1f} img/s "
-                     f"({case['precision']})",
-             "ratio": ratio(case["pipeline_over_model"], 1),
-             "target": "≥ 5×"}
-            for label, case in result["cases"].items()]
+    return [
+        {
+            "benchmark": f"Input pipeline, {label}",
+            "measure": "images/s, pipeline vs model training",
+            "ours": f"{case['pipeline_images_per_second']['median']:.0f} img/s",
+            "peer": f"model {case['model_images_per_second']['median']:.1f} img/s "
+            f"({case['precision']})",
+            "ratio": ratio(case["pipeline_over_model"], 1),
+            "target": "≥ 5×",
+        }
+        for label, case in result["cases"].items()
+    ]
 
 
 if __name__ == "__main__":

@@ -33,8 +33,10 @@ CASES = {
     "ResNet56": {"size": 32, "batch": 128, "classes": 10, "channels": 3},
 }
 VARIANTS = (
-    ("float32", False), ("mixed_bfloat16", False),
-    ("float32", True), ("mixed_bfloat16", True),
+    ("float32", False),
+    ("mixed_bfloat16", False),
+    ("float32", True),
+    ("mixed_bfloat16", True),
 )
 
 
@@ -47,8 +49,7 @@ def _compiled(name, case, policy, jit):
     shape = (case["size"], case["size"], case["channels"])
     model = kr.build(name, input_shape=shape, classes=case["classes"])
     recipe = kr.get_recipe("he2015", batch_size=case["batch"])
-    model.compile(**recipe.compile_kwargs(model, steps_per_epoch=100,
-                                          jit_compile=jit))
+    model.compile(**recipe.compile_kwargs(model, steps_per_epoch=100, jit_compile=jit))
     keras.config.set_dtype_policy("float32")
     return model
 
@@ -69,11 +70,18 @@ def _time_op(function, inputs, rounds, finish):
 
 
 def _ratio_entry(framework, label, seconds):
-    entry = {"framework": framework, "label": label, "seconds": seconds,
-             "speedup_bfloat16": seconds["float32"]["median"]
-             / seconds["bfloat16"]["median"]}
-    print(f"op {framework:<20} {label:<40} bfloat16 speed-up "
-          f"x{entry['speedup_bfloat16']:.2f}", flush=True)
+    entry = {
+        "framework": framework,
+        "label": label,
+        "seconds": seconds,
+        "speedup_bfloat16": seconds["float32"]["median"]
+        / seconds["bfloat16"]["median"],
+    }
+    print(
+        f"op {framework:<20} {label:<40} bfloat16 speed-up "
+        f"x{entry['speedup_bfloat16']:.2f}",
+        flush=True,
+    )
     return entry
 
 
@@ -86,17 +94,22 @@ def op_ratios(rounds, smoke):
     cases = {
         f"matmul {n}x{n}": lambda dtype: (
             tf.function(lambda a: tf.matmul(a, a)),
-            (tf.random.normal((n, n), dtype=dtype),)),
+            (tf.random.normal((n, n), dtype=dtype),),
+        ),
         f"conv 3x3, {channels} channels, {size}x{size}, batch 32": lambda dtype: (
             tf.function(lambda x, w: tf.nn.conv2d(x, w, 1, "SAME")),
-            (tf.random.normal((32, size, size, channels), dtype=dtype),
-             tf.random.normal((3, 3, channels, channels), dtype=dtype))),
+            (
+                tf.random.normal((32, size, size, channels), dtype=dtype),
+                tf.random.normal((3, 3, channels, channels), dtype=dtype),
+            ),
+        ),
     }
     results = {}
     for label, make in cases.items():
-        seconds = {dtype.name: _time_op(*make(dtype), rounds,
-                                        finish=lambda out: out.numpy())
-                   for dtype in (tf.float32, tf.bfloat16)}
+        seconds = {
+            dtype.name: _time_op(*make(dtype), rounds, finish=lambda out: out.numpy())
+            for dtype in (tf.float32, tf.bfloat16)
+        }
         results[label] = _ratio_entry("TensorFlow", label, seconds)
     return results
 
@@ -111,22 +124,33 @@ def torch_op_ratios(rounds, smoke):
     n, channels, size = _op_shapes(smoke)
     cases = {
         f"matmul {n}x{n}": lambda dtype: (
-            torch.matmul, (torch.randn(n, n, dtype=dtype),) * 2),
+            torch.matmul,
+            (torch.randn(n, n, dtype=dtype),) * 2,
+        ),
         f"conv 3x3, {channels} channels, {size}x{size}, batch 32": lambda dtype: (
             lambda x, w: torch.nn.functional.conv2d(x, w, padding=1),
-            (torch.randn(32, channels, size, size, dtype=dtype).to(
-                memory_format=torch.channels_last),
-             torch.randn(channels, channels, 3, 3, dtype=dtype).to(
-                memory_format=torch.channels_last))),
+            (
+                torch.randn(32, channels, size, size, dtype=dtype).to(
+                    memory_format=torch.channels_last
+                ),
+                torch.randn(channels, channels, 3, 3, dtype=dtype).to(
+                    memory_format=torch.channels_last
+                ),
+            ),
+        ),
     }
     results = {}
     with torch.no_grad():
         for label, make in cases.items():
-            seconds = {str(dtype).removeprefix("torch."): _time_op(
-                *make(dtype), rounds, finish=lambda out: None)
-                for dtype in (torch.float32, torch.bfloat16)}
+            seconds = {
+                str(dtype).removeprefix("torch."): _time_op(
+                    *make(dtype), rounds, finish=lambda out: None
+                )
+                for dtype in (torch.float32, torch.bfloat16)
+            }
             results[f"PyTorch: {label}"] = _ratio_entry(
-                f"PyTorch {torch.__version__}", label, seconds)
+                f"PyTorch {torch.__version__}", label, seconds
+            )
     return results
 
 
@@ -134,23 +158,31 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default="ResNet20,ResNet56")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=0,
-                        help="Timed steps per round. Defaults to 10.")
-    parser.add_argument("--xla", action="store_true",
-                        help="Also time jit_compile=True.")
+    parser.add_argument(
+        "--steps", type=int, default=0, help="Timed steps per round. Defaults to 10."
+    )
+    parser.add_argument(
+        "--xla", action="store_true", help="Also time jit_compile=True."
+    )
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
 
-    from keras_residual.precision import resolve_jit_compile
-    from keras_residual.precision import resolve_precision
+    from keras_residual.training.precision import resolve_jit_compile
+    from keras_residual.training.precision import resolve_precision
 
     rounds = 1 if args.smoke else args.rounds
     variants = [v for v in VARIANTS if (args.xla and not args.smoke) or not v[1]]
-    results = {"auto_precision": resolve_precision("auto"),
-               "auto_jit_compile": resolve_jit_compile("auto"), "models": {},
-               "ops": op_ratios(rounds + 2, args.smoke)}
-    print(f"auto: precision={results['auto_precision']} "
-          f"jit_compile={results['auto_jit_compile']}", flush=True)
+    results = {
+        "auto_precision": resolve_precision("auto"),
+        "auto_jit_compile": resolve_jit_compile("auto"),
+        "models": {},
+        "ops": op_ratios(rounds + 2, args.smoke),
+    }
+    print(
+        f"auto: precision={results['auto_precision']} "
+        f"jit_compile={results['auto_jit_compile']}",
+        flush=True,
+    )
     for name in args.models.split(","):
         case = dict(CASES[name])
         if args.smoke and name != "ResNet20":
@@ -159,18 +191,27 @@ def main(argv=None):
             case.update(size=32, batch=4)
         steps = 1 if args.smoke else (args.steps or 10)
         data = synthetic_dataset(case)
-        contenders = {f"{p}{'+xla' if j else ''}": _compiled(name, case, p, j)
-                      for p, j in variants}
-        stats = alternating_training_rates(contenders, data, case["batch"],
-                                           rounds, steps)
+        contenders = {
+            f"{p}{'+xla' if j else ''}": _compiled(name, case, p, j)
+            for p, j in variants
+        }
+        stats = alternating_training_rates(
+            contenders, data, case["batch"], rounds, steps
+        )
         base = stats["float32"]["median"]
         ratios = {label: s["median"] / base for label, s in stats.items()}
-        results["models"][name] = {"case": case, "steps": steps,
-                                   "images_per_second": stats,
-                                   "ratio_to_float32": ratios}
+        results["models"][name] = {
+            "case": case,
+            "steps": steps,
+            "images_per_second": stats,
+            "ratio_to_float32": ratios,
+        }
         for label in stats:
-            print(f"{name:<9} {label:<28} {stats[label]['median']:8.1f} img/s  "
-                  f"x{ratios[label]:.3f} vs float32", flush=True)
+            print(
+                f"{name:<9} {label:<28} {stats[label]['median']:8.1f} img/s  "
+                f"x{ratios[label]:.3f} vs float32",
+                flush=True,
+            )
     # After the models, so that PyTorch's threads cannot disturb their timing.
     results["ops"].update(torch_op_ratios(rounds + 2, args.smoke) or {})
     results["hardware"] = hardware()
@@ -178,29 +219,36 @@ def main(argv=None):
 
 
 def table_rows(result):
-    rows = [{"benchmark": f"{figures.get('framework', 'TensorFlow')} op: "
-                          f"{figures.get('label', label)}",
-             "measure": "bfloat16 vs float32 speed",
-             "ours": f"{figures['seconds']['bfloat16']['median'] * 1e3:.1f} ms",
-             "peer": f"float32 {figures['seconds']['float32']['median'] * 1e3:.1f} ms",
-             "ratio": ratio(figures["speedup_bfloat16"]),
-             "target": "(the platform's ceiling)"
-                       if figures.get("framework", "TensorFlow") == "TensorFlow"
-                       else "(the same ceiling, read by PyTorch)"}
-            for label, figures in result.get("ops", {}).items()]
+    rows = [
+        {
+            "benchmark": f"{figures.get('framework', 'TensorFlow')} op: "
+            f"{figures.get('label', label)}",
+            "measure": "bfloat16 vs float32 speed",
+            "ours": f"{figures['seconds']['bfloat16']['median'] * 1e3:.1f} ms",
+            "peer": f"float32 {figures['seconds']['float32']['median'] * 1e3:.1f} ms",
+            "ratio": ratio(figures["speedup_bfloat16"]),
+            "target": "(the platform's ceiling)"
+            if figures.get("framework", "TensorFlow") == "TensorFlow"
+            else "(the same ceiling, read by PyTorch)",
+        }
+        for label, figures in result.get("ops", {}).items()
+    ]
     for name, figures in result["models"].items():
         stats, case = figures["images_per_second"], figures["case"]
         for label, value in figures["ratio_to_float32"].items():
             if label == "float32":
                 continue
-            rows.append({
-                "benchmark": f"{name} training, {case['size']}×{case['size']}, "
-                             f"batch {case['batch']}",
-                "measure": f"images/s, {label} vs float32",
-                "ours": f"{stats[label]['median']:.0f} img/s",
-                "peer": f"float32 {stats['float32']['median']:.0f} img/s",
-                "ratio": ratio(value),
-                "target": "> 1× on AVX512_BF16"})
+            rows.append(
+                {
+                    "benchmark": f"{name} training, {case['size']}×{case['size']}, "
+                    f"batch {case['batch']}",
+                    "measure": f"images/s, {label} vs float32",
+                    "ours": f"{stats[label]['median']:.0f} img/s",
+                    "peer": f"float32 {stats['float32']['median']:.0f} img/s",
+                    "ratio": ratio(value),
+                    "target": "> 1× on AVX512_BF16",
+                }
+            )
     return rows
 
 

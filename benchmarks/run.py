@@ -52,24 +52,23 @@ class Benchmark:
 
 
 SUITE = (
-    Benchmark("applications", "benchmarks.applications_training",
-              ("applications_training",)),
+    Benchmark(
+        "applications", "benchmarks.applications_training", ("applications_training",)
+    ),
     Benchmark("precision", "benchmarks.precision_xla", ("precision_xla",)),
-    Benchmark("input_pipeline", "benchmarks.input_pipeline",
-              ("input_pipeline",)),
+    Benchmark("input_pipeline", "benchmarks.input_pipeline", ("input_pipeline",)),
     Benchmark("zoo_build", "benchmarks.zoo_build", ("zoo_build",)),
-    Benchmark("export_latency", "benchmarks.export_latency",
-              ("export_latency_resnet20",)),
-    Benchmark("densenet_memory", "benchmarks.densenet_memory",
-              ("densenet_memory",)),
-    Benchmark("digits_resnet20", "benchmarks.digits_resnet20",
-              ("digits_resnet20",)),
+    Benchmark(
+        "export_latency", "benchmarks.export_latency", ("export_latency_resnet20",)
+    ),
+    Benchmark("densenet_memory", "benchmarks.densenet_memory", ("densenet_memory",)),
+    Benchmark("digits_resnet20", "benchmarks.digits_resnet20", ("digits_resnet20",)),
     Benchmark("degradation", "benchmarks.degradation", ("degradation",)),
     Benchmark("gradient_flow", "benchmarks.gradient_flow", ("gradient_flow",)),
-    Benchmark("search_digits", "benchmarks.search_digits",
-              ("search_digits_random",)),
-    Benchmark("gpu_resnet50", "benchmarks.gpu.resnet50", ("gpu_resnet50",),
-              backend="jax"),
+    Benchmark("search_digits", "benchmarks.search_digits", ("search_digits_random",)),
+    Benchmark(
+        "gpu_resnet50", "benchmarks.gpu.resnet50", ("gpu_resnet50",), backend="jax"
+    ),
 )
 BY_NAME = {benchmark.name: benchmark for benchmark in SUITE}
 
@@ -78,23 +77,30 @@ def select(names):
     """The benchmarks named, in suite order; all of them for none."""
     unknown = [name for name in names if name not in BY_NAME]
     if unknown:
-        from keras_residual.validation import unknown_name_message
+        from keras_residual.utils.validation import unknown_name_message
 
-        raise SystemExit(unknown_name_message("benchmark", unknown[0], BY_NAME,
-                                              kind="benchmark"))
+        raise SystemExit(
+            unknown_name_message("benchmark", unknown[0], BY_NAME, kind="benchmark")
+        )
     return [b for b in SUITE if not names or b.name in names]
 
 
 def run_benchmark(benchmark, smoke, results_dir=None):
     """Runs one benchmark in a child process; returns (exit code, seconds)."""
-    env = dict(os.environ, KERAS_BACKEND=benchmark.backend,
-               TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        KERAS_BACKEND=benchmark.backend,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONUNBUFFERED="1",
+    )
     if results_dir:
         env[RESULTS_ENV] = results_dir
-    command = [sys.executable, "-m", benchmark.module] + (
-        ["--smoke"] if smoke else [])
-    print(f"== {benchmark.name}: {' '.join(command[1:])} "
-          f"(KERAS_BACKEND={benchmark.backend})", flush=True)
+    command = [sys.executable, "-m", benchmark.module] + (["--smoke"] if smoke else [])
+    print(
+        f"== {benchmark.name}: {' '.join(command[1:])} "
+        f"(KERAS_BACKEND={benchmark.backend})",
+        flush=True,
+    )
     started = time.perf_counter()
     code = subprocess.call(command, cwd=ROOT, env=env)
     return code, time.perf_counter() - started
@@ -120,21 +126,26 @@ def table_rows(results, benchmarks=SUITE):
         module = importlib.import_module(benchmark.module)
         command = f"python -m benchmarks {benchmark.name}"
         if benchmark.name not in results and hasattr(module, "not_measured_rows"):
-            rows += [dict(row, command=command)
-                     for row in module.not_measured_rows()]
+            rows += [dict(row, command=command) for row in module.not_measured_rows()]
         for result in results.get(benchmark.name, ()):
-            rows += [dict(row, command=command)
-                     for row in module.table_rows(result)]
+            rows += [dict(row, command=command) for row in module.table_rows(result)]
     return rows
 
 
 def format_table(rows):
-    lines = ["| benchmark | measure | ours | peer | ratio | target | command |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| benchmark | measure | ours | peer | ratio | target | command |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
-        lines.append("| " + " | ".join(str(row.get(key, "")) for key in (
-            "benchmark", "measure", "ours", "peer", "ratio", "target")) +
-            f" | `{row['command']}` |")
+        lines.append(
+            "| "
+            + " | ".join(
+                str(row.get(key, ""))
+                for key in ("benchmark", "measure", "ours", "peer", "ratio", "target")
+            )
+            + f" | `{row['command']}` |"
+        )
     return "\n".join(lines)
 
 
@@ -143,11 +154,13 @@ def rewrite_readme(table, readme=README):
     with open(readme) as handle:
         text = handle.read()
     if TABLE_START not in text or TABLE_END not in text:
-        raise SystemExit(f"{readme} has no benchmark table markers "
-                         f"({TABLE_START!r} ... {TABLE_END!r}).")
+        raise SystemExit(
+            f"{readme} has no benchmark table markers "
+            f"({TABLE_START!r} ... {TABLE_END!r})."
+        )
     head, rest = text.split(TABLE_START, 1)
     _, tail = rest.split(TABLE_END, 1)
-    from keras_residual.atomic import write_text
+    from keras_residual.utils.atomic import write_text
 
     write_text(readme, f"{head}{TABLE_START}\n{table}\n{TABLE_END}{tail}")
 
@@ -155,19 +168,27 @@ def rewrite_readme(table, readme=README):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Run benchmarks and regenerate the README table.")
+        description="Run benchmarks and regenerate the README table.",
+    )
     parser.add_argument("names", nargs="*", help="Benchmarks to run (all).")
-    parser.add_argument("--smoke", action="store_true",
-                        help="A few steps each, results in a temporary folder, "
-                             "README untouched.")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="A few steps each, results in a temporary folder, README untouched.",
+    )
     parser.add_argument("--list", action="store_true")
-    parser.add_argument("--table", action="store_true",
-                        help="Only rewrite the README table from the results.")
+    parser.add_argument(
+        "--table",
+        action="store_true",
+        help="Only rewrite the README table from the results.",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for benchmark in SUITE:
-            print(f"{benchmark.name:<16} python -m {benchmark.module}"
-                  f"{'' if benchmark.backend == 'tensorflow' else '  (jax)'}")
+            print(
+                f"{benchmark.name:<16} python -m {benchmark.module}"
+                f"{'' if benchmark.backend == 'tensorflow' else '  (jax)'}"
+            )
         return 0
     if not args.table:
         chosen = select(args.names)
@@ -180,11 +201,15 @@ def main(argv=None):
                 failed.append(benchmark.name)
         if args.smoke:
             rows = table_rows(load_results(scratch, chosen), chosen)
-            missing = [b.name for b in chosen
-                       if not any(r["command"].endswith(" " + b.name) for r in rows)]
+            missing = [
+                b.name
+                for b in chosen
+                if not any(r["command"].endswith(" " + b.name) for r in rows)
+            ]
             print(format_table(rows))
-            failed += [f"{name} (no table rows)" for name in missing
-                       if name not in failed]
+            failed += [
+                f"{name} (no table rows)" for name in missing if name not in failed
+            ]
         if failed:
             print(f"failed: {', '.join(failed)}", file=sys.stderr)
             return 1

@@ -46,14 +46,22 @@ def child(name, peer):
     else:
         model = kr.build(name)
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "rss_mb": current_rss_mb() - before,
-                      "params": model.count_params(),
-                      "layers": len(model.layers)}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rss_mb": current_rss_mb() - before,
+                "params": model.count_params(),
+                "layers": len(model.layers),
+            }
+        )
+    )
 
 
 def measure(name, peer):
-    return child_json("benchmarks.zoo_build", "--child", name,
-                      *(["--peer"] if peer else []))
+    return child_json(
+        "benchmarks.zoo_build", "--child", name, *(["--peer"] if peer else [])
+    )
 
 
 def main(argv=None):
@@ -75,31 +83,48 @@ def main(argv=None):
     result = {"hardware": hardware(), "runs": runs, "models": {}}
     for name in names:
         peer = LARGEST.get(name)
-        samples = {"ours": []} if peer is None else {"ours": [], "keras.applications": []}
+        samples = (
+            {"ours": []} if peer is None else {"ours": [], "keras.applications": []}
+        )
         for _ in range(runs):
             for label in samples:
-                samples[label].append(measure(
-                    peer if label == "keras.applications" else name,
-                    label == "keras.applications"))
-        figures = {label: {"seconds": summarize([s["seconds"] for s in values]),
-                           "rss_mb": summarize([s["rss_mb"] for s in values]),
-                           "params": values[0]["params"],
-                           "layers": values[0]["layers"]}
-                   for label, values in samples.items()}
+                samples[label].append(
+                    measure(
+                        peer if label == "keras.applications" else name,
+                        label == "keras.applications",
+                    )
+                )
+        figures = {
+            label: {
+                "seconds": summarize([s["seconds"] for s in values]),
+                "rss_mb": summarize([s["rss_mb"] for s in values]),
+                "params": values[0]["params"],
+                "layers": values[0]["layers"],
+            }
+            for label, values in samples.items()
+        }
         if peer:
             figures["build_ratio_ours_over_peer"] = (
                 figures["ours"]["seconds"]["median"]
-                / figures["keras.applications"]["seconds"]["median"])
+                / figures["keras.applications"]["seconds"]["median"]
+            )
             figures["memory_ratio_ours_over_peer"] = (
                 figures["ours"]["rss_mb"]["median"]
-                / figures["keras.applications"]["rss_mb"]["median"])
+                / figures["keras.applications"]["rss_mb"]["median"]
+            )
         result["models"][name] = figures
         ours = figures["ours"]
-        print(f"{name:<16} {ours['params']:>11,} params  build "
-              f"{ours['seconds']['median']:6.2f} s  +{ours['rss_mb']['median']:6.0f} MB"
-              + (f"  vs keras.applications x{figures['build_ratio_ours_over_peer']:.2f}"
-                 f" time, x{figures['memory_ratio_ours_over_peer']:.2f} memory"
-                 if peer else ""), flush=True)
+        print(
+            f"{name:<16} {ours['params']:>11,} params  build "
+            f"{ours['seconds']['median']:6.2f} s  +{ours['rss_mb']['median']:6.0f} MB"
+            + (
+                f"  vs keras.applications x{figures['build_ratio_ours_over_peer']:.2f}"
+                f" time, x{figures['memory_ratio_ours_over_peer']:.2f} memory"
+                if peer
+                else ""
+            ),
+            flush=True,
+        )
     print("wrote", write_result("zoo_build", result, smoke=args.smoke))
     return result
 
@@ -108,18 +133,27 @@ def table_rows(result):
     rows = []
     for name, figures in result["models"].items():
         ours, peer = figures["ours"], figures.get("keras.applications")
-        rows.append({
-            "benchmark": f"{name} build ({ours['params'] / 1e6:.1f}M params)",
-            "measure": "build seconds; memory growth",
-            "ours": f"{ours['seconds']['median']:.2f} s; "
-                    f"{ours['rss_mb']['median']:.0f} MB",
-            "peer": "—" if peer is None else (
-                f"keras.applications {peer['seconds']['median']:.2f} s; "
-                f"{peer['rss_mb']['median']:.0f} MB"),
-            "ratio": "—" if peer is None else (
-                f"{ratio(figures['build_ratio_ours_over_peer'])} time, "
-                f"{ratio(figures['memory_ratio_ours_over_peer'])} memory"),
-            "target": "≤ 1.1× time" if peer else "—"})
+        rows.append(
+            {
+                "benchmark": f"{name} build ({ours['params'] / 1e6:.1f}M params)",
+                "measure": "build seconds; memory growth",
+                "ours": f"{ours['seconds']['median']:.2f} s; "
+                f"{ours['rss_mb']['median']:.0f} MB",
+                "peer": "—"
+                if peer is None
+                else (
+                    f"keras.applications {peer['seconds']['median']:.2f} s; "
+                    f"{peer['rss_mb']['median']:.0f} MB"
+                ),
+                "ratio": "—"
+                if peer is None
+                else (
+                    f"{ratio(figures['build_ratio_ours_over_peer'])} time, "
+                    f"{ratio(figures['memory_ratio_ours_over_peer'])} memory"
+                ),
+                "target": "≤ 1.1× time" if peer else "—",
+            }
+        )
     return rows
 
 

@@ -15,12 +15,24 @@ HYBRID = kr.ModelSpec(
     stages=(
         # Two dense stages (growth 12, bottleneck 4), each closed by a
         # compressing transition...
-        kr.StageSpec(4, 12, "dense", stride=1, shortcut="none",
-                     transition="dense_transition",
-                     transition_args={"compression": 0.5}),
-        kr.StageSpec(4, 12, "dense", stride=1, shortcut="none",
-                     transition="dense_transition",
-                     transition_args={"compression": 0.5}),
+        kr.StageSpec(
+            4,
+            12,
+            "dense",
+            stride=1,
+            shortcut="none",
+            transition="dense_transition",
+            transition_args={"compression": 0.5},
+        ),
+        kr.StageSpec(
+            4,
+            12,
+            "dense",
+            stride=1,
+            shortcut="none",
+            transition="dense_transition",
+            transition_args={"compression": 0.5},
+        ),
         # ...then a pre-activation residual stage and a highway stage.
         kr.StageSpec(2, 64, "preact_basic", stride=1),
         kr.StageSpec(2, 64, "highway", stride=1, args={"gate_bias": -2.0}),
@@ -33,8 +45,10 @@ HYBRID = kr.ModelSpec(
 
 def main():
     model = kr.build(HYBRID, classes=10, name="dense_residual_highway")
-    print(f"{model.name}: {model.count_params():,} parameters; stages "
-          f"{[s.block for s in model.spec.stages]}")
+    print(
+        f"{model.name}: {model.count_params():,} parameters; stages "
+        f"{[s.block for s in model.spec.stages]}"
+    )
     keras.utils.set_random_seed(0)
     x = np.random.default_rng(0).uniform(-1, 1, (64, 32, 32, 3)).astype("float32")
     y = np.arange(64) % 10

@@ -12,8 +12,9 @@ import os
 import numpy as np
 from sklearn.datasets import load_digits
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "keras_residual", "data",
-                   "digits.npz")
+OUT = os.path.join(
+    os.path.dirname(__file__), "..", "keras_residual", "data", "digits.npz"
+)
 SPLIT_SEED = 1797
 FRACTIONS = {"train": 0.7, "validation": 0.1, "test": 0.2}
 
@@ -26,8 +27,8 @@ def stratified_split(labels, seed):
         n_val = int(round(len(members) * FRACTIONS["validation"]))
         n_test = int(round(len(members) * FRACTIONS["test"]))
         split[members[:n_test]] = 2
-        split[members[n_test:n_test + n_val]] = 1
-        split[members[n_test + n_val:]] = 0
+        split[members[n_test : n_test + n_val]] = 1
+        split[members[n_test + n_val :]] = 0
     return split
 
 
@@ -37,10 +38,8 @@ def main():
     labels = digits.target.astype(np.uint8)
     split = stratified_split(labels, SPLIT_SEED)
     np.savez_compressed(OUT, images=images, labels=labels, split=split)
-    counts = {name: int((split == i).sum())
-              for i, name in enumerate(FRACTIONS)}
-    print(f"wrote {os.path.normpath(OUT)} ({os.path.getsize(OUT):,} bytes): "
-          f"{counts}")
+    counts = {name: int((split == i).sum()) for i, name in enumerate(FRACTIONS)}
+    print(f"wrote {os.path.normpath(OUT)} ({os.path.getsize(OUT):,} bytes): {counts}")
 
 
 if __name__ == "__main__":

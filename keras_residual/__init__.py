@@ -1,35 +1,33 @@
 """keras_residual: ResNet v1/v2, highway and DenseNet families for Keras 3.
 
 Every model comes from one block registry and one Functional-API builder.
+This module is the public API only: it re-exports names from the
+subpackages (see the README's Architecture section).
 """
 
-from keras_residual import models as _models  # noqa: F401  (registers the zoo)
+from keras_residual.analysis.telemetry import GateTelemetry
+from keras_residual.analysis.telemetry import gate_activations
+from keras_residual.analysis.telemetry import plot_gate_activations
 from keras_residual.blocks import BlockCall
 from keras_residual.blocks import BlockInfo
 from keras_residual.blocks import LayerFactory
 from keras_residual.blocks import get_block
 from keras_residual.blocks import list_blocks
+from keras_residual.blocks import list_search_families
+from keras_residual.blocks import list_stems
 from keras_residual.blocks import register_block
+from keras_residual.blocks import register_search_family
+from keras_residual.blocks import register_stem
 from keras_residual.blocks import residual_add
 from keras_residual.blocks import shortcut_path
-from keras_residual.builder import ResidualModel
-from keras_residual.builder import plan_blocks
-from keras_residual.datasets import load_data
-from keras_residual.export import export
-from keras_residual.features import pyramid_model
+from keras_residual.core.builder import ResidualModel
+from keras_residual.core.builder import plan_blocks
+from keras_residual.core.spec import ModelSpec
+from keras_residual.core.spec import StageSpec
+from keras_residual.core.spec import StemSpec
+from keras_residual.data.loader import load_data
 from keras_residual.layers import DropPath
 from keras_residual.layers import ZeroPadShortcut
-from keras_residual.losses import ClassificationCrossentropy
-from keras_residual.models.densenet import DenseNet40
-from keras_residual.models.densenet import DenseNet121
-from keras_residual.models.densenet import DenseNet169
-from keras_residual.models.densenet import DenseNet201
-from keras_residual.models.densenet import DenseNetBC100
-from keras_residual.models.densenet import DenseNetBC250
-from keras_residual.models.highway import HighwayNet19
-from keras_residual.models.highway import HighwayNet20
-from keras_residual.models.highway import HighwayNet56
-from keras_residual.models.highway import HighwayNet110
 from keras_residual.models.cifar import PlainNet20
 from keras_residual.models.cifar import PlainNet56
 from keras_residual.models.cifar import PreActResNet164
@@ -38,6 +36,20 @@ from keras_residual.models.cifar import ResNet32
 from keras_residual.models.cifar import ResNet44
 from keras_residual.models.cifar import ResNet56
 from keras_residual.models.cifar import ResNet110
+from keras_residual.models.densenet import DenseNet40
+from keras_residual.models.densenet import DenseNet121
+from keras_residual.models.densenet import DenseNet169
+from keras_residual.models.densenet import DenseNet201
+from keras_residual.models.densenet import DenseNetBC100
+from keras_residual.models.densenet import DenseNetBC250
+from keras_residual.models.features import pyramid_model
+from keras_residual.models.highway import HighwayNet19
+from keras_residual.models.highway import HighwayNet20
+from keras_residual.models.highway import HighwayNet56
+from keras_residual.models.highway import HighwayNet110
+from keras_residual.models.preprocessing import decode_predictions
+from keras_residual.models.preprocessing import preprocess_for
+from keras_residual.models.preprocessing import preprocess_input
 from keras_residual.models.resnet import ResNet18
 from keras_residual.models.resnet import ResNet34
 from keras_residual.models.resnet import ResNet50
@@ -46,31 +58,21 @@ from keras_residual.models.resnet import ResNet152
 from keras_residual.models.resnet_v2 import ResNet50V2
 from keras_residual.models.resnet_v2 import ResNet101V2
 from keras_residual.models.resnet_v2 import ResNet152V2
-from keras_residual.precision import resolve_precision
-from keras_residual.precision import set_precision
-from keras_residual.preprocessing import decode_predictions
-from keras_residual.preprocessing import preprocess_for
-from keras_residual.preprocessing import preprocess_input
-from keras_residual.recipe import Recipe
-from keras_residual.recipe import get_recipe
-from keras_residual.recipe import list_recipes
-from keras_residual.recipe import register_recipe
-from keras_residual.spec import ModelSpec
-from keras_residual.spec import StageSpec
-from keras_residual.spec import StemSpec
-from keras_residual.stems import list_stems
-from keras_residual.telemetry import GateTelemetry
-from keras_residual.telemetry import gate_activations
-from keras_residual.telemetry import plot_gate_activations
-from keras_residual.stems import register_stem
-from keras_residual.training import train
-from keras_residual.weights import WeightsFile
+from keras_residual.models.zoo import build
+from keras_residual.models.zoo import get_spec
+from keras_residual.models.zoo import list_models
+from keras_residual.models.zoo import register_model
+from keras_residual.serving.export import export
+from keras_residual.training.losses import ClassificationCrossentropy
+from keras_residual.training.precision import resolve_precision
+from keras_residual.training.precision import set_precision
+from keras_residual.training.presets import get_recipe
+from keras_residual.training.presets import list_recipes
+from keras_residual.training.presets import register_recipe
+from keras_residual.training.recipe import Recipe
+from keras_residual.training.train import train
+from keras_residual.utils.download import WeightsFile
+from keras_residual.version import __version__
 from keras_residual.weights import list_weights
 from keras_residual.weights import load_weights
 from keras_residual.weights import register_weights
-from keras_residual.zoo import build
-from keras_residual.zoo import get_spec
-from keras_residual.zoo import list_models
-from keras_residual.zoo import register_model
-
-__version__ = "0.1.0"

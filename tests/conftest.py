@@ -1,8 +1,10 @@
 """Shared test helpers. Tests run under the TensorFlow backend by default and
 again with KERAS_BACKEND=jax (see README)."""
 
+import http.server
 import os
 import socket
+import threading
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -25,9 +27,11 @@ def rng():
 
 
 def random_images(n, size, channels=3, seed=0):
-    return np.random.default_rng(seed).uniform(
-        -1, 1, (n, size, size, channels)
-    ).astype("float32")
+    return (
+        np.random.default_rng(seed)
+        .uniform(-1, 1, (n, size, size, channels))
+        .astype("float32")
+    )
 
 
 def free_port():
@@ -40,5 +44,41 @@ def free_port():
 def subprocess_env(**extra):
     """The environment for a real child process: quiet TF, unbuffered
     output, plus `extra`."""
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1",
-                **extra)
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", **extra)
+
+
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch):
+    home = tmp_path / "keras_home"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def server(tmp_path):
+    """Serves tmp_path/served on 127.0.0.1 and counts the requests."""
+    root = tmp_path / "served"
+    root.mkdir()
+    requests = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def do_GET(self):
+            requests.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield {
+        "root": root,
+        "url": f"http://127.0.0.1:{httpd.server_port}/",
+        "requests": requests,
+    }
+    httpd.shutdown()
+    httpd.server_close()

@@ -17,12 +17,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.mark.parametrize("name", [b.name for b in run.SUITE])
 def test_benchmark_runs_in_smoke_mode_and_yields_table_rows(name):
-    done = subprocess.run([sys.executable, "-m", "benchmarks", name, "--smoke"],
-                          cwd=ROOT, capture_output=True, text=True,
-                          timeout=900, env=subprocess_env())
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", name, "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=subprocess_env(),
+    )
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
-    table = [line for line in done.stdout.splitlines()
-             if line.startswith("| ") and f"benchmarks {name}`" in line]
+    table = [
+        line
+        for line in done.stdout.splitlines()
+        if line.startswith("| ") and f"benchmarks {name}`" in line
+    ]
     assert table, done.stdout[-3000:]
 
 
@@ -39,8 +47,7 @@ def test_smoke_results_never_land_in_the_results_folder(tmp_path, monkeypatch):
 
 def test_readme_table_is_regenerated_between_its_markers(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{run.TABLE_START}\nold table\n{run.TABLE_END}\n"
-                      "outro\n")
+    readme.write_text(f"intro\n{run.TABLE_START}\nold table\n{run.TABLE_END}\noutro\n")
     results = run.load_results(os.path.join(ROOT, "benchmarks", "results"))
     rows = run.table_rows(results)
     table = run.format_table(rows)
@@ -50,8 +57,9 @@ def test_readme_table_is_regenerated_between_its_markers(tmp_path):
     assert "old table" not in text and table in text
     # Every benchmark has a row; the GPU one says it was not measured.
     for benchmark in run.SUITE:
-        assert any(row["command"] == f"python -m benchmarks {benchmark.name}"
-                   for row in rows), benchmark.name
+        assert any(
+            row["command"] == f"python -m benchmarks {benchmark.name}" for row in rows
+        ), benchmark.name
     gpu = [row for row in rows if row["command"].endswith("gpu_resnet50")]
     assert all("not yet measured" in row["ours"] for row in gpu)
     (tmp_path / "plain.md").write_text("no markers\n")

@@ -10,8 +10,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def run(*args, timeout=300):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     return subprocess.run(
-        [sys.executable, *args], capture_output=True, text=True, cwd=ROOT,
-        env=env, timeout=timeout,
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=timeout,
     )
 
 
@@ -19,21 +23,29 @@ def test_models_command_lists_the_zoo_and_weights():
     result = run("-m", "keras_residual.cli", "models")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert any(l.startswith("ResNet50 ") and "[weights: imagenet]" in l
-               for l in lines)
-    assert any(l.startswith("PreActResNet164 ") for l in lines)
+    assert any(
+        layer.startswith("ResNet50 ") and "[weights: imagenet]" in layer
+        for layer in lines
+    )
+    assert any(layer.startswith("PreActResNet164 ") for layer in lines)
 
 
 def test_summary_command_and_its_errors():
-    result = run("-m", "keras_residual.cli", "summary", "ResNet20",
-                 "--depths", "1,1,1")
+    result = run("-m", "keras_residual.cli", "summary", "ResNet20", "--depths", "1,1,1")
     assert result.returncode == 0, result.stderr
     assert "conv4_block1_out" in result.stdout
     # Counted by hand: 3x3 stem conv + BN (4 variables per channel), one
     # basic block per stage (two 3x3 convs + BNs), then the dense head.
-    expected = 3 * 3 * 3 * 16 + 4 * 16 + 64 * 10 + 10 + sum(
-        9 * i * o + 4 * o + 9 * o * o + 4 * o
-        for i, o in [(16, 16), (16, 32), (32, 64)])
+    expected = (
+        3 * 3 * 3 * 16
+        + 4 * 16
+        + 64 * 10
+        + 10
+        + sum(
+            9 * i * o + 4 * o + 9 * o * o + 4 * o
+            for i, o in [(16, 16), (16, 32), (32, 64)]
+        )
+    )
     assert f"resnet20: {expected:,} parameters" in result.stdout
     bad = run("-m", "keras_residual.cli", "summary", "ResNet5")
     assert bad.returncode == 2

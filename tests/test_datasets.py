@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from keras_residual.datasets import load_data
-from keras_residual.datasets import load_digits_arrays
+from keras_residual.data import load_data
+from keras_residual.data import load_digits_arrays
 
 
 def test_embedded_digits_are_sklearns_digits_in_a_fixed_stratified_split():
@@ -17,7 +17,10 @@ def test_embedded_digits_are_sklearns_digits_in_a_fixed_stratified_split():
     reference = load_digits()
     arrays = load_digits_arrays()
     assert {k: len(v[1]) for k, v in arrays.items()} == {
-        "train": 1259, "validation": 179, "test": 359}
+        "train": 1259,
+        "validation": 179,
+        "test": 359,
+    }
     labels = np.concatenate([arrays[k][1] for k in arrays])
     assert np.array_equal(np.bincount(labels), np.bincount(reference.target))
     for split in arrays.values():
@@ -29,11 +32,14 @@ def test_embedded_digits_are_sklearns_digits_in_a_fixed_stratified_split():
     # The images are the real digits: each downsampled test image correlates
     # best with an sklearn original (r > 0.95) that carries the same label.
     small = tf.image.resize(arrays["test"][0][:60], (8, 8), "area").numpy()
-    correlation = _standardize(small.reshape(60, -1)) @ _standardize(
-        reference.images.reshape(len(reference.images), -1)).T
+    correlation = (
+        _standardize(small.reshape(60, -1))
+        @ _standardize(reference.images.reshape(len(reference.images), -1)).T
+    )
     assert correlation.max(axis=1).min() > 0.95
-    assert np.array_equal(reference.target[correlation.argmax(axis=1)],
-                          arrays["test"][1][:60])
+    assert np.array_equal(
+        reference.target[correlation.argmax(axis=1)], arrays["test"][1][:60]
+    )
 
 
 def _standardize(rows):
@@ -53,9 +59,12 @@ def test_digits_pipeline_batches_scales_and_does_not_flip():
 
 
 def _shifted_matches(out, padded, size):
-    return [(i, j) for i in range(padded.shape[0] - size + 1)
-            for j in range(padded.shape[1] - size + 1)
-            if np.array_equal(out, padded[i:i + size, j:j + size])]
+    return [
+        (i, j)
+        for i in range(padded.shape[0] - size + 1)
+        for j in range(padded.shape[1] - size + 1)
+        if np.array_equal(out, padded[i : i + size, j : j + size])
+    ]
 
 
 @pytest.mark.parametrize("augment", ["crop", "crop_flip"])
@@ -63,8 +72,13 @@ def test_augmentation_is_pad_and_crop_plus_optional_flip(augment):
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (16, 16, 1)).astype("float32")
     x = np.repeat(image[None], 64, axis=0)
-    data = load_data({"train": (x, np.zeros(64, "int32"))}, batch_size=64,
-                     augment=augment, num_classes=2, validation_fraction=0.0)
+    data = load_data(
+        {"train": (x, np.zeros(64, "int32"))},
+        batch_size=64,
+        augment=augment,
+        num_classes=2,
+        validation_fraction=0.0,
+    )
     batch = (next(iter(data.train))[0].numpy() + 1.0) * 127.5
     padded = np.pad(image, ((2, 2), (2, 2), (0, 0)))
     flipped = padded[:, ::-1]
@@ -90,8 +104,13 @@ def test_array_labels_out_of_range_and_bad_shapes_are_refused():
 
 
 def test_mixup_and_cutmix_mix_one_hot_training_labels_only():
-    data = load_data("digits", batch_size=32, label_mode="categorical",
-                     mixup_alpha=0.4, cutmix_alpha=1.0)
+    data = load_data(
+        "digits",
+        batch_size=32,
+        label_mode="categorical",
+        mixup_alpha=0.4,
+        cutmix_alpha=1.0,
+    )
     _, labels = next(iter(data.train))
     labels = labels.numpy()
     np.testing.assert_allclose(labels.sum(axis=1), 1.0, atol=1e-5)
@@ -117,8 +136,9 @@ def test_image_directory_source(tmp_path):
         for i in range(5):
             pixels = rng.integers(0, 255, (20, 24, 3)).astype("uint8")
             Image.fromarray(pixels).save(tmp_path / name / f"{i}.png")
-    data = load_data(str(tmp_path), image_size=16, batch_size=4,
-                     validation_fraction=0.2)
+    data = load_data(
+        str(tmp_path), image_size=16, batch_size=4, validation_fraction=0.2
+    )
     assert data.class_names == ("cat", "dog", "owl") and data.num_classes == 3
     assert data.image_shape == (16, 16, 3)
     assert data.sizes == {"train": 12, "validation": 3}

@@ -31,15 +31,18 @@ def test_dense_layer_grows_by_k_and_transition_compresses():
     assert model.get_layer("conv2_block1_1_conv").filters == 4 * 12
     assert model.get_layer("pool2_pool").output.shape[1] == 16
     no_bottleneck = kr.DenseNet40()
-    assert "conv2_block1_1_conv" not in [l.name for l in no_bottleneck.layers]
+    assert "conv2_block1_1_conv" not in [layer.name for layer in no_bottleneck.layers]
     assert no_bottleneck.get_layer("pool2_conv").filters == 16 + 12 * 12
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    ({"growth_rate": 0}, r"`growth_rate` must lie in \[1, inf\]; received 0"),
-    ({"compression": 0.0}, r"`compression` must lie in \(0.0, 1.0\]; received 0.0"),
-    ({"compression": 1.5}, r"`compression` must lie in \(0.0, 1.0\]; received 1.5"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"growth_rate": 0}, r"`growth_rate` must lie in \[1, inf\]; received 0"),
+        ({"compression": 0.0}, r"`compression` must lie in \(0.0, 1.0\]; received 0.0"),
+        ({"compression": 1.5}, r"`compression` must lie in \(0.0, 1.0\]; received 1.5"),
+    ],
+)
 def test_bad_growth_and_compression(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         densenet_spec((2, 2), **kwargs)
@@ -48,14 +51,25 @@ def test_bad_growth_and_compression(kwargs, pattern):
 def test_bad_compression_in_a_hand_written_spec_and_bad_stride():
     spec = kr.get_spec("DenseNetBC100")
     first = spec.stages[0]
-    bad = spec.replace(stages=(kr.StageSpec(
-        first.depth, first.filters, "dense", stride=1, shortcut="none",
-        transition="dense_transition", transition_args={"compression": 2.0}),)
-        + spec.stages[1:])
+    bad = spec.replace(
+        stages=(
+            kr.StageSpec(
+                first.depth,
+                first.filters,
+                "dense",
+                stride=1,
+                shortcut="none",
+                transition="dense_transition",
+                transition_args={"compression": 2.0},
+            ),
+        )
+        + spec.stages[1:]
+    )
     with pytest.raises(ValueError, match="compression"):
         kr.build(bad)
-    strided = spec.replace(stages=(kr.StageSpec(2, 12, "dense", stride=2,
-                                                shortcut="none"),))
+    strided = spec.replace(
+        stages=(kr.StageSpec(2, 12, "dense", stride=2, shortcut="none"),)
+    )
     with pytest.raises(ValueError, match=r"`stride`.*'dense' supports strides \(1,\)"):
         kr.build(strided)
 
@@ -86,23 +100,24 @@ def test_memory_efficient_variant_has_equal_outputs_and_gradients(name, tmp_path
     plain = kr.build(name, depths=(3, 3, 3))
     efficient = kr.build(name, depths=(3, 3, 3), memory_efficient=True)
     assert efficient.count_params() == plain.count_params()
-    names = [l.name for l in efficient.layers]
+    names = [layer.name for layer in efficient.layers]
     assert "conv2_block1_remat" in names and "conv2_block1_0_bn" not in names
     assert "conv2_block2_concat" not in names  # no running concatenation
     efficient.set_weights(plain.get_weights())
     x = random_images(4, 32)
     y = np.arange(4)
     for training in (False, True):
-        np.testing.assert_allclose(np.array(efficient(x, training=training)),
-                                   np.array(plain(x, training=training)),
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            np.array(efficient(x, training=training)),
+            np.array(plain(x, training=training)),
+            atol=1e-5,
+        )
     for mine, theirs in zip(_gradients(efficient, x, y), _gradients(plain, x, y)):
         np.testing.assert_allclose(mine, theirs, atol=1e-5)
     path = tmp_path / "efficient.keras"
     efficient.save(path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(np.array(reloaded(x)), np.array(efficient(x)),
-                               atol=1e-6)
+    np.testing.assert_allclose(np.array(reloaded(x)), np.array(efficient(x)), atol=1e-6)
 
 
 def test_memory_efficient_bn_statistics_follow_the_plain_layer():
@@ -116,4 +131,23 @@ def test_memory_efficient_bn_statistics_follow_the_plain_layer():
     np.testing.assert_allclose(
         np.array(efficient.get_layer("conv3_block2_remat").moving_variance),
         np.array(plain.get_layer("conv3_block2_0_bn").moving_variance),
-        rtol=1e-5)
+        rtol=1e-5,
+    )
+
+
+def test_transition_options_are_build_keywords():
+    """`compression` is the transition's option; `build()` routes it into
+    every transition (DenseNet121: 64 + 6 * 32 = 256 channels reach the
+    first transition, which keeps int(256 * 0.6) = 153)."""
+    model = kr.build("DenseNet121", compression=0.6, include_top=False)
+    assert model.get_layer("pool2_conv").filters == 153
+    assert {s.transition_args.get("compression") for s in model.spec.stages} == {
+        0.6,
+        None,
+    }
+    default = kr.build("DenseNet121", include_top=False)
+    assert default.get_layer("pool2_conv").filters == 128
+    with pytest.raises(ValueError, match=r"compression.*\(0\.0, 1\.0\]"):
+        kr.build("DenseNet121", compression=1.5)
+    with pytest.raises(ValueError, match=r"'compresion'.*Did you mean 'compression'"):
+        kr.build("DenseNet121", compresion=0.6)

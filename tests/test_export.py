@@ -19,9 +19,9 @@ import tensorflow as tf
 
 import keras_residual as kr
 from keras_residual import cli
-from keras_residual.export import float32_model
-from keras_residual.predictor import load_predictor
-from keras_residual.serving import preprocess_uint8
+from keras_residual.serving.export import float32_model
+from keras_residual.serving.predictor import load_predictor
+from keras_residual.serving.signatures import preprocess_uint8
 from tests.conftest import subprocess_env
 
 TINY = {"depths": (1, 1, 1)}
@@ -33,8 +33,11 @@ def _tiny_model(**kwargs):
 
 
 def _uint8(n, height=32, width=32, channels=1, seed=0):
-    return np.random.default_rng(seed).integers(
-        0, 256, (n, height, width, channels)).astype("uint8")
+    return (
+        np.random.default_rng(seed)
+        .integers(0, 256, (n, height, width, channels))
+        .astype("uint8")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +48,13 @@ def model():
 @pytest.fixture(scope="module")
 def saved_model(model, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("export") / "resnet20")
-    kr.export(model, path, class_names=list("abcdefghij"), top_k=3,
-              metrics={"test_accuracy": 0.5})
+    kr.export(
+        model,
+        path,
+        class_names=list("abcdefghij"),
+        top_k=3,
+        metrics={"test_accuracy": 0.5},
+    )
     return path
 
 
@@ -54,35 +62,38 @@ def test_saved_model_signatures_match_predict_within_1e5(model, saved_model):
     images = _uint8(5)
     expected = model.predict(images.astype("float32") / 127.5 - 1.0, verbose=0)
     loaded = tf.saved_model.load(saved_model)
-    assert {"serve", "serving_default", "serve_preprocessed"} <= set(
-        loaded.signatures)
+    assert {"serve", "serving_default", "serve_preprocessed"} <= set(loaded.signatures)
     for name in ("serve", "serving_default"):
         outputs = loaded.signatures[name](images=tf.constant(images))
         assert set(outputs) == {"probabilities", "top_k_classes", "top_k_scores"}
         assert outputs["probabilities"].dtype == tf.float32
         assert outputs["top_k_classes"].dtype == tf.int32
-        np.testing.assert_allclose(outputs["probabilities"].numpy(), expected,
-                                   atol=1e-5)
-        np.testing.assert_array_equal(outputs["top_k_classes"].numpy(),
-                                      np.argsort(-expected, axis=1)[:, :3])
+        np.testing.assert_allclose(
+            outputs["probabilities"].numpy(), expected, atol=1e-5
+        )
+        np.testing.assert_array_equal(
+            outputs["top_k_classes"].numpy(), np.argsort(-expected, axis=1)[:, :3]
+        )
     preprocessed = loaded.signatures["serve_preprocessed"](
-        inputs=tf.constant(images.astype("float32") / 127.5 - 1.0))
-    np.testing.assert_allclose(preprocessed["probabilities"].numpy(), expected,
-                               atol=1e-5)
+        inputs=tf.constant(images.astype("float32") / 127.5 - 1.0)
+    )
+    np.testing.assert_allclose(
+        preprocessed["probabilities"].numpy(), expected, atol=1e-5
+    )
 
 
-def test_tfsm_layer_and_keras_file_match_predict_within_1e5(model, saved_model,
-                                                            tmp_path):
-    inputs = np.random.default_rng(1).uniform(-1, 1, (4, 32, 32, 1)).astype(
-        "float32")
+def test_tfsm_layer_and_keras_file_match_predict_within_1e5(
+    model, saved_model, tmp_path
+):
+    inputs = np.random.default_rng(1).uniform(-1, 1, (4, 32, 32, 1)).astype("float32")
     expected = model.predict(inputs, verbose=0)
     layer = keras.layers.TFSMLayer(saved_model, call_endpoint="serve_preprocessed")
-    np.testing.assert_allclose(np.asarray(layer(inputs)["probabilities"]),
-                               expected, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(layer(inputs)["probabilities"]), expected, atol=1e-5
+    )
     path = kr.export(model, str(tmp_path / "model.keras"), format="keras")
     reloaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(reloaded.predict(inputs, verbose=0), expected,
-                               atol=1e-5)
+    np.testing.assert_allclose(reloaded.predict(inputs, verbose=0), expected, atol=1e-5)
     assert json.load(open(path + ".model_card.json"))["format"] == "keras"
 
 
@@ -91,16 +102,17 @@ def test_any_image_size_is_resized_inside_the_signature(model, saved_model):
     resized = keras.ops.image.resize(images.astype("float32"), (32, 32))
     expected = model.predict(np.asarray(resized) / 127.5 - 1.0, verbose=0)
     outputs = tf.saved_model.load(saved_model).signatures["serve"](
-        images=tf.constant(images))
-    np.testing.assert_allclose(outputs["probabilities"].numpy(), expected,
-                               atol=1e-5)
+        images=tf.constant(images)
+    )
+    np.testing.assert_allclose(outputs["probabilities"].numpy(), expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("mode", ["tf", "caffe", "torch"])
 def test_embedded_preprocessing_equals_keras_applications(mode):
     images = _uint8(2, 16, 16, 3, seed=3)
     expected = keras.applications.imagenet_utils.preprocess_input(
-        images.astype("float32"), mode=mode)
+        images.astype("float32"), mode=mode
+    )
     actual = preprocess_uint8(tf.constant(images), mode, (16, 16)).numpy()
     np.testing.assert_allclose(actual, expected, atol=1e-5)
 
@@ -108,11 +120,20 @@ def test_embedded_preprocessing_equals_keras_applications(mode):
 def test_saved_model_cli_lists_the_signatures(saved_model):
     shown = subprocess.run(
         ["saved_model_cli", "show", "--dir", saved_model, "--all"],
-        capture_output=True, text=True, env=subprocess_env(), timeout=120)
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=120,
+    )
     assert shown.returncode == 0, shown.stderr[-2000:]
-    for text in ("signature_def['serving_default']", "signature_def['serve']",
-                 "signature_def['serve_preprocessed']", "inputs['images']",
-                 "outputs['probabilities']", "dtype: DT_UINT8"):
+    for text in (
+        "signature_def['serving_default']",
+        "signature_def['serve']",
+        "signature_def['serve_preprocessed']",
+        "inputs['images']",
+        "outputs['probabilities']",
+        "dtype: DT_UINT8",
+    ):
         assert text in shown.stdout
 
 
@@ -144,17 +165,17 @@ def test_mixed_precision_exports_float32_and_converts_to_tflite(tmp_path):
     path = kr.export(mixed, str(tmp_path / "mixed.tflite"), format="tflite")
     lite = load_predictor(path)
     np.testing.assert_allclose(lite.predict_images(images), reference, atol=1e-5)
-    np.testing.assert_allclose(lite.predict_images(images),
-                               mixed.predict(inputs, verbose=0), atol=2e-2)
+    np.testing.assert_allclose(
+        lite.predict_images(images), mixed.predict(inputs, verbose=0), atol=2e-2
+    )
     saved = kr.export(mixed, str(tmp_path / "mixed_sm"))
     outputs = tf.saved_model.load(saved).signatures["serving_default"](
-        images=tf.constant(images))
+        images=tf.constant(images)
+    )
     assert outputs["probabilities"].dtype == tf.float32
-    np.testing.assert_allclose(outputs["probabilities"].numpy(), reference,
-                               atol=1e-5)
+    np.testing.assert_allclose(outputs["probabilities"].numpy(), reference, atol=1e-5)
     card = json.load(open(path + ".model_card.json"))
-    assert card["precision"] == {"trained": "mixed_bfloat16",
-                                 "exported": "float32"}
+    assert card["precision"] == {"trained": "mixed_bfloat16", "exported": "float32"}
 
 
 def test_tflite_matches_predict_within_1e5_at_any_size(model, tmp_path):
@@ -167,11 +188,12 @@ def test_tflite_matches_predict_within_1e5_at_any_size(model, tmp_path):
     resized = keras.ops.image.resize(larger.astype("float32"), (32, 32))
     np.testing.assert_allclose(
         lite.predict_images(larger),
-        model.predict(np.asarray(resized) / 127.5 - 1.0, verbose=0), atol=1e-5)
+        model.predict(np.asarray(resized) / 127.5 - 1.0, verbose=0),
+        atol=1e-5,
+    )
 
 
-def test_existing_destination_needs_overwrite_and_files_are_refused(
-        model, tmp_path):
+def test_existing_destination_needs_overwrite_and_files_are_refused(model, tmp_path):
     path = str(tmp_path / "sm")
     kr.export(model, path)
     stamp = os.path.getmtime(os.path.join(path, "saved_model.pb"))
@@ -208,9 +230,11 @@ def test_sigkill_during_export_leaves_nothing_at_the_destination(tmp_path):
     script = (
         "import keras_residual as kr\n"
         "m = kr.ResNet20(input_shape=(32, 32, 1), depths=(1, 1, 1))\n"
-        f"kr.export(m, {str(destination)!r})\n")
-    child = subprocess.Popen([sys.executable, "-c", script],
-                             env=subprocess_env(), stderr=subprocess.DEVNULL)
+        f"kr.export(m, {str(destination)!r})\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], env=subprocess_env(), stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
     while time.time() < deadline and child.poll() is None:
         if any(name.endswith(".tmp") for name in os.listdir(tmp_path)):
@@ -235,16 +259,25 @@ def test_bad_saved_models_and_images_are_refused(saved_model, tmp_path):
             return {"y": 2.0 * x}
 
     foreign = Foreign()
-    tf.saved_model.save(foreign, str(tmp_path / "foreign"),
-                        signatures={"serving_default": foreign.double})
-    with pytest.raises(ValueError, match=r"not a classifier exported by "
-                                         r"keras_residual"):
+    tf.saved_model.save(
+        foreign,
+        str(tmp_path / "foreign"),
+        signatures={"serving_default": foreign.double},
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"not a classifier exported by "
+        r"keras_residual",
+    ):
         load_predictor(str(tmp_path / "foreign"))
     with pytest.raises(ValueError, match=r"without saved_model.pb"):
         load_predictor(str(tmp_path))
     predictor = load_predictor(saved_model)
-    with pytest.raises(ValueError, match=r"`images` must have 1 channel.*"
-                                         r"\(2, 32, 32, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`images` must have 1 channel.*"
+        r"\(2, 32, 32, 3\)",
+    ):
         predictor.predict_images(_uint8(2, channels=3))
     with pytest.raises(ValueError, match=r"`images` must have shape.*\(32, 32\)"):
         predictor.predict_images(np.zeros((32, 32), "uint8"))
@@ -256,12 +289,19 @@ def test_bad_saved_models_and_images_are_refused(saved_model, tmp_path):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("runs") / "tiny")
-    return kr.train("ResNet20", "digits", out, epochs=1, precision="float32",
-                    verbose=0, model_overrides=TINY)
+    return kr.train(
+        "ResNet20",
+        "digits",
+        out,
+        epochs=1,
+        precision="float32",
+        verbose=0,
+        model_overrides=TINY,
+    )
 
 
 def _digit_png(directory, index, channels=1):
-    from keras_residual.datasets import load_digits_arrays
+    from keras_residual.data import load_digits_arrays
 
     images, labels = load_digits_arrays()["test"]
     pixels = np.round(images[index]).astype("uint8")
@@ -273,28 +313,41 @@ def _digit_png(directory, index, channels=1):
 
 @pytest.mark.xdist_group("train_tiny")
 def test_cli_export_predict_and_evaluate_a_run(run, tmp_path, capsys):
-    for format, name in (("saved_model", "sm"), ("tflite", "m.tflite"),
-                         ("keras", "m.keras")):
+    for format, name in (
+        ("saved_model", "sm"),
+        ("tflite", "m.tflite"),
+        ("keras", "m.keras"),
+    ):
         out = str(tmp_path / name)
-        assert cli.main(["export", run.run_dir, "--format", format,
-                         "--out", out]) == 0
-        card = json.load(open(os.path.join(out, "model_card.json")
-                              if format == "saved_model"
-                              else out + ".model_card.json"))
+        assert cli.main(["export", run.run_dir, "--format", format, "--out", out]) == 0
+        card = json.load(
+            open(
+                os.path.join(out, "model_card.json")
+                if format == "saved_model"
+                else out + ".model_card.json"
+            )
+        )
         assert card["metrics"]["test_accuracy"] == run.metrics["test_accuracy"]
-        assert cli.main(["evaluate", out, "--json",
-                         str(tmp_path / f"{name}.json")]) == 0
+        assert (
+            cli.main(["evaluate", out, "--json", str(tmp_path / f"{name}.json")]) == 0
+        )
         result = json.load(open(tmp_path / f"{name}.json"))
         assert result["examples"] == 359
         assert result["accuracy"] == pytest.approx(
-            run.metrics["test_accuracy"], abs=1.5 / 359)
+            run.metrics["test_accuracy"], abs=1.5 / 359
+        )
     capsys.readouterr()
     path, pixels = _digit_png(str(tmp_path), 0)
     rgb_path, _ = _digit_png(str(tmp_path), 0, channels=3)
-    expected = run.model.predict(pixels[None].astype("float32") / 127.5 - 1.0,
-                                 verbose=0)[0]
-    assert cli.main(["predict", str(tmp_path / "sm"), path, rgb_path,
-                     "--top-k", "2", "--json"]) == 0
+    expected = run.model.predict(
+        pixels[None].astype("float32") / 127.5 - 1.0, verbose=0
+    )[0]
+    assert (
+        cli.main(
+            ["predict", str(tmp_path / "sm"), path, rgb_path, "--top-k", "2", "--json"]
+        )
+        == 0
+    )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["image"] for line in lines] == [path, rgb_path]
     top = lines[0]["top_k"][0]
@@ -307,13 +360,19 @@ def test_cli_export_predict_and_evaluate_a_run(run, tmp_path, capsys):
 def test_cli_bad_paths_exit_2_with_a_message(run, tmp_path, capsys):
     (tmp_path / "not_image.png").write_text("text")
     cases = [
-        (["export", str(tmp_path), "--out", str(tmp_path / "o")],
-         "holds no model.keras"),
-        (["export", run.run_dir, "--out", os.path.join(run.run_dir, "saved_model")],
-         "already exists"),
+        (
+            ["export", str(tmp_path), "--out", str(tmp_path / "o")],
+            "holds no model.keras",
+        ),
+        (
+            ["export", run.run_dir, "--out", os.path.join(run.run_dir, "saved_model")],
+            "already exists",
+        ),
         (["predict", str(tmp_path / "missing"), "x.png"], "does not exist"),
-        (["predict", run.run_dir, str(tmp_path / "not_image.png")],
-         "not a readable image"),
+        (
+            ["predict", run.run_dir, str(tmp_path / "not_image.png")],
+            "not a readable image",
+        ),
         (["evaluate", run.run_dir, "--dataset", "digitz"], "digits"),
     ]
     for argv, message in cases:
@@ -329,17 +388,27 @@ def test_a_saved_model_serves_without_this_package(saved_model, model):
         f"served = tf.saved_model.load({saved_model!r})\n"
         "images = np.load(sys.argv[1])\n"
         "out = served.signatures['serving_default'](images=tf.constant(images))\n"
-        "print(json.dumps(out['probabilities'].numpy().tolist()))\n")
+        "print(json.dumps(out['probabilities'].numpy().tolist()))\n"
+    )
     images = _uint8(2, seed=7)
     np.save(os.path.join(os.path.dirname(saved_model), "images.npy"), images)
     done = subprocess.run(
-        [sys.executable, "-c", script,
-         os.path.join(os.path.dirname(saved_model), "images.npy")],
-        capture_output=True, text=True, env=subprocess_env(), timeout=300)
+        [
+            sys.executable,
+            "-c",
+            script,
+            os.path.join(os.path.dirname(saved_model), "images.npy"),
+        ],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     expected = model.predict(images.astype("float32") / 127.5 - 1.0, verbose=0)
-    np.testing.assert_allclose(np.array(json.loads(done.stdout.splitlines()[-1])),
-                               expected, atol=1e-5)
+    np.testing.assert_allclose(
+        np.array(json.loads(done.stdout.splitlines()[-1])), expected, atol=1e-5
+    )
 
 
 @pytest.mark.xdist_group("subprocess")
@@ -355,18 +424,26 @@ def test_jax_model_exports_a_saved_model_and_a_keras_file_for_tflite(tmp_path):
         "try:\n"
         "    kr.export(m, sys.argv[1] + '/m.tflite', format='tflite')\n"
         "except ValueError as error:\n"
-        "    print('refused:', error)\n")
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)],
-                          capture_output=True, text=True, timeout=300,
-                          env=subprocess_env(KERAS_BACKEND="jax"))
+        "    print('refused:', error)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=subprocess_env(KERAS_BACKEND="jax"),
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "refused: format='tflite' needs the TensorFlow backend" in done.stdout
     images, expected = np.load(tmp_path / "x.npy"), np.load(tmp_path / "y.npy")
     served = tf.saved_model.load(str(tmp_path / "sm"))
     outputs = served.signatures["serving_default"](images=tf.constant(images))
-    np.testing.assert_allclose(outputs["probabilities"].numpy(), expected,
-                               atol=1e-5)
-    lite = kr.export(keras.saving.load_model(str(tmp_path / "m.keras")),
-                     str(tmp_path / "m.tflite"), format="tflite")
-    np.testing.assert_allclose(load_predictor(lite).predict_images(images),
-                               expected, atol=1e-5)
+    np.testing.assert_allclose(outputs["probabilities"].numpy(), expected, atol=1e-5)
+    lite = kr.export(
+        keras.saving.load_model(str(tmp_path / "m.keras")),
+        str(tmp_path / "m.tflite"),
+        format="tflite",
+    )
+    np.testing.assert_allclose(
+        load_predictor(lite).predict_images(images), expected, atol=1e-5
+    )

@@ -1,7 +1,6 @@
 """Multi-level features and the float32 head under mixed precision."""
 
 import keras
-import numpy as np
 import pytest
 
 import keras_residual as kr
@@ -12,8 +11,11 @@ def test_resnet50_pyramid_taps_the_stage_outputs():
     features = kr.pyramid_model(kr.ResNet50(include_top=False))
     outputs = features(random_images(1, 224))
     assert {k: tuple(v.shape) for k, v in outputs.items()} == {
-        "P2": (1, 56, 56, 256), "P3": (1, 28, 28, 512),
-        "P4": (1, 14, 14, 1024), "P5": (1, 7, 7, 2048)}
+        "P2": (1, 56, 56, 256),
+        "P3": (1, 28, 28, 512),
+        "P4": (1, 14, 14, 1024),
+        "P5": (1, 7, 7, 2048),
+    }
     model = kr.ResNet50(include_top=False)
     assert model.pyramid_outputs["P4"] is model.get_layer("conv4_block6_out").output
 

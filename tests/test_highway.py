@@ -21,18 +21,22 @@ def one_block_spec(**args):
     return kr.ModelSpec(
         stem=kr.StemSpec("cifar", 8),
         stages=(kr.StageSpec(1, 8, "highway", stride=1, args=args),),
-        default_size=32)
+        default_size=32,
+    )
 
 
 def test_block_computes_h_times_t_plus_x_times_one_minus_t():
     keras.utils.set_random_seed(0)
     model = kr.build(one_block_spec(), classes=3)
-    probe = keras.Model(model.input, [
-        model.get_layer("conv1_relu").output,      # x
-        model.get_layer("conv2_block1_1_relu").output,  # H
-        model.get_layer("conv2_block1_gate").output,    # T
-        model.get_layer("conv2_block1_out").output,     # y
-    ])
+    probe = keras.Model(
+        model.input,
+        [
+            model.get_layer("conv1_relu").output,  # x
+            model.get_layer("conv2_block1_1_relu").output,  # H
+            model.get_layer("conv2_block1_gate").output,  # T
+            model.get_layer("conv2_block1_out").output,  # y
+        ],
+    )
     x, h, t, y = (np.array(v) for v in probe(random_images(2, 32)))
     np.testing.assert_allclose(y, h * t + x * (1.0 - t), atol=1e-5)
 
@@ -52,13 +56,16 @@ def test_gate_starts_nearly_closed_at_sigmoid_of_its_bias(bias):
 
 def test_options_transform_norm_depth_drop_path_and_projection_carry():
     model = kr.HighwayNet20(drop_path_rate=0.1)
-    names = [l.name for l in model.layers]
+    names = [layer.name for layer in model.layers]
     assert "conv3_block1_0_conv" in names  # projection where width changes
     assert "conv2_block1_2_bn" in names  # transform_depth 2 with BN
-    assert sum(isinstance(l, kr.DropPath) for l in model.layers) == 9
+    assert sum(isinstance(layer, kr.DropPath) for layer in model.layers) == 9
     bare = kr.build(one_block_spec(transform_norm=False))
-    assert not [n for n in (l.name for l in bare.layers)
-                if n.startswith("conv2_block1") and n.endswith("_bn")]
+    assert not [
+        n
+        for n in (layer.name for layer in bare.layers)
+        if n.startswith("conv2_block1") and n.endswith("_bn")
+    ]
     assert kr.get_block("highway").merge == "gate"
 
 
@@ -71,11 +78,15 @@ def test_non_finite_gate_bias_is_refused(bias):
 def test_highway19_is_the_papers_size_and_has_no_batchnorm():
     model = kr.HighwayNet19()
     assert abs(model.count_params() / 2.3e6 - 1.0) < 0.05  # paper: 2.3M
-    assert not any(isinstance(l, keras.layers.BatchNormalization)
-                   for l in model.layers)
-    transforms = [l for l in model.layers if l.name.endswith("_1_conv")]
-    plain = [l for l in model.layers
-             if l.name in ("conv1_conv", "pool2_conv", "pool3_conv")]
+    assert not any(
+        isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers
+    )
+    transforms = [layer for layer in model.layers if layer.name.endswith("_1_conv")]
+    plain = [
+        layer
+        for layer in model.layers
+        if layer.name in ("conv1_conv", "pool2_conv", "pool3_conv")
+    ]
     assert len(transforms) + len(plain) + 1 == 19  # + the classifier
 
 
@@ -91,8 +102,7 @@ def test_gate_telemetry_reaches_history_csv_tensorboard_and_a_png(tmp_path):
     callbacks = [telemetry, keras.callbacks.CSVLogger(str(csv_path))]
     if keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(str(tmp_path / "tb")))
-    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0,
-                        callbacks=callbacks)
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0, callbacks=callbacks)
     keys = [k for k in history.history if k.startswith("gate/")]
     assert sorted(keys) == [f"gate/conv{s}_block1" for s in (2, 3, 4)]
     assert all(0.0 < v < 1.0 for k in keys for v in history.history[k])

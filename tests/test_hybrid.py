@@ -37,8 +37,12 @@ def test_hybrid_spec_builds_trains_round_trips_and_reloads(tmp_path):
 def test_hybrid_example_runs():
     result = subprocess.run(
         [sys.executable, os.path.join("examples", "hybrid_spec.py")],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"),
+    )
     assert result.returncode == 0, result.stderr
     assert "dense_residual_highway" in result.stdout
 
@@ -47,6 +51,7 @@ def test_block_that_cannot_take_the_stage_width():
     narrowing = kr.ModelSpec(
         stem=kr.StemSpec("cifar", 32),
         stages=(kr.StageSpec(1, 16, "basic", stride=1, shortcut="zero_pad"),),
-        default_size=32)
+        default_size=32,
+    )
     with pytest.raises(ValueError, match=r"`filters` must be >= the input channels"):
         kr.build(narrowing)

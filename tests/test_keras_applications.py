@@ -25,10 +25,15 @@ PAIRS = {
 }
 # Published figures (../shared/REFERENCE.md), not computed by this package.
 PARAMS = {
-    "ResNet50": 25_636_712, "ResNet101": 44_707_176, "ResNet152": 60_419_944,
-    "ResNet50V2": 25_613_800, "ResNet101V2": 44_675_560,
+    "ResNet50": 25_636_712,
+    "ResNet101": 44_707_176,
+    "ResNet152": 60_419_944,
+    "ResNet50V2": 25_613_800,
+    "ResNet101V2": 44_675_560,
     "ResNet152V2": 60_380_648,
-    "DenseNet121": 8_062_504, "DenseNet169": 14_307_880, "DenseNet201": 20_242_984,
+    "DenseNet121": 8_062_504,
+    "DenseNet169": 14_307_880,
+    "DenseNet201": 20_242_984,
 }
 # Layers keras.applications leaves unnamed get a session-dependent name.
 KERAS_AUTO_NAME = re.compile(r"(input_layer|max_pooling2d|zero_padding2d)(_\d+)?")
@@ -36,8 +41,11 @@ KERAS_AUTO_NAME = re.compile(r"(input_layer|max_pooling2d|zero_padding2d)(_\d+)?
 
 def _variables(model):
     """(layer position, variable name, shape), in weight-loading order."""
-    return [(i, v.name, tuple(v.shape))
-            for i, layer in enumerate(model.layers) for v in layer.weights]
+    return [
+        (i, v.name, tuple(v.shape))
+        for i, layer in enumerate(model.layers)
+        for v in layer.weights
+    ]
 
 
 @pytest.mark.parametrize("name", list(PAIRS))
@@ -45,8 +53,8 @@ def test_layer_names_order_and_variables_equal_keras_applications(name):
     theirs = PAIRS[name](weights=None)
     ours = kr.build(name)
     assert ours.count_params() == theirs.count_params() == PARAMS[name]
-    their_names = [l.name for l in theirs.layers]
-    our_names = [l.name for l in ours.layers]
+    their_names = [layer.name for layer in theirs.layers]
+    our_names = [layer.name for layer in ours.layers]
     assert len(our_names) == len(their_names)
     for mine, yours, my_layer, your_layer in zip(
         our_names, their_names, ours.layers, theirs.layers
@@ -59,18 +67,22 @@ def test_layer_names_order_and_variables_equal_keras_applications(name):
 
 
 def test_resnet50_name_list_is_exactly_keras_applications():
-    theirs = [l.name for l in keras.applications.ResNet50(weights=None).layers]
-    ours = [l.name for l in kr.ResNet50().layers]
+    theirs = [layer.name for layer in keras.applications.ResNet50(weights=None).layers]
+    ours = [layer.name for layer in kr.ResNet50().layers]
     assert ours[1:] == theirs[1:]  # [0] is keras' auto-named input layer
     assert "conv4_block6_out" in ours
 
 
 def test_resnet50v2_names_differ_only_where_keras_leaves_layers_unnamed():
-    theirs = [l.name for l in keras.applications.ResNet50V2(weights=None).layers]
-    ours = [l.name for l in kr.ResNet50V2().layers]
+    theirs = [
+        layer.name for layer in keras.applications.ResNet50V2(weights=None).layers
+    ]
+    ours = [layer.name for layer in kr.ResNet50V2().layers]
     differing = [(a, b) for a, b in zip(ours, theirs) if a != b]
     assert [a for a, _ in differing] == [
-        "images", "conv2_block3_0_pool", "conv3_block4_0_pool",
+        "images",
+        "conv2_block3_0_pool",
+        "conv3_block4_0_pool",
         "conv4_block6_0_pool",
     ]
     assert all(KERAS_AUTO_NAME.fullmatch(b) for _, b in differing)
@@ -88,12 +100,12 @@ def test_legacy_h5_from_keras_applications_loads_with_equal_outputs(
     name, include_top, tmp_path
 ):
     keras.utils.set_random_seed(1)
-    theirs = PAIRS[name](weights=None, include_top=include_top,
-                         input_shape=(64, 64, 3))
+    theirs = PAIRS[name](weights=None, include_top=include_top, input_shape=(64, 64, 3))
     path = tmp_path / f"{name}.h5"
     _write_legacy_h5(theirs, path)
-    ours = kr.build(name, include_top=include_top, input_shape=(64, 64, 3),
-                    weights=str(path))
+    ours = kr.build(
+        name, include_top=include_top, input_shape=(64, 64, 3), weights=str(path)
+    )
     x = random_images(2, 64) * 127.0
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(ours(x)),
@@ -103,8 +115,10 @@ def test_legacy_h5_from_keras_applications_loads_with_equal_outputs(
 
 
 def test_densenet_names_differ_only_where_keras_leaves_layers_unnamed():
-    theirs = [l.name for l in keras.applications.DenseNet121(weights=None).layers]
-    ours = [l.name for l in kr.DenseNet121().layers]
+    theirs = [
+        layer.name for layer in keras.applications.DenseNet121(weights=None).layers
+    ]
+    ours = [layer.name for layer in kr.DenseNet121().layers]
     differing = [(a, b) for a, b in zip(ours, theirs) if a != b]
     assert [a for a, _ in differing] == ["images", "conv1_pad", "pool1_pad"]
     assert all(KERAS_AUTO_NAME.fullmatch(b) for _, b in differing)
@@ -115,10 +129,10 @@ def test_densenet_imagenet_weights_are_the_published_keras_files():
 
     for depth in (121, 169, 201):
         entry = kr.weights.get_weights_entry(f"DenseNet{depth}", "imagenet")
-        assert entry.top.url == getattr(keras_densenet,
-                                        f"DENSENET{depth}_WEIGHT_PATH")
-        assert entry.notop.url == getattr(keras_densenet,
-                                          f"DENSENET{depth}_WEIGHT_PATH_NO_TOP")
+        assert entry.top.url == getattr(keras_densenet, f"DENSENET{depth}_WEIGHT_PATH")
+        assert entry.notop.url == getattr(
+            keras_densenet, f"DENSENET{depth}_WEIGHT_PATH_NO_TOP"
+        )
     source = open(keras_densenet.__file__).read()
     for depth in (121, 169, 201):
         entry = kr.weights.get_weights_entry(f"DenseNet{depth}", "imagenet")
@@ -134,9 +148,9 @@ def test_imagenet_weights_are_the_published_keras_files():
         entry = kr.weights.get_weights_entry(name, "imagenet")
         stem = name.lower()
         top_hash, notop_hash = keras_resnet.WEIGHTS_HASHES[stem]
-        expected = (f"{keras_resnet.BASE_WEIGHTS_PATH}{stem}"
-                    "_weights_tf_dim_ordering_tf_kernels")
+        expected = (
+            f"{keras_resnet.BASE_WEIGHTS_PATH}{stem}_weights_tf_dim_ordering_tf_kernels"
+        )
         assert entry.top.url == expected + ".h5"
         assert entry.notop.url == expected + "_notop.h5"
-        assert (entry.top.file_hash, entry.notop.file_hash) == (top_hash,
-                                                                notop_hash)
+        assert (entry.top.file_hash, entry.notop.file_hash) == (top_hash, notop_hash)

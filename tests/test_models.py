@@ -57,7 +57,7 @@ def case(request):
 
 def test_builds_with_output_shape_and_finite_forward(case):
     name, model = case
-    entry_classes = kr.zoo.get_model_entry(name).classes
+    entry_classes = kr.models.zoo.get_model_entry(name).classes
     x = random_images(2, SMALL)
     y = keras.ops.convert_to_numpy(model(x, training=False))
     assert y.shape == (2, entry_classes)
@@ -85,11 +85,19 @@ def test_one_training_step_lowers_loss(case):
     name, _ = case
     spec = kr.get_spec(name)
     size = max(SMALL, 2 * kr.plan_blocks(spec)[-1].reduction)
-    overrides = ({"depths": tuple(min(d, 2) for d in spec.depths)}
-                 if sum(spec.depths) > DEEP_BLOCKS else {})
+    overrides = (
+        {"depths": tuple(min(d, 2) for d in spec.depths)}
+        if sum(spec.depths) > DEEP_BLOCKS
+        else {}
+    )
     keras.utils.set_random_seed(0)
-    model = build_small(name, classes=5, zero_init_residual=True,
-                        input_shape=(size, size, 3), **overrides)
+    model = build_small(
+        name,
+        classes=5,
+        zero_init_residual=True,
+        input_shape=(size, size, 3),
+        **overrides,
+    )
     x = random_images(4, size, seed=1)
     y = np.array([0, 1, 2, 3])
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
@@ -118,7 +126,9 @@ def test_spec_and_config_round_trip(case):
     config = json.loads(json.dumps(model.get_config()))
     assert kr.ModelSpec.from_dict(config["spec"]) == spec
     rebuilt = kr.ResidualModel.from_config(config)
-    assert [l.name for l in rebuilt.layers] == [l.name for l in model.layers]
+    assert [layer.name for layer in rebuilt.layers] == [
+        layer.name for layer in model.layers
+    ]
     assert rebuilt.count_params() == model.count_params()
 
 

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import keras_residual as kr
-from keras_residual.models.digits import DIGITS_WEIGHTS
+from keras_residual.weights import DIGITS_WEIGHTS
 from keras_residual.weights import WeightsFile
 from keras_residual.weights import get_weights_entry
 from keras_residual.weights import save_legacy_weights
@@ -27,7 +27,9 @@ def test_every_reference_model_is_shipped_and_registered():
     assert set(DIGITS_WEIGHTS) == set(REFERENCE_MODELS)
     for name, entry in DIGITS_WEIGHTS.items():
         assert "digits" in kr.list_weights(name)
-        weights = os.path.join(ROOT, "keras_residual", "pretrained", entry["file"])
+        weights = os.path.join(
+            ROOT, "keras_residual", "weights", "pretrained", entry["file"]
+        )
         assert os.path.getsize(weights) < 5e6
         saved_model = os.path.join(ROOT, entry["saved_model"])
         card = json.load(open(os.path.join(saved_model, "model_card.json")))
@@ -46,14 +48,16 @@ def test_digits_weights_classify_the_test_split_and_match_the_saved_model(name):
     probabilities = model.predict(images, verbose=0)
     accuracy = float((probabilities.argmax(-1) == labels).mean())
     assert accuracy >= 0.95
-    assert accuracy == pytest.approx(DIGITS_WEIGHTS[name]["test_accuracy"],
-                                     abs=1.5 / len(labels))
-    served = tf.saved_model.load(os.path.join(
-        ROOT, DIGITS_WEIGHTS[name]["saved_model"]))
-    outputs = served.signatures["serve_preprocessed"](
-        inputs=tf.constant(images[:16]))
-    np.testing.assert_allclose(outputs["probabilities"].numpy(),
-                               probabilities[:16], atol=1e-5)
+    assert accuracy == pytest.approx(
+        DIGITS_WEIGHTS[name]["test_accuracy"], abs=1.5 / len(labels)
+    )
+    served = tf.saved_model.load(
+        os.path.join(ROOT, DIGITS_WEIGHTS[name]["saved_model"])
+    )
+    outputs = served.signatures["serve_preprocessed"](inputs=tf.constant(images[:16]))
+    np.testing.assert_allclose(
+        outputs["probabilities"].numpy(), probabilities[:16], atol=1e-5
+    )
 
 
 def test_digits_weights_handle_classes_and_channels_like_imagenet():
@@ -63,12 +67,14 @@ def test_digits_weights_handle_classes_and_channels_like_imagenet():
     assert five.output.shape[-1] == 5
     np.testing.assert_array_equal(
         np.asarray(five.get_layer("conv1_conv").kernel),
-        np.asarray(reference.get_layer("conv1_conv").kernel))
+        np.asarray(reference.get_layer("conv1_conv").kernel),
+    )
     backbone = kr.ResNet20(weights="digits", include_top=False)
     assert backbone.input_shape == (None, None, None, 1)
     np.testing.assert_array_equal(
         np.asarray(backbone.get_layer("conv4_block1_2_conv").kernel),
-        np.asarray(reference.get_layer("conv4_block1_2_conv").kernel))
+        np.asarray(reference.get_layer("conv4_block1_2_conv").kernel),
+    )
     with pytest.raises(ValueError, match=r"expect 1 input channels.*3"):
         kr.ResNet20(weights="digits", input_shape=(32, 32, 3))
     with pytest.raises(ValueError, match=r"digits"):
@@ -84,8 +90,9 @@ def test_shipped_files_use_the_legacy_layout_that_keras_reads_too(tmp_path):
         np.testing.assert_array_equal(np.asarray(mine), np.asarray(keras_loaded))
     copy = save_legacy_weights(ours, str(tmp_path / "copy.h5"))
     again = kr.ResNet20(input_shape=(32, 32, 1), weights=copy)
-    np.testing.assert_array_equal(np.asarray(again.weights[0]),
-                                  np.asarray(ours.weights[0]))
+    np.testing.assert_array_equal(
+        np.asarray(again.weights[0]), np.asarray(ours.weights[0])
+    )
     with pytest.raises(ValueError, match=r"must end in '.h5' but not"):
         save_legacy_weights(ours, str(tmp_path / "copy.weights.h5"))
 
@@ -97,9 +104,13 @@ def test_a_corrupt_packaged_weights_file_is_refused(tmp_path):
     with open(damaged, "r+b") as handle:
         handle.seek(os.path.getsize(damaged) // 2)
         handle.write(b"\x00" * 64)
-    kr.register_weights("ResNet20", "damaged", top=WeightsFile(
-        path=str(damaged), file_hash=entry.top.file_hash), classes=10,
-        input_channels=1)
+    kr.register_weights(
+        "ResNet20",
+        "damaged",
+        top=WeightsFile(path=str(damaged), file_hash=entry.top.file_hash),
+        classes=10,
+        input_channels=1,
+    )
     try:
         with pytest.raises(ValueError, match=r"does not match its registered hash"):
             kr.ResNet20(weights="damaged")
@@ -110,12 +121,27 @@ def test_a_corrupt_packaged_weights_file_is_refused(tmp_path):
 @pytest.mark.xdist_group("subprocess")
 def test_reproduce_script_writes_loadable_weights_and_saved_models(tmp_path):
     done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "reference_models.py"),
-         "--models", "ResNet20", "--epochs", "1", "--verbose", "0",
-         "--runs-dir", str(tmp_path / "runs"),
-         "--saved-models", str(tmp_path / "saved_models"),
-         "--pretrained", str(tmp_path / "pretrained")],
-        capture_output=True, text=True, timeout=600, env=subprocess_env())
+        [
+            sys.executable,
+            os.path.join(ROOT, "examples", "reference_models.py"),
+            "--models",
+            "ResNet20",
+            "--epochs",
+            "1",
+            "--verbose",
+            "0",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--saved-models",
+            str(tmp_path / "saved_models"),
+            "--pretrained",
+            str(tmp_path / "pretrained"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=subprocess_env(),
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     manifest = json.load(open(tmp_path / "pretrained" / "manifest.json"))
     entry = manifest["ResNet20"]
@@ -123,10 +149,11 @@ def test_reproduce_script_writes_loadable_weights_and_saved_models(tmp_path):
     weights = str(tmp_path / "pretrained" / entry["file"])
     model = kr.ResNet20(input_shape=(32, 32, 1), weights=weights)
     served = tf.saved_model.load(str(tmp_path / "saved_models" / "ResNet20-digits"))
-    inputs = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 1)).astype(
-        "float32")
+    inputs = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 1)).astype("float32")
     outputs = served.signatures["serve_preprocessed"](inputs=tf.constant(inputs))
-    np.testing.assert_allclose(outputs["probabilities"].numpy(),
-                               model.predict(inputs, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        outputs["probabilities"].numpy(), model.predict(inputs, verbose=0), atol=1e-5
+    )
     assert os.path.isfile(
-        tmp_path / "saved_models" / "ResNet20-digits" / "model_card.json")
+        tmp_path / "saved_models" / "ResNet20-digits" / "model_card.json"
+    )

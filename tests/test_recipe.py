@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 import keras_residual as kr
-from keras_residual.losses import ClassificationCrossentropy
-from keras_residual.precision import Hardware
-from keras_residual.precision import auto_precision
-from keras_residual.precision import read_cpu_flags
-from keras_residual.precision import resolve_jit_compile
-from keras_residual.recipe import no_decay_variables
+from keras_residual.training.losses import ClassificationCrossentropy
+from keras_residual.training.precision import Hardware
+from keras_residual.training.precision import auto_precision
+from keras_residual.training.precision import read_cpu_flags
+from keras_residual.training.precision import resolve_jit_compile
+from keras_residual.training.recipe import no_decay_variables
 
 
 def _lr(schedule, step):
@@ -22,8 +22,13 @@ def test_he2015_preset_is_the_papers_recipe():
     """He et al. 2015: SGD, lr 0.1, momentum 0.9, wd 1e-4, batch 128, lr/10
     at 32k and 48k of 64k iterations."""
     recipe = kr.get_recipe("he2015")
-    assert (recipe.optimizer, recipe.learning_rate, recipe.momentum,
-            recipe.weight_decay, recipe.batch_size) == ("sgd", 0.1, 0.9, 1e-4, 128)
+    assert (
+        recipe.optimizer,
+        recipe.learning_rate,
+        recipe.momentum,
+        recipe.weight_decay,
+        recipe.batch_size,
+    ) == ("sgd", 0.1, 0.9, 1e-4, 128)
     steps_per_epoch, epochs = 400, 160  # 64k iterations
     schedule = recipe.learning_rate_schedule(steps_per_epoch, epochs)
     assert _lr(schedule, 0) == pytest.approx(0.1)
@@ -55,8 +60,13 @@ def test_cosine_schedule_warms_up_linearly_then_decays_to_zero():
 
 def test_weight_decay_skips_batchnorm_parameters_and_biases():
     model = kr.build("ResNet20", depths=(1, 1, 1), input_shape=(32, 32, 3))
-    recipe = kr.Recipe(learning_rate=0.5, weight_decay=0.1, momentum=0.0,
-                       schedule="constant", batch_size=1)
+    recipe = kr.Recipe(
+        learning_rate=0.5,
+        weight_decay=0.1,
+        momentum=0.0,
+        schedule="constant",
+        batch_size=1,
+    )
     optimizer = recipe.build_optimizer(model, steps_per_epoch=1, batch_size=1)
     before = [np.array(v) for v in model.trainable_variables]
     zeros = [keras.ops.zeros(v.shape) for v in model.trainable_variables]
@@ -67,15 +77,20 @@ def test_weight_decay_skips_batchnorm_parameters_and_biases():
         if id(variable) in skipped:
             np.testing.assert_array_equal(np.array(variable), old)
         else:  # decoupled decay: w <- w - lr * wd * w
-            np.testing.assert_allclose(np.array(variable), old * (1 - 0.05),
-                                       rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(
+                np.array(variable), old * (1 - 0.05), rtol=1e-5, atol=1e-7
+            )
 
 
 def test_loss_matches_the_head_and_takes_sparse_labels_with_smoothing():
     recipe = kr.get_recipe("fast")
     probabilities = kr.build("ResNet20", depths=(1, 1, 1), input_shape=(32, 32, 3))
-    logits = kr.build("ResNet20", depths=(1, 1, 1), input_shape=(32, 32, 3),
-                      classifier_activation=None)
+    logits = kr.build(
+        "ResNet20",
+        depths=(1, 1, 1),
+        input_shape=(32, 32, 3),
+        classifier_activation=None,
+    )
     assert not recipe.compile_kwargs(probabilities, 10)["loss"].from_logits
     assert recipe.compile_kwargs(logits, 10)["loss"].from_logits
 
@@ -83,8 +98,9 @@ def test_loss_matches_the_head_and_takes_sparse_labels_with_smoothing():
     scores = rng.normal(size=(6, 5)).astype("float32")
     labels = np.array([0, 4, 2, 2, 1, 3])
     ours = ClassificationCrossentropy(from_logits=True, label_smoothing=0.1)
-    reference = keras.losses.CategoricalCrossentropy(from_logits=True,
-                                                     label_smoothing=0.1)
+    reference = keras.losses.CategoricalCrossentropy(
+        from_logits=True, label_smoothing=0.1
+    )
     one_hot = np.eye(5, dtype="float32")[labels]
     expected = float(reference(one_hot, scores))
     assert float(ours(labels, scores)) == pytest.approx(expected, rel=1e-5)
@@ -123,15 +139,21 @@ def test_recipe_bad_input_names_the_field_and_suggests():
         kr.Recipe(label_smoothing=1.0)
 
 
-@pytest.mark.parametrize("hardware, expected", [
-    (Hardware("gpu", (8, 0)), "mixed_float16"),
-    (Hardware("gpu", (7, 0)), "mixed_float16"),
-    (Hardware("gpu", (6, 1)), "float32"),
-    (Hardware("tpu"), "mixed_bfloat16"),
-    (Hardware("cpu", cpu_flags=frozenset({"avx2", "avx512_bf16"})), "mixed_bfloat16"),
-    (Hardware("cpu", cpu_flags=frozenset({"avx2", "amx_bf16"})), "mixed_bfloat16"),
-    (Hardware("cpu", cpu_flags=frozenset({"avx2", "avx512f"})), "float32"),
-])
+@pytest.mark.parametrize(
+    "hardware, expected",
+    [
+        (Hardware("gpu", (8, 0)), "mixed_float16"),
+        (Hardware("gpu", (7, 0)), "mixed_float16"),
+        (Hardware("gpu", (6, 1)), "float32"),
+        (Hardware("tpu"), "mixed_bfloat16"),
+        (
+            Hardware("cpu", cpu_flags=frozenset({"avx2", "avx512_bf16"})),
+            "mixed_bfloat16",
+        ),
+        (Hardware("cpu", cpu_flags=frozenset({"avx2", "amx_bf16"})), "mixed_bfloat16"),
+        (Hardware("cpu", cpu_flags=frozenset({"avx2", "avx512f"})), "float32"),
+    ],
+)
 def test_auto_precision_follows_the_hardware(hardware, expected):
     assert auto_precision(hardware) == expected
     assert kr.resolve_precision("auto", hardware) == expected
@@ -160,10 +182,15 @@ def test_modern_recipe_with_mixup_trains_on_one_hot_pipelines():
     recipe = kr.get_recipe("modern", mixup_alpha=0.2, cutmix_alpha=1.0)
     assert recipe.label_mode == "categorical"
     data = kr.load_data("digits", batch_size=32, **recipe.data_kwargs())
-    model = kr.build("ResNet20", depths=(1, 1, 1), input_shape=data.image_shape,
-                     classes=data.num_classes)
+    model = kr.build(
+        "ResNet20",
+        depths=(1, 1, 1),
+        input_shape=data.image_shape,
+        classes=data.num_classes,
+    )
     model.compile(**recipe.compile_kwargs(model, data.steps_per_epoch))
-    history = model.fit(data.train.take(3), validation_data=data.validation.take(2),
-                        epochs=1, verbose=0)
+    history = model.fit(
+        data.train.take(3), validation_data=data.validation.take(2), epochs=1, verbose=0
+    )
     assert 0.0 <= history.history["val_accuracy"][0] <= 1.0
     assert np.isfinite(history.history["loss"][0])

@@ -15,14 +15,15 @@ import numpy as np
 import pytest
 
 import keras_residual as kr
-from keras_residual.datasets import load_digits_arrays
-from keras_residual.flops import count_macs
+from keras_residual.analysis.flops import count_macs
+from keras_residual.blocks import get_search_family
+from keras_residual.blocks import list_search_families
+from keras_residual.data import load_digits_arrays
 from keras_residual.search import ResidualHyperModel
 from keras_residual.search import make_tuner
 from keras_residual.search import search
-from keras_residual.search_space import FAMILIES
-from keras_residual.search_space import SearchSpace
-from keras_residual.search_space import family_spec
+from keras_residual.search.space import SearchSpace
+from keras_residual.search.space import family_spec
 from tests.conftest import free_port
 from tests.conftest import subprocess_env
 
@@ -57,27 +58,81 @@ def test_stage_count_is_searchable_with_conditional_depths():
     assert len(values["depths"]) == 4 and hp.is_active("depth_4")
 
 
-@pytest.mark.parametrize("family", list(FAMILIES))
+@pytest.mark.parametrize("family", list(list_search_families()))
 def test_every_family_builds_trains_a_step_and_reloads_in_safe_mode(family, tmp_path):
     spec = family_spec(family, (1, 1), 8, growth_rate=8, gate_bias=-1.5)
     model = kr.build(spec, input_shape=(32, 32, 1), classes=10)
     assert {b.block for b in spec.stages} == {
-        "dense" if family == "dense" else FAMILIES[family][0]}
+        "dense" if family == "dense" else get_search_family(family).block
+    }
     model.compile("sgd", "sparse_categorical_crossentropy")
     x = np.random.default_rng(0).normal(size=(4, 32, 32, 1)).astype("float32")
     model.fit(x, np.arange(4), verbose=0)
     path = str(tmp_path / f"{family}.keras")
     model.save(path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(reloaded.predict(x, verbose=0),
-                               model.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
+    )
+
+
+def test_a_family_registered_outside_the_package_joins_the_search():
+    """A new family registers its search factory next to its blocks; the
+    search code does not change, and its own hyperparameter is sampled only
+    when it is chosen."""
+
+    @kr.register_search_family(
+        "wide_basic",
+        block="basic",
+        parameters={"widen": [2, 3]},
+        description="basic blocks, widened",
+    )
+    def wide_basic(depths, base_width, widen=1):
+        return {
+            "stem": {"kind": "cifar", "filters": base_width},
+            "stages": [
+                {
+                    "depth": d,
+                    "filters": base_width * widen * 2**i,
+                    "block": "basic",
+                    "stride": 1 if i == 0 else 2,
+                }
+                for i, d in enumerate(depths)
+            ],
+        }
+
+    try:
+        space = SearchSpace({"family": ["residual", "wide_basic"], **SMALL})
+        hp, values = _sample(space, family="wide_basic")
+        assert hp.is_active("widen") and values["widen"] in (2, 3)
+        hp, values = _sample(space, family="residual")
+        assert not hp.is_active("widen") and "widen" not in values
+        spec = family_spec("wide_basic", (1, 1), 8, widen=3, gate_bias=-1.0)
+        assert spec.widths == (24, 48)
+        assert "wide_basic" in kr.list_search_families()
+        with pytest.raises(ValueError, match=r"'wide_basi'.*'wide_basic'"):
+            SearchSpace({"family": ["wide_basi"]})
+    finally:
+        kr.blocks.search_family.SEARCH_FAMILIES.unregister("wide_basic")
+    assert "widen" not in SearchSpace().entries
+
+
+def test_a_family_whose_smallest_model_is_invalid_is_refused_up_front():
+    with pytest.raises(ValueError, match=r"smallest 'dense'.*growth_rate"):
+        SearchSpace({"family": ["dense"], "growth_rate": [0, 8]})
 
 
 def test_space_files_narrow_or_fix_entries(tmp_path):
     json_path = tmp_path / "space.json"
-    json_path.write_text(json.dumps({"family": ["dense", "highway"],
-                                     "depth": {"min": 2, "max": 2},
-                                     "learning_rate": 0.05}))
+    json_path.write_text(
+        json.dumps(
+            {
+                "family": ["dense", "highway"],
+                "depth": {"min": 2, "max": 2},
+                "learning_rate": 0.05,
+            }
+        )
+    )
     yaml_path = tmp_path / "space.yaml"
     yaml_path.write_text("family: [plain]\nbase_width: [16]\n")
     for path in (json_path, yaml_path):
@@ -94,14 +149,17 @@ def test_space_files_narrow_or_fix_entries(tmp_path):
     assert SearchSpace.from_file(str(yaml_path)).families == ("plain",)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"family": []}, r"'family' is an empty list"),
-    ({"depth": {"min": 4, "max": 2}}, r"contradictory: min 4 > max 2"),
-    ({"family": ["densee"]}, r"'densee'.*'dense'"),
-    ({"dpeth": [1]}, r"'dpeth'.*'depth'"),
-    ({"learning_rate": {"min": 0.0, "max": 0.1, "sampling": "log"}}, r"min > 0"),
-    ({"depth": {"min": 0, "max": 2}}, r"'depth' must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"family": []}, r"'family' is an empty list"),
+        ({"depth": {"min": 4, "max": 2}}, r"contradictory: min 4 > max 2"),
+        ({"family": ["densee"]}, r"'densee'.*'dense'"),
+        ({"dpeth": [1]}, r"'dpeth'.*'depth'"),
+        ({"learning_rate": {"min": 0.0, "max": 0.1, "sampling": "log"}}, r"min > 0"),
+        ({"depth": {"min": 0, "max": 2}}, r"'depth' must be >= 1"),
+    ],
+)
 def test_bad_search_spaces_are_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
         SearchSpace(overrides)
@@ -137,18 +195,28 @@ def test_unknown_tuner_and_unlogged_objective_are_refused(tmp_path):
 
 def _small_digits(n_train=128):
     arrays = load_digits_arrays()
-    return {"train": (arrays["train"][0][:n_train], arrays["train"][1][:n_train]),
-            "validation": (arrays["validation"][0][:64],
-                           arrays["validation"][1][:64]),
-            "test": (arrays["test"][0][:64], arrays["test"][1][:64])}
+    return {
+        "train": (arrays["train"][0][:n_train], arrays["train"][1][:n_train]),
+        "validation": (arrays["validation"][0][:64], arrays["validation"][1][:64]),
+        "test": (arrays["test"][0][:64], arrays["test"][1][:64]),
+    }
 
 
 @pytest.mark.xdist_group("search")
 def test_over_budget_trials_are_rejected_and_reported_without_crashing(tmp_path):
     space = {"family": ["residual"], "depth": [1], "base_width": [8, 32]}
-    summary = search(_small_digits(), str(tmp_path / "budget"), tuner="random",
-                     max_trials=4, epochs=1, space=space, max_params=20_000,
-                     seed=3, verbose=0, export=False)
+    summary = search(
+        _small_digits(),
+        str(tmp_path / "budget"),
+        tuner="random",
+        max_trials=4,
+        epochs=1,
+        space=space,
+        max_params=20_000,
+        seed=3,
+        verbose=0,
+        export=False,
+    )
     statuses = {row["status"] for row in summary["rows"]}
     widths = {row["status"]: row["base_width"] for row in summary["rows"]}
     assert statuses == {"COMPLETED", "REJECTED"}
@@ -167,13 +235,25 @@ def test_tuners_search_and_save_a_rebuildable_best_spec_and_model(tuner, tmp_pat
 
     out = tmp_path / tuner
     space = dict(SMALL, family=["residual", "dense", "highway"])
-    summary = search(_small_digits(), str(out), tuner=tuner, max_trials=2,
-                     epochs=2 if tuner == "hyperband" else 1, space=space,
-                     seed=1, verbose=0)
+    summary = search(
+        _small_digits(),
+        str(out),
+        tuner=tuner,
+        max_trials=2,
+        epochs=2 if tuner == "hyperband" else 1,
+        space=space,
+        seed=1,
+        verbose=0,
+    )
     assert summary["trials"] == 2 and summary["completed"] >= 1
-    assert summary["tuner"].lower() == {"random": "randomsearch",
-                                        "hyperband": "hyperband",
-                                        "bayesian": "bayesianoptimization"}[tuner]
+    assert (
+        summary["tuner"].lower()
+        == {
+            "random": "randomsearch",
+            "hyperband": "hyperband",
+            "bayesian": "bayesianoptimization",
+        }[tuner]
+    )
     spec = json.load(open(out / "best_spec.json"))
     rebuilt = kr.build(spec, input_shape=(32, 32, 1), classes=10)
     assert rebuilt.count_params() == summary["best"]["params"]
@@ -182,15 +262,15 @@ def test_tuners_search_and_save_a_rebuildable_best_spec_and_model(tuner, tmp_pat
     x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 1)).astype("float32")
     served = tf.saved_model.load(str(out / "best_saved_model"))
     outputs = served.signatures["serve_preprocessed"](inputs=tf.constant(x))
-    np.testing.assert_allclose(outputs["probabilities"].numpy(),
-                               best.predict(x, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        outputs["probabilities"].numpy(), best.predict(x, verbose=0), atol=1e-5
+    )
     for timing in summary["timings"].values():
         assert timing["trial_seconds"] >= timing.get("fit_seconds", 0.0)
 
 
 def _tune(*args):
     return [sys.executable, "-m", "keras_residual.cli", "tune", *args]
-
 
 
 def _trial_states(tuner_dir):
@@ -214,29 +294,54 @@ def test_sigkill_during_a_trial_then_rerun_keeps_completed_trials(tmp_path):
     tuner_dir = os.path.join(out, "tuner", "search")
     space_file = tmp_path / "space.json"
     space_file.write_text(json.dumps(dict(SMALL, family=["residual"])))
-    command = _tune("--out", out, "--max-trials", "3", "--epochs", "3",
-                    "--space", str(space_file), "--verbose", "0", "--no-export")
-    process = subprocess.Popen(command, env=subprocess_env(), cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    command = _tune(
+        "--out",
+        out,
+        "--max-trials",
+        "3",
+        "--epochs",
+        "3",
+        "--space",
+        str(space_file),
+        "--verbose",
+        "0",
+        "--no-export",
+    )
+    process = subprocess.Popen(
+        command,
+        env=subprocess_env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     backups = os.path.join(out, "trial_backups")
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
         states = _trial_states(tuner_dir)
         running = [n for n, s in states.items() if s["status"] == "RUNNING"]
-        if any(s["status"] == "COMPLETED" for s in states.values()) and running \
-                and os.path.exists(os.path.join(backups, running[0],
-                                                "state.json")):
+        if (
+            any(s["status"] == "COMPLETED" for s in states.values())
+            and running
+            and os.path.exists(os.path.join(backups, running[0], "state.json"))
+        ):
             break  # a trial is running with one epoch backed up
         time.sleep(0.1)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
-    before = {k: v for k, v in _trial_states(tuner_dir).items()
-              if v["status"] == "COMPLETED"}
+    before = {
+        k: v for k, v in _trial_states(tuner_dir).items() if v["status"] == "COMPLETED"
+    }
     assert 1 <= len(before) < 3
 
-    done = subprocess.run(command, env=subprocess_env(), cwd=ROOT,
-                          capture_output=True, text=True, timeout=400)
+    done = subprocess.run(
+        command,
+        env=subprocess_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "epoch(s) already completed" in done.stdout  # the cut trial resumed
     after = _trial_states(tuner_dir)
@@ -249,33 +354,56 @@ def test_sigkill_during_a_trial_then_rerun_keeps_completed_trials(tmp_path):
     assert summary["trials"] == 3 and summary["completed"] == 3
 
 
-
 @pytest.mark.xdist_group("subprocess")
 def test_chief_and_two_workers_share_out_the_trials(tmp_path):
     out = str(tmp_path / "distributed")
     space_file = tmp_path / "space.json"
     space_file.write_text(json.dumps(dict(SMALL, family=["residual", "plain"])))
-    common = ["--out", out, "--max-trials", "4", "--epochs", "1", "--space",
-              str(space_file), "--verbose", "0", "--no-export",
-              "--oracle-address", f"127.0.0.1:{free_port()}"]
-    chief = subprocess.Popen(_tune(*common, "--chief"), env=subprocess_env(),
-                             cwd=ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+    common = [
+        "--out",
+        out,
+        "--max-trials",
+        "4",
+        "--epochs",
+        "1",
+        "--space",
+        str(space_file),
+        "--verbose",
+        "0",
+        "--no-export",
+        "--oracle-address",
+        f"127.0.0.1:{free_port()}",
+    ]
+    chief = subprocess.Popen(
+        _tune(*common, "--chief"),
+        env=subprocess_env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     time.sleep(3)
-    workers = [subprocess.Popen(_tune(*common, "--worker", str(i)),
-                                env=subprocess_env(), cwd=ROOT,
-                                stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
-               for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            _tune(*common, "--worker", str(i)),
+            env=subprocess_env(),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
     outputs = [w.communicate(timeout=500)[0] for w in workers]
     chief_output = chief.communicate(timeout=200)[0]
     for process, output in zip(workers + [chief], outputs + [chief_output]):
         assert process.returncode == 0, output[-3000:]
     ran = []
     for output in outputs:
-        line = [l for l in output.splitlines() if "ran trials:" in l][-1]
-        ran.append(set(line.split("ran trials:")[1].replace(",", " ").split())
-                   - {"none"})
+        line = [layer for layer in output.splitlines() if "ran trials:" in layer][-1]
+        ran.append(
+            set(line.split("ran trials:")[1].replace(",", " ").split()) - {"none"}
+        )
     assert ran[0] and ran[1] and not ran[0] & ran[1]
     summary = json.load(open(os.path.join(out, "summary.json")))
     assert summary["trials"] == 4

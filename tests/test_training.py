@@ -27,8 +27,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = str(tmp_path_factory.mktemp("runs") / "tiny")
-    result = kr.train("ResNet20", "digits", out, epochs=2, precision="float32",
-                      verbose=0, model_overrides=TINY)
+    result = kr.train(
+        "ResNet20",
+        "digits",
+        out,
+        epochs=2,
+        precision="float32",
+        verbose=0,
+        model_overrides=TINY,
+    )
     return result
 
 
@@ -40,8 +47,16 @@ def _history(run_dir):
 @pytest.mark.xdist_group("train_tiny")
 def test_run_directory_holds_every_artifact(run):
     files = set(os.listdir(run.run_dir))
-    assert {"run.json", "history.csv", "metrics.json", "curves.png",
-            "model.keras", "saved_model", "checkpoints", "logs"} <= files
+    assert {
+        "run.json",
+        "history.csv",
+        "metrics.json",
+        "curves.png",
+        "model.keras",
+        "saved_model",
+        "checkpoints",
+        "logs",
+    } <= files
     metrics = json.load(open(os.path.join(run.run_dir, "metrics.json")))
     assert metrics["params"] == run.model.count_params()
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
@@ -61,25 +76,40 @@ def test_saved_model_and_keras_file_reproduce_the_model(run):
     expected = run.model.predict(images, verbose=0)
     served = tf.saved_model.load(os.path.join(run.run_dir, "saved_model"))
     outputs = served.signatures["serve_preprocessed"](inputs=tf.constant(images))
-    np.testing.assert_allclose(outputs["probabilities"].numpy(), expected,
-                               atol=1e-5)
-    reloaded = keras.saving.load_model(os.path.join(run.run_dir, "model.keras"),
-                                       safe_mode=True)
-    np.testing.assert_allclose(reloaded.predict(images, verbose=0), expected,
-                               atol=1e-5)
+    np.testing.assert_allclose(outputs["probabilities"].numpy(), expected, atol=1e-5)
+    reloaded = keras.saving.load_model(
+        os.path.join(run.run_dir, "model.keras"), safe_mode=True
+    )
+    np.testing.assert_allclose(reloaded.predict(images, verbose=0), expected, atol=1e-5)
 
 
 @pytest.mark.xdist_group("train_tiny")
 def test_existing_runs_are_protected_and_resume_checks_settings(run):
     with pytest.raises(ValueError, match=r"already holds a run.*--resume"):
-        kr.train("ResNet20", "digits", run.run_dir, epochs=2,
-                 model_overrides=TINY, verbose=0)
+        kr.train(
+            "ResNet20", "digits", run.run_dir, epochs=2, model_overrides=TINY, verbose=0
+        )
     with pytest.raises(ValueError, match=r"different settings.*epochs: 2 -> 3"):
-        kr.train("ResNet20", "digits", run.run_dir, epochs=3, resume=True,
-                 model_overrides=TINY, verbose=0)
-    again = kr.train("ResNet20", "digits", run.run_dir, epochs=2, resume=True,
-                     precision="float32", model_overrides=TINY, verbose=0,
-                     export=False)
+        kr.train(
+            "ResNet20",
+            "digits",
+            run.run_dir,
+            epochs=3,
+            resume=True,
+            model_overrides=TINY,
+            verbose=0,
+        )
+    again = kr.train(
+        "ResNet20",
+        "digits",
+        run.run_dir,
+        epochs=2,
+        resume=True,
+        precision="float32",
+        model_overrides=TINY,
+        verbose=0,
+        export=False,
+    )
     assert again.metrics["resumed_from_epoch"] == 2
     assert len(_history(run.run_dir)) == 2
 
@@ -93,8 +123,16 @@ def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_state(tmp_
 
     out = str(tmp_path / "nan")
     with pytest.raises(TrainingDiverged) as error:
-        kr.train("ResNet20", "digits", out, epochs=3, precision="float32",
-                 verbose=0, model_overrides=TINY, callbacks=[Poison()])
+        kr.train(
+            "ResNet20",
+            "digits",
+            out,
+            epochs=3,
+            precision="float32",
+            verbose=0,
+            model_overrides=TINY,
+            callbacks=[Poison()],
+        )
     message = str(error.value)
     assert "non-finite at epoch 2" in message
     assert "last good checkpoint (epoch 1)" in message
@@ -105,17 +143,18 @@ def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_state(tmp_
     assert all(np.isfinite(np.array(w)).all() for w in model.weights)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--dataset", "mnsit"], "Unknown `dataset` 'mnsit'"),
-    (["--classes", "5"], "Labels out of range"),
-    (["--model", "ResNet50", "--image-size", "16"], "at least 32"),
-    (["--model", "ResNet2O"], "'ResNet20'"),
-    (["--recipe", "fats"], "'fast'"),
-])
-def test_cli_bad_input_exits_2_with_a_specific_message(tmp_path, capsys, argv,
-                                                       message):
-    code = cli.main(["train", "--out", str(tmp_path / "bad"), "--epochs", "1",
-                     *argv])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--dataset", "mnsit"], "Unknown `dataset` 'mnsit'"),
+        (["--classes", "5"], "Labels out of range"),
+        (["--model", "ResNet50", "--image-size", "16"], "at least 32"),
+        (["--model", "ResNet2O"], "'ResNet20'"),
+        (["--recipe", "fats"], "'fast'"),
+    ],
+)
+def test_cli_bad_input_exits_2_with_a_specific_message(tmp_path, capsys, argv, message):
+    code = cli.main(["train", "--out", str(tmp_path / "bad"), "--epochs", "1", *argv])
     assert code == 2
     assert message in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "bad" / "run.json")
@@ -123,7 +162,6 @@ def test_cli_bad_input_exits_2_with_a_specific_message(tmp_path, capsys, argv,
 
 def _cli(*args):
     return [sys.executable, "-m", "keras_residual.cli", "train", *args]
-
 
 
 def _state(out):
@@ -137,10 +175,26 @@ def _state(out):
 @pytest.mark.xdist_group("subprocess")
 def test_sigkill_mid_epoch_then_resume_finishes_the_same_epochs(tmp_path):
     out = str(tmp_path / "killed")
-    command = _cli("--model", "ResNet20", "--epochs", "3", "--out", out,
-                   "--precision", "float32", "--verbose", "2", "--no-export")
-    process = subprocess.Popen(command, env=subprocess_env(), cwd=ROOT,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    command = _cli(
+        "--model",
+        "ResNet20",
+        "--epochs",
+        "3",
+        "--out",
+        out,
+        "--precision",
+        "float32",
+        "--verbose",
+        "2",
+        "--no-export",
+    )
+    process = subprocess.Popen(
+        command,
+        env=subprocess_env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.time() + 240
     while time.time() < deadline and process.poll() is None:
         state = _state(out)
@@ -154,23 +208,29 @@ def test_sigkill_mid_epoch_then_resume_finishes_the_same_epochs(tmp_path):
     killed_at = _state(out)["epoch"]
     assert 1 <= killed_at < 3
 
-    resumed = subprocess.run(command + ["--resume"], env=subprocess_env(),
-                             cwd=ROOT, capture_output=True, text=True,
-                             timeout=300)
+    resumed = subprocess.run(
+        command + ["--resume"],
+        env=subprocess_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
     assert f"{killed_at} epoch(s) already completed" in resumed.stdout
     metrics = json.load(open(os.path.join(out, "metrics.json")))
     assert metrics["resumed_from_epoch"] == killed_at
     assert metrics["epochs_completed"] == 3
     assert [row["epoch"] for row in _history(out)] == ["1", "2", "3"]
-    assert [name for name in os.listdir(os.path.join(out, "checkpoints"))
-            if ".tmp" in name] == []
+    assert [
+        name for name in os.listdir(os.path.join(out, "checkpoints")) if ".tmp" in name
+    ] == []
 
 
 SAVE_LOOP = """
 import sys
 import keras_residual as kr
-from keras_residual.callbacks import ResumableBackup
+from keras_residual.training.callbacks import ResumableBackup
 model = kr.build("ResNet20", input_shape=(32, 32, 1), classes=10)
 backup = ResumableBackup(sys.argv[1])
 backup.set_model(model)
@@ -186,9 +246,12 @@ def test_checkpoints_are_never_half_written_under_sigkill(tmp_path):
     directory = str(tmp_path / "state")
     model = kr.build("ResNet20", input_shape=(32, 32, 1), classes=10)
     for delay in (0.05, 0.13, 0.31):
-        process = subprocess.Popen([sys.executable, "-c", SAVE_LOOP, directory],
-                                   env=subprocess_env(), stdout=subprocess.PIPE,
-                                   text=True)
+        process = subprocess.Popen(
+            [sys.executable, "-c", SAVE_LOOP, directory],
+            env=subprocess_env(),
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert process.stdout.readline().strip()  # one save completed
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
@@ -216,23 +279,47 @@ sys.exit(cli.main(sys.argv[1:]))
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     out = str(tmp_path / "mirrored")
     done = subprocess.run(
-        [sys.executable, "-c", MIRRORED, "train", "--depths", "1,1,1",
-         "--epochs", "1", "--out", out, "--distribute", "mirrored",
-         "--verbose", "0", "--no-export", "--batch-size", "32"],
-        env=subprocess_env(KERAS_BACKEND="tensorflow"), cwd=ROOT,
-        capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-c",
+            MIRRORED,
+            "train",
+            "--depths",
+            "1,1,1",
+            "--epochs",
+            "1",
+            "--out",
+            out,
+            "--distribute",
+            "mirrored",
+            "--verbose",
+            "0",
+            "--no-export",
+            "--batch-size",
+            "32",
+        ],
+        env=subprocess_env(KERAS_BACKEND="tensorflow"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     metrics = json.load(open(os.path.join(out, "metrics.json")))
     assert metrics["distribute"] == "mirrored" and metrics["replicas"] == 2
     assert np.isfinite(float(_history(out)[0]["loss"]))
 
 
-
 def _weights(path):
     arrays = {}
     with h5py.File(path) as handle:
-        handle.visititems(lambda name, item: arrays.__setitem__(name, item[()])
-                          if isinstance(item, h5py.Dataset) else None)
+        handle.visititems(
+            lambda name, item: (
+                arrays.__setitem__(name, item[()])
+                if isinstance(item, h5py.Dataset)
+                else None
+            )
+        )
     return arrays
 
 
@@ -242,13 +329,35 @@ def test_jax_data_parallel_two_processes_end_with_identical_weights(tmp_path):
     address = f"127.0.0.1:{free_port()}"
     processes = [
         subprocess.Popen(
-            _cli("--depths", "1,1,1", "--epochs", "1", "--out", out,
-                 "--distribute", "data_parallel", "--num-processes", "2",
-                 "--process-id", str(rank), "--coordinator-address", address,
-                 "--verbose", "0", "--no-export", "--batch-size", "64"),
-            env=subprocess_env(KERAS_BACKEND="jax"), cwd=ROOT,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for rank in (0, 1)]
+            _cli(
+                "--depths",
+                "1,1,1",
+                "--epochs",
+                "1",
+                "--out",
+                out,
+                "--distribute",
+                "data_parallel",
+                "--num-processes",
+                "2",
+                "--process-id",
+                str(rank),
+                "--coordinator-address",
+                address,
+                "--verbose",
+                "0",
+                "--no-export",
+                "--batch-size",
+                "64",
+            ),
+            env=subprocess_env(KERAS_BACKEND="jax"),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
     outputs = [p.communicate(timeout=400)[0] for p in processes]
     for process, output in zip(processes, outputs):
         assert process.returncode == 0, output[-3000:]
@@ -256,9 +365,10 @@ def test_jax_data_parallel_two_processes_end_with_identical_weights(tmp_path):
     worker = json.load(open(os.path.join(out, "process-1", "metrics.json")))
     assert chief["processes"] == worker["processes"] == 2
     assert chief["test_accuracy"] == worker["test_accuracy"]
-    weights = [_weights(os.path.join(directory, "checkpoints",
-                                     "epoch-0001.weights.h5"))
-               for directory in (out, os.path.join(out, "process-1"))]
+    weights = [
+        _weights(os.path.join(directory, "checkpoints", "epoch-0001.weights.h5"))
+        for directory in (out, os.path.join(out, "process-1"))
+    ]
     assert weights[0].keys() == weights[1].keys() and len(weights[0]) > 20
     for name, value in weights[0].items():
         np.testing.assert_array_equal(value, weights[1][name], err_msg=name)

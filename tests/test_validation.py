@@ -11,24 +11,39 @@ import keras_residual as kr
     "kwargs, error, pattern",
     [
         ({"input_shape": (31, 64, 3)}, ValueError, r"height must be at least 32.*31"),
-        ({"input_shape": (64, 16, 3), "include_top": False}, ValueError,
-         r"width must be at least 32"),
-        ({"input_shape": (None, None, 3)}, ValueError,
-         r"include_top=True.*known input height"),
+        (
+            {"input_shape": (64, 16, 3), "include_top": False},
+            ValueError,
+            r"width must be at least 32",
+        ),
+        (
+            {"input_shape": (None, None, 3)},
+            ValueError,
+            r"include_top=True.*known input height",
+        ),
         ({"input_shape": (64, 64)}, ValueError, r"\(height, width, channels\)"),
         ({"input_shape": "224"}, TypeError, r"input_shape"),
-        ({"include_top": False, "pooling": "avgg"}, ValueError,
-         r"`pooling`.*'avgg'.*Did you mean 'avg'"),
+        (
+            {"include_top": False, "pooling": "avgg"},
+            ValueError,
+            r"`pooling`.*'avgg'.*Did you mean 'avg'",
+        ),
         ({"classes": 0}, ValueError, r"`classes` must lie in \[1, inf\]; received 0"),
         ({"classes": 2.5}, TypeError, r"`classes` must be an integer; received 2.5"),
-        ({"classifier_activation": "softmaxx"}, ValueError,
-         r"classifier_activation.*softmaxx"),
+        (
+            {"classifier_activation": "softmaxx"},
+            ValueError,
+            r"classifier_activation.*softmaxx",
+        ),
         ({"include_top": "yes"}, TypeError, r"include_top"),
         ({"depths": (3, 3)}, ValueError, r"`depths` must have 3 entries"),
         ({"depths": (3, 0, 3)}, ValueError, r"depths\[1\]"),
         ({"width_multiplier": 0}, ValueError, r"width_multiplier"),
-        ({"block": "botleneck"}, ValueError,
-         r"Unknown block.*'botleneck'.*Did you mean 'bottleneck'"),
+        (
+            {"block": "botleneck"},
+            ValueError,
+            r"Unknown block.*'botleneck'.*Did you mean 'bottleneck'",
+        ),
         ({"drop_path_rate": 1.0}, ValueError, r"drop_path_rate"),
         ({"depht": 3}, ValueError, r"keyword argument.*'depht'"),
     ],
@@ -49,8 +64,7 @@ def test_input_tensor_must_be_an_image_batch_and_agree_with_input_shape():
     with pytest.raises(ValueError, match="4D image batch"):
         kr.ResNet20(input_tensor=keras.Input((32, 32)))
     with pytest.raises(ValueError, match="disagrees"):
-        kr.ResNet20(input_tensor=keras.Input((32, 32, 3)),
-                    input_shape=(64, 64, 3))
+        kr.ResNet20(input_tensor=keras.Input((32, 32, 3)), input_shape=(64, 64, 3))
 
 
 def test_input_tensor_is_used_as_the_model_input():
@@ -62,15 +76,19 @@ def test_input_tensor_is_used_as_the_model_input():
 
 def test_block_that_cannot_take_the_stage_shortcut_or_stride():
     spec = kr.get_spec("PlainNet20")
-    bad = spec.replace(stages=(spec.stages[0].__class__(
-        3, 16, "plain", stride=1, shortcut="projection"),) + spec.stages[1:])
+    bad = spec.replace(
+        stages=(
+            spec.stages[0].__class__(3, 16, "plain", stride=1, shortcut="projection"),
+        )
+        + spec.stages[1:]
+    )
     with pytest.raises(ValueError, match=r"`shortcut`.*'plain' supports \('none',\)"):
         kr.build(bad)
-    kr.register_block("stride_one_only", lambda x, call: x, strides=(1,),
-                      overwrite=True)
+    kr.register_block(
+        "stride_one_only", lambda x, call: x, strides=(1,), overwrite=True
+    )
     try:
-        odd = spec.replace(stages=(kr.StageSpec(1, 16, "stride_one_only",
-                                                stride=2),))
+        odd = spec.replace(stages=(kr.StageSpec(1, 16, "stride_one_only", stride=2),))
         with pytest.raises(ValueError, match=r"`stride`.*supports strides \(1,\)"):
             kr.build(odd)
     finally:
@@ -80,7 +98,9 @@ def test_block_that_cannot_take_the_stage_shortcut_or_stride():
 def test_spec_fields_are_validated():
     with pytest.raises(ValueError, match="stride_block"):
         kr.StageSpec(2, 16, stride_block="middle")
-    with pytest.raises(ValueError, match=r"`shortcut`.*'zero'.*Did you mean 'zero_pad'"):
+    with pytest.raises(
+        ValueError, match=r"`shortcut`.*'zero'.*Did you mean 'zero_pad'"
+    ):
         kr.StageSpec(2, 16, shortcut="zero")
     with pytest.raises(ValueError, match="at least one stage"):
         kr.ModelSpec(stem=kr.StemSpec(), stages=())

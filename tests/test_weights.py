@@ -3,9 +3,7 @@ the model left untouched, and the download path against a real HTTP server
 on 127.0.0.1."""
 
 import hashlib
-import http.server
 import os
-import threading
 import warnings
 
 import keras
@@ -16,40 +14,6 @@ import keras_residual as kr
 from keras_residual.weights import WeightsFile
 from tests.conftest import free_port
 from tests.conftest import random_images
-
-
-@pytest.fixture
-def keras_home(tmp_path, monkeypatch):
-    home = tmp_path / "keras_home"
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    return home
-
-
-@pytest.fixture
-def server(tmp_path):
-    """Serves tmp_path/served on 127.0.0.1 and counts the requests."""
-    root = tmp_path / "served"
-    root.mkdir()
-    requests = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def do_GET(self):
-            requests.append(self.path)
-            super().do_GET()
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield {"root": root, "url": f"http://127.0.0.1:{httpd.server_port}/",
-           "requests": requests}
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def sha256(path):
@@ -91,9 +55,7 @@ def test_keras3_weights_file_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("suffix", [".weights.h5", ".h5"])
-def test_file_of_another_architecture_is_refused_and_nothing_loaded(
-    suffix, tmp_path
-):
+def test_file_of_another_architecture_is_refused_and_nothing_loaded(suffix, tmp_path):
     other = kr.ResNet32()
     path = tmp_path / f"resnet32{suffix}"
     if suffix == ".h5":
@@ -156,8 +118,7 @@ def test_missing_file_and_unknown_name_are_clear_errors(tmp_path):
 
 def test_imagenet_weights_refuse_other_channels_and_activations(keras_home):
     with pytest.raises(ValueError, match="3 input channels"):
-        kr.ResNet50(weights="imagenet", include_top=False,
-                    input_shape=(64, 64, 1))
+        kr.ResNet50(weights="imagenet", include_top=False, input_shape=(64, 64, 1))
     with pytest.raises(ValueError, match="classifier_activation"):
         kr.ResNet50(weights="imagenet", classifier_activation="sigmoid")
     assert not keras_home.exists()  # refused before any download
@@ -168,8 +129,11 @@ def test_download_loads_caches_and_reuses(server, keras_home, registered):
     source = kr.ResNet20()
     path = server["root"] / "resnet20_test.weights.h5"
     source.save_weights(path)
-    registered("local", top=WeightsFile(url=server["url"] + path.name,
-                                        file_hash=sha256(path)), classes=10)
+    registered(
+        "local",
+        top=WeightsFile(url=server["url"] + path.name, file_hash=sha256(path)),
+        classes=10,
+    )
     model = kr.ResNet20(weights="local")
     x = random_images(2, 32)
     np.testing.assert_allclose(np.array(model(x)), np.array(source(x)), atol=1e-6)
@@ -184,8 +148,11 @@ def test_download_loads_caches_and_reuses(server, keras_home, registered):
 def test_hash_mismatch_raises_and_caches_nothing(server, keras_home, registered):
     path = server["root"] / "resnet20_bad.weights.h5"
     kr.ResNet20().save_weights(path)
-    registered("bad", top=WeightsFile(url=server["url"] + path.name,
-                                      file_hash="0" * 64), classes=10)
+    registered(
+        "bad",
+        top=WeightsFile(url=server["url"] + path.name, file_hash="0" * 64),
+        classes=10,
+    )
     with pytest.raises(ValueError, match="does not match its registered hash"):
         kr.ResNet20(weights="bad")
     assert len(server["requests"]) == 1
@@ -196,8 +163,7 @@ def test_offline_error_names_the_url_and_the_local_file_alternative(
     keras_home, registered
 ):
     url = f"http://127.0.0.1:{free_port()}/resnet20_offline.h5"
-    registered("offline", top=WeightsFile(url=url, file_hash="0" * 64),
-               classes=10)
+    registered("offline", top=WeightsFile(url=url, file_hash="0" * 64), classes=10)
     with pytest.raises(OSError) as error:
         kr.ResNet20(weights="offline")
     assert url in str(error.value)
@@ -220,9 +186,12 @@ def test_other_classes_load_everything_but_the_classifier(
     backbone = kr.ResNet20(include_top=False)
     backbone.set_weights(source.get_weights()[:-2])
     _write_legacy_h5(backbone, notop)
-    registered("pre", top=WeightsFile(server["url"] + top.name, sha256(top)),
-               notop=WeightsFile(server["url"] + notop.name, sha256(notop)),
-               classes=10)
+    registered(
+        "pre",
+        top=WeightsFile(server["url"] + top.name, sha256(top)),
+        notop=WeightsFile(server["url"] + notop.name, sha256(notop)),
+        classes=10,
+    )
     with pytest.warns(UserWarning, match="except the classifier 'predictions'"):
         model = kr.ResNet20(weights="pre", classes=3)
     assert model.get_layer("predictions").kernel.shape == (64, 3)

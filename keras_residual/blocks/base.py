@@ -11,11 +11,11 @@ import dataclasses
 
 import keras
 
-from keras_residual.layers import DropPath
-from keras_residual.layers import ZeroPadShortcut
-from keras_residual.registry import Registry
-from keras_residual.validation import check_choice
-from keras_residual.validation import check_int
+from keras_residual.layers.drop_path import DropPath
+from keras_residual.layers.shortcuts import ZeroPadShortcut
+from keras_residual.utils.registry import Registry
+from keras_residual.utils.validation import check_choice
+from keras_residual.utils.validation import check_int
 
 MERGES = ("add", "gate", "concat", "none")
 
@@ -36,8 +36,8 @@ class BlockInfo:
         strides: tuple of int. Strides the block supports.
         description: str. One line for `list_blocks()`.
         options: tuple of str. Block args that `build(...)` accepts as
-            keywords (e.g. `gate_bias`) and routes into the stages using
-            this block.
+            keywords (e.g. `gate_bias`) and routes into the stages (or the
+            transitions) using this block.
     """
 
     name: str
@@ -50,9 +50,18 @@ class BlockInfo:
     options: tuple = ()
 
 
-def register_block(name, fn=None, *, expansion=1, merge="add",
-                   shortcuts=("projection", "zero_pad"), strides=(1, 2),
-                   description="", options=(), overwrite=False):
+def register_block(
+    name,
+    fn=None,
+    *,
+    expansion=1,
+    merge="add",
+    shortcuts=("projection", "zero_pad"),
+    strides=(1, 2),
+    description="",
+    options=(),
+    overwrite=False,
+):
     """Registers a block so that any stage of any spec can use it.
 
     Usable as a decorator (`@register_block("se_basic", expansion=1)`) or as
@@ -91,9 +100,7 @@ def register_block(name, fn=None, *, expansion=1, merge="add",
             merge=merge,
             shortcuts=tuple(shortcuts),
             strides=tuple(check_int("strides", s, minimum=1) for s in strides),
-            description=description or (function.__doc__ or "").strip().split(
-                "\n"
-            )[0],
+            description=description or (function.__doc__ or "").strip().split("\n")[0],
             options=tuple(options),
         )
         BLOCKS.register(name, info, overwrite=overwrite)
@@ -105,7 +112,12 @@ def register_block(name, fn=None, *, expansion=1, merge="add",
 
 
 def get_block(name):
-    """Returns the `BlockInfo` registered under `name`."""
+    """Returns the `BlockInfo` registered under `name`.
+
+    Args:
+        name: str. A registered block name; unknown names raise `ValueError`
+            with close matches.
+    """
     return BLOCKS.get(name)
 
 
@@ -134,6 +146,12 @@ class LayerFactory:
 
     @classmethod
     def from_spec(cls, spec):
+        """The factory for a `ModelSpec`'s shared settings.
+
+        Args:
+            spec: `ModelSpec`. Supplies `activation`, `use_bias`,
+                `kernel_initializer`, `bn_momentum` and `bn_epsilon`.
+        """
         return cls(
             activation=spec.activation,
             use_bias=spec.use_bias,
@@ -142,9 +160,32 @@ class LayerFactory:
             bn_epsilon=spec.bn_epsilon,
         )
 
-    def conv(self, x, filters, kernel_size, name, strides=1, padding="valid",
-             use_bias=None, zero_init=False, bias_initializer="zeros"):
-        """A `Conv2D`; `zero_init` starts its kernel at zero."""
+    def conv(
+        self,
+        x,
+        filters,
+        kernel_size,
+        name,
+        strides=1,
+        padding="valid",
+        use_bias=None,
+        zero_init=False,
+        bias_initializer="zeros",
+    ):
+        """Applies a named `Conv2D` to `x` and returns its output.
+
+        Args:
+            x: tensor. The input, channels last.
+            filters: int. Output channels.
+            kernel_size: int or tuple. The kernel size.
+            name: str. The layer name; use the block's `call.name` prefix.
+            strides: int. The stride. Defaults to `1`.
+            padding: str. `"valid"` or `"same"`. Defaults to `"valid"`.
+            use_bias: bool or None. Defaults to the spec's `use_bias`.
+            zero_init: bool. Start the kernel at zero (the last conv of a
+                residual branch). Defaults to `False`.
+            bias_initializer: str or initializer. Defaults to `"zeros"`.
+        """
         return keras.layers.Conv2D(
             filters,
             kernel_size,
@@ -157,7 +198,14 @@ class LayerFactory:
         )(x)
 
     def bn(self, x, name, zero_init=False):
-        """A `BatchNormalization`; `zero_init` starts gamma at zero."""
+        """Applies a named `BatchNormalization` over the channel axis.
+
+        Args:
+            x: tensor. The input, channels last.
+            name: str. The layer name, e.g. `f"{call.name}_1_bn"`.
+            zero_init: bool. Start gamma at zero, so the branch starts as
+                the identity. Defaults to `False`.
+        """
         return keras.layers.BatchNormalization(
             axis=-1,
             momentum=self.bn_momentum,
@@ -167,7 +215,15 @@ class LayerFactory:
         )(x)
 
     def act(self, x, prefix=None, name=None):
-        """An `Activation` named `name`, or `{prefix}_{activation}`."""
+        """Applies the spec's activation as a named `Activation` layer.
+
+        Args:
+            x: tensor. The input.
+            prefix: str or None. Names the layer `{prefix}_{activation}`
+                (keras.applications: `conv2_block1_1_relu`).
+            name: str or None. The full layer name instead (e.g.
+                `conv2_block1_out`). Defaults to `None`.
+        """
         return keras.layers.Activation(
             self.activation, name=name or f"{prefix}_{self.activation}"
         )(x)
@@ -187,6 +243,11 @@ class BlockCall:
         layers: `LayerFactory`. Makes conv/BN/activation layers.
         args: dict. Block-specific options from the stage spec.
         expansion: int. The block's registered expansion.
+        stage_state: dict. Scratch shared by the blocks of one stage,
+            fresh for every stage; a block that carries
+            more than a tensor to the next block keeps it here (the
+            memory-efficient DenseNet keeps its list of feature maps).
+            Defaults to `{}`.
     """
 
     name: str
@@ -198,13 +259,22 @@ class BlockCall:
     layers: LayerFactory
     args: dict
     expansion: int = 1
+    stage_state: dict = dataclasses.field(default_factory=dict)
 
     @property
     def out_channels(self):
+        """Output channels: `filters * expansion`."""
         return self.filters * self.expansion
 
     def arg(self, key, default, allowed=None):
-        """Reads a block-specific option, checking it against `allowed`."""
+        """Reads a block-specific option, checking it against `allowed`.
+
+        Args:
+            key: str. The option's name in the stage's `args`.
+            default: object. The value when the stage does not set it.
+            allowed: iterable or None. The accepted values. Defaults to
+                `None` (anything).
+        """
         value = self.args.get(key, default)
         if allowed is not None:
             check_choice(f"args[{key!r}]", value, allowed)
@@ -212,7 +282,12 @@ class BlockCall:
 
 
 def changes_shape(x, call):
-    """Whether the block changes the resolution or the channel count."""
+    """Whether the block changes the resolution or the channel count.
+
+    Args:
+        x: tensor. The block input.
+        call: `BlockCall`. The block being built.
+    """
     return call.stride != 1 or x.shape[-1] != call.out_channels
 
 

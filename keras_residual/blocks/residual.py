@@ -1,6 +1,6 @@
-"""Residual (add) blocks: post-activation (He et al. 2015), pre-activation
-(He et al. 2016, "Identity Mappings in Deep Residual Networks") and the
-shortcut-free `plain` controls of the degradation experiment.
+"""Residual (add) blocks: post-activation (He et al. 2015) and pre-activation
+(He et al. 2016, "Identity Mappings in Deep Residual Networks"), with the
+search families `residual`, `bottleneck` and `preact`.
 
 Layer names follow keras.applications: `{block}_{0..3}_{conv|bn|relu}`,
 `{block}_add` and `{block}_out`; `bottleneck` and `preact_bottleneck` are
@@ -13,63 +13,106 @@ from keras_residual.blocks.base import changes_shape
 from keras_residual.blocks.base import register_block
 from keras_residual.blocks.base import residual_add
 from keras_residual.blocks.base import shortcut_path
+from keras_residual.blocks.search_family import register_search_family
+from keras_residual.blocks.search_family import widening_layout
 
 STRIDE_ON = ("1x1", "3x3")
 
 
-@register_block("basic", expansion=1, description=(
-    "Post-activation basic block: two 3x3 convs (He et al. 2015)."))
+@register_block(
+    "basic",
+    expansion=1,
+    description=("Post-activation basic block: two 3x3 convs (He et al. 2015)."),
+)
 def basic_block(x, call):
-    """Post-activation basic block: two 3x3 convs (He et al. 2015)."""
+    """Post-activation basic block: two 3x3 convs (He et al. 2015).
+
+    Args:
+        x: tensor. The block input, channels last.
+        call: `BlockCall`. The block being built (name, filters, stride, args).
+    """
     layers, name = call.layers, call.name
     shortcut = shortcut_path(x, call)
-    y = _basic_branch(x, call)
+    y = basic_branch(x, call)
     y = layers.bn(y, f"{name}_2_bn", zero_init=call.zero_init)
     y = residual_add(call, shortcut, y)
     return layers.act(y, name=f"{name}_out")
 
 
-@register_block("bottleneck", expansion=4, options=("stride_on",), description=(
-    "Post-activation bottleneck: 1x1, 3x3, 1x1 x4 (keras.applications "
-    "ResNet v1 layout)."))
+@register_block(
+    "bottleneck",
+    expansion=4,
+    options=("stride_on",),
+    description=(
+        "Post-activation bottleneck: 1x1, 3x3, 1x1 x4 (keras.applications "
+        "ResNet v1 layout)."
+    ),
+)
 def bottleneck_block(x, call):
     """Post-activation bottleneck (1x1, 3x3, 1x1 with expansion 4).
 
     Block args: `stride_on` (`"1x1"`, keras.applications and Caffe, or
     `"3x3"`, "ResNet v1.5").
+
+    Args:
+        x: tensor. The block input, channels last.
+        call: `BlockCall`. The block being built (name, filters, stride, args).
     """
     layers, name = call.layers, call.name
     stride_on = call.arg("stride_on", "1x1", STRIDE_ON)
     shortcut = shortcut_path(x, call)
-    y = _bottleneck_branch(x, call, stride_on)
+    y = bottleneck_branch(x, call, stride_on)
     y = layers.bn(y, f"{name}_3_bn", zero_init=call.zero_init)
     y = residual_add(call, shortcut, y)
     return layers.act(y, name=f"{name}_out")
 
 
-@register_block("preact_basic", expansion=1, description=(
-    "Pre-activation basic block: BN-ReLU-3x3 twice (He et al. 2016)."))
+@register_block(
+    "preact_basic",
+    expansion=1,
+    description=("Pre-activation basic block: BN-ReLU-3x3 twice (He et al. 2016)."),
+)
 def preact_basic_block(x, call):
-    """Pre-activation basic block: BN-ReLU-3x3 conv, twice (He et al. 2016)."""
+    """Pre-activation basic block: BN-ReLU-3x3 conv, twice (He et al. 2016).
+
+    Args:
+        x: tensor. The block input, channels last.
+        call: `BlockCall`. The block being built (name, filters, stride, args).
+    """
     layers, name = call.layers, call.name
     preact = _preactivate(x, call)
     shortcut = _preact_shortcut(x, preact, call)
-    y = layers.conv(preact, call.filters, 3, f"{name}_1_conv",
-                    strides=call.stride, padding="same", use_bias=False)
+    y = layers.conv(
+        preact,
+        call.filters,
+        3,
+        f"{name}_1_conv",
+        strides=call.stride,
+        padding="same",
+        use_bias=False,
+    )
     y = layers.bn(y, f"{name}_1_bn")
     y = layers.act(y, f"{name}_1")
-    y = layers.conv(y, call.filters, 3, f"{name}_2_conv", padding="same",
-                    zero_init=call.zero_init)
+    y = layers.conv(
+        y, call.filters, 3, f"{name}_2_conv", padding="same", zero_init=call.zero_init
+    )
     return residual_add(call, shortcut, y, name=f"{name}_out")
 
 
-@register_block("preact_bottleneck", expansion=4, description=(
-    "Pre-activation bottleneck (keras.applications ResNetV2 layout)."))
+@register_block(
+    "preact_bottleneck",
+    expansion=4,
+    description=("Pre-activation bottleneck (keras.applications ResNetV2 layout)."),
+)
 def preact_bottleneck_block(x, call):
     """Pre-activation bottleneck, identical to keras.applications ResNetV2.
 
     Where only the resolution changes, the shortcut is a strided identity
     (`MaxPooling2D(1, stride)`, `{name}_0_pool`), as in keras.applications.
+
+    Args:
+        x: tensor. The block input, channels last.
+        call: `BlockCall`. The block being built (name, filters, stride, args).
     """
     layers, name = call.layers, call.name
     preact = _preactivate(x, call)
@@ -78,57 +121,48 @@ def preact_bottleneck_block(x, call):
     y = layers.bn(y, f"{name}_1_bn")
     y = layers.act(y, f"{name}_1")
     y = keras.layers.ZeroPadding2D(((1, 1), (1, 1)), name=f"{name}_2_pad")(y)
-    y = layers.conv(y, call.filters, 3, f"{name}_2_conv", strides=call.stride,
-                    use_bias=False)
+    y = layers.conv(
+        y, call.filters, 3, f"{name}_2_conv", strides=call.stride, use_bias=False
+    )
     y = layers.bn(y, f"{name}_2_bn")
     y = layers.act(y, f"{name}_2")
-    y = layers.conv(y, call.out_channels, 1, f"{name}_3_conv",
-                    zero_init=call.zero_init)
+    y = layers.conv(y, call.out_channels, 1, f"{name}_3_conv", zero_init=call.zero_init)
     return residual_add(call, shortcut, y, name=f"{name}_out")
 
 
-@register_block("plain", expansion=1, merge="none", shortcuts=("none",),
-                description="Basic block without a shortcut (degradation "
-                "control).")
-def plain_block(x, call):
-    """Basic block without a shortcut, for the degradation comparison."""
-    y = _basic_branch(x, call)
-    y = call.layers.bn(y, f"{call.name}_2_bn")
-    return call.layers.act(y, name=f"{call.name}_out")
+def basic_branch(x, call):
+    """3x3 conv-BN-act, 3x3 conv (the caller adds the last BN).
 
-
-@register_block("plain_bottleneck", expansion=4, merge="none",
-                shortcuts=("none",),
-                description="Bottleneck without a shortcut (degradation "
-                "control).")
-def plain_bottleneck_block(x, call):
-    """Bottleneck block without a shortcut, for the degradation comparison."""
-    stride_on = call.arg("stride_on", "1x1", STRIDE_ON)
-    y = _bottleneck_branch(x, call, stride_on)
-    y = call.layers.bn(y, f"{call.name}_3_bn")
-    return call.layers.act(y, name=f"{call.name}_out")
-
-
-def _basic_branch(x, call):
-    """3x3 conv-BN-act, 3x3 conv (the caller adds the last BN)."""
+    Args:
+        x: tensor. The block input.
+        call: `BlockCall`. The block being built.
+    """
     layers, name = call.layers, call.name
-    y = layers.conv(x, call.filters, 3, f"{name}_1_conv", strides=call.stride,
-                    padding="same")
+    y = layers.conv(
+        x, call.filters, 3, f"{name}_1_conv", strides=call.stride, padding="same"
+    )
     y = layers.bn(y, f"{name}_1_bn")
     y = layers.act(y, f"{name}_1")
     return layers.conv(y, call.filters, 3, f"{name}_2_conv", padding="same")
 
 
-def _bottleneck_branch(x, call, stride_on):
-    """1x1, 3x3, 1x1 convs with BN-act between (the caller adds the last BN)."""
+def bottleneck_branch(x, call, stride_on):
+    """1x1, 3x3, 1x1 convs with BN-act between (the caller adds the last BN).
+
+    Args:
+        x: tensor. The block input.
+        call: `BlockCall`. The block being built.
+        stride_on: str. `"1x1"` or `"3x3"`: which conv takes the stride.
+    """
     layers, name = call.layers, call.name
     stride_1x1 = call.stride if stride_on == "1x1" else 1
     stride_3x3 = call.stride if stride_on == "3x3" else 1
     y = layers.conv(x, call.filters, 1, f"{name}_1_conv", strides=stride_1x1)
     y = layers.bn(y, f"{name}_1_bn")
     y = layers.act(y, f"{name}_1")
-    y = layers.conv(y, call.filters, 3, f"{name}_2_conv", strides=stride_3x3,
-                    padding="same")
+    y = layers.conv(
+        y, call.filters, 3, f"{name}_2_conv", strides=stride_3x3, padding="same"
+    )
     y = layers.bn(y, f"{name}_2_bn")
     y = layers.act(y, f"{name}_2")
     return layers.conv(y, call.out_channels, 1, f"{name}_3_conv")
@@ -151,3 +185,23 @@ def _preact_shortcut(x, preact, call):
             1, strides=call.stride, name=f"{call.name}_0_pool"
         )(x)
     return shortcut_path(x, call, projection_input=preact, norm=False)
+
+
+register_search_family(
+    "residual",
+    widening_layout("basic", "zero_pad"),
+    block="basic",
+    description="post-activation basic blocks",
+)
+register_search_family(
+    "bottleneck",
+    widening_layout("bottleneck"),
+    block="bottleneck",
+    description="post-activation bottlenecks",
+)
+register_search_family(
+    "preact",
+    widening_layout("preact_basic", stem_norm=False, final_norm="post"),
+    block="preact_basic",
+    description="pre-activation basic blocks",
+)

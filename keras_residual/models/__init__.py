@@ -1,8 +1,22 @@
-"""The model zoo. Importing a family module registers its models."""
+"""The model zoo: the registry and `build()`, preprocessing, feature
+pyramids, and one module per family. Importing a family module registers
+its models."""
 
+# Registration order is the zoo's listing order.
+# isort: off
 from keras_residual.models import resnet  # noqa: F401
 from keras_residual.models import resnet_v2  # noqa: F401
 from keras_residual.models import cifar  # noqa: F401
 from keras_residual.models import highway  # noqa: F401
 from keras_residual.models import densenet  # noqa: F401
-from keras_residual.models import digits  # noqa: F401  (after the models)
+
+# isort: on
+from keras_residual.models.features import pyramid_model
+from keras_residual.models.preprocessing import decode_predictions
+from keras_residual.models.preprocessing import preprocess_for
+from keras_residual.models.preprocessing import preprocess_input
+from keras_residual.models.zoo import MODELS
+from keras_residual.models.zoo import build
+from keras_residual.models.zoo import get_spec
+from keras_residual.models.zoo import list_models
+from keras_residual.models.zoo import register_model

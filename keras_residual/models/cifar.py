@@ -7,12 +7,12 @@ PlainNet-N drops the shortcuts; PreActResNet164 uses pre-activation
 bottlenecks (n=18) with projection shortcuts.
 """
 
-from keras_residual.preprocessing import decode_predictions  # noqa: F401
-from keras_residual.preprocessing import preprocess_for
-from keras_residual.spec import ModelSpec
-from keras_residual.spec import StageSpec
-from keras_residual.spec import StemSpec
-from keras_residual.zoo import register_model
+from keras_residual.core.spec import ModelSpec
+from keras_residual.core.spec import StageSpec
+from keras_residual.core.spec import StemSpec
+from keras_residual.models.preprocessing import decode_predictions  # noqa: F401
+from keras_residual.models.preprocessing import preprocess_for
+from keras_residual.models.zoo import register_model
 
 CIFAR_WIDTHS = (16, 32, 64)
 
@@ -28,14 +28,32 @@ CIFAR_FIELDS = {
 }
 
 
-def cifar_spec(n, block="basic", shortcut="zero_pad", stem_norm=True,
-               final_norm=None, args=None, **fields):
-    """A CIFAR spec: three stages of `n` blocks, 16/32/64 filters."""
+def cifar_spec(
+    n,
+    block="basic",
+    shortcut="zero_pad",
+    stem_norm=True,
+    final_norm=None,
+    args=None,
+    **fields,
+):
+    """A CIFAR spec: three stages of `n` blocks, 16/32/64 filters.
+
+    Args:
+        n: int. Blocks per stage.
+        block: str. The registered block. Defaults to `"basic"`.
+        shortcut: str. The stages' shortcut kind. Defaults to `"zero_pad"`.
+        stem_norm: bool. BN and activation in the stem. Defaults to `True`.
+        final_norm: str or None. See `ModelSpec`. Defaults to `None`.
+        args: dict or None. Block args. Defaults to `None`.
+        **fields: other `ModelSpec` fields, over `CIFAR_FIELDS`.
+    """
     return ModelSpec(
         stem=StemSpec("cifar", 16, {"norm": stem_norm}),
         stages=tuple(
-            StageSpec(n, width, block, stride=stride, shortcut=shortcut,
-                      args=dict(args or {}))
+            StageSpec(
+                n, width, block, stride=stride, shortcut=shortcut, args=dict(args or {})
+            )
             for width, stride in zip(CIFAR_WIDTHS, (1, 2, 2))
         ),
         final_norm=final_norm,
@@ -44,31 +62,53 @@ def cifar_spec(n, block="basic", shortcut="zero_pad", stem_norm=True,
 
 
 def register_cifar_model(name, spec, description):
-    """Registers a CIFAR-sized model: 10 classes, inputs scaled to [-1, 1]."""
-    return register_model(name, spec, description=description, classes=10,
-                          preprocessing="tf")
+    """Registers a CIFAR-sized model: 10 classes, inputs scaled to [-1, 1].
+
+    Args:
+        name: str. The model name.
+        spec: `ModelSpec`. The architecture.
+        description: str. One line.
+    """
+    return register_model(
+        name, spec, description=description, classes=10, preprocessing="tf"
+    )
 
 
-ResNet20 = register_cifar_model("ResNet20", cifar_spec(3),
-                           "CIFAR ResNet-20, option A shortcuts (0.27M).")
-ResNet32 = register_cifar_model("ResNet32", cifar_spec(5),
-                           "CIFAR ResNet-32, option A shortcuts (0.46M).")
-ResNet44 = register_cifar_model("ResNet44", cifar_spec(7),
-                           "CIFAR ResNet-44, option A shortcuts (0.66M).")
-ResNet56 = register_cifar_model("ResNet56", cifar_spec(9),
-                           "CIFAR ResNet-56, option A shortcuts (0.85M).")
-ResNet110 = register_cifar_model("ResNet110", cifar_spec(18),
-                            "CIFAR ResNet-110, option A shortcuts (1.7M).")
+ResNet20 = register_cifar_model(
+    "ResNet20", cifar_spec(3), "CIFAR ResNet-20, option A shortcuts (0.27M)."
+)
+ResNet32 = register_cifar_model(
+    "ResNet32", cifar_spec(5), "CIFAR ResNet-32, option A shortcuts (0.46M)."
+)
+ResNet44 = register_cifar_model(
+    "ResNet44", cifar_spec(7), "CIFAR ResNet-44, option A shortcuts (0.66M)."
+)
+ResNet56 = register_cifar_model(
+    "ResNet56", cifar_spec(9), "CIFAR ResNet-56, option A shortcuts (0.85M)."
+)
+ResNet110 = register_cifar_model(
+    "ResNet110", cifar_spec(18), "CIFAR ResNet-110, option A shortcuts (1.7M)."
+)
 PlainNet20 = register_cifar_model(
-    "PlainNet20", cifar_spec(3, block="plain", shortcut="none"),
-    "CIFAR plain-20: ResNet-20 without shortcuts (degradation control).")
+    "PlainNet20",
+    cifar_spec(3, block="plain", shortcut="none"),
+    "CIFAR plain-20: ResNet-20 without shortcuts (degradation control).",
+)
 PlainNet56 = register_cifar_model(
-    "PlainNet56", cifar_spec(9, block="plain", shortcut="none"),
-    "CIFAR plain-56: ResNet-56 without shortcuts (degradation control).")
+    "PlainNet56",
+    cifar_spec(9, block="plain", shortcut="none"),
+    "CIFAR plain-56: ResNet-56 without shortcuts (degradation control).",
+)
 PreActResNet164 = register_cifar_model(
     "PreActResNet164",
-    cifar_spec(18, block="preact_bottleneck", shortcut="projection",
-               stem_norm=False, final_norm="post"),
-    "CIFAR pre-activation ResNet-164, bottleneck blocks (1.7M).")
+    cifar_spec(
+        18,
+        block="preact_bottleneck",
+        shortcut="projection",
+        stem_norm=False,
+        final_norm="post",
+    ),
+    "CIFAR pre-activation ResNet-164, bottleneck blocks (1.7M).",
+)
 
 preprocess_input = preprocess_for("ResNet20")

@@ -2,23 +2,28 @@
 ResNet50/101/152, identical to keras.applications (layer names, order,
 variables and parameter counts), so the published weight files load."""
 
-from keras_residual.preprocessing import decode_predictions  # noqa: F401
-from keras_residual.preprocessing import preprocess_for
-from keras_residual.spec import ModelSpec
-from keras_residual.spec import StageSpec
-from keras_residual.spec import StemSpec
-from keras_residual.weights import register_weights
-from keras_residual.zoo import register_model
+from keras_residual.core.spec import ModelSpec
+from keras_residual.core.spec import StageSpec
+from keras_residual.core.spec import StemSpec
+from keras_residual.models.preprocessing import decode_predictions  # noqa: F401
+from keras_residual.models.preprocessing import preprocess_for
+from keras_residual.models.zoo import register_model
+from keras_residual.weights.registry import register_keras_applications_weights
 
 IMAGENET_WIDTHS = (64, 128, 256, 512)
 
-KERAS_WEIGHTS_URL = (
-    "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
-)
 
 def imagenet_resnet_spec(depths, block="bottleneck", use_bias=True, **fields):
     """A ResNet v1 spec: keras.applications stem, four stages of
-    64/128/256/512 filters at strides 1/2/2/2."""
+    64/128/256/512 filters at strides 1/2/2/2.
+
+    Args:
+        depths: sequence of int. Blocks per stage (four stages).
+        block: str. The registered block. Defaults to `"bottleneck"`.
+        use_bias: bool. Conv biases, as keras.applications. Defaults to
+            `True`.
+        **fields: other `ModelSpec` fields.
+    """
     return ModelSpec(
         stem=StemSpec("imagenet", 64),
         stages=tuple(
@@ -29,17 +34,6 @@ def imagenet_resnet_spec(depths, block="bottleneck", use_bias=True, **fields):
         **fields,
     )
 
-def register_keras_imagenet_weights(model_name, file_stem, top_hash, notop_hash):
-    """Registers the published keras.applications ImageNet files."""
-    base = f"{KERAS_WEIGHTS_URL}{file_stem}_weights_tf_dim_ordering_tf_kernels"
-    register_weights(
-        model_name,
-        "imagenet",
-        top={"url": f"{base}.h5", "file_hash": top_hash},
-        notop={"url": f"{base}_notop.h5", "file_hash": notop_hash},
-        classes=1000,
-        description="keras.applications ImageNet weights.",
-    )
 
 # torchvision's ResNet18/34 layout: bias-free convs, BN epsilon 1e-5.
 _TORCH_BN = {"use_bias": False, "bn_epsilon": 1e-5, "bn_momentum": 0.9}
@@ -70,14 +64,26 @@ ResNet152 = register_model(
     description="ResNet-152 v1, identical to keras.applications.ResNet152.",
 )
 
-register_keras_imagenet_weights("ResNet50", "resnet50",
-                                "2cb95161c43110f7111970584f804107",
-                                "4d473c1dd8becc155b73f8504c6f6626")
-register_keras_imagenet_weights("ResNet101", "resnet101",
-                                "f1aeb4b969a6efcfb50fad2f0c20cfc5",
-                                "88cf7a10940856eca736dc7b7e228a21")
-register_keras_imagenet_weights("ResNet152", "resnet152",
-                                "100835be76be38e30d865e96f2aaae62",
-                                "ee4c566cf9a93f14d82f913c2dc6dd0c")
+register_keras_applications_weights(
+    "ResNet50",
+    "resnet",
+    "resnet50",
+    "2cb95161c43110f7111970584f804107",
+    "4d473c1dd8becc155b73f8504c6f6626",
+)
+register_keras_applications_weights(
+    "ResNet101",
+    "resnet",
+    "resnet101",
+    "f1aeb4b969a6efcfb50fad2f0c20cfc5",
+    "88cf7a10940856eca736dc7b7e228a21",
+)
+register_keras_applications_weights(
+    "ResNet152",
+    "resnet",
+    "resnet152",
+    "100835be76be38e30d865e96f2aaae62",
+    "ee4c566cf9a93f14d82f913c2dc6dd0c",
+)
 
 preprocess_input = preprocess_for("ResNet50")

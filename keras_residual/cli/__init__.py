@@ -1,0 +1,43 @@
+"""`keras-residual` command line: list the zoo, blocks and recipes,
+summarise a model, train one, search architectures, export, predict and
+evaluate."""
+
+import argparse
+import sys
+
+from keras_residual.cli.serving import add_serving_parsers
+from keras_residual.cli.train import add_train_parser
+from keras_residual.cli.zoo import add_zoo_parsers
+from keras_residual.training.train import TrainingDiverged
+
+
+def build_parser():
+    """The `keras-residual` argument parser with every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="keras-residual",
+        description="Residual, highway and DenseNet networks for Keras 3.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_zoo_parsers(commands)
+    add_train_parser(commands)
+    add_serving_parsers(commands)
+    return parser
+
+
+def main(argv=None):
+    """Runs `keras-residual` with `argv` (defaults to `sys.argv[1:]`) and
+    returns the exit code: 0, 2 for bad input, 3 for a diverged run.
+
+    Args:
+        argv: list of str or None. The arguments. Defaults to `sys.argv[1:]`.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (ValueError, TypeError) as error:
+        print(f"keras-residual: error: {error}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as error:
+        print(f"keras-residual: {error}", file=sys.stderr)
+        return 3
+    return 0

@@ -1,0 +1,183 @@
+"""`keras-residual export`, `predict` and `evaluate`: the hand-off from a
+training run to a served model, and checks on the served model."""
+
+import json
+import os
+
+import keras
+
+import keras_residual  # noqa: F401  (registers every object .keras files use)
+from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.serving.evaluation import evaluate_export
+from keras_residual.serving.export import FORMATS
+from keras_residual.serving.export import export
+from keras_residual.serving.predictor import load_predictor
+from keras_residual.serving.predictor import read_images
+from keras_residual.utils.atomic import write_json
+
+
+def add_serving_parsers(commands):
+    """Adds the `export`, `predict` and `evaluate` sub-commands.
+
+    Args:
+        commands: the `add_subparsers()` object of the main parser.
+    """
+    export = commands.add_parser(
+        "export", help="Export a run directory or a .keras checkpoint."
+    )
+    export.add_argument(
+        "source",
+        metavar="RUN_DIR_OR_CHECKPOINT",
+        help="A `keras-residual train` run directory or a .keras file.",
+    )
+    export.add_argument("--format", default="saved_model", choices=FORMATS)
+    export.add_argument("--out", required=True, help="Destination path.")
+    export.add_argument(
+        "--overwrite", action="store_true", help="Replace an existing destination."
+    )
+    export.add_argument("--top-k", type=int, default=5)
+    export.add_argument(
+        "--preprocessing",
+        default="auto",
+        choices=("auto",) + PREPROCESSING_MODES + ("none",),
+        help="Preprocessing embedded in the signature; 'none' "
+        "takes the model's float input.",
+    )
+    export.set_defaults(run=_export)
+
+    predict = commands.add_parser(
+        "predict", help="Top-k classes of image files with an exported model."
+    )
+    predict.add_argument(
+        "model",
+        metavar="MODEL_PATH",
+        help="A SavedModel directory, .tflite or .keras file.",
+    )
+    predict.add_argument("images", nargs="+", help="PNG, JPEG, BMP or GIF files.")
+    predict.add_argument("--top-k", type=int, default=3)
+    predict.add_argument(
+        "--json", action="store_true", help="Print one JSON object per image."
+    )
+    predict.set_defaults(run=_predict)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="Accuracy of an exported model on a dataset split."
+    )
+    evaluate.add_argument("model", metavar="MODEL_PATH")
+    evaluate.add_argument("--dataset", default="digits")
+    evaluate.add_argument("--split", default="test", choices=("test", "validation"))
+    evaluate.add_argument("--data-dir", help="TFDS data directory.")
+    evaluate.add_argument("--batch-size", type=int, default=128)
+    evaluate.add_argument("--json", help="Also write the results to this file.")
+    evaluate.set_defaults(run=_evaluate)
+
+
+def load_trained_model(source):
+    """Loads what `keras-residual export` exports.
+
+    Args:
+        source: str. A run directory (its `model.keras`, else
+            `checkpoints/best.keras`, and its `metrics.json`) or a `.keras`
+            file.
+
+    Returns:
+        `(model, metrics)`, where `metrics` is the run's `metrics.json` or
+        None.
+    """
+    metrics = None
+    if os.path.isdir(source):
+        candidates = [
+            os.path.join(source, "model.keras"),
+            os.path.join(source, "checkpoints", "best.keras"),
+        ]
+        checkpoint = next((c for c in candidates if os.path.isfile(c)), None)
+        if checkpoint is None:
+            raise ValueError(
+                f"{source!r} holds no model.keras or checkpoints/best.keras; "
+                "pass a run directory of `keras-residual train` or a .keras "
+                "file."
+            )
+        metrics_path = os.path.join(source, "metrics.json")
+        if os.path.isfile(metrics_path):
+            with open(metrics_path) as handle:
+                metrics = json.load(handle)
+    elif os.path.isfile(source) and source.endswith(".keras"):
+        checkpoint = source
+    else:
+        raise ValueError(
+            f"RUN_DIR_OR_CHECKPOINT must be a run directory or a .keras file; "
+            f"received {source!r}."
+        )
+    try:
+        model = keras.saving.load_model(checkpoint, safe_mode=True)
+    except Exception as error:
+        raise ValueError(
+            f"Could not load {checkpoint!r} ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:200]})."
+        ) from None
+    return model, metrics
+
+
+def _export(args):
+    model, metrics = load_trained_model(args.source)
+    preprocessing = None if args.preprocessing == "none" else args.preprocessing
+    if metrics and args.preprocessing == "auto":
+        preprocessing = metrics.get("preprocessing", "auto")
+    path = export(
+        model,
+        args.out,
+        args.format,
+        preprocessing=preprocessing,
+        top_k=args.top_k,
+        overwrite=args.overwrite,
+        metrics=metrics,
+        class_names=(metrics or {}).get("class_names"),
+    )
+    print(
+        f"Exported {model.name} ({model.count_params():,} parameters) as "
+        f"{args.format} to {path}"
+    )
+
+
+def _predict(args):
+    predictor = load_predictor(args.model)
+    if not predictor.preprocessing:
+        raise ValueError(
+            f"{args.model!r} was exported without embedded preprocessing "
+            "(preprocessing=None), so it cannot take image files."
+        )
+    names = predictor.class_names
+    for path, image in zip(args.images, read_images(args.images, predictor.channels)):
+        probabilities = predictor.predict_images(image[None])[0]
+        top_k = min(args.top_k, len(probabilities))
+        order = probabilities.argsort()[::-1][:top_k]
+        ranked = [
+            {
+                "class": int(i),
+                "name": names[i] if names else str(int(i)),
+                "score": float(probabilities[i]),
+            }
+            for i in order
+        ]
+        if args.json:
+            print(json.dumps({"image": path, "top_k": ranked}))
+        else:
+            shown = ", ".join(f"{r['name']} ({r['score']:.3f})" for r in ranked)
+            print(f"{path}: {shown}")
+
+
+def _evaluate(args):
+    results = evaluate_export(
+        args.model,
+        args.dataset,
+        split=args.split,
+        batch_size=args.batch_size,
+        data_dir=args.data_dir,
+    )
+    print(
+        f"{args.model} on {args.dataset} {args.split} "
+        f"({results['examples']} images): accuracy "
+        f"{results['accuracy']:.4f}, loss {results['loss']:.4f}"
+    )
+    if args.json:
+        write_json(args.json, results)

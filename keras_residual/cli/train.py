@@ -1,0 +1,208 @@
+"""`keras-residual train` and `tune`: a recipe run and an architecture
+search from the command line."""
+
+import keras_residual
+from keras_residual.cli.zoo import add_model_overrides
+from keras_residual.cli.zoo import model_overrides
+from keras_residual.data.loader import AUGMENTATIONS
+from keras_residual.search.run import search
+from keras_residual.search.tuners import TUNERS
+from keras_residual.search.tuners import configure_distributed_search
+from keras_residual.training.distribute import DISTRIBUTIONS
+from keras_residual.training.precision import PRECISIONS
+
+
+def _train(args):
+    recipe_overrides = {
+        key: value
+        for key, value in (
+            ("learning_rate", args.learning_rate),
+            ("label_smoothing", args.label_smoothing),
+            ("mixup_alpha", args.mixup),
+            ("cutmix_alpha", args.cutmix),
+            ("steps_per_execution", args.steps_per_execution),
+        )
+        if value is not None
+    }
+    result = keras_residual.train(
+        args.model,
+        args.dataset,
+        args.out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        recipe=args.recipe,
+        precision=args.precision,
+        jit_compile=_jit(args.jit_compile),
+        seed=args.seed,
+        resume=args.resume,
+        distribute=args.distribute,
+        coordinator_address=args.coordinator_address,
+        num_processes=args.num_processes,
+        process_id=args.process_id,
+        data_dir=args.data_dir,
+        download=args.download,
+        image_size=args.image_size,
+        classes=args.classes,
+        augment=args.augment,
+        export=not args.no_export,
+        verbose=args.verbose,
+        model_overrides=model_overrides(args),
+        recipe_overrides=recipe_overrides,
+    )
+    metrics = result.metrics
+    accuracy = metrics["test_accuracy"]
+    print(
+        f"{metrics['model']} on {metrics['dataset']}: "
+        f"{metrics['epochs_completed']} epochs, test accuracy "
+        f"{'n/a' if accuracy is None else f'{accuracy:.4f}'}, "
+        f"{metrics['params']:,} parameters, "
+        f"{metrics['images_per_second'] or 0:.0f} images/s "
+        f"({metrics['precision']}), {metrics['wall_seconds']:.1f} s. "
+        f"Run directory: {result.run_dir}"
+    )
+
+
+def _jit(value):
+    return {"auto": "auto", "on": True, "off": False}[value]
+
+
+def add_train_parser(commands):
+    """Adds the `train` and `tune` sub-commands.
+
+    Args:
+        commands: the `add_subparsers()` object of the main parser.
+    """
+    train = commands.add_parser(
+        "train", help="Train a model with a recipe into a run directory."
+    )
+    train.add_argument(
+        "--model", default="ResNet20", help="A name from `keras-residual models`."
+    )
+    _add_data_options(train)
+    train.add_argument("--out", required=True, help="The run directory.")
+    train.add_argument("--epochs", type=int)
+    train.add_argument(
+        "--recipe",
+        default="fast",
+        help="he2015, modern or fast (see `keras-residual recipes`).",
+    )
+    train.add_argument("--precision", default="auto", choices=PRECISIONS)
+    train.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"))
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="Continue the run in --out from its last completed epoch.",
+    )
+    train.add_argument("--distribute", default="none", choices=DISTRIBUTIONS)
+    train.add_argument(
+        "--coordinator-address", help="host:port of process 0 (multi-process JAX)."
+    )
+    train.add_argument("--num-processes", type=int)
+    train.add_argument("--process-id", type=int)
+    train.add_argument("--classes", type=int)
+    train.add_argument("--augment", default="auto", choices=AUGMENTATIONS)
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--label-smoothing", type=float)
+    train.add_argument("--mixup", type=float, help="MixUp alpha.")
+    train.add_argument("--cutmix", type=float, help="CutMix alpha.")
+    train.add_argument("--steps-per-execution", type=int)
+    train.add_argument(
+        "--verbose",
+        type=int,
+        default=1,
+        choices=(0, 1, 2),
+        help="1 shows a progress bar. Defaults to 1.",
+    )
+    train.add_argument(
+        "--no-export", action="store_true", help="Skip model.keras and saved_model/."
+    )
+    add_model_overrides(train)
+    train.set_defaults(run=_train)
+    add_tune_parser(commands)
+
+
+def _add_data_options(parser):
+    parser.add_argument(
+        "--dataset",
+        default="digits",
+        help="'digits' (embedded), a TFDS name or an image directory.",
+    )
+    parser.add_argument("--data-dir", help="TFDS data directory.")
+    parser.add_argument(
+        "--download", action="store_true", help="Let TFDS download a missing dataset."
+    )
+    parser.add_argument("--image-size", type=int)
+    parser.add_argument("--batch-size", type=int)
+
+
+def add_tune_parser(commands):
+    """Adds the `tune` sub-command.
+
+    Args:
+        commands: the `add_subparsers()` object of the main parser.
+    """
+    tune = commands.add_parser(
+        "tune", help="Search block family, depth and width with Keras Tuner."
+    )
+    _add_data_options(tune)
+    tune.add_argument(
+        "--out", required=True, help="Output directory; rerunning resumes the search."
+    )
+    tune.add_argument("--tuner", default="random", choices=TUNERS)
+    tune.add_argument("--max-trials", type=int, default=10)
+    tune.add_argument(
+        "--epochs", type=int, default=10, help="Epochs per trial (Hyperband's maximum)."
+    )
+    tune.add_argument("--space", help="A JSON or YAML search-space file.")
+    tune.add_argument("--max-params", type=int)
+    tune.add_argument("--max-flops", type=int)
+    tune.add_argument("--objective", default="val_accuracy")
+    tune.add_argument("--recipe", default="fast")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--precision", default="auto", choices=PRECISIONS)
+    tune.add_argument(
+        "--overwrite", action="store_true", help="Discard a previous search in --out."
+    )
+    tune.add_argument("--no-export", action="store_true")
+    tune.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    role = tune.add_mutually_exclusive_group()
+    role.add_argument(
+        "--chief",
+        action="store_true",
+        help="Serve the oracle to workers (distributed search).",
+    )
+    role.add_argument(
+        "--worker", metavar="ID", help="Run trials for the chief at --oracle-address."
+    )
+    tune.add_argument(
+        "--oracle-address",
+        metavar="HOST:PORT",
+        help="The chief's address (distributed search).",
+    )
+    tune.set_defaults(run=_tune)
+
+
+def _tune(args):
+    configure_distributed_search(args.chief, args.worker, args.oracle_address)
+    search(
+        args.dataset,
+        args.out,
+        tuner=args.tuner,
+        max_trials=args.max_trials,
+        epochs=args.epochs,
+        space=args.space,
+        max_params=args.max_params,
+        max_flops=args.max_flops,
+        objective=args.objective,
+        recipe=args.recipe,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        precision=args.precision,
+        data_dir=args.data_dir,
+        download=args.download,
+        image_size=args.image_size,
+        overwrite=args.overwrite,
+        export=not args.no_export,
+        verbose=args.verbose,
+    )

@@ -1,0 +1,102 @@
+"""`keras-residual models`, `blocks`, `recipes` and `summary`: looking at
+the zoo, the block registry and the training recipes."""
+
+import keras_residual
+
+
+def _models(args):
+    for name, description in keras_residual.list_models().items():
+        tags = keras_residual.list_weights(name)
+        weights = f"  [weights: {', '.join(tags)}]" if tags else ""
+        print(f"{name:<18} {description}{weights}")
+
+
+def _blocks(args):
+    for name, description in keras_residual.list_blocks().items():
+        info = keras_residual.get_block(name)
+        print(f"{name:<20} merge={info.merge:<6} x{info.expansion}  {description}")
+
+
+def model_overrides(args):
+    """The `build()` overrides given on the command line.
+
+    Args:
+        args: `argparse.Namespace`. Parsed `--depths`, `--width-multiplier` and
+            `--block`.
+    """
+    overrides = {}
+    if args.depths:
+        try:
+            overrides["depths"] = tuple(int(d) for d in args.depths.split(","))
+        except ValueError:
+            raise ValueError(
+                "`--depths` must be comma-separated integers such as 3,3,3; "
+                f"received {args.depths!r}."
+            ) from None
+    if args.width_multiplier is not None:
+        overrides["width_multiplier"] = args.width_multiplier
+    if args.block:
+        overrides["block"] = args.block
+    return overrides
+
+
+def add_model_overrides(parser):
+    """Adds `--depths`, `--width-multiplier` and `--block`.
+
+    Args:
+        parser: `argparse.ArgumentParser`. The sub-command's parser.
+    """
+    parser.add_argument("--depths", help="Comma-separated blocks per stage.")
+    parser.add_argument("--width-multiplier", type=float)
+    parser.add_argument("--block", help="A block for every stage.")
+
+
+def _summary(args):
+    overrides = model_overrides(args)
+    input_shape = None
+    if args.input_size:
+        input_shape = (args.input_size, args.input_size, 3)
+    model = keras_residual.build(
+        args.model, include_top=True, input_shape=input_shape, **overrides
+    )
+    if args.spec:
+        print(model.spec.to_json(indent=2))
+    else:
+        model.summary(line_length=110)
+    print(
+        f"{model.name}: {model.count_params():,} parameters, "
+        f"{len(model.layers)} layers, pyramid levels "
+        f"{list(model.pyramid_outputs)}"
+    )
+
+
+def _recipes(args):
+    for name, description in keras_residual.list_recipes().items():
+        print(f"{name:<8} {description}")
+
+
+def add_zoo_parsers(commands):
+    """Adds the `models`, `blocks`, `recipes` and `summary` sub-commands.
+
+    Args:
+        commands: the `add_subparsers()` object of the main parser.
+    """
+    commands.add_parser("models", help="List the model zoo.").set_defaults(run=_models)
+    commands.add_parser("blocks", help="List registered blocks.").set_defaults(
+        run=_blocks
+    )
+    commands.add_parser("recipes", help="List the training recipes.").set_defaults(
+        run=_recipes
+    )
+    summary = commands.add_parser(
+        "summary", help="Build a model and print its summary."
+    )
+    summary.add_argument("model", help="A name from `keras-residual models`.")
+    add_model_overrides(summary)
+    summary.add_argument("--input-size", type=int)
+    summary.add_argument(
+        "--spec",
+        action="store_true",
+        help="Print the JSON spec instead of the summary.",
+    )
+    summary.set_defaults(run=_summary)

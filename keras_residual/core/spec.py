@@ -1,0 +1,259 @@
+"""Declarative model specs: plain data that round-trips through JSON.
+
+A `ModelSpec` is a stem, a list of `StageSpec`s and the options every block
+honours. `keras_residual.build(spec)` turns it into a Keras model; the model's
+`get_config()` stores `spec.to_dict()`.
+"""
+
+import dataclasses
+import json
+
+from keras_residual.utils.validation import check_choice
+from keras_residual.utils.validation import check_float
+from keras_residual.utils.validation import check_int
+
+STRIDE_POSITIONS = ("first", "last")
+SHORTCUTS = ("projection", "zero_pad", "none")
+
+
+def _plain(value):
+    """Converts tuples to lists, recursively, so JSON and configs agree."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _check_args(argument, value):
+    if not isinstance(value, dict):
+        raise TypeError(
+            f"`{argument}` must be a dict of plain values; received {value!r}."
+        )
+    try:
+        json.dumps(value)
+    except TypeError as error:
+        raise TypeError(
+            f"`{argument}` must hold JSON-serialisable values only; "
+            f"received {value!r} ({error})."
+        ) from None
+    return _plain(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class StemSpec:
+    """The layers before the first stage.
+
+    Args:
+        kind: str. A registered stem (see `keras_residual.list_stems()`).
+            Defaults to `"imagenet"`.
+        filters: int. Output channels of the stem convolution.
+            Defaults to `64`.
+        args: dict. Stem-specific options, e.g. `{"norm": False}` for
+            pre-activation networks. Defaults to `{}`.
+    """
+
+    kind: str = "imagenet"
+    filters: int = 64
+    args: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        check_int("stem.filters", self.filters, minimum=1)
+        object.__setattr__(self, "args", _check_args("stem.args", self.args))
+
+
+@dataclasses.dataclass(frozen=True)
+class StageSpec:
+    """One stage: `depth` blocks of one registered kind at one resolution.
+
+    Args:
+        depth: int. Number of blocks in the stage.
+        filters: int. The block width; a block's output has
+            `filters * expansion` channels.
+        block: str. A registered block (see `keras_residual.list_blocks()`).
+            Defaults to `"bottleneck"`.
+        stride: int. Spatial stride of the stage (1 or 2). Defaults to `2`.
+        stride_block: str. `"first"` strides the first block (He et al.),
+            `"last"` the last one (keras.applications ResNetV2).
+            Defaults to `"first"`.
+        shortcut: str. How a block's shortcut changes shape: `"projection"`
+            (1x1 conv, option B), `"zero_pad"` (strided identity padded with
+            zero channels, option A) or `"none"` (plain blocks).
+            Defaults to `"projection"`.
+        args: dict. Block-specific options. Defaults to `{}`.
+        transition: str or None. A registered block applied once after the
+            stage (e.g. a DenseNet transition). Defaults to `None`.
+        transition_args: dict. Options for the transition. Defaults to `{}`.
+    """
+
+    depth: int
+    filters: int
+    block: str = "bottleneck"
+    stride: int = 2
+    stride_block: str = "first"
+    shortcut: str = "projection"
+    args: dict = dataclasses.field(default_factory=dict)
+    transition: str = None
+    transition_args: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        check_int("depth", self.depth, minimum=1)
+        check_int("filters", self.filters, minimum=1)
+        check_int("stride", self.stride, minimum=1, maximum=2)
+        check_choice("stride_block", self.stride_block, STRIDE_POSITIONS)
+        check_choice("shortcut", self.shortcut, SHORTCUTS)
+        if not isinstance(self.block, str):
+            raise TypeError(
+                f"`block` must be a registered block name; received {self.block!r}."
+            )
+        object.__setattr__(self, "args", _check_args("args", self.args))
+        object.__setattr__(
+            self,
+            "transition_args",
+            _check_args("transition_args", self.transition_args),
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """A whole network: stem, stages and the options every block honours.
+
+    Args:
+        stem: `StemSpec`. The input stem.
+        stages: tuple of `StageSpec`. The stages, in order; they are named
+            `conv2`, `conv3`, ... as in keras.applications.
+        final_norm: str or None. Prefix of a BN + activation after the last
+            stage (`"post"` gives `post_bn`/`post_relu`, `""` gives
+            `bn`/`relu`); pre-activation networks need it.
+            Defaults to `None`.
+        activation: str. Activation used in every block. Defaults to `"relu"`.
+        use_bias: bool. Whether convolutions carry a bias (keras.applications
+            ResNets do). Defaults to `True`.
+        kernel_initializer: str. Initializer of every convolution kernel.
+            Defaults to `"glorot_uniform"` (the Keras default).
+        bn_momentum: float. BatchNormalization momentum. Defaults to `0.99`.
+        bn_epsilon: float. BatchNormalization epsilon.
+            Defaults to `1.001e-5`.
+        zero_init_residual: bool. Initialise the last BN gamma of each
+            residual branch to zero. Defaults to `False`.
+        drop_path_rate: float. Stochastic-depth rate of the last block; block
+            `l` of `L` drops its branch with rate `drop_path_rate * l / L`.
+            Defaults to `0.0`.
+        default_size: int. Default input height and width. Defaults to `224`.
+        min_size: int. Smallest accepted input height and width.
+            Defaults to `32`.
+        first_stage_index: int. Number in the first stage's name (`conv2`).
+            Defaults to `2`.
+    """
+
+    stem: StemSpec
+    stages: tuple
+    final_norm: str = None
+    activation: str = "relu"
+    use_bias: bool = True
+    kernel_initializer: str = "glorot_uniform"
+    bn_momentum: float = 0.99
+    bn_epsilon: float = 1.001e-5
+    zero_init_residual: bool = False
+    drop_path_rate: float = 0.0
+    default_size: int = 224
+    min_size: int = 32
+    first_stage_index: int = 2
+
+    def __post_init__(self):
+        if isinstance(self.stem, dict):
+            object.__setattr__(self, "stem", StemSpec(**self.stem))
+        if not isinstance(self.stem, StemSpec):
+            raise TypeError(f"`stem` must be a StemSpec; received {self.stem!r}.")
+        stages = tuple(
+            StageSpec(**s) if isinstance(s, dict) else s for s in self.stages
+        )
+        if not stages:
+            raise ValueError("`stages` must hold at least one stage; received ().")
+        for i, stage in enumerate(stages):
+            if not isinstance(stage, StageSpec):
+                raise TypeError(
+                    f"`stages[{i}]` must be a StageSpec; received {stage!r}."
+                )
+        object.__setattr__(self, "stages", stages)
+        if self.final_norm is not None and not isinstance(self.final_norm, str):
+            raise TypeError(
+                f"`final_norm` must be a str prefix or None; "
+                f"received {self.final_norm!r}."
+            )
+        if not isinstance(self.activation, str):
+            raise TypeError(
+                f"`activation` must be the name of a Keras activation; "
+                f"received {self.activation!r}."
+            )
+        if not isinstance(self.use_bias, bool):
+            raise TypeError(f"`use_bias` must be a bool; received {self.use_bias!r}.")
+        if not isinstance(self.zero_init_residual, bool):
+            raise TypeError(
+                "`zero_init_residual` must be a bool; received "
+                f"{self.zero_init_residual!r}."
+            )
+        check_float("bn_momentum", self.bn_momentum, 0.0, 1.0, max_inclusive=False)
+        check_float("bn_epsilon", self.bn_epsilon, 0.0, min_inclusive=False)
+        check_float(
+            "drop_path_rate", self.drop_path_rate, 0.0, 1.0, max_inclusive=False
+        )
+        check_int("default_size", self.default_size, minimum=1)
+        check_int("min_size", self.min_size, minimum=1)
+        check_int("first_stage_index", self.first_stage_index, minimum=0)
+
+    @property
+    def depths(self):
+        return tuple(stage.depth for stage in self.stages)
+
+    @property
+    def widths(self):
+        return tuple(stage.filters for stage in self.stages)
+
+    def replace(self, **changes):
+        """Returns a copy with the given fields changed.
+
+        Args:
+            **changes: `ModelSpec` fields to change; they are checked again.
+        """
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        """Returns the spec as plain JSON-compatible data."""
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, data):
+        """Builds a spec from `to_dict()` output; unknown keys raise.
+
+        Args:
+            data: dict. `to_dict()` output (or its JSON); unknown keys raise
+                `ValueError`.
+        """
+        if not isinstance(data, dict):
+            raise TypeError(f"A model spec must be a dict; received {data!r}.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"Unknown model spec field(s) {unknown}; allowed fields: "
+                f"{sorted(known)}."
+            )
+        return cls(**data)
+
+    def to_json(self, **kwargs):
+        """Returns the spec as JSON text.
+
+        Args:
+            **kwargs: passed to `json.dumps`, e.g. `indent=2`.
+        """
+        return json.dumps(self.to_dict(), **kwargs)
+
+    @classmethod
+    def from_json(cls, text):
+        """Builds a spec from `to_json()` output.
+
+        Args:
+            text: str. `to_json()` output.
+        """
+        return cls.from_dict(json.loads(text))

@@ -1,0 +1,221 @@
+"""`load_data()`: one call from the embedded digits, NumPy arrays, an image
+directory or a TFDS dataset to batched train/validation/test pipelines."""
+
+import dataclasses
+
+from keras_residual.data.pipeline import Pipeline
+from keras_residual.data.sources import SourceOptions
+from keras_residual.data.sources import load_source
+from keras_residual.utils.validation import check_choice
+from keras_residual.utils.validation import check_float
+from keras_residual.utils.validation import check_int
+
+AUGMENTATIONS = ("auto", "none", "crop", "crop_flip")
+LABEL_MODES = ("sparse", "categorical")
+# The preprocessing mode the pipeline applies: images scaled to [-1, 1].
+PREPROCESSING = "tf"
+
+
+@dataclasses.dataclass
+class DataBundle:
+    """The pipelines and facts a training run needs.
+
+    Args:
+        train: `tf.data.Dataset`. Shuffled, augmented, batched training data.
+        validation: `tf.data.Dataset` or None. Batched, not augmented.
+        test: `tf.data.Dataset` or None. Batched, not augmented.
+        num_classes: int. Number of classes.
+        image_shape: tuple. `(height, width, channels)` fed to the model.
+        class_names: tuple of str. Names of the classes.
+        sizes: dict. Number of examples per split (None where unknown).
+        batch_size: int. Global batch size.
+        source: str. Where the data came from.
+        preprocessing: str. The `preprocess_input` mode applied (`"tf"`).
+        augment: str. The augmentation applied to `train`.
+        uniform_batches: bool. Every batch is full-size (multi-process
+            training). Defaults to `False`.
+    """
+
+    train: object
+    validation: object
+    test: object
+    num_classes: int
+    image_shape: tuple
+    class_names: tuple
+    sizes: dict
+    batch_size: int
+    source: str
+    preprocessing: str = "tf"
+    augment: str = "none"
+    uniform_batches: bool = False
+
+    @property
+    def steps_per_epoch(self):
+        """Training batches per epoch, or None when the size is unknown."""
+        size = self.sizes.get("train")
+        if size is None:
+            return None
+        if self.uniform_batches:
+            return max(size // self.batch_size, 1)
+        return -(-size // self.batch_size)
+
+
+def load_data(
+    dataset="digits",
+    *,
+    batch_size=128,
+    image_size=None,
+    augment="auto",
+    validation_fraction=0.1,
+    data_dir=None,
+    download=False,
+    seed=0,
+    cache=True,
+    label_mode="sparse",
+    num_classes=None,
+    mixup_alpha=0.0,
+    cutmix_alpha=0.0,
+    class_names=None,
+    uniform_batches=False,
+):
+    """Builds train/validation/test `tf.data` pipelines.
+
+    Args:
+        dataset: str, tuple or dict. `"digits"` (embedded), a TFDS name (or
+            `"tfds:NAME"`), a directory of class sub-folders (or one with
+            `train/`, `validation/`, `test/`), an `(images, labels)` tuple, or
+            `{"train": (x, y), "validation": ..., "test": ...}`. Defaults to
+            `"digits"`.
+        batch_size: int. Global batch size. Defaults to `128`.
+        image_size: int, tuple or None. Resize images to this size. Defaults
+            to the source's size.
+        augment: str. `"auto"` (crop for digits, crop and flip otherwise),
+            `"none"`, `"crop"` or `"crop_flip"`. Defaults to `"auto"`.
+        validation_fraction: float. Share of the training data held out for
+            validation where the source has no validation split. Defaults
+            to `0.1`.
+        data_dir: str or None. TFDS data directory. Defaults to TFDS's.
+        download: bool. Let TFDS download and prepare missing data. Defaults
+            to `False`, so that a missing dataset fails at once.
+        seed: int. Shuffle and augmentation seed. Defaults to `0`.
+        cache: bool or str. Cache decoded images in memory (`True`) or in a
+            file. Defaults to `True`.
+        label_mode: str. `"sparse"` integer labels or `"categorical"`
+            one-hot labels. Defaults to `"sparse"`.
+        num_classes: int or None. Classes; must cover every label. Defaults
+            to the source's.
+        mixup_alpha: float. MixUp on training batches when > 0 (needs
+            `label_mode="categorical"`). Defaults to `0`.
+        cutmix_alpha: float. CutMix on training batches when > 0 (needs
+            `label_mode="categorical"`). Defaults to `0`.
+        class_names: sequence of str or None. Names for array sources.
+        uniform_batches: bool. Make every batch full-size, as multi-process
+            data parallelism needs: training drops its last partial batch,
+            and validation/test pad theirs with zero-weight examples, which
+            yield `(images, labels, weights)` so that weighted metrics and a
+            `"mean_with_sample_weight"` loss stay exact. Defaults to `False`.
+
+    Returns:
+        A `DataBundle`.
+    """
+    check_int("batch_size", batch_size, minimum=1)
+    check_choice("augment", augment, AUGMENTATIONS)
+    check_choice("label_mode", label_mode, LABEL_MODES)
+    check_float("validation_fraction", validation_fraction, minimum=0.0, maximum=0.9)
+    for argument, value in (
+        ("mixup_alpha", mixup_alpha),
+        ("cutmix_alpha", cutmix_alpha),
+    ):
+        check_float(argument, value, minimum=0.0)
+        if value > 0 and label_mode != "categorical":
+            raise ValueError(
+                f"`{argument}={value}` mixes labels, which needs "
+                "`label_mode='categorical'`; received "
+                f"label_mode={label_mode!r}."
+            )
+    if num_classes is not None:
+        check_int("num_classes", num_classes, minimum=2)
+    size = _image_size(image_size)
+
+    raw = load_source(
+        dataset,
+        SourceOptions(
+            data_dir=data_dir,
+            download=download,
+            validation_fraction=validation_fraction,
+            seed=seed,
+            image_size=size,
+            class_names=class_names,
+        ),
+    )
+    if num_classes is None:
+        num_classes = raw.num_classes
+    elif raw.max_label is not None and raw.max_label >= num_classes:
+        raise ValueError(
+            f"Labels out of range: the data has label {raw.max_label} but "
+            f"`num_classes`/`classes` is {num_classes}; labels must lie in "
+            f"[0, {num_classes - 1}]. Use classes >= {raw.max_label + 1}."
+        )
+    elif raw.num_classes > num_classes:
+        raise ValueError(
+            f"Labels out of range: {raw.source} has {raw.num_classes} "
+            f"classes but `num_classes`/`classes` is {num_classes}."
+        )
+    if augment == "auto":
+        augment = "crop" if raw.source == "digits" else "crop_flip"
+    image_shape = raw.image_shape
+    if size is not None:
+        image_shape = size + image_shape[2:]
+    if None in image_shape:
+        raise ValueError(
+            f"{raw.source} has images of varying size {image_shape}; pass "
+            "`image_size` (e.g. 224 or --image-size 224) to resize them."
+        )
+
+    pipe = Pipeline(
+        batch_size=batch_size,
+        size=size,
+        augment=augment,
+        seed=seed,
+        cache=cache,
+        label_mode=label_mode,
+        num_classes=num_classes,
+        mixup_alpha=mixup_alpha,
+        cutmix_alpha=cutmix_alpha,
+        uniform=uniform_batches,
+        preprocessing=PREPROCESSING,
+    )
+    splits, sizes = raw.splits, raw.sizes
+    return DataBundle(
+        train=pipe(splits["train"], training=True),
+        validation=pipe(
+            splits.get("validation"), training=False, size=sizes.get("validation")
+        ),
+        test=pipe(splits.get("test"), training=False, size=sizes.get("test")),
+        num_classes=num_classes,
+        image_shape=tuple(image_shape),
+        class_names=tuple(raw.class_names or (str(i) for i in range(num_classes))),
+        sizes=sizes,
+        batch_size=batch_size,
+        source=raw.source,
+        preprocessing=PREPROCESSING,
+        augment=augment,
+        uniform_batches=uniform_batches,
+    )
+
+
+def _image_size(image_size):
+    if image_size is None:
+        return None
+    if isinstance(image_size, int) and not isinstance(image_size, bool):
+        image_size = (image_size, image_size)
+    if (
+        not isinstance(image_size, (tuple, list))
+        or len(image_size) != 2
+        or not all(isinstance(v, int) and v >= 8 for v in image_size)
+    ):
+        raise ValueError(
+            "`image_size` must be an int or a (height, width) pair of ints "
+            f">= 8; received {image_size!r}."
+        )
+    return tuple(image_size)

@@ -1,0 +1,150 @@
+"""The one `tf.data` pipeline every source ends in: cache, shuffle,
+augment (pad-and-crop, plus flips for natural images), preprocess, batch,
+optional MixUp/CutMix, `prefetch(AUTOTUNE)`."""
+
+import dataclasses
+
+import keras
+
+from keras_residual.core.preprocessing import preprocess
+
+
+@dataclasses.dataclass
+class Pipeline:
+    """Turns an unbatched `(image, label)` dataset into a training or
+    evaluation pipeline: decode, cache, shuffle, augment, preprocess,
+    batch, mix, prefetch.
+
+    Args:
+        batch_size: int. Global batch size.
+        size: tuple or None. `(height, width)` to resize to.
+        augment: str. `"none"`, `"crop"` or `"crop_flip"`.
+        seed: int. Shuffle and augmentation seed.
+        cache: bool or str. Cache in memory, or in this file.
+        label_mode: str. `"sparse"` or `"categorical"`.
+        num_classes: int. For one-hot labels.
+        mixup_alpha: float. MixUp strength; 0 is off.
+        cutmix_alpha: float. CutMix strength; 0 is off.
+        uniform: bool. Make every batch full-size (multi-process).
+            Defaults to `False`.
+        preprocessing: str. The preprocessing mode applied to the images.
+            Defaults to `"tf"`.
+    """
+
+    batch_size: int
+    size: tuple
+    augment: str
+    seed: int
+    cache: object
+    label_mode: str
+    num_classes: int
+    mixup_alpha: float
+    cutmix_alpha: float
+    uniform: bool = False
+    preprocessing: str = "tf"
+
+    def __call__(self, dataset, training, size=None):
+        """Returns the batched pipeline over `dataset`, or None.
+
+        Args:
+            dataset: `tf.data.Dataset` or None. Unbatched `(image, label)`.
+            training: bool. Shuffle, augment and mix.
+            size: int or None. Examples in `dataset` (to pad the last batch
+                under `uniform`).
+        """
+        import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+        if dataset is None:
+            return None
+        dataset = dataset.map(self._decode, num_parallel_calls=tf.data.AUTOTUNE)
+        if self.cache:
+            dataset = (
+                dataset.cache(self.cache)
+                if isinstance(self.cache, str)
+                else dataset.cache()
+            )
+        if training:
+            dataset = dataset.shuffle(
+                4096, seed=self.seed, reshuffle_each_iteration=True
+            )
+            if self.augment != "none":
+                dataset = dataset.map(
+                    self._augment, num_parallel_calls=tf.data.AUTOTUNE
+                )
+        dataset = dataset.map(self._normalize, num_parallel_calls=tf.data.AUTOTUNE)
+        drop_remainder = False
+        if self.uniform and training:
+            drop_remainder = True
+        elif self.uniform:
+            dataset, drop_remainder = self._pad(dataset, size)
+        dataset = dataset.batch(self.batch_size, drop_remainder=drop_remainder)
+        mixer = self._mixer() if training else None
+        if mixer is not None:
+            dataset = dataset.map(mixer, num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def _decode(self, image, label):
+        import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+        image = tf.cast(image, tf.float32)
+        if self.size is not None and tuple(image.shape[:2]) != self.size:
+            image = tf.image.resize(image, self.size)
+        label = tf.cast(tf.reshape(label, []), tf.int32)
+        return image, label
+
+    def _augment(self, image, label):
+        import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+        shape = tf.shape(image)
+        pad = max(int(image.shape[0] or 32) // 8, 1)
+        padded = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]])
+        image = tf.image.random_crop(padded, shape)
+        if self.augment == "crop_flip":
+            image = tf.image.random_flip_left_right(image)
+        return image, label
+
+    def _normalize(self, image, label):
+        import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+        image = preprocess(tf.cast(image, tf.float32), self.preprocessing)
+        if self.label_mode == "categorical":
+            label = tf.one_hot(label, self.num_classes)
+        return image, label
+
+    def _pad(self, dataset, size):
+        """Appends zero-weight copies of the first example so that `size`
+        examples fill whole batches. Without a known size, the last partial
+        batch is dropped instead."""
+        if size is None:
+            return dataset, True
+        dataset = dataset.map(lambda image, label: (image, label, 1.0))
+        missing = -size % self.batch_size
+        if missing:
+            filler = dataset.take(1).map(
+                lambda image, label, weight: (image, label, 0.0)
+            )
+            dataset = dataset.concatenate(filler.repeat(missing))
+        return dataset, False
+
+    def _mixer(self):
+        layers = []
+        if self.mixup_alpha > 0:
+            layers.append(
+                keras.layers.MixUp(alpha=self.mixup_alpha, seed=self.seed, name="mixup")
+            )
+        if self.cutmix_alpha > 0:
+            layers.append(
+                keras.layers.CutMix(
+                    factor=self.cutmix_alpha, seed=self.seed, name="cutmix"
+                )
+            )
+        if not layers:
+            return None
+
+        def mix(images, labels):
+            data = {"images": images, "labels": labels}
+            for layer in layers:
+                data = layer(data)
+            return data["images"], data["labels"]
+
+        return mix

@@ -1,0 +1,276 @@
+"""Data sources: the embedded digits, NumPy arrays, image directories and
+TFDS datasets, each read into a typed `SourceData` of unbatched splits."""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+
+from keras_residual.data.digits import DIGITS_CLASS_NAMES
+from keras_residual.data.digits import EMBEDDED_DATASETS
+from keras_residual.data.digits import load_digits_arrays
+from keras_residual.utils.validation import close_matches
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceOptions:
+    """How to read a source.
+
+    Args:
+        data_dir: str or None. TFDS data directory.
+        download: bool. Let TFDS download missing data.
+        validation_fraction: float. Share of the training data held out
+            where the source has no validation split.
+        seed: int. Seed of the hold-out split.
+        image_size: tuple or None. `(height, width)` to resize to.
+        class_names: sequence of str or None. Names for array sources.
+    """
+
+    data_dir: str = None
+    download: bool = False
+    validation_fraction: float = 0.1
+    seed: int = 0
+    image_size: tuple = None
+    class_names: tuple = None
+
+
+@dataclasses.dataclass
+class SourceData:
+    """What a source yields, before the pipeline.
+
+    Args:
+        source: str. Where the data came from (`"digits"`, `"arrays"`, a
+            directory, `"tfds:NAME"`).
+        splits: dict. `{split: tf.data.Dataset}` of unbatched
+            `(image, label)` pairs.
+        sizes: dict. Examples per split (None where unknown).
+        num_classes: int. Number of classes.
+        max_label: int or None. The largest label seen (None where the
+            source does not say).
+        image_shape: tuple. `(height, width, channels)`; None entries where
+            images vary in size.
+        class_names: sequence of str or None. The class names.
+    """
+
+    source: str
+    splits: dict
+    sizes: dict
+    num_classes: int
+    max_label: int
+    image_shape: tuple
+    class_names: object = None
+
+
+def load_source(dataset, options):
+    """Reads `dataset` into a `SourceData`.
+
+    Args:
+        dataset: str, tuple or dict. See `load_data`.
+        options: `SourceOptions`. How to read it.
+    """
+    if isinstance(dataset, dict):
+        return _array_source(dataset, options)
+    if isinstance(dataset, tuple):
+        return _array_source({"train": dataset}, options)
+    if isinstance(dataset, os.PathLike):
+        dataset = os.fspath(dataset)
+    if not isinstance(dataset, str):
+        raise TypeError(
+            "`dataset` must be a name, a directory, an (images, labels) tuple "
+            f"or a dict of splits; received {type(dataset).__name__}."
+        )
+    if dataset in EMBEDDED_DATASETS:
+        arrays = load_digits_arrays()
+        return _array_source(
+            arrays,
+            dataclasses.replace(options, class_names=DIGITS_CLASS_NAMES),
+            source=dataset,
+        )
+    if os.path.isdir(dataset):
+        return _directory_source(dataset, options)
+    if os.sep in dataset or dataset.startswith("."):
+        raise ValueError(f"`dataset` directory {dataset!r} does not exist.")
+    name = dataset[len("tfds:") :] if dataset.startswith("tfds:") else dataset
+    return _tfds_source(name, options)
+
+
+def _array_source(splits, options, source="arrays"):
+    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+    unknown = set(splits) - {"train", "validation", "test"}
+    if unknown or "train" not in splits:
+        raise ValueError(
+            "Array data must be an (images, labels) tuple or a dict with a "
+            "'train' key and optional 'validation' and 'test' keys; received "
+            f"keys {sorted(splits)}."
+        )
+    arrays = {}
+    for name, pair in splits.items():
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(
+                f"Split {name!r} must be an (images, labels) pair; received "
+                f"{type(pair).__name__}."
+            )
+        images, labels = np.asarray(pair[0]), np.asarray(pair[1])
+        if images.ndim == 3:
+            images = images[..., None]
+        if images.ndim != 4 or images.shape[-1] not in (1, 3):
+            raise ValueError(
+                f"Split {name!r} images must have shape (n, height, width, "
+                f"channels) with 1 or 3 channels; received {images.shape}."
+            )
+        labels = labels.reshape(-1)
+        if len(labels) != len(images):
+            raise ValueError(
+                f"Split {name!r} has {len(images)} images but {len(labels)} labels."
+            )
+        if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
+            raise ValueError(
+                f"Split {name!r} labels must be non-negative integers; "
+                f"received dtype {labels.dtype}, minimum {labels.min()}."
+            )
+        arrays[name] = (images, labels.astype("int32"))
+    if "validation" not in arrays and options.validation_fraction > 0:
+        images, labels = arrays["train"]
+        order = np.random.default_rng(options.seed).permutation(len(labels))
+        held = int(round(len(labels) * options.validation_fraction))
+        arrays["validation"] = (images[order[:held]], labels[order[:held]])
+        arrays["train"] = (images[order[held:]], labels[order[held:]])
+    max_label = int(max(labels.max() for _, labels in arrays.values()))
+    names = options.class_names
+    return SourceData(
+        source=source,
+        splits={
+            name: tf.data.Dataset.from_tensor_slices(pair)
+            for name, pair in arrays.items()
+        },
+        sizes={name: len(pair[1]) for name, pair in arrays.items()},
+        num_classes=len(names) if names else max_label + 1,
+        max_label=max_label,
+        image_shape=arrays["train"][0].shape[1:],
+        class_names=names,
+    )
+
+
+def _directory_source(directory, options):
+    size = options.image_size or (256, 256)
+    common = dict(
+        image_size=size,
+        batch_size=None,
+        seed=options.seed,
+        label_mode="int",
+        shuffle=True,
+    )
+    named = {
+        split: os.path.join(directory, split)
+        for split in ("train", "validation", "test")
+    }
+    if os.path.isdir(named["train"]):
+        splits = {
+            split: keras.utils.image_dataset_from_directory(path, **common)
+            for split, path in named.items()
+            if os.path.isdir(path)
+        }
+    elif options.validation_fraction > 0:
+        train, validation = keras.utils.image_dataset_from_directory(
+            directory,
+            validation_split=options.validation_fraction,
+            subset="both",
+            **common,
+        )
+        splits = {"train": train, "validation": validation}
+    else:
+        splits = {
+            "train": keras.utils.image_dataset_from_directory(directory, **common)
+        }
+    class_names = splits["train"].class_names
+    channels = splits["train"].element_spec[0].shape[-1]
+    return SourceData(
+        source=directory,
+        splits=splits,
+        sizes={
+            name: int(ds.cardinality()) if ds.cardinality() >= 0 else None
+            for name, ds in splits.items()
+        },
+        num_classes=len(class_names),
+        max_label=len(class_names) - 1,
+        image_shape=tuple(size) + (channels,),
+        class_names=class_names,
+    )
+
+
+def _tfds_source(name, options):
+    import tensorflow_datasets as tfds  # lazy: loads TensorFlow
+
+    try:
+        builder = tfds.builder(name, data_dir=options.data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise ValueError(unknown_dataset_message(name)) from None
+    info = builder.info
+    available = set(info.splits)
+    percent = int(round(100 * options.validation_fraction))
+    wanted = {"train": "train"}
+    if "validation" in available:
+        wanted["validation"] = "validation"
+    elif percent:
+        wanted["train"] = f"train[:{100 - percent}%]"
+        wanted["validation"] = f"train[{100 - percent}%:]"
+    if "test" in available or not available:
+        wanted["test"] = "test"
+    try:
+        loaded = tfds.load(
+            name,
+            split=list(wanted.values()),
+            data_dir=options.data_dir,
+            download=options.download,
+            as_supervised=True,
+        )
+    except AssertionError as error:
+        if "could not find data" not in str(error):
+            raise
+        raise ValueError(
+            f"TFDS dataset {name!r} is not prepared in data_dir="
+            f"{options.data_dir or tfds.core.constants.DATA_DIR!r}. Prepare "
+            f"it on a machine with network (`tfds build {name} --data_dir "
+            f"DIR`), then pass data_dir=DIR (`--data-dir DIR`); or pass "
+            "download=True (`--download`) to let TFDS fetch it now."
+        ) from None
+    label = info.features["label"]
+    image_shape = tuple(info.features["image"].shape)
+    sizes = {}
+    for split, spec in wanted.items():
+        try:
+            sizes[split] = int(info.splits[spec].num_examples)
+        except (KeyError, ValueError, TypeError):
+            sizes[split] = None
+    return SourceData(
+        source=f"tfds:{name}",
+        splits=dict(zip(wanted, loaded)),
+        sizes=sizes,
+        num_classes=label.num_classes,
+        max_label=None,
+        image_shape=image_shape,
+        class_names=getattr(label, "names", None),
+    )
+
+
+def unknown_dataset_message(name):
+    """An error message for a dataset name that is neither embedded nor in
+    TFDS: the embedded names, close matches and how to use TFDS.
+
+    Args:
+        name: str. The unknown name.
+    """
+    import tensorflow_datasets as tfds  # lazy: loads TensorFlow
+
+    candidates = list(EMBEDDED_DATASETS) + list(tfds.list_builders())
+    matches = close_matches(name, candidates)
+    hint = f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
+    return (
+        f"Unknown `dataset` {name!r}.{hint} Embedded datasets (offline): "
+        f"{', '.join(EMBEDDED_DATASETS)}. Otherwise pass a TFDS name such as "
+        "'cifar10' (see `tfds.list_builders()`, prepared with `tfds build "
+        "NAME --data_dir DIR`), a directory of class sub-folders, or "
+        "(images, labels) arrays."
+    )

@@ -1,0 +1,10 @@
+"""The serializable custom layers the blocks use, registered under
+`keras_residual>Name` so that `.keras` files reload with `safe_mode=True`.
+Backend-agnostic (`keras.ops` only)."""
+
+from keras_residual.layers.drop_path import DropPath
+from keras_residual.layers.gate import HighwayGate
+from keras_residual.layers.remat import MemoryEfficientBottleneck
+from keras_residual.layers.shortcuts import ZeroPadShortcut
+
+__all__ = ["DropPath", "HighwayGate", "MemoryEfficientBottleneck", "ZeroPadShortcut"]

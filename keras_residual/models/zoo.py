@@ -1,0 +1,334 @@
+"""The model registry, `build()` and keras.applications-style entry points."""
+
+import dataclasses
+
+from keras_residual.blocks import get_block
+from keras_residual.core.builder import ResidualModel
+from keras_residual.core.spec import ModelSpec
+from keras_residual.utils.registry import Registry
+from keras_residual.utils.validation import check_float
+from keras_residual.utils.validation import check_int_sequence
+from keras_residual.utils.validation import unknown_name_message
+from keras_residual.weights.resolve import load_requested_weights
+from keras_residual.weights.resolve import resolve_weights
+
+MODELS = Registry("model", "model")
+
+# ModelSpec fields that `build(...)` accepts directly as overrides.
+FIELD_OVERRIDES = (
+    "activation",
+    "use_bias",
+    "kernel_initializer",
+    "bn_momentum",
+    "bn_epsilon",
+    "zero_init_residual",
+    "drop_path_rate",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """A registered model.
+
+    Args:
+        name: str. The registered name, e.g. `"ResNet50"`.
+        spec: `ModelSpec`. Its architecture.
+        description: str. One line for `list_models()`.
+        classes: int. Default number of classes.
+        preprocessing: str. keras.applications preprocessing mode
+            (`"caffe"`, `"tf"` or `"torch"`).
+    """
+
+    name: str
+    spec: ModelSpec
+    description: str
+    classes: int = 1000
+    preprocessing: str = "caffe"
+
+
+def register_model(
+    name, spec, *, description, classes=1000, preprocessing="caffe", overwrite=False
+):
+    """Registers a model spec and returns its keras.applications-style
+    entry point (`include_top`, `weights`, `input_tensor`, `input_shape`,
+    `pooling`, `classes`, `classifier_activation`, `name`, plus overrides).
+
+    Args:
+        name: str. The model name.
+        spec: `ModelSpec`. The architecture.
+        description: str. One line.
+        classes: int. Default number of classes. Defaults to `1000`.
+        preprocessing: str. Preprocessing mode. Defaults to `"caffe"`.
+        overwrite: bool. Replace an existing model. Defaults to `False`.
+    """
+    MODELS.register(
+        name,
+        ModelEntry(name, spec, description, classes, preprocessing),
+        overwrite=overwrite,
+    )
+    return _entry_point(name, classes)
+
+
+def list_models():
+    """Returns `{name: one-line description}` for every registered model."""
+    return {name: entry.description for name, entry in MODELS.items()}
+
+
+def get_model_entry(name):
+    """Returns the `ModelEntry` registered under `name`.
+
+    Args:
+        name: str. A registered model name.
+    """
+    return MODELS.get(name)
+
+
+def get_spec(name):
+    """Returns the `ModelSpec` registered under `name`.
+
+    Args:
+        name: str. A registered model name.
+    """
+    return MODELS.get(name).spec
+
+
+def apply_overrides(
+    spec, depths=None, widths=None, width_multiplier=None, block=None, **fields
+):
+    """Returns `spec` with per-stage depths/widths, a width multiplier, a
+    block for every stage, or `ModelSpec` fields replaced.
+
+    Args:
+        spec: `ModelSpec`. The spec to change.
+        depths: sequence of int or None. Blocks per stage.
+        widths: sequence of int or None. Filters per stage.
+        width_multiplier: float or None. Scales the stem and every stage's
+            filters (rounded, at least 1).
+        block: str or None. A registered block for every stage; a stage
+            whose shortcut the block does not support takes the block's
+            first supported shortcut.
+        **fields: `ModelSpec` fields in `FIELD_OVERRIDES`, or options of the
+            blocks and transitions the spec uses (e.g. `gate_bias`,
+            `memory_efficient`, `compression`), which go into the args of
+            every stage (or transition) using such a block.
+    """
+    stages = list(spec.stages)
+    if block is not None:
+        info = get_block(block)
+        stages = [
+            dataclasses.replace(
+                s,
+                block=block,
+                shortcut=s.shortcut
+                if s.shortcut in info.shortcuts
+                else info.shortcuts[0],
+            )
+            for s in stages
+        ]
+    options = set(_block_options(stages)) | set(_transition_options(stages))
+    unknown = sorted(set(fields) - set(FIELD_OVERRIDES) - options)
+    if unknown:
+        allowed = (
+            ("depths", "widths", "width_multiplier", "block")
+            + FIELD_OVERRIDES
+            + tuple(sorted(options))
+        )
+        raise ValueError(
+            unknown_name_message(
+                "build(...)", unknown[0], allowed, kind="keyword argument"
+            )
+        )
+    for option in [f for f in fields if f in options]:
+        value = fields.pop(option)
+        stages = [_with_option(s, option, value) for s in stages]
+    if depths is not None:
+        depths = check_int_sequence("depths", depths, length=len(stages))
+        stages = [dataclasses.replace(s, depth=d) for s, d in zip(stages, depths)]
+    if widths is not None:
+        widths = check_int_sequence("widths", widths, length=len(stages))
+        stages = [dataclasses.replace(s, filters=w) for s, w in zip(stages, widths)]
+    stem = spec.stem
+    if width_multiplier is not None:
+        check_float("width_multiplier", width_multiplier, 0.0, min_inclusive=False)
+
+        def scale(filters):
+            return max(1, int(round(filters * width_multiplier)))
+
+        stages = [dataclasses.replace(s, filters=scale(s.filters)) for s in stages]
+        stem = dataclasses.replace(stem, filters=scale(stem.filters))
+    return spec.replace(stem=stem, stages=tuple(stages), **fields)
+
+
+def _block_options(stages):
+    """The options of the blocks the stages use."""
+    return [o for s in stages for o in get_block(s.block).options]
+
+
+def _transition_options(stages):
+    """The options of the transitions the stages use."""
+    return [
+        o
+        for s in stages
+        if s.transition is not None
+        for o in get_block(s.transition).options
+    ]
+
+
+def _with_option(stage, option, value):
+    """`stage` with `option` set in the args of its block and of its
+    transition, wherever that block registers the option."""
+    if option in get_block(stage.block).options:
+        stage = dataclasses.replace(stage, args=dict(stage.args, **{option: value}))
+    if stage.transition is not None and option in get_block(stage.transition).options:
+        stage = dataclasses.replace(
+            stage, transition_args=dict(stage.transition_args, **{option: value})
+        )
+    return stage
+
+
+def build(
+    model,
+    *,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=None,
+    classifier_activation="softmax",
+    name=None,
+    **overrides,
+):
+    """Builds a model from a registered name or a spec.
+
+    Args:
+        model: str, `ModelSpec` or dict. A name from `list_models()`, or a
+            spec (`ModelSpec`, its dict or its JSON-decoded dict).
+        include_top: bool. Add the pooling and `predictions` classifier.
+            Defaults to `True`.
+        weights: None, str or path. `None`, a weights file, or a name
+            registered for the model (e.g. `"imagenet"`). Defaults to `None`.
+        input_tensor: tensor or None. Optional input tensor.
+        input_shape: tuple or None. `(height, width, channels)`.
+        pooling: None, `"avg"` or `"max"`. Pooling for `include_top=False`.
+        classes: int or None. Classifier size; defaults to the model's.
+        classifier_activation: str or None. Defaults to `"softmax"`.
+        name: str or None. Model name; defaults to the lower-case model name.
+        **overrides: `depths`, `widths`, `width_multiplier`, `block`, or a
+            `ModelSpec` field such as `drop_path_rate` (see
+            `apply_overrides`).
+
+    Example:
+
+    ```python
+    deeper = keras_residual.build("ResNet50", depths=(3, 4, 23, 3))
+    slim = keras_residual.build("ResNet50", width_multiplier=0.5)
+    ```
+    """
+    if isinstance(model, str):
+        entry = MODELS.get(model)
+        spec, model_name = entry.spec, entry.name
+        default_classes = entry.classes
+    elif isinstance(model, (ModelSpec, dict)):
+        spec = model if isinstance(model, ModelSpec) else ModelSpec.from_dict(model)
+        model_name, default_classes = None, 1000
+    else:
+        raise TypeError(
+            "`model` must be a registered model name, a ModelSpec or its "
+            f"dict; received {model!r} of type {type(model).__name__}."
+        )
+    spec = apply_overrides(spec, **overrides)
+    request = resolve_weights(model_name, weights, include_top, classifier_activation)
+    if classes is None:
+        classes = (
+            request.entry.classes if request and request.entry else default_classes
+        )
+    if (
+        input_shape is None
+        and input_tensor is None
+        and request
+        and request.entry
+        and request.entry.input_channels != 3
+    ):
+        size = spec.default_size if include_top else None
+        input_shape = (size, size, request.entry.input_channels)
+    network = ResidualModel(
+        spec,
+        include_top=include_top,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        input_tensor=input_tensor,
+        name=name or (model_name.lower() if model_name else "residual_model"),
+    )
+    load_requested_weights(network, request)
+    return network
+
+
+_ENTRY_DOC = """Builds {name}: {description}
+
+Mirrors `keras.applications` (same arguments; `weights` defaults to `None`),
+and accepts `build()` overrides (`depths`, `widths`, `width_multiplier`,
+`block`, `drop_path_rate`, ...).
+
+Args:
+    include_top: bool. Add the `avg_pool` + `predictions` head.
+        Defaults to `True`.
+    weights: None, str or path. `None`, a weights file or a registered name
+        (see `keras_residual.list_weights("{name}")`). Defaults to `None`.
+    input_tensor: tensor or None. Optional input tensor.
+    input_shape: tuple or None. `(height, width, channels)`, at least
+        {min_size}x{min_size}. Defaults to `({size}, {size}, 3)` with the top
+        and `(None, None, 3)` without.
+    pooling: None, "avg" or "max". Pooling when `include_top=False`.
+    classes: int. Number of classes. Defaults to `{classes}`.
+    classifier_activation: str or None. Defaults to `"softmax"`; `None`
+        returns logits.
+    name: str. Model name. Defaults to `"{lower}"`.
+    **overrides: spec overrides passed to `keras_residual.build`.
+
+Returns:
+    A `keras_residual.ResidualModel` (a Functional `keras.Model`).
+"""
+
+
+def _entry_point(model_name, default_classes):
+    # The signature shows the default name, as keras.applications' does.
+    default_name = model_name.lower()
+
+    def entry_point(
+        include_top=True,
+        weights=None,
+        input_tensor=None,
+        input_shape=None,
+        pooling=None,
+        classes=default_classes,
+        classifier_activation="softmax",
+        name=default_name,
+        **overrides,
+    ):
+        return build(
+            model_name,
+            include_top=include_top,
+            weights=weights,
+            input_tensor=input_tensor,
+            input_shape=input_shape,
+            pooling=pooling,
+            classes=classes,
+            classifier_activation=classifier_activation,
+            name=name,
+            **overrides,
+        )
+
+    entry = MODELS.get(model_name)
+    entry_point.__name__ = entry_point.__qualname__ = model_name
+    entry_point.__doc__ = _ENTRY_DOC.format(
+        name=model_name,
+        description=entry.description,
+        classes=default_classes,
+        lower=model_name.lower(),
+        size=entry.spec.default_size,
+        min_size=entry.spec.min_size,
+    )
+    return entry_point

@@ -1,0 +1,157 @@
+"""Keras Tuner tuners with per-trial timing, the objective check, and the
+chief/worker set-up of a distributed search."""
+
+import os
+import time
+
+import keras_tuner
+
+from keras_residual.utils.validation import check_choice
+from keras_residual.utils.validation import check_int
+
+TUNERS = ("random", "hyperband", "bayesian")
+
+
+def objective_for(objective, classes):
+    """Checks `objective` against the metrics a trial logs and returns a
+    `keras_tuner.Objective`.
+
+    Args:
+        objective: str. A metric name, e.g. `"val_accuracy"`.
+        classes: int. Number of classes (top-5 metrics exist above 10).
+    """
+    logged = ["val_accuracy", "val_loss", "accuracy", "loss"]
+    if classes > 10:
+        logged += ["val_top5", "top5"]
+    check_choice("objective", objective, logged)
+    return keras_tuner.Objective(
+        objective, "min" if objective.endswith("loss") else "max"
+    )
+
+
+class _TrialClock:
+    """Times each trial end to end, next to the hypermodel's build and fit
+    times, so per-trial overhead can be reported."""
+
+    def on_trial_begin(self, trial):
+        super().on_trial_begin(trial)
+        self.hypermodel.current_trial = trial.trial_id
+        self.hypermodel.timings[trial.trial_id] = {"started": time.perf_counter()}
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        timing = self.hypermodel.timings.get(trial.trial_id, {})
+        if "started" in timing:
+            timing["trial_seconds"] = time.perf_counter() - timing.pop("started")
+        self.hypermodel.current_trial = None
+
+
+class RandomSearch(_TrialClock, keras_tuner.RandomSearch):
+    """`keras_tuner.RandomSearch` with trial timing."""
+
+
+class BayesianOptimization(_TrialClock, keras_tuner.BayesianOptimization):
+    """`keras_tuner.BayesianOptimization` with trial timing."""
+
+
+class Hyperband(_TrialClock, keras_tuner.Hyperband):
+    """`keras_tuner.Hyperband` with trial timing."""
+
+
+def configure_distributed_search(chief=False, worker=None, oracle_address=None):
+    """Sets keras-tuner's chief/worker environment variables
+    (`KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT`).
+
+    Args:
+        chief: bool. This process serves the oracle. Defaults to `False`.
+        worker: str or None. This process runs trials as worker `ID`.
+        oracle_address: str or None. The chief's `host:port`; required with
+            `chief` or `worker`.
+    """
+    if not chief and worker is None:
+        if oracle_address:
+            raise ValueError(
+                "`oracle_address` needs a role: pass chief=True (--chief) or "
+                "worker=ID (--worker ID)."
+            )
+        return
+    if chief and worker is not None:
+        raise ValueError("Pass either chief=True or worker=ID, not both.")
+    host, _, port = (oracle_address or "").rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(
+            "A distributed search needs `oracle_address` as HOST:PORT "
+            f"(--oracle-address); received {oracle_address!r}."
+        )
+    if worker is not None and (not worker or worker == "chief"):
+        raise ValueError(
+            f"`worker` must be a non-empty ID other than 'chief'; received {worker!r}."
+        )
+    os.environ["KERASTUNER_TUNER_ID"] = "chief" if chief else f"tuner-{worker}"
+    os.environ["KERASTUNER_ORACLE_IP"] = host
+    os.environ["KERASTUNER_ORACLE_PORT"] = port
+
+
+def is_worker():
+    tuner_id = os.environ.get("KERASTUNER_TUNER_ID")
+    return (
+        bool(tuner_id)
+        and tuner_id != "chief"
+        and bool(os.environ.get("KERASTUNER_ORACLE_IP"))
+    )
+
+
+def make_tuner(
+    kind,
+    hypermodel,
+    directory,
+    objective="val_accuracy",
+    max_trials=10,
+    seed=0,
+    overwrite=False,
+    project_name="search",
+):
+    """A keras_tuner tuner of `kind` (`"random"`, `"hyperband"` or
+    `"bayesian"`) over `hypermodel`, stopping after `max_trials` trials
+    (rejected ones included) and resuming from `directory` unless
+    `overwrite`.
+
+    Args:
+        kind: str. `"random"`, `"hyperband"` or `"bayesian"`.
+        hypermodel: `ResidualHyperModel`. What to search.
+        directory: str. Where the tuner keeps its state.
+        objective: str. A logged metric. Defaults to `"val_accuracy"`.
+        max_trials: int. Trials, rejected ones included. Defaults to `10`.
+        seed: int. Defaults to `0`.
+        overwrite: bool. Discard a previous search. Defaults to `False`.
+        project_name: str. Defaults to `"search"`.
+    """
+    check_choice("tuner", kind, TUNERS)
+    check_int("max_trials", max_trials, minimum=1)
+    common = dict(
+        objective=objective_for(objective, hypermodel.classes),
+        seed=seed,
+        directory=directory,
+        project_name=project_name,
+        overwrite=overwrite,
+        max_consecutive_failed_trials=max_trials,
+    )
+    if kind == "random":
+        tuner = RandomSearch(hypermodel, max_trials=max_trials, **common)
+    elif kind == "bayesian":
+        tuner = BayesianOptimization(
+            hypermodel,
+            max_trials=max_trials,
+            num_initial_points=min(3, max_trials),
+            **common,
+        )
+    else:
+        tuner = Hyperband(
+            hypermodel,
+            max_epochs=hypermodel.epochs,
+            factor=3,
+            hyperband_iterations=max_trials,
+            **common,
+        )
+        tuner.oracle.max_trials = max_trials
+    return tuner

@@ -1,0 +1,92 @@
+"""Evaluating an exported model (SavedModel, TFLite or `.keras`) on a
+dataset split, through its serving signatures."""
+
+import keras
+import numpy as np
+
+from keras_residual.data.loader import load_data
+from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
+from keras_residual.serving.endpoints import SERVE_SIGNATURE
+from keras_residual.serving.predictor import load_predictor
+from keras_residual.utils.validation import check_choice
+
+SPLITS = ("test", "validation")
+
+
+def evaluate_export(
+    model_path,
+    dataset="digits",
+    *,
+    split="test",
+    batch_size=128,
+    data_dir=None,
+    verbose=1,
+):
+    """Accuracy and cross-entropy of an exported classifier on a split.
+
+    When the export embeds the same preprocessing as `load_data` (`"tf"`) at
+    the data's image size, batches go through `serve_preprocessed`, exactly
+    as in training; otherwise they are turned back into uint8 images and go
+    through `serving_default`, which resizes and preprocesses them.
+
+    Args:
+        model_path: str. A SavedModel directory, `.tflite` or `.keras` file.
+        dataset: str. See `load_data`. Defaults to `"digits"`.
+        split: str. `"test"` or `"validation"`. Defaults to `"test"`.
+        batch_size: int. Defaults to `128`.
+        data_dir: str or None. TFDS data directory.
+        verbose: int. 1 shows a progress bar. Defaults to `1`.
+
+    Returns:
+        A dict: `accuracy`, `loss`, `examples`, `signature`, `model`,
+        `dataset`, `split`.
+    """
+    check_choice("split", split, SPLITS)
+    predictor = load_predictor(model_path)
+    data = load_data(
+        dataset,
+        batch_size=batch_size,
+        augment="none",
+        data_dir=data_dir,
+        validation_fraction=0.1,
+    )
+    batches = getattr(data, split)
+    if batches is None:
+        raise ValueError(
+            f"{dataset!r} has no {split!r} split; choose one of "
+            f"{[s for s in SPLITS if getattr(data, s) is not None]}."
+        )
+    classes = (predictor.card or {}).get("classes")
+    if classes is not None and classes < data.num_classes:
+        raise ValueError(
+            f"{model_path!r} has {classes} classes; {dataset!r} has {data.num_classes}."
+        )
+    exact = (
+        predictor.preprocessing == data.preprocessing
+        and tuple(data.image_shape[:2]) == predictor.image_size
+    )
+    correct, loss, seen = 0, 0.0, 0
+    progress = keras.utils.Progbar(
+        data.sizes.get(split), verbose=verbose, unit_name="image"
+    )
+    for batch in batches:
+        images, labels = batch[0].numpy(), batch[1].numpy().reshape(-1)
+        if exact:
+            probabilities = predictor.predict_preprocessed(images)
+        else:  # undo the [-1, 1] scaling of load_data
+            pixels = np.clip(np.round((images + 1.0) * 127.5), 0, 255)
+            probabilities = predictor.predict_images(pixels.astype("uint8"))
+        picked = probabilities[np.arange(len(labels)), labels]
+        correct += int((probabilities.argmax(-1) == labels).sum())
+        loss += float(-np.log(np.maximum(picked, 1e-7)).sum())
+        seen += len(labels)
+        progress.add(len(labels))
+    return {
+        "accuracy": correct / seen,
+        "loss": loss / seen,
+        "examples": seen,
+        "signature": PREPROCESSED_ENDPOINT if exact else SERVE_SIGNATURE,
+        "model": model_path,
+        "dataset": dataset,
+        "split": split,
+    }

@@ -1,0 +1,116 @@
+"""Model cards: the JSON that travels with every export and says what the
+model is, what it expects and how well it did.
+
+A SavedModel directory holds `model_card.json`; a `.keras` or `.tflite` file
+has it beside it as `<file>.model_card.json`.
+"""
+
+import datetime
+import json
+import os
+
+import keras
+import numpy
+
+from keras_residual.core.heads import is_classifier
+from keras_residual.version import __version__
+
+MODEL_CARD = "model_card.json"
+CARD_VERSION = 1
+
+
+def card_path(path):
+    """Where the model card of an export at `path` lives.
+
+    Args:
+        path: str. A SavedModel directory or an exported file.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return os.path.join(path, MODEL_CARD)
+    return path + "." + MODEL_CARD
+
+
+def versions():
+    """Package, Keras and TensorFlow versions and the Keras backend."""
+    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+    return {
+        "keras_residual": __version__,
+        "keras": keras.__version__,
+        "tensorflow": tf.__version__,
+        "numpy": numpy.__version__,
+        "backend": keras.backend.backend(),
+    }
+
+
+def build_model_card(
+    model,
+    *,
+    export_format,
+    preprocessing,
+    image_size,
+    top_k,
+    class_names=None,
+    metrics=None,
+    trained_precision="float32",
+    signatures=None,
+):
+    """Returns the model card dict of an export.
+
+    Args:
+        model: `keras.Model`. The exported model.
+        export_format: str. `"saved_model"`, `"keras"` or `"tflite"`.
+        preprocessing: str or None. Mode embedded in the serving signature.
+        image_size: tuple of int. `(height, width)` the model sees.
+        top_k: int. Classes per image in the `serve` outputs.
+        class_names: list of str or None. Names of the classes.
+        metrics: dict or None. Evaluation results, e.g. a run's
+            `metrics.json`. Defaults to `None`.
+        trained_precision: str. The model's dtype policy when exported.
+            Defaults to `"float32"`.
+        signatures: dict or None. `{name: {"inputs": ..., "outputs": ...}}`.
+    """
+    spec = getattr(model, "spec", None)
+    classifier = is_classifier(model)
+    return {
+        "card_version": CARD_VERSION,
+        "name": model.name,
+        "format": export_format,
+        "architecture": spec.to_dict() if spec is not None else None,
+        "parameters": int(model.count_params()),
+        "input_shape": [image_size[0], image_size[1], model.input_shape[-1]],
+        "classes": int(model.output.shape[-1]) if classifier else None,
+        "class_names": list(class_names) if class_names else None,
+        "preprocessing": {
+            "mode": preprocessing,
+            "input_dtype": "uint8" if preprocessing else "float32",
+            "resize": "bilinear" if preprocessing else None,
+        },
+        "top_k": top_k if classifier else None,
+        "precision": {"trained": trained_precision, "exported": "float32"},
+        "signatures": signatures,
+        "metrics": metrics,
+        "versions": versions(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        ),
+    }
+
+
+def read_model_card(path):
+    """Returns the model card of the export at `path`, or None.
+
+    Args:
+        path: str. A SavedModel directory or an exported file.
+    """
+    card = card_path(path)
+    if not os.path.isfile(card):
+        return None
+    try:
+        with open(card) as handle:
+            return json.load(handle)
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(
+            f"The model card {card!r} is not readable JSON ({error})."
+        ) from None

@@ -1,0 +1,336 @@
+"""Running exported models: a SavedModel directory, a `.tflite` file or a
+`.keras` file, behind one `Predictor` interface.
+
+A SavedModel or TFLite export needs only TensorFlow and its model card: its
+graph holds the whole model, so none of this package's layers are needed to
+run it (`keras-residual predict` works on a SavedModel another machine
+wrote). A `.keras` file needs the package's registered layers.
+"""
+
+import os
+import warnings
+
+import keras
+import numpy as np
+
+import keras_residual.models  # noqa: F401  (registers the layers .keras files use)
+from keras_residual.core.heads import head_outputs_logits
+from keras_residual.core.heads import is_classifier
+from keras_residual.serving.endpoints import IMAGES_INPUT
+from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
+from keras_residual.serving.endpoints import PREPROCESSED_INPUT
+from keras_residual.serving.endpoints import PROBABILITIES_OUTPUT
+from keras_residual.serving.endpoints import SERVE_SIGNATURE
+from keras_residual.serving.model_card import read_model_card
+from keras_residual.serving.signatures import preprocess_uint8
+
+
+class Predictor:
+    """An exported classifier.
+
+    Attributes:
+        path: str. What was loaded.
+        card: dict or None. The model card.
+        channels: int. Image channels the model takes.
+        preprocessing: str or None. The mode embedded in the signature.
+        image_size: tuple of int. `(height, width)` the model sees.
+    """
+
+    def __init__(self, path, card):
+        self.path = path
+        self.card = card or {}
+        shape = self.card.get("input_shape") or [None, None, None]
+        self.image_size = tuple(shape[:2])
+        self.channels = shape[2]
+        self.preprocessing = (self.card.get("preprocessing") or {}).get("mode")
+
+    @property
+    def class_names(self):
+        return self.card.get("class_names")
+
+    def check_images(self, images, dtype):
+        """Validates a batch before it reaches the graph.
+
+        Args:
+            images: array. `(batch, height, width, channels)` or one image.
+            dtype: str. The dtype to cast to.
+        """
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[None]
+        if images.ndim != 4:
+            raise ValueError(
+                "`images` must have shape (batch, height, width, channels) or "
+                f"(height, width, channels); received shape {images.shape}."
+            )
+        if self.channels is not None and images.shape[-1] != self.channels:
+            raise ValueError(
+                f"`images` must have {self.channels} channel(s) for "
+                f"{self.path!r}; received shape {images.shape}."
+            )
+        return images.astype(dtype)
+
+    def predict_images(self, images):
+        """Probabilities for uint8 images of any size, `(batch, classes)`.
+
+        Args:
+            images: array. uint8 images of any size (or the model's float input for an
+                export without preprocessing).
+        """
+        raise NotImplementedError
+
+    def predict_preprocessed(self, inputs):
+        """Probabilities for already preprocessed float32 inputs.
+
+        Args:
+            inputs: array. float32, already preprocessed, at the model's input size.
+        """
+        raise NotImplementedError
+
+
+class SavedModelPredictor(Predictor):
+    """A SavedModel from `keras_residual.export`, via `tf.saved_model.load`."""
+
+    def __init__(self, path, card):
+        import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+        super().__init__(path, card)
+        try:
+            loaded = tf.saved_model.load(path)
+        except Exception as error:  # corrupt protobufs raise many types
+            raise ValueError(
+                f"{path!r} is not a loadable SavedModel ({type(error).__name__}"
+                f": {str(error).splitlines()[0][:200]})."
+            ) from None
+        signatures = dict(loaded.signatures)
+        _check_signatures(path, signatures)
+        if not card:  # read what the card would say from the signature
+            spec = signatures[SERVE_SIGNATURE].structured_input_signature[1][
+                IMAGES_INPUT
+            ]
+            self.channels = spec.shape[-1]
+            self.preprocessing = "embedded" if spec.dtype == tf.uint8 else None
+        self._loaded = loaded
+        self._serve = signatures[SERVE_SIGNATURE]
+        self._preprocessed = signatures.get(PREPROCESSED_ENDPOINT)
+
+    def predict_images(self, images):
+        """Probabilities `(batch, classes)` for images, through the uint8 signature.
+
+        Args:
+            images: array. See `Predictor.predict_images`.
+        """
+        import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+        dtype = "uint8" if self.preprocessing else "float32"
+        images = self.check_images(images, dtype)
+        return self._serve(**{IMAGES_INPUT: tf.constant(images)})[
+            PROBABILITIES_OUTPUT
+        ].numpy()
+
+    def predict_preprocessed(self, inputs):
+        """Probabilities `(batch, classes)` for preprocessed inputs.
+
+        Args:
+            inputs: array. See `Predictor.predict_preprocessed`.
+        """
+        import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+        inputs = self.check_images(inputs, "float32")
+        return self._preprocessed(**{PREPROCESSED_INPUT: tf.constant(inputs)})[
+            PROBABILITIES_OUTPUT
+        ].numpy()
+
+
+class TFLitePredictor(Predictor):
+    """A `.tflite` file from `keras_residual.export`."""
+
+    def __init__(self, path, card):
+        import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+        super().__init__(path, card)
+        with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation
+            warnings.simplefilter("ignore")
+            try:
+                self._interpreter = tf.lite.Interpreter(model_path=path)
+            except ValueError as error:
+                raise ValueError(
+                    f"{path!r} is not a readable TFLite model ({error})."
+                ) from None
+        signatures = self._interpreter.get_signature_list()
+        _check_signatures(path, signatures)
+        self._serve = self._interpreter.get_signature_runner(SERVE_SIGNATURE)
+        self._preprocessed = self._interpreter.get_signature_runner(
+            PREPROCESSED_ENDPOINT
+        )
+
+    def predict_images(self, images):
+        """Probabilities `(batch, classes)` for images, through the uint8 signature.
+
+        Args:
+            images: array. See `Predictor.predict_images`.
+        """
+        dtype = "uint8" if self.preprocessing else "float32"
+        return self._run(self._serve, IMAGES_INPUT, self.check_images(images, dtype))
+
+    def predict_preprocessed(self, inputs):
+        """Probabilities `(batch, classes)` for preprocessed inputs.
+
+        Args:
+            inputs: array. See `Predictor.predict_preprocessed`.
+        """
+        return self._run(
+            self._preprocessed, PREPROCESSED_INPUT, self.check_images(inputs, "float32")
+        )
+
+    @staticmethod
+    def _run(runner, name, batch):
+        # One image at a time: the runner resizes its input per call, and
+        # batch-1 is what TFLite is built for.
+        rows = [
+            runner(**{name: batch[i : i + 1]})[PROBABILITIES_OUTPUT]
+            for i in range(len(batch))
+        ]
+        return np.concatenate(rows, axis=0)
+
+
+class KerasPredictor(Predictor):
+    """A `.keras` file (needs this package's layers to load)."""
+
+    def __init__(self, path, card):
+        try:
+            # Not compiled: a predictor only predicts, and a compiled file's
+            # loss and optimizer may come from code this layer cannot see.
+            self.model = keras.saving.load_model(path, safe_mode=True, compile=False)
+        except Exception as error:
+            raise ValueError(
+                f"{path!r} is not a loadable .keras model ({type(error).__name__}"
+                f": {str(error).splitlines()[0][:200]})."
+            ) from None
+        if not is_classifier(self.model):
+            raise ValueError(f"{path!r} has no classifier to predict with.")
+        card = card or {}
+        if not card.get("input_shape"):
+            card = dict(
+                card,
+                input_shape=list(self.model.input_shape[1:]),
+                preprocessing={"mode": "tf"},
+            )
+        super().__init__(path, card)
+
+    def predict_images(self, images):
+        """Probabilities `(batch, classes)` for images, through the uint8 signature.
+
+        Args:
+            images: array. See `Predictor.predict_images`.
+        """
+        import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+        images = self.check_images(images, "uint8")
+        inputs = preprocess_uint8(
+            tf.constant(images), self.preprocessing, self.image_size
+        ).numpy()
+        return self.predict_preprocessed(inputs)
+
+    def predict_preprocessed(self, inputs):
+        """Probabilities `(batch, classes)` for preprocessed inputs.
+
+        Args:
+            inputs: array. See `Predictor.predict_preprocessed`.
+        """
+        inputs = self.check_images(inputs, "float32")
+        outputs = np.asarray(self.model.predict(inputs, verbose=0), "float32")
+        if head_outputs_logits(self.model):
+            outputs = np.exp(outputs - outputs.max(-1, keepdims=True))
+            outputs /= outputs.sum(-1, keepdims=True)
+        return outputs
+
+
+def load_predictor(path):
+    """Loads an exported model: a SavedModel directory (or a run directory
+    holding `saved_model/`), a `.tflite` or a `.keras` file.
+
+    Args:
+        path: str. A SavedModel directory, a run directory, a `.tflite` or a `.keras`
+            file.
+
+    Raises:
+        ValueError: a missing path, or one that is not an export of this
+            package (corrupt, foreign, or without its signatures).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"Model path {path!r} does not exist.")
+    if os.path.isdir(os.path.join(path, "saved_model")):  # a run directory
+        path = os.path.join(path, "saved_model")
+    card = read_model_card(path)
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+            raise ValueError(
+                f"{path!r} is a directory without saved_model.pb, so not a "
+                "SavedModel. Pass a SavedModel directory, a .tflite or a "
+                ".keras file (or a run directory's saved_model/)."
+            )
+        return SavedModelPredictor(path, card)
+    if path.endswith(".tflite"):
+        return TFLitePredictor(path, card)
+    if path.endswith(".keras"):
+        return KerasPredictor(path, card)
+    raise ValueError(
+        f"Model path {path!r} is neither a SavedModel directory nor a "
+        ".tflite or .keras file."
+    )
+
+
+def _check_signatures(path, signatures):
+    found = {
+        name: (_names(signature, "inputs"), _names(signature, "outputs"))
+        for name, signature in signatures.items()
+    }
+    serve = found.get(SERVE_SIGNATURE, ((), ()))
+    if (
+        (IMAGES_INPUT,) != tuple(serve[0])
+        or PROBABILITIES_OUTPUT not in serve[1]
+        or (PREPROCESSED_ENDPOINT not in found)
+    ):
+        raise ValueError(
+            f"{path!r} is not a classifier exported by keras_residual: it "
+            f"needs a {SERVE_SIGNATURE!r} signature from 'images' to "
+            f"'probabilities' and a {PREPROCESSED_ENDPOINT!r} signature; "
+            f"found {found}. Export it with `keras-residual export` or "
+            "keras_residual.export()."
+        )
+
+
+def _names(signature, kind):
+    if isinstance(signature, dict):  # TFLite signature list entry
+        return signature.get(kind, ())
+    if kind == "outputs":
+        return tuple(signature.structured_outputs)
+    return tuple(signature.structured_input_signature[1])
+
+
+def read_images(paths, channels):
+    """Decodes image files to a list of uint8 `(height, width, channels)`
+    arrays (PNG, JPEG, BMP, GIF), converting colour as needed.
+
+    Args:
+        paths: list of str. Image files.
+        channels: int or None. Channels to decode to.
+    """
+    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+    images = []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise ValueError(f"Image file {path!r} does not exist.")
+        try:
+            image = tf.io.decode_image(
+                tf.io.read_file(path), channels=channels, expand_animations=False
+            )
+        except tf.errors.InvalidArgumentError as error:
+            raise ValueError(
+                f"{path!r} is not a readable image ({error.message})."
+            ) from None
+        images.append(image.numpy())
+    return images

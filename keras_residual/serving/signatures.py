@@ -1,0 +1,127 @@
+"""Serving signatures: a `tf.Module`-free `ExportArchive` whose endpoints
+take uint8 images of any size and return float32 probabilities and top-k
+classes, with the model's preprocessing inside the graph.
+
+Endpoints (each also a SavedModel signature):
+
+- `serve` and `serving_default`: `images` uint8 `(batch, height, width,
+  channels)`, any height and width (resized bilinearly inside) ->
+  `probabilities` float32 `(batch, classes)`, `top_k_classes` int32 and
+  `top_k_scores` float32 `(batch, k)`. A model without a classifier returns
+  `features` instead. With `preprocessing=None`, `images` is the model's own
+  float32 input instead.
+- `serve_preprocessed`: `inputs` float32 with the model's input shape,
+  already preprocessed -> `probabilities` (or `features`); the model alone,
+  for exact comparisons with `model.predict`.
+
+The model part is traced by the active Keras backend (jax2tf on JAX); the
+preprocessing and top-k parts are TensorFlow ops, so a client needs
+TensorFlow (or TF Serving / TFLite) and nothing else.
+"""
+
+import keras
+
+from keras_residual.core.heads import head_outputs_logits
+from keras_residual.core.heads import is_classifier
+from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.preprocessing import preprocess
+from keras_residual.serving.endpoints import FEATURES_OUTPUT
+from keras_residual.serving.endpoints import IMAGES_INPUT
+from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
+from keras_residual.serving.endpoints import PREPROCESSED_INPUT
+from keras_residual.serving.endpoints import PROBABILITIES_OUTPUT
+from keras_residual.serving.endpoints import SERVE_ENDPOINTS
+from keras_residual.serving.endpoints import TOP_K_CLASSES_OUTPUT
+from keras_residual.serving.endpoints import TOP_K_SCORES_OUTPUT
+from keras_residual.utils.validation import check_choice
+from keras_residual.utils.validation import check_int
+
+
+def preprocess_uint8(images, mode, image_size):
+    """TensorFlow preprocessing of a uint8 batch, as the model was trained.
+
+    Args:
+        images: `tf.Tensor`. uint8 `(batch, height, width, channels)`.
+        mode: str. `"tf"` ([-1, 1]), `"caffe"` (BGR, ImageNet mean
+            subtracted) or `"torch"` ([0, 1], ImageNet mean and std), as in
+            `keras.applications.imagenet_utils.preprocess_input`.
+        image_size: tuple of int. `(height, width)` to resize to.
+
+    Returns:
+        A float32 `tf.Tensor` of shape `(batch, *image_size, channels)`.
+    """
+    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+    x = tf.cast(images, tf.float32)
+    x = tf.image.resize(x, image_size, method="bilinear")
+    return preprocess(x, mode)
+
+
+def build_archive(
+    model, *, preprocessing, image_size, top_k, serve_names=SERVE_ENDPOINTS
+):
+    """Returns a `keras.export.ExportArchive` with the serving endpoints.
+
+    Args:
+        model: `keras.Model`. A float32 model with one image input.
+        preprocessing: str or None. One of `PREPROCESSING_MODES`, or None
+            for a signature that takes the model's input as it is.
+        image_size: tuple of int. `(height, width)` the model sees.
+        top_k: int. Classes returned per image by `serve`.
+        serve_names: tuple of str. Names of the uint8 endpoint. Defaults to
+            `("serve", "serving_default")`.
+    """
+    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+    if preprocessing is not None:
+        check_choice("preprocessing", preprocessing, PREPROCESSING_MODES)
+    channels = model.input_shape[-1]
+    classifier = is_classifier(model)
+    if classifier:
+        top_k = check_int("top_k", top_k, minimum=1, maximum=model.output.shape[-1])
+    softmax = classifier and head_outputs_logits(model)
+    output_name = PROBABILITIES_OUTPUT if classifier else FEATURES_OUTPUT
+
+    def model_part(inputs):
+        outputs = keras.ops.cast(model(inputs, training=False), "float32")
+        if softmax:
+            outputs = keras.ops.softmax(outputs, axis=-1)
+        return {output_name: outputs}
+
+    archive = keras.export.ExportArchive()
+    if keras.backend.backend() == "jax":
+        archive.track(model)  # jax2tf endpoints read the tracked variables
+    input_spec = tf.TensorSpec(
+        (None, *image_size, channels), tf.float32, name=PREPROCESSED_INPUT
+    )
+    model_endpoint = archive.add_endpoint(
+        PREPROCESSED_ENDPOINT, model_part, input_signature=[input_spec]
+    )
+
+    if preprocessing is None:
+        images_spec = tf.TensorSpec(
+            (None, *image_size, channels), tf.float32, name=IMAGES_INPUT
+        )
+    else:
+        images_spec = tf.TensorSpec(
+            (None, None, None, channels), tf.uint8, name=IMAGES_INPUT
+        )
+
+    @tf.function(input_signature=[images_spec], autograph=False)
+    def serve(images):
+        inputs = (
+            images
+            if preprocessing is None
+            else preprocess_uint8(images, preprocessing, image_size)
+        )
+        outputs = dict(model_endpoint(inputs))
+        if classifier:
+            scores, classes = tf.math.top_k(outputs[output_name], k=top_k)
+            outputs[TOP_K_SCORES_OUTPUT] = scores
+            outputs[TOP_K_CLASSES_OUTPUT] = tf.cast(classes, tf.int32)
+        return outputs
+
+    serve.get_concrete_function()
+    for name in serve_names:
+        archive.add_endpoint(name, serve)
+    return archive

@@ -1,0 +1,235 @@
+"""Training callbacks whose files survive SIGKILL: an atomic
+`BackupAndRestore`, an atomic best-model checkpoint, a non-finite-loss guard
+that remembers where it stopped, and a throughput meter."""
+
+import csv
+import io
+import json
+import math
+import os
+import time
+
+import keras
+
+from keras_residual.serving.export import save_keras
+from keras_residual.utils.atomic import atomic_path
+from keras_residual.utils.atomic import write_json
+from keras_residual.utils.atomic import write_text
+
+STATE_FILE = "state.json"
+
+
+def finite_loss(logs):
+    """True when `logs` has no loss or a finite one.
+
+    Args:
+        logs: dict or None. Keras logs.
+    """
+    loss = (logs or {}).get("loss")
+    return loss is None or math.isfinite(float(loss))
+
+
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` with atomic, self-consistent saves and a history.
+
+    At each epoch end it writes `epoch-NNNN.weights.h5` (model and optimizer
+    state) through a temporary file and rename, then `state.json` naming
+    that file, the completed epoch count and every epoch's logs so far, in
+    the same way. A kill at any instant leaves the previous consistent
+    state. An epoch whose loss is not finite is never saved. The backup is
+    kept after training, so rerunning a finished run resumes at its end.
+
+    Args:
+        backup_dir: str. Directory for the state.
+        csv_path: str or None. Where to (re)write the full history as CSV
+            after each epoch. Defaults to `None`.
+    """
+
+    def __init__(self, backup_dir, csv_path=None):
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=False)
+        self.csv_path = csv_path
+        self.rows = []
+        self.resumed_from = 0
+        self._epoch_started = None
+
+    @property
+    def state_path(self):
+        return os.path.join(self.backup_dir, STATE_FILE)
+
+    def read_state(self):
+        """The saved state dict, or None when there is none."""
+        if not os.path.exists(self.state_path):
+            return None
+        with open(self.state_path) as handle:
+            return json.load(handle)
+
+    def on_train_begin(self, logs=None):
+        self._remove_stale_temporaries()
+        state = self.read_state()
+        if state is None:
+            return
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(os.path.join(self.backup_dir, state["weights"]))
+        self.rows = list(state["history"])
+        self.resumed_from = state["epoch"]
+        # The resume hook of our parent, keras.callbacks.BackupAndRestore:
+        # Keras' fit starts from `model._initial_epoch` when a callback sets
+        # it in on_train_begin (there is no public way to do so).
+        self.model._initial_epoch = state["epoch"]
+        print(
+            f"Resuming from {self.backup_dir}: {state['epoch']} epoch(s) "
+            "already completed.",
+            flush=True,
+        )
+
+    def _remove_stale_temporaries(self):
+        """Deletes temporary files a killed save left behind."""
+        if not os.path.isdir(self.backup_dir):
+            return
+        for name in os.listdir(self.backup_dir):
+            if name.startswith(".") and ".tmp" in name:
+                os.remove(os.path.join(self.backup_dir, name))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if not finite_loss(logs):
+            return
+        row = {"epoch": epoch + 1}
+        row.update({key: float(value) for key, value in logs.items()})
+        if self._epoch_started is not None:
+            row["epoch_seconds"] = time.perf_counter() - self._epoch_started
+        self.rows.append(row)
+        self._save(epoch + 1)
+        if self.csv_path:
+            write_text(self.csv_path, history_csv(self.rows))
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+    def _save(self, completed_epochs):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        weights_name = f"epoch-{completed_epochs:04d}.weights.h5"
+        with atomic_path(
+            os.path.join(self.backup_dir, weights_name), suffix=".weights.h5"
+        ) as temporary:
+            self.model.save_weights(temporary)
+        write_json(
+            self.state_path,
+            {"epoch": completed_epochs, "weights": weights_name, "history": self.rows},
+        )
+        for name in os.listdir(self.backup_dir):
+            if (
+                name.startswith("epoch-")
+                and name != weights_name
+                and name.endswith(".weights.h5")
+            ):
+                os.remove(os.path.join(self.backup_dir, name))
+
+
+def history_csv(rows):
+    """Renders history rows (dicts) as CSV text with a stable column order.
+
+    Args:
+        rows: list of dict. One row per epoch.
+    """
+    columns = ["epoch"]
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Saves the whole model (`.keras`) whenever `monitor` improves, through
+    a temporary file and rename. Epochs with a non-finite loss are skipped.
+
+    Args:
+        filepath: str. A `.keras` path.
+        monitor: str. The logged metric to watch. Defaults to
+            `"val_accuracy"`.
+        mode: str. `"max"` or `"min"`. Defaults to `"max"`.
+    """
+
+    def __init__(self, filepath, monitor="val_accuracy", mode="max"):
+        super().__init__()
+        if not str(filepath).endswith(".keras"):
+            raise ValueError(f"`filepath` must end in '.keras'; received {filepath!r}.")
+        if mode not in ("max", "min"):
+            raise ValueError(f"`mode` must be 'max' or 'min'; received {mode!r}.")
+        self.filepath = filepath
+        self.monitor = monitor
+        self.mode = mode
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        if value is None or not finite_loss(logs) or not math.isfinite(value):
+            return
+        better = self.best is None or (
+            value > self.best if self.mode == "max" else value < self.best
+        )
+        if better:
+            self.best = float(value)
+            save_keras(self.model, self.filepath)
+
+
+class NonFiniteLossGuard(keras.callbacks.TerminateOnNaN):
+    """`TerminateOnNaN` that remembers where the loss went non-finite.
+
+    Attributes:
+        stopped_at: dict or None. `{"epoch", "batch", "loss"}` once stopped.
+    """
+
+    def __init__(self):
+        super().__init__(raise_error=False)
+        self.stopped_at = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        if self.stopped_at is None and not finite_loss(logs):
+            self.stopped_at = {
+                "epoch": self._epoch + 1,
+                "batch": batch,
+                "loss": float(logs["loss"]),
+            }
+        super().on_batch_end(batch, logs)
+
+
+class Throughput(keras.callbacks.Callback):
+    """Adds `train_seconds` (the epoch's training phase, without validation)
+    and `images_per_second` to each epoch's logs.
+
+    Args:
+        images_per_epoch: int. Training images in one epoch.
+    """
+
+    def __init__(self, images_per_epoch):
+        super().__init__()
+        self.images_per_epoch = images_per_epoch
+        self._started = self._trained = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started, self._trained = time.perf_counter(), None
+
+    def on_test_begin(self, logs=None):
+        if self._started is not None and self._trained is None:
+            self._trained = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or self._started is None:
+            return
+        seconds = (self._trained or time.perf_counter()) - self._started
+        logs["train_seconds"] = seconds
+        logs["images_per_second"] = self.images_per_epoch / seconds

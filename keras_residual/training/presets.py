@@ -1,0 +1,91 @@
+"""The recipe registry and its presets: `he2015` (the paper's CIFAR
+schedule), `modern` and `fast`."""
+
+from keras_residual.training.recipe import Recipe
+from keras_residual.utils.registry import Registry
+
+RECIPES = Registry("recipe", "recipe")
+
+
+def register_recipe(recipe, overwrite=False):
+    """Registers a `Recipe` under `recipe.name`.
+
+    Args:
+        recipe: `Recipe`. Registered under `recipe.name`.
+        overwrite: bool. Replace a recipe of the same name. Defaults to `False`.
+    """
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"`recipe` must be a Recipe; received {type(recipe).__name__}.")
+    RECIPES.register(recipe.name, recipe, overwrite=overwrite)
+    return recipe
+
+
+def get_recipe(recipe="fast", **changes):
+    """Returns a registered recipe (or the given `Recipe`) with `changes`.
+
+    Args:
+        recipe: str or `Recipe`. A name from `list_recipes()`. Defaults to
+            `"fast"`.
+        **changes: Recipe fields to override, e.g. `epochs=50`.
+    """
+    if not isinstance(recipe, Recipe):
+        recipe = RECIPES.get(recipe)
+    return recipe.replace(**changes) if changes else recipe
+
+
+def list_recipes():
+    """Returns `{name: description}` for every registered recipe."""
+    return {name: recipe.description for name, recipe in RECIPES.items()}
+
+
+register_recipe(
+    Recipe(
+        name="he2015",
+        optimizer="sgd",
+        learning_rate=0.1,
+        batch_size=128,
+        epochs=164,
+        momentum=0.9,
+        nesterov=False,
+        weight_decay=1e-4,
+        schedule="step",
+        milestones=(0.5, 0.75),
+        step_factor=0.1,
+        description="He et al. 2015 CIFAR: SGD 0.1, momentum 0.9, wd 1e-4, "
+        "batch 128, /10 at 50% and 75% (32k/48k of 64k iterations).",
+    )
+)
+register_recipe(
+    Recipe(
+        name="modern",
+        optimizer="sgd",
+        learning_rate=0.1,
+        batch_size=128,
+        epochs=200,
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=5e-4,
+        schedule="cosine",
+        warmup_epochs=5,
+        label_smoothing=0.1,
+        description="Nesterov SGD, 5-epoch warm-up + cosine, wd 5e-4, label "
+        "smoothing 0.1; add MixUp/CutMix with mixup_alpha/cutmix_alpha.",
+    )
+)
+register_recipe(
+    Recipe(
+        name="fast",
+        optimizer="sgd",
+        learning_rate=0.1,
+        batch_size=64,
+        epochs=20,
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=5e-4,
+        schedule="cosine",
+        warmup_epochs=1,
+        label_smoothing=0.1,
+        description="Small data in few epochs: Nesterov SGD, 1-epoch warm-up + "
+        "cosine, label smoothing 0.1, batch 64.",
+    )
+)

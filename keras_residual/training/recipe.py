@@ -1,0 +1,336 @@
+"""The training recipe: everything `compile` and `fit` need, as one object.
+
+```python
+recipe = keras_residual.get_recipe("he2015")
+model.compile(**recipe.compile_kwargs(model, steps_per_epoch=391))
+model.fit(train, validation_data=val, **recipe.fit_kwargs("runs/r20"))
+```
+"""
+
+import dataclasses
+import os
+
+import keras
+
+from keras_residual.core.heads import head_outputs_logits
+from keras_residual.training.callbacks import BestModelCheckpoint
+from keras_residual.training.callbacks import NonFiniteLossGuard
+from keras_residual.training.callbacks import ResumableBackup
+from keras_residual.training.losses import ClassificationCrossentropy
+from keras_residual.training.precision import resolve_jit_compile
+from keras_residual.utils.validation import check_choice
+from keras_residual.utils.validation import check_float
+from keras_residual.utils.validation import check_int
+from keras_residual.utils.validation import unknown_name_message
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("cosine", "step", "constant")
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Optimizer, schedule, regularisation and callbacks for `fit`.
+
+    Args:
+        name: str. A label for reports. Defaults to `"custom"`.
+        optimizer: str. `"sgd"` (momentum) or `"adamw"`. Defaults to `"sgd"`.
+        learning_rate: float. Peak learning rate at `batch_size`. Defaults
+            to `0.1`.
+        batch_size: int. The batch size the recipe was tuned for; other
+            batch sizes scale the learning rate linearly. Defaults to `128`.
+        epochs: int. Default training length. Defaults to `30`.
+        momentum: float. SGD momentum (Adam's beta_1 is left alone).
+            Defaults to `0.9`.
+        nesterov: bool. Nesterov momentum for SGD. Defaults to `True`.
+        weight_decay: float. Decoupled weight decay, applied to kernels
+            only: BN parameters and biases (every 1-D variable) are skipped.
+            Defaults to `1e-4`.
+        schedule: str. `"cosine"` (linear warm-up, then cosine decay to
+            zero), `"step"` (divide by `1/step_factor` at each milestone) or
+            `"constant"`. Defaults to `"cosine"`.
+        warmup_epochs: float. Warm-up length: linear from 0 for the cosine
+            schedule; constant at `learning_rate * step_factor` for the step
+            schedule (He et al.'s 0.01 warm-up for ResNet-110). Defaults to
+            `0`.
+        milestones: tuple of float. Step-schedule boundaries as fractions of
+            training. Defaults to `(0.5, 0.75)`.
+        step_factor: float. Step-schedule multiplier. Defaults to `0.1`.
+        label_smoothing: float. Defaults to `0`.
+        mixup_alpha: float. MixUp strength for the data pipeline; 0 is off.
+            Defaults to `0`.
+        cutmix_alpha: float. CutMix strength; 0 is off. Defaults to `0`.
+        steps_per_execution: int. Batches per compiled call. Defaults to `1`.
+        clipnorm: float or None. Gradient-norm clipping. Defaults to `None`.
+        description: str. One line for listings. Defaults to `""`.
+    """
+
+    name: str = "custom"
+    optimizer: str = "sgd"
+    learning_rate: float = 0.1
+    batch_size: int = 128
+    epochs: int = 30
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    milestones: tuple = (0.5, 0.75)
+    step_factor: float = 0.1
+    label_smoothing: float = 0.0
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    steps_per_execution: int = 1
+    clipnorm: float = None
+    description: str = ""
+
+    def __post_init__(self):
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_float(
+            "learning_rate", self.learning_rate, minimum=0.0, min_inclusive=False
+        )
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_int("epochs", self.epochs, minimum=1)
+        check_float(
+            "momentum", self.momentum, minimum=0.0, maximum=1.0, max_inclusive=False
+        )
+        check_float("weight_decay", self.weight_decay, minimum=0.0)
+        check_float("warmup_epochs", self.warmup_epochs, minimum=0.0)
+        check_float(
+            "step_factor",
+            self.step_factor,
+            minimum=0.0,
+            maximum=1.0,
+            min_inclusive=False,
+        )
+        check_float(
+            "label_smoothing",
+            self.label_smoothing,
+            minimum=0.0,
+            maximum=1.0,
+            max_inclusive=False,
+        )
+        check_float("mixup_alpha", self.mixup_alpha, minimum=0.0)
+        check_float("cutmix_alpha", self.cutmix_alpha, minimum=0.0)
+        check_int("steps_per_execution", self.steps_per_execution, minimum=1)
+        if self.clipnorm is not None:
+            check_float("clipnorm", self.clipnorm, minimum=0.0, min_inclusive=False)
+        milestones = tuple(self.milestones)
+        if (
+            not milestones
+            or any(not 0 < m < 1 for m in milestones)
+            or list(milestones) != sorted(milestones)
+        ):
+            raise ValueError(
+                "`milestones` must be increasing fractions of training in "
+                f"(0, 1); received {self.milestones!r}."
+            )
+        object.__setattr__(self, "milestones", milestones)
+
+    def replace(self, **changes):
+        """A copy with `changes` applied (and checked).
+
+        Args:
+            **changes: Recipe fields to change; unknown names raise `ValueError` with
+                close matches.
+        """
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ValueError(
+                unknown_name_message(
+                    "recipe field",
+                    name,
+                    [f.name for f in dataclasses.fields(self)],
+                    "field",
+                )
+            )
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @property
+    def label_mode(self):
+        """`"categorical"` when MixUp/CutMix mix labels, else `"sparse"`."""
+        mixing = self.mixup_alpha > 0 or self.cutmix_alpha > 0
+        return "categorical" if mixing else "sparse"
+
+    def data_kwargs(self):
+        """Keyword arguments for `load_data` that the recipe decides."""
+        return {
+            "label_mode": self.label_mode,
+            "mixup_alpha": self.mixup_alpha,
+            "cutmix_alpha": self.cutmix_alpha,
+        }
+
+    def scaled_learning_rate(self, batch_size):
+        """The peak learning rate scaled linearly to `batch_size`.
+
+        Args:
+            batch_size: int. The batch size trained with.
+        """
+        return self.learning_rate * batch_size / self.batch_size
+
+    def learning_rate_schedule(self, steps_per_epoch, epochs=None, batch_size=None):
+        """The learning-rate schedule over `epochs * steps_per_epoch` steps.
+
+        Args:
+            steps_per_epoch: int. Optimizer steps per epoch.
+            epochs: int or None. Defaults to the recipe's `epochs`.
+            batch_size: int or None. Scales the peak learning rate.
+                Defaults to the recipe's `batch_size`.
+        """
+        check_int("steps_per_epoch", steps_per_epoch, minimum=1)
+        epochs = (
+            self.epochs if epochs is None else check_int("epochs", epochs, minimum=1)
+        )
+        peak = self.scaled_learning_rate(batch_size or self.batch_size)
+        total = epochs * steps_per_epoch
+        if self.schedule == "constant":
+            return peak
+        warmup = min(int(round(self.warmup_epochs * steps_per_epoch)), total - 1)
+        if self.schedule == "step":
+            boundaries = [int(round(m * total)) for m in self.milestones]
+            values = [peak * self.step_factor**i for i in range(len(boundaries) + 1)]
+            if 0 < warmup < boundaries[0]:  # He et al.'s constant warm-up
+                boundaries, values = (
+                    [warmup] + boundaries,
+                    [peak * self.step_factor] + values,
+                )
+            return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
+        if warmup == 0:
+            return keras.optimizers.schedules.CosineDecay(peak, total)
+        return keras.optimizers.schedules.CosineDecay(
+            0.0, total - warmup, warmup_target=peak, warmup_steps=warmup
+        )
+
+    def build_optimizer(self, model, steps_per_epoch, epochs=None, batch_size=None):
+        """The optimizer, with weight decay excluded from 1-D variables.
+
+        Args:
+            model: `keras.Model`. Its 1-D variables are excluded from weight decay.
+            steps_per_epoch: int. Optimizer steps per epoch.
+            epochs: int or None. Defaults to the recipe's.
+            batch_size: int or None. Scales the learning rate. Defaults to the recipe's.
+        """
+        learning_rate = self.learning_rate_schedule(steps_per_epoch, epochs, batch_size)
+        common = dict(
+            learning_rate=learning_rate,
+            weight_decay=self.weight_decay,
+            clipnorm=self.clipnorm,
+        )
+        if self.optimizer == "sgd":
+            optimizer = keras.optimizers.SGD(
+                momentum=self.momentum, nesterov=self.nesterov, **common
+            )
+        else:
+            optimizer = keras.optimizers.AdamW(**common)
+        optimizer.exclude_from_weight_decay(var_list=no_decay_variables(model))
+        if model.dtype_policy.name == "mixed_float16":
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    def compile_kwargs(
+        self, model, steps_per_epoch, epochs=None, batch_size=None, jit_compile="auto"
+    ):
+        """Arguments for `model.compile(**...)`: optimizer, a loss matching
+        the head (logits or probabilities), metrics, `steps_per_execution`
+        and `jit_compile`. Metrics are `weighted_metrics` and the loss
+        averages over sample weights, so zero-weight padding (see
+        `load_data(uniform_batches=True)`) changes neither.
+
+        Args:
+            model: `keras.Model`. The model to compile.
+            steps_per_epoch: int. Optimizer steps per epoch.
+            epochs: int or None. Defaults to the recipe's `epochs`.
+            batch_size: int or None. Defaults to the recipe's `batch_size`.
+            jit_compile: `"auto"`, True or False. See
+                `resolve_jit_compile`. Defaults to `"auto"`.
+        """
+        classes = model.outputs[0].shape[-1]
+        metrics = [
+            keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+            if self.label_mode == "sparse"
+            else keras.metrics.CategoricalAccuracy(name="accuracy")
+        ]
+        if classes and classes > 10:
+            metrics.append(
+                keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")
+                if self.label_mode == "sparse"
+                else keras.metrics.TopKCategoricalAccuracy(5, name="top5")
+            )
+        return {
+            "optimizer": self.build_optimizer(
+                model, steps_per_epoch, epochs, batch_size
+            ),
+            "loss": ClassificationCrossentropy(
+                from_logits=head_outputs_logits(model),
+                label_smoothing=self.label_smoothing,
+                reduction="mean_with_sample_weight",
+            ),
+            "weighted_metrics": metrics,
+            "steps_per_execution": self.steps_per_execution,
+            "jit_compile": resolve_jit_compile(jit_compile),
+        }
+
+    def callbacks(self, run_dir, monitor="val_accuracy", tensorboard=True):
+        """The recipe's callbacks, writing into `run_dir`: a non-finite-loss
+        guard, the resumable backup (`checkpoints/`, `history.csv`), the best
+        model (`checkpoints/best.keras`) and TensorBoard logs (`logs/`).
+
+        Args:
+            run_dir: str. Where the callbacks write.
+            monitor: str. The metric the best model follows. Defaults to
+                `"val_accuracy"`.
+            tensorboard: bool. Add TensorBoard logs. Defaults to `True`.
+        """
+        callbacks = [
+            NonFiniteLossGuard(),
+            ResumableBackup(
+                os.path.join(run_dir, "checkpoints"),
+                csv_path=os.path.join(run_dir, "history.csv"),
+            ),
+        ]
+        if monitor:
+            callbacks.append(
+                BestModelCheckpoint(
+                    os.path.join(run_dir, "checkpoints", "best.keras"),
+                    monitor=monitor,
+                    mode="min" if "loss" in monitor else "max",
+                )
+            )
+        if tensorboard:
+            callbacks.append(
+                keras.callbacks.TensorBoard(
+                    os.path.join(run_dir, "logs"), write_graph=False
+                )
+            )
+        return callbacks
+
+    def fit_kwargs(self, run_dir=None, epochs=None, callbacks=(), **options):
+        """Arguments for `model.fit(data, **...)`: `epochs` and callbacks.
+
+        Args:
+            run_dir: str or None. With a directory, the recipe's checkpoint,
+                backup, CSV and TensorBoard callbacks are added; see
+                `callbacks`.
+            epochs: int or None. Defaults to the recipe's `epochs`.
+            callbacks: sequence. Extra callbacks, run first.
+            **options: forwarded to `callbacks()`.
+        """
+        recipe_callbacks = self.callbacks(run_dir, **options) if run_dir else []
+        return {
+            "epochs": self.epochs if epochs is None else epochs,
+            "callbacks": list(callbacks) + recipe_callbacks,
+        }
+
+
+def no_decay_variables(model):
+    """The trainable variables weight decay must skip: every variable of
+    rank <= 1 (BN gamma/beta, biases, gate biases).
+
+    Args:
+        model: `keras.Model`. The model.
+    """
+    return [v for v in model.trainable_variables if len(v.shape) <= 1]

@@ -1,0 +1,371 @@
+"""`train()`: one call (and `keras-residual train`) from a model name and a
+dataset to a run directory, with plain `model.fit` underneath.
+
+A run directory holds:
+
+- `run.json`: the run's settings (a resumed run must match them);
+- `checkpoints/`: the resumable state (`state.json`, `epoch-N.weights.h5`)
+  and `best.keras` (best validation accuracy);
+- `history.csv`, `curves.png`, `logs/` (TensorBoard);
+- `metrics.json`: `test_accuracy`, `params`, `wall_seconds`,
+  `images_per_second`, ...;
+- `model.keras` and `saved_model/`: the final model.
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+import keras
+
+from keras_residual.analysis.plots import plot_history
+from keras_residual.data.loader import load_data
+from keras_residual.models.zoo import build
+from keras_residual.serving.export import export as export_model
+from keras_residual.serving.export import save_keras
+from keras_residual.training.callbacks import NonFiniteLossGuard
+from keras_residual.training.callbacks import ResumableBackup
+from keras_residual.training.callbacks import Throughput
+from keras_residual.training.distribute import setup_distribution
+from keras_residual.training.precision import detect_hardware
+from keras_residual.training.precision import resolve_jit_compile
+from keras_residual.training.precision import set_precision
+from keras_residual.training.presets import get_recipe
+from keras_residual.utils.atomic import write_json
+from keras_residual.utils.validation import check_int
+
+# Settings that must not change when a run is resumed.
+RUN_IDENTITY = (
+    "model",
+    "dataset",
+    "recipe",
+    "epochs",
+    "batch_size",
+    "seed",
+    "image_size",
+    "classes",
+    "augment",
+    "model_overrides",
+    "recipe_overrides",
+)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; training stopped."""
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What `train()` returns.
+
+    Args:
+        model: `keras.Model`. The trained model.
+        history: list of dict. One row per completed epoch, all sessions.
+        metrics: dict. The contents of `metrics.json`.
+        run_dir: str. The run directory.
+    """
+
+    model: object
+    history: list
+    metrics: dict
+    run_dir: str
+
+
+def train(
+    model="ResNet20",
+    dataset="digits",
+    out="runs/run",
+    *,
+    epochs=None,
+    batch_size=None,
+    recipe="fast",
+    precision="auto",
+    jit_compile="auto",
+    seed=0,
+    resume=False,
+    distribute="none",
+    coordinator_address=None,
+    num_processes=None,
+    process_id=None,
+    data_dir=None,
+    download=False,
+    image_size=None,
+    classes=None,
+    augment="auto",
+    export=True,
+    verbose=1,
+    model_overrides=None,
+    recipe_overrides=None,
+    callbacks=(),
+):
+    """Trains a zoo model (or spec) with a recipe, writing a run directory.
+
+    Args:
+        model: str, `ModelSpec` or dict. What to build. Defaults to
+            `"ResNet20"`.
+        dataset: str, tuple or dict. See `load_data`. Defaults to `"digits"`.
+        out: str. The run directory. Defaults to `"runs/run"`.
+        epochs: int or None. Defaults to the recipe's.
+        batch_size: int or None. Global batch size; the learning rate
+            scales with it. Defaults to the recipe's.
+        recipe: str or `Recipe`. Defaults to `"fast"`.
+        precision: str. `"auto"`, `"float32"`, `"mixed_float16"` or
+            `"mixed_bfloat16"`. Defaults to `"auto"`.
+        jit_compile: `"auto"`, True or False. Defaults to `"auto"`.
+        seed: int. Seeds initialisation, shuffling and augmentation.
+            Defaults to `0`.
+        resume: bool. Continue the run in `out` from its last completed
+            epoch. Without it, an existing run in `out` is refused.
+            Defaults to `False`.
+        distribute: str. `"none"`, `"mirrored"` or `"data_parallel"`.
+            Defaults to `"none"`.
+        coordinator_address: str or None. Multi-process JAX: process 0's
+            `host:port`.
+        num_processes: int or None. Multi-process JAX: process count.
+        process_id: int or None. Multi-process JAX: this process's index.
+        data_dir: str or None. TFDS data directory.
+        download: bool. Let TFDS download missing data. Defaults to `False`.
+        image_size: int or None. Resize images. Defaults to the data's size.
+        classes: int or None. Classifier size. Defaults to the data's.
+        augment: str. See `load_data`. Defaults to `"auto"`.
+        export: bool. Write `model.keras` and `saved_model/` at the end
+            (process 0 only).
+            Defaults to `True`.
+        verbose: int. `fit`'s verbosity (1 shows a progress bar). Defaults
+            to `1`.
+        model_overrides: dict or None. `build()` overrides such as
+            `{"depths": (1, 1, 1)}`.
+        recipe_overrides: dict or None. Recipe fields, e.g.
+            `{"learning_rate": 0.05}`.
+        callbacks: sequence. Extra callbacks.
+
+    Returns:
+        A `RunResult`.
+
+    Raises:
+        TrainingDiverged: when the loss becomes non-finite; the last good
+            checkpoint is kept.
+    """
+    started = time.perf_counter()
+    recipe = get_recipe(recipe, **(recipe_overrides or {}))
+    epochs = recipe.epochs if epochs is None else check_int("epochs", epochs, minimum=1)
+    batch_size = (
+        recipe.batch_size
+        if batch_size is None
+        else check_int("batch_size", batch_size, minimum=1)
+    )
+    settings = {
+        "model": model if isinstance(model, str) else _jsonable(model),
+        "dataset": dataset if isinstance(dataset, str) else "arrays",
+        "recipe": recipe.name,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "image_size": image_size,
+        "classes": classes,
+        "augment": augment,
+        "model_overrides": _jsonable(model_overrides or {}),
+        "recipe_overrides": _jsonable(recipe_overrides or {}),
+    }
+    distribution = setup_distribution(
+        distribute, coordinator_address, num_processes, process_id
+    )
+    run_dir = os.path.abspath(out)
+    artifact_dir = (
+        run_dir
+        if distribution.is_chief
+        else os.path.join(run_dir, f"process-{distribution.process_id}")
+    )
+    _check_run_dir(artifact_dir, settings, resume)
+
+    keras.utils.set_random_seed(seed)
+    policy = set_precision(precision)
+    data = load_data(
+        dataset,
+        batch_size=batch_size,
+        image_size=image_size,
+        augment=augment,
+        data_dir=data_dir,
+        download=download,
+        seed=seed,
+        num_classes=classes,
+        uniform_batches=distribution.num_processes > 1,
+        **recipe.data_kwargs(),
+    )
+    steps = data.steps_per_epoch or 1000
+    with distribution.scope():
+        network = build(
+            model,
+            input_shape=data.image_shape,
+            classes=data.num_classes,
+            **(model_overrides or {}),
+        )
+        network.compile(
+            **recipe.compile_kwargs(network, steps, epochs, batch_size, jit_compile)
+        )
+
+    recipe_callbacks = recipe.callbacks(artifact_dir)
+    guard = _find(recipe_callbacks, NonFiniteLossGuard)
+    backup = _find(recipe_callbacks, ResumableBackup)
+    fit_kwargs = recipe.fit_kwargs(
+        epochs=epochs,
+        callbacks=[
+            Throughput(data.sizes["train"] or steps * batch_size),
+            *recipe_callbacks,
+            *callbacks,
+        ],
+    )
+    if not os.path.exists(os.path.join(artifact_dir, "run.json")):
+        write_json(os.path.join(artifact_dir, "run.json"), settings)
+    network.fit(
+        data.train,
+        validation_data=data.validation,
+        verbose=verbose,
+        shuffle=False,
+        **fit_kwargs,
+    )
+    if guard.stopped_at is not None:
+        raise TrainingDiverged(_diverged_message(guard.stopped_at, backup))
+
+    metrics = _metrics(
+        network,
+        data,
+        backup.rows,
+        started,
+        settings,
+        policy,
+        jit_compile,
+        distribution,
+        backup.resumed_from,
+    )
+    _write_artifacts(
+        artifact_dir, network, backup.rows, metrics, export and distribution.is_chief
+    )
+    return RunResult(network, backup.rows, metrics, artifact_dir)
+
+
+def _find(callbacks, kind):
+    return next(c for c in callbacks if isinstance(c, kind))
+
+
+def _jsonable(value):
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
+    return json.loads(json.dumps(value, default=list))
+
+
+def _check_run_dir(run_dir, settings, resume):
+    """Refuses to overwrite a run, or to resume one with other settings."""
+    if os.path.isfile(run_dir):
+        raise ValueError(f"`out` {run_dir!r} is a file, not a directory.")
+    path = os.path.join(run_dir, "run.json")
+    if os.path.exists(path):
+        with open(path) as handle:
+            saved = json.load(handle)
+        if not resume:
+            raise ValueError(
+                f"`out` {run_dir!r} already holds a run (run.json). Pass "
+                "resume=True (`--resume`) to continue it, or choose another "
+                "directory."
+            )
+        changed = [key for key in RUN_IDENTITY if saved.get(key) != settings.get(key)]
+        if changed:
+            details = ", ".join(
+                f"{key}: {saved.get(key)!r} -> {settings.get(key)!r}" for key in changed
+            )
+            raise ValueError(
+                f"Cannot resume {run_dir!r} with different settings ({details}). "
+                "Rerun the same command with `--resume`, or use another `out`."
+            )
+
+
+def _diverged_message(stopped_at, backup):
+    good = backup.rows[-1]["epoch"] if backup.rows else 0
+    where = (
+        f"epoch {stopped_at['epoch']}, batch {stopped_at['batch']} "
+        f"(loss={stopped_at['loss']})"
+    )
+    kept = (
+        f"The last good checkpoint (epoch {good}) is kept in {backup.backup_dir}."
+        if good
+        else "No epoch had completed, so there is no checkpoint."
+    )
+    return (
+        f"Training stopped: the loss became non-finite at {where}. {kept} "
+        "Lower the learning rate (e.g. --learning-rate), use "
+        "--precision float32, or add gradient clipping (clipnorm)."
+    )
+
+
+def _metrics(
+    model,
+    data,
+    rows,
+    started,
+    settings,
+    policy,
+    jit_compile,
+    distribution,
+    resumed_from,
+):
+    test = {}
+    if data.test is not None:
+        test = model.evaluate(data.test, verbose=0, return_dict=True)
+    train_seconds = sum(row.get("train_seconds", 0.0) for row in rows)
+    images = len(rows) * (data.sizes["train"] or 0)
+    hardware = detect_hardware()
+    metrics = {
+        "test_accuracy": test.get("accuracy"),
+        "test_loss": test.get("loss"),
+        "val_accuracy": rows[-1].get("val_accuracy") if rows else None,
+        "best_val_accuracy": max(
+            (r["val_accuracy"] for r in rows if "val_accuracy" in r), default=None
+        ),
+        "params": model.count_params(),
+        "wall_seconds": time.perf_counter() - started,
+        "train_seconds": train_seconds,
+        "images_per_second": images / train_seconds if train_seconds else None,
+        "epochs_completed": len(rows),
+        "resumed_from_epoch": resumed_from,
+        "precision": policy,
+        "jit_compile": resolve_jit_compile(jit_compile),
+        "distribute": distribution.kind,
+        "replicas": distribution.replicas,
+        "processes": distribution.num_processes,
+        "backend": keras.backend.backend(),
+        "device": hardware.device_name,
+        "train_images": data.sizes["train"],
+        "test_images": data.sizes.get("test"),
+        "image_shape": list(data.image_shape),
+        "classes": data.num_classes,
+        "class_names": list(data.class_names),
+        "preprocessing": data.preprocessing,
+    }
+    metrics.update(
+        {
+            key: settings[key]
+            for key in ("model", "dataset", "recipe", "epochs", "batch_size")
+        }
+    )
+    return metrics
+
+
+def _write_artifacts(run_dir, model, rows, metrics, export):
+    if rows:
+        plot_history(
+            rows,
+            os.path.join(run_dir, "curves.png"),
+            title=f"{metrics['model']} on {metrics['dataset']}",
+        )
+    if export:
+        save_keras(model, os.path.join(run_dir, "model.keras"))
+        export_model(
+            model,
+            os.path.join(run_dir, "saved_model"),
+            preprocessing=metrics["preprocessing"],
+            class_names=metrics["class_names"],
+            metrics=metrics,
+            overwrite=True,
+        )
+    write_json(os.path.join(run_dir, "metrics.json"), metrics)

@@ -1,0 +1,121 @@
+"""Atomic file and directory writes: write beside the target, then rename.
+
+A reader (or a resumed run) sees either the old content or the new, never a
+half-written file, even if the writer is killed with SIGKILL.
+"""
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix=""):
+    """Yields a temporary path beside `path`; renames it onto `path` when the
+    block succeeds and removes it when the block fails.
+
+    Args:
+        path: str. The final file path.
+        suffix: str. Suffix for the temporary name (some writers check
+            extensions, e.g. `".weights.h5"`). Defaults to `""`.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{os.path.basename(path)}.", suffix=f".tmp{suffix}", dir=directory
+    )
+    os.close(handle)
+    os.chmod(temporary, 0o666 & ~_umask())
+    try:
+        yield temporary
+        _fsync_file(temporary)
+        os.replace(temporary, path)
+        _fsync_directory(directory)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def write_text(path, text):
+    """Writes `text` to `path` atomically.
+
+    Args:
+        path: str. The file.
+        text: str. Its content.
+    """
+    with atomic_path(path) as temporary:
+        with open(temporary, "w") as handle:
+            handle.write(text)
+
+
+def write_json(path, data):
+    """Writes `data` as indented JSON to `path` atomically.
+
+    Args:
+        path: str. The file.
+        data: object. JSON-serialisable data.
+    """
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+@contextlib.contextmanager
+def atomic_directory(path, overwrite=False):
+    """Yields a temporary directory beside `path` and renames it to `path`
+    when the block succeeds.
+
+    Args:
+        path: str. The final directory.
+        overwrite: bool. Replace an existing directory; otherwise an existing
+            `path` raises `FileExistsError` before anything is written.
+            Defaults to `False`.
+    """
+    path = os.path.abspath(path)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(
+            f"{path} already exists; pass overwrite=True to replace it."
+        )
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    temporary = tempfile.mkdtemp(
+        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent
+    )
+    os.chmod(temporary, 0o777 & ~_umask())
+    try:
+        yield temporary
+        if os.path.exists(path):
+            retired = temporary + ".old"
+            os.replace(path, retired)
+            os.replace(temporary, path)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(temporary, path)
+        _fsync_directory(parent)
+    finally:
+        if os.path.exists(temporary):
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_file(path):
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_directory(directory):
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)

@@ -1,0 +1,15 @@
+"""Pretrained weights: the registry, resolving `weights=`, reading and
+writing HDF5 weight files (all or nothing), and the digits weights shipped
+in `pretrained/`."""
+
+from keras_residual.utils.download import WeightsFile
+from keras_residual.weights.digits import DIGITS_WEIGHTS
+from keras_residual.weights.hdf5 import load_weights
+from keras_residual.weights.hdf5 import save_legacy_weights
+from keras_residual.weights.registry import get_weights_entry
+from keras_residual.weights.registry import list_weights
+from keras_residual.weights.registry import register_keras_applications_weights
+from keras_residual.weights.registry import register_weights
+from keras_residual.weights.registry import unregister_weights
+from keras_residual.weights.resolve import load_requested_weights
+from keras_residual.weights.resolve import resolve_weights

@@ -1,0 +1,203 @@
+"""Reading and writing weight files: the legacy HDF5 layout of the published
+keras.applications files (loaded by layer order, as Keras does) and Keras 3
+`.weights.h5`. A file is checked against the model in full before any
+variable is assigned, so a foreign or corrupt file is refused and the model
+is left untouched."""
+
+import os
+import tempfile
+
+import h5py
+import keras
+import numpy as np
+
+from keras_residual.utils.atomic import atomic_path
+
+CLASSIFIER_LAYER = "predictions"
+
+
+def save_legacy_weights(model, path):
+    """Writes `model`'s weights atomically in the legacy Keras HDF5 layout
+    of the keras.applications files (`layer_names`, per-layer
+    `weight_names`), which `load_weights` can load all but the classifier
+    from, and which Keras' own `model.load_weights` reads too.
+
+    Args:
+        model: `keras.Model`. The model.
+        path: str. The destination, ending in `.h5` (not `.weights.h5`).
+    """
+    path = os.fspath(path)
+    if not path.endswith(".h5") or path.endswith(".weights.h5"):
+        raise ValueError(
+            "`path` must end in '.h5' but not '.weights.h5' (that suffix is "
+            f"Keras 3's format); received {path!r}."
+        )
+    with atomic_path(path, suffix=".h5") as temporary:
+        with h5py.File(temporary, "w") as handle:
+            handle.attrs["layer_names"] = [
+                layer.name.encode("utf8") for layer in model.layers
+            ]
+            handle.attrs["backend"] = keras.backend.backend().encode("utf8")
+            handle.attrs["keras_version"] = keras.__version__.encode("utf8")
+            for layer in model.layers:
+                group = handle.create_group(layer.name)
+                names = [
+                    f"{layer.name}/{variable.path.split('/')[-1]}:{index}"
+                    for index, variable in enumerate(layer.weights)
+                ]
+                group.attrs["weight_names"] = [n.encode("utf8") for n in names]
+                for name, variable in zip(names, layer.weights):
+                    group.create_dataset(
+                        name, data=keras.ops.convert_to_numpy(variable)
+                    )
+    return path
+
+
+def load_weights(model, path, exclude=(), skip_missing=False):
+    """Loads a weights file into `model`, checking it in full first.
+
+    Args:
+        model: `keras.Model`. The model to load into.
+        path: str. A legacy `.h5` (keras.applications) or Keras 3
+            `.weights.h5` file.
+        exclude: tuple of str. Layer names to leave untouched (legacy files
+            only). Defaults to `()`.
+        skip_missing: bool. The file holds the excluded layers too and they
+            are skipped (a `top` file loaded into a model with another
+            number of classes). Defaults to `False`.
+
+    Raises:
+        ValueError: missing, unreadable or foreign file. Nothing is assigned.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"Weights file not found: {path!r}.")
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise ValueError(
+            f"Weights file {path!r} is not a readable HDF5 file (corrupt, "
+            f"truncated or another format): {error}."
+        ) from None
+    with handle:
+        if _is_legacy(handle):
+            group = handle["model_weights"] if "model_weights" in handle else handle
+            pairs = _legacy_assignments(model, group, path, exclude, skip_missing)
+        elif "layers" in handle or "vars" in handle:
+            pairs = None
+            if exclude:
+                raise ValueError(
+                    f"{path!r} is a Keras 3 .weights.h5 file; loading all but "
+                    f"{list(exclude)} needs a legacy .h5 file or "
+                    "include_top=False."
+                )
+            _check_keras3_structure(model, handle, path)
+        else:
+            raise ValueError(
+                f"{path!r} is an HDF5 file but not a Keras weights file "
+                "(neither legacy 'layer_names' nor Keras 3 'layers')."
+            )
+    if pairs is not None:
+        for variable, value in pairs:
+            variable.assign(value)
+        return
+    snapshot = [
+        v.numpy() if hasattr(v, "numpy") else np.asarray(v) for v in model.weights
+    ]
+    try:
+        model.load_weights(path)
+    except Exception as error:
+        for variable, value in zip(model.weights, snapshot):
+            variable.assign(value)
+        raise ValueError(
+            f"Could not load {path!r} into {model.name}: {error}. The model "
+            "was left unchanged."
+        ) from error
+
+
+def _is_legacy(handle):
+    group = handle["model_weights"] if "model_weights" in handle else handle
+    return any(key.startswith("layer_names") for key in group.attrs)
+
+
+def _read_attribute(group, name):
+    """Reads a (possibly chunked) string-list attribute of a legacy file."""
+    if name in group.attrs:
+        values = list(group.attrs[name])
+    else:
+        values, chunk = [], 0
+        while f"{name}{chunk}" in group.attrs:
+            values.extend(group.attrs[f"{name}{chunk}"])
+            chunk += 1
+    return [v.decode("utf8") if hasattr(v, "decode") else str(v) for v in values]
+
+
+def _legacy_assignments(model, group, path, exclude, skip_missing):
+    """Pairs every model variable with its value in a legacy file, by layer
+    order, and checks counts and shapes before anything is assigned."""
+    saved = []
+    for layer_name in _read_attribute(group, "layer_names"):
+        layer_group = group[layer_name]
+        names = _read_attribute(layer_group, "weight_names")
+        if names:
+            saved.append((layer_name, [layer_group[n] for n in names]))
+    if skip_missing:
+        saved = saved[: -len(exclude)] if len(saved) >= len(exclude) else saved
+    targets = [
+        layer for layer in model.layers if layer.weights and layer.name not in exclude
+    ]
+    if len(saved) != len(targets):
+        raise ValueError(
+            f"Weights file {path!r} does not fit {model.name}: it holds "
+            f"{len(saved)} layers with weights, the model expects "
+            f"{len(targets)}. It belongs to another architecture (or "
+            "another include_top); nothing was loaded."
+        )
+    pairs = []
+    for index, ((saved_name, values), layer) in enumerate(zip(saved, targets)):
+        variables = layer.weights
+        shapes = [tuple(v.shape) for v in variables]
+        saved_shapes = [tuple(v.shape) for v in values]
+        if shapes != saved_shapes:
+            raise ValueError(
+                f"Weights file {path!r} does not fit {model.name}: layer "
+                f"#{index} ({layer.name!r} in the model, {saved_name!r} in the "
+                f"file) expects shapes {shapes}, the file has {saved_shapes}. "
+                "Nothing was loaded."
+            )
+        pairs.extend((v, np.asarray(value)) for v, value in zip(variables, values))
+    return pairs
+
+
+def _dataset_shapes(handle):
+    shapes = {}
+    handle.visititems(
+        lambda name, item: (
+            shapes.__setitem__(name, item.shape)
+            if isinstance(item, h5py.Dataset)
+            else None
+        )
+    )
+    return shapes
+
+
+def _check_keras3_structure(model, handle, path):
+    """Compares a `.weights.h5` file's variables with the model's own."""
+    with tempfile.TemporaryDirectory() as folder:
+        reference = os.path.join(folder, "reference.weights.h5")
+        model.save_weights(reference)
+        with h5py.File(reference, "r") as own:
+            expected = _dataset_shapes(own)
+    found = _dataset_shapes(handle)
+    if expected != found:
+        missing = sorted(set(expected) - set(found))[:3]
+        extra = sorted(set(found) - set(expected))[:3]
+        wrong = sorted(
+            k for k in set(expected) & set(found) if expected[k] != found[k]
+        )[:3]
+        raise ValueError(
+            f"Weights file {path!r} does not fit {model.name}: "
+            f"{len(found)} variables in the file, {len(expected)} in the "
+            f"model; missing {missing}, unexpected {extra}, shape "
+            f"mismatches {wrong}. Nothing was loaded."
+        )
