@@ -29,7 +29,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _tiny_model(**kwargs):
-    return kr.ResNet20(input_shape=(32, 32, 1), classes=10, **TINY, **kwargs)
+    """A tiny ResNet20 that records "tf" preprocessing, as train() would."""
+    return kr.ResNet20(
+        input_shape=(32, 32, 1), classes=10, preprocessing="tf", **TINY, **kwargs
+    )
 
 
 def _uint8(n, height=32, width=32, channels=1, seed=0):
@@ -229,7 +232,8 @@ def test_sigkill_during_export_leaves_nothing_at_the_destination(tmp_path):
     destination = tmp_path / "sm"
     script = (
         "import keras_residual as kr\n"
-        "m = kr.ResNet20(input_shape=(32, 32, 1), depths=(1, 1, 1))\n"
+        "m = kr.ResNet20(input_shape=(32, 32, 1), depths=(1, 1, 1),"
+        " preprocessing='tf')\n"
         f"kr.export(m, {str(destination)!r})\n"
     )
     child = subprocess.Popen(
@@ -415,7 +419,8 @@ def test_a_saved_model_serves_without_this_package(saved_model, model):
 def test_jax_model_exports_a_saved_model_and_a_keras_file_for_tflite(tmp_path):
     script = (
         "import sys, numpy as np, keras, keras_residual as kr\n"
-        "m = kr.ResNet20(input_shape=(32, 32, 1), depths=(1, 1, 1))\n"
+        "m = kr.ResNet20(input_shape=(32, 32, 1), depths=(1, 1, 1),"
+        " preprocessing='tf')\n"
         "x = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 1))\n"
         "np.save(sys.argv[1] + '/x.npy', x.astype('uint8'))\n"
         "np.save(sys.argv[1] + '/y.npy', m.predict(x / 127.5 - 1, verbose=0))\n"
@@ -447,3 +452,43 @@ def test_jax_model_exports_a_saved_model_and_a_keras_file_for_tflite(tmp_path):
     np.testing.assert_allclose(
         load_predictor(lite).predict_images(images), expected, atol=1e-5
     )
+
+
+def test_auto_preprocessing_comes_from_the_model_never_from_its_name(tmp_path):
+    """A model named like a zoo model but recording no preprocessing is
+    refused; one that records a mode exports with it, and the mode travels
+    through a .keras file to the predictor."""
+    unknown = kr.ResNet20(input_shape=(32, 32, 1), classes=10, **TINY)
+    assert unknown.name == "resnet20" and unknown.preprocessing is None
+    with pytest.raises(ValueError, match=r"records none.*preprocessing='tf'"):
+        kr.export(unknown, str(tmp_path / "unknown"))
+    assert not os.path.exists(tmp_path / "unknown")
+    recorded = kr.build(
+        "ResNet50",
+        weights=None,
+        input_shape=(32, 32, 3),
+        classes=4,
+        depths=(1, 1, 1, 1),
+        preprocessing="torch",
+    )
+    path = kr.export(recorded, str(tmp_path / "m.keras"), format="keras")
+    card = json.load(open(path + ".model_card.json"))
+    assert card["preprocessing"]["mode"] == "torch"
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    assert reloaded.preprocessing == "torch"
+    os.remove(path + ".model_card.json")  # the predictor reads the model itself
+    predictor = load_predictor(path)
+    images = _uint8(2, 32, 32, 3, seed=9)
+    expected = recorded.predict(
+        keras.applications.imagenet_utils.preprocess_input(
+            images.astype("float32"), mode="torch"
+        ),
+        verbose=0,
+    )
+    np.testing.assert_allclose(predictor.predict_images(images), expected, atol=1e-5)
+    bare = kr.export(
+        unknown, str(tmp_path / "bare.keras"), format="keras", preprocessing=None
+    )
+    os.remove(bare + ".model_card.json")
+    with pytest.raises(ValueError, match=r"records no preprocessing"):
+        load_predictor(bare).predict_images(_uint8(1))

@@ -83,6 +83,16 @@ def test_saved_model_and_keras_file_reproduce_the_model(run):
     np.testing.assert_allclose(reloaded.predict(images, verbose=0), expected, atol=1e-5)
 
 
+def test_a_trained_model_records_its_pipelines_preprocessing(run):
+    """train() records the mode load_data scaled its images with, so that
+    `export(preprocessing="auto")` and `predict` use it later."""
+    reloaded = keras.saving.load_model(
+        os.path.join(run.run_dir, "model.keras"), safe_mode=True
+    )
+    assert run.model.preprocessing == reloaded.preprocessing == "tf"
+    assert run.metrics["preprocessing"] == "tf"
+
+
 @pytest.mark.xdist_group("train_tiny")
 def test_existing_runs_are_protected_and_resume_checks_settings(run):
     with pytest.raises(ValueError, match=r"already holds a run.*--resume"):

@@ -202,3 +202,95 @@ def test_other_classes_load_everything_but_the_classifier(
         exact = kr.ResNet20(weights="pre")  # same classes: top file, no warning
     x = random_images(2, 32)
     np.testing.assert_allclose(np.array(exact(x)), np.array(source(x)), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "model, family",
+    [
+        ("ResNet50", keras.applications.resnet),
+        ("ResNet101V2", keras.applications.resnet_v2),
+        ("DenseNet169", keras.applications.densenet),
+    ],
+)
+def test_registered_weights_carry_the_preprocessing_keras_applications_uses(
+    model, family
+):
+    """The mode a weights entry records must preprocess like the family's own
+    keras.applications `preprocess_input`; models built with the weights
+    record it (checked here on a local copy of the entry's file)."""
+    entry = kr.weights.get_weights_entry(model, "imagenet")
+    assert entry.input_size == 224 and entry.classes == 1000
+    assert 70 < entry.top1 < 80 and entry.source.startswith("keras.applications")
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
+    np.testing.assert_allclose(
+        kr.preprocess_input(pixels, mode=entry.preprocessing),
+        family.preprocess_input(pixels.copy()),
+        rtol=1e-6,
+    )
+
+
+def test_digits_weights_carry_their_metadata():
+    entry = kr.weights.get_weights_entry("ResNet20", "digits")
+    assert entry.preprocessing == "tf" and entry.input_size == 32
+    assert entry.class_names == tuple("0123456789")
+    assert entry.license == "Apache-2.0" and entry.top1 > 95
+    assert kr.ResNet20(weights="digits").preprocessing == "tf"
+    with pytest.raises(ValueError, match=r"`class_names` has 2 names; `classes` is 3"):
+        kr.register_weights(
+            "ResNet20", "bad", top=entry.top, classes=3, class_names=["a", "b"]
+        )
+    with pytest.raises(ValueError, match=r"`preprocessing`.*'torh'.*'torch'"):
+        kr.register_weights("ResNet20", "bad", top=entry.top, preprocessing="torh")
+    assert "bad" not in kr.list_weights("ResNet20")
+
+
+def test_rgb_weights_adapt_to_one_or_n_input_channels(tmp_path):
+    """As timm's adapt_input_conv: a 1-channel model on image g equals the
+    RGB model on g repeated three times; N channels repeat the RGB kernel
+    and scale it by 3/N. Both say so with a warning."""
+    from keras_residual.weights import save_legacy_weights
+
+    rgb = kr.ResNet20(input_shape=(32, 32, 3), depths=(1, 1, 1), classes=10)
+    rgb.set_weights([w + 0.01 * i for i, w in enumerate(rgb.get_weights())])
+    path = save_legacy_weights(rgb, str(tmp_path / "rgb.h5"))
+    with pytest.warns(UserWarning, match=r"conv1_conv.*1 input channel.*summed"):
+        grey = kr.ResNet20(
+            input_shape=(32, 32, 1), depths=(1, 1, 1), classes=10, weights=path
+        )
+    g = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 1)).astype("float32")
+    np.testing.assert_allclose(
+        grey.predict(g, verbose=0),
+        rgb.predict(np.repeat(g, 3, axis=-1), verbose=0),
+        atol=1e-5,
+    )
+    with pytest.warns(UserWarning, match=r"5 input channel.*scaled by 3/5"):
+        five = kr.ResNet20(
+            input_shape=(32, 32, 5), depths=(1, 1, 1), classes=10, weights=path
+        )
+    kernel = np.asarray(rgb.get_layer("conv1_conv").kernel)
+    expected = np.concatenate([kernel, kernel], axis=2)[:, :, :5] * 3 / 5
+    np.testing.assert_allclose(
+        np.asarray(five.get_layer("conv1_conv").kernel), expected, rtol=1e-6
+    )
+    for name in ("conv2_block1_1_conv", "predictions"):
+        np.testing.assert_array_equal(
+            np.asarray(five.get_layer(name).kernel),
+            np.asarray(rgb.get_layer(name).kernel),
+        )
+    kr.register_weights(
+        "ResNet20",
+        "rgb_test",
+        top=WeightsFile(path=path, file_hash=sha256(path)),
+        classes=10,
+        preprocessing="tf",
+    )
+    try:
+        with pytest.warns(UserWarning, match=r"summed"):
+            registered = kr.ResNet20(
+                weights="rgb_test", input_shape=(32, 32, 1), depths=(1, 1, 1)
+            )
+        np.testing.assert_allclose(
+            registered.predict(g, verbose=0), grey.predict(g, verbose=0), atol=1e-6
+        )
+    finally:
+        kr.weights.unregister_weights("ResNet20", "rgb_test")

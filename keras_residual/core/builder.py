@@ -11,7 +11,9 @@ from keras_residual.blocks.stems import STEMS
 from keras_residual.core.heads import check_head_args
 from keras_residual.core.heads import classifier_head
 from keras_residual.core.heads import pyramid_levels
+from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.core.spec import ModelSpec
+from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
 
@@ -263,6 +265,10 @@ class ResidualModel(keras.Model):
         input_tensor: tensor or None. Use this tensor as the input.
             Defaults to `None`.
         name: str. Model name. Defaults to `"residual_model"`.
+        preprocessing: str or None. The preprocessing mode its inputs are
+            scaled with (`"tf"`, `"caffe"` or `"torch"`), recorded in the
+            config so that it travels with `.keras` files to `export` and
+            `predict`; None where unknown. Defaults to `None`.
 
     Attributes:
         spec: `ModelSpec`. The architecture.
@@ -280,8 +286,10 @@ class ResidualModel(keras.Model):
         classifier_activation="softmax",
         input_tensor=None,
         name="residual_model",
+        preprocessing=None,
         **kwargs,
     ):
+        check_choice("preprocessing", preprocessing, (None, *PREPROCESSING_MODES))
         if isinstance(spec, dict):
             spec = ModelSpec.from_dict(spec)
         if not isinstance(spec, ModelSpec):
@@ -312,6 +320,7 @@ class ResidualModel(keras.Model):
         self.classes = classes
         self.classifier_activation = classifier_activation
         self.image_shape = input_shape
+        self.preprocessing = preprocessing
         self.block_outputs = {plan.name: tensor for plan, tensor in taps}
         self.pyramid_outputs = pyramid_levels(taps)
 
@@ -325,6 +334,7 @@ class ResidualModel(keras.Model):
             "classifier_activation": self.classifier_activation,
             "name": self.name,
             "trainable": self.trainable,
+            "preprocessing": self.preprocessing,
         }
 
     @classmethod

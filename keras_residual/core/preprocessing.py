@@ -80,6 +80,24 @@ def preprocess(x, mode, channels_first=False):
     return x
 
 
+def to_pixels(x, mode):
+    """Undoes `preprocess`: back to RGB values in [0, 255] (float).
+
+    Args:
+        x: float array or tensor, channels last. Preprocessed images.
+        mode: str. The mode they were preprocessed with.
+    """
+    check_choice("mode", mode, PREPROCESSING_MODES)
+    spec = MODES[mode]
+    channel_axis = len(x.shape) - 1
+    if spec.std is not None:
+        x = x * _per_channel(spec.std, x, channel_axis)
+    if spec.mean is not None:
+        x = x + _per_channel(spec.mean, x, channel_axis)
+    x = x * spec.divisor
+    return x[..., ::-1] if spec.bgr else x
+
+
 def _per_channel(values, x, channel_axis):
     """`values` shaped to broadcast along `channel_axis` of `x`, in `x`'s
     dtype (a scalar for a one-value constant)."""

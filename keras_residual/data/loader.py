@@ -3,6 +3,7 @@ directory or a TFDS dataset to batched train/validation/test pipelines."""
 
 import dataclasses
 
+from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.data.pipeline import Pipeline
 from keras_residual.data.sources import SourceOptions
 from keras_residual.data.sources import load_source
@@ -12,8 +13,6 @@ from keras_residual.utils.validation import check_int
 
 AUGMENTATIONS = ("auto", "none", "crop", "crop_flip")
 LABEL_MODES = ("sparse", "categorical")
-# The preprocessing mode the pipeline applies: images scaled to [-1, 1].
-PREPROCESSING = "tf"
 
 
 @dataclasses.dataclass
@@ -30,7 +29,7 @@ class DataBundle:
         sizes: dict. Number of examples per split (None where unknown).
         batch_size: int. Global batch size.
         source: str. Where the data came from.
-        preprocessing: str. The `preprocess_input` mode applied (`"tf"`).
+        preprocessing: str. The preprocessing mode applied to the images.
         augment: str. The augmentation applied to `train`.
         uniform_batches: bool. Every batch is full-size (multi-process
             training). Defaults to `False`.
@@ -77,6 +76,7 @@ def load_data(
     cutmix_alpha=0.0,
     class_names=None,
     uniform_batches=False,
+    preprocessing="tf",
 ):
     """Builds train/validation/test `tf.data` pipelines.
 
@@ -114,6 +114,9 @@ def load_data(
             and validation/test pad theirs with zero-weight examples, which
             yield `(images, labels, weights)` so that weighted metrics and a
             `"mean_with_sample_weight"` loss stay exact. Defaults to `False`.
+        preprocessing: str. How images are scaled for the model: `"tf"`
+            ([-1, 1]), `"caffe"` or `"torch"` (keras.applications' modes;
+            pass the mode of the weights you fine-tune). Defaults to `"tf"`.
 
     Returns:
         A `DataBundle`.
@@ -121,6 +124,7 @@ def load_data(
     check_int("batch_size", batch_size, minimum=1)
     check_choice("augment", augment, AUGMENTATIONS)
     check_choice("label_mode", label_mode, LABEL_MODES)
+    check_choice("preprocessing", preprocessing, PREPROCESSING_MODES)
     check_float("validation_fraction", validation_fraction, minimum=0.0, maximum=0.9)
     for argument, value in (
         ("mixup_alpha", mixup_alpha),
@@ -183,7 +187,7 @@ def load_data(
         mixup_alpha=mixup_alpha,
         cutmix_alpha=cutmix_alpha,
         uniform=uniform_batches,
-        preprocessing=PREPROCESSING,
+        preprocessing=preprocessing,
     )
     splits, sizes = raw.splits, raw.sizes
     return DataBundle(
@@ -198,7 +202,7 @@ def load_data(
         sizes=sizes,
         batch_size=batch_size,
         source=raw.source,
-        preprocessing=PREPROCESSING,
+        preprocessing=preprocessing,
         augment=augment,
         uniform_batches=uniform_batches,
     )

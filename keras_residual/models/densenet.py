@@ -11,6 +11,7 @@ from keras_residual.models.cifar import register_cifar_model
 from keras_residual.models.preprocessing import decode_predictions  # noqa: F401
 from keras_residual.models.preprocessing import preprocess_for
 from keras_residual.models.zoo import register_model
+from keras_residual.weights.registry import UNSTATED_LICENSE
 from keras_residual.weights.registry import register_keras_applications_weights
 
 
@@ -59,7 +60,7 @@ def cifar_densenet_spec(
     )
 
 
-def _register_imagenet(name, blocks, file_stem, top_hash, notop_hash):
+def _register_imagenet(name, blocks, file_stem, top_hash, notop_hash, top1):
     entry_point = register_model(
         name,
         densenet_spec(blocks),
@@ -67,7 +68,14 @@ def _register_imagenet(name, blocks, file_stem, top_hash, notop_hash):
         preprocessing="torch",
     )
     register_keras_applications_weights(
-        name, "densenet", file_stem, top_hash, notop_hash
+        name,
+        "densenet",
+        file_stem,
+        top_hash,
+        notop_hash,
+        preprocessing="torch",
+        top1=top1,
+        license=UNSTATED_LICENSE,
     )
     return entry_point
 
@@ -78,6 +86,7 @@ DenseNet121 = _register_imagenet(
     "densenet121",
     "9d60b8095a5708f2dcce2bca79d332c7",
     "30ee3e1110167f948a6b9946edeeb738",
+    75.0,
 )
 DenseNet169 = _register_imagenet(
     "DenseNet169",
@@ -85,6 +94,7 @@ DenseNet169 = _register_imagenet(
     "densenet169",
     "d699b8f76981ab1b30698df4c175e90b",
     "b8c4d4c20dd625c148057b9ff1c1176b",
+    76.2,
 )
 DenseNet201 = _register_imagenet(
     "DenseNet201",
@@ -92,6 +102,7 @@ DenseNet201 = _register_imagenet(
     "densenet201",
     "1ceb130c1ea1b78c3bf6114dbdfd8807",
     "c13680b51ded0fb44dff2d8f86ac8bb1",
+    77.3,
 )
 
 DenseNet40 = register_cifar_model(

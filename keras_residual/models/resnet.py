@@ -11,6 +11,9 @@ from keras_residual.models.zoo import register_model
 from keras_residual.weights.registry import register_keras_applications_weights
 
 IMAGENET_WIDTHS = (64, 128, 256, 512)
+# keras.applications: "ported from the ones released by Kaiming He under the
+# MIT license".
+KERAS_V1_LICENSE = "MIT (Kaiming He's release, ported by keras.applications)"
 
 
 def imagenet_resnet_spec(depths, block="bottleneck", use_bias=True, **fields):
@@ -70,6 +73,9 @@ register_keras_applications_weights(
     "resnet50",
     "2cb95161c43110f7111970584f804107",
     "4d473c1dd8becc155b73f8504c6f6626",
+    preprocessing="caffe",
+    top1=74.9,
+    license=KERAS_V1_LICENSE,
 )
 register_keras_applications_weights(
     "ResNet101",
@@ -77,6 +83,9 @@ register_keras_applications_weights(
     "resnet101",
     "f1aeb4b969a6efcfb50fad2f0c20cfc5",
     "88cf7a10940856eca736dc7b7e228a21",
+    preprocessing="caffe",
+    top1=76.4,
+    license=KERAS_V1_LICENSE,
 )
 register_keras_applications_weights(
     "ResNet152",
@@ -84,6 +93,9 @@ register_keras_applications_weights(
     "resnet152",
     "100835be76be38e30d865e96f2aaae62",
     "ee4c566cf9a93f14d82f913c2dc6dd0c",
+    preprocessing="caffe",
+    top1=76.6,
+    license=KERAS_V1_LICENSE,
 )
 
 preprocess_input = preprocess_for("ResNet50")

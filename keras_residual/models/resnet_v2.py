@@ -9,6 +9,7 @@ from keras_residual.models.preprocessing import decode_predictions  # noqa: F401
 from keras_residual.models.preprocessing import preprocess_for
 from keras_residual.models.resnet import IMAGENET_WIDTHS
 from keras_residual.models.zoo import register_model
+from keras_residual.weights.registry import UNSTATED_LICENSE
 from keras_residual.weights.registry import register_keras_applications_weights
 
 
@@ -58,6 +59,9 @@ register_keras_applications_weights(
     "resnet50v2",
     "3ef43a0b657b3be2300d5770ece849e0",
     "fac2f116257151a9d068a22e544a4917",
+    preprocessing="tf",
+    top1=76.0,
+    license=UNSTATED_LICENSE,
 )
 register_keras_applications_weights(
     "ResNet101V2",
@@ -65,6 +69,9 @@ register_keras_applications_weights(
     "resnet101v2",
     "6343647c601c52e1368623803854d971",
     "c0ed64b8031c3730f411d2eb4eea35b5",
+    preprocessing="tf",
+    top1=77.2,
+    license=UNSTATED_LICENSE,
 )
 register_keras_applications_weights(
     "ResNet152V2",
@@ -72,6 +79,9 @@ register_keras_applications_weights(
     "resnet152v2",
     "a49b44d1979771252814e80f8ec446f9",
     "ed17cf2e0169df9d443503ef94b23b33",
+    preprocessing="tf",
+    top1=78.0,
+    license=UNSTATED_LICENSE,
 )
 
 preprocess_input = preprocess_for("ResNet50V2")

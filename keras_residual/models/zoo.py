@@ -4,8 +4,10 @@ import dataclasses
 
 from keras_residual.blocks import get_block
 from keras_residual.core.builder import ResidualModel
+from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.core.spec import ModelSpec
 from keras_residual.utils.registry import Registry
+from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int_sequence
 from keras_residual.utils.validation import unknown_name_message
@@ -197,6 +199,7 @@ def build(
     classes=None,
     classifier_activation="softmax",
     name=None,
+    preprocessing=None,
     **overrides,
 ):
     """Builds a model from a registered name or a spec.
@@ -214,6 +217,10 @@ def build(
         classes: int or None. Classifier size; defaults to the model's.
         classifier_activation: str or None. Defaults to `"softmax"`.
         name: str or None. Model name; defaults to the lower-case model name.
+        preprocessing: str or None. The input preprocessing the model
+            records (`"tf"`, `"caffe"` or `"torch"`; see
+            `ResidualModel`). Defaults to the registered weights' own, else
+            None.
         **overrides: `depths`, `widths`, `width_multiplier`, `block`, or a
             `ModelSpec` field such as `drop_path_rate` (see
             `apply_overrides`).
@@ -239,6 +246,7 @@ def build(
         )
     spec = apply_overrides(spec, **overrides)
     request = resolve_weights(model_name, weights, include_top, classifier_activation)
+    preprocessing = _preprocessing(preprocessing, request)
     if classes is None:
         classes = (
             request.entry.classes if request and request.entry else default_classes
@@ -261,9 +269,27 @@ def build(
         classifier_activation=classifier_activation,
         input_tensor=input_tensor,
         name=name or (model_name.lower() if model_name else "residual_model"),
+        preprocessing=preprocessing,
     )
     load_requested_weights(network, request)
     return network
+
+
+def _preprocessing(preprocessing, request):
+    """The preprocessing the model records: the one given, else the
+    registered weights' own; a disagreement with the weights is refused."""
+    entry = request.entry if request else None
+    trained = entry.preprocessing if entry else None
+    if preprocessing is None:
+        return trained
+    check_choice("preprocessing", preprocessing, PREPROCESSING_MODES)
+    if trained is not None and preprocessing != trained:
+        raise ValueError(
+            f"`preprocessing={preprocessing!r}` disagrees with the weights "
+            f"{entry.tag!r} of {entry.model}, which were trained with "
+            f"{trained!r} inputs. Leave `preprocessing` unset to use theirs."
+        )
+    return preprocessing
 
 
 _ENTRY_DOC = """Builds {name}: {description}
@@ -286,6 +312,8 @@ Args:
     classifier_activation: str or None. Defaults to `"softmax"`; `None`
         returns logits.
     name: str. Model name. Defaults to `"{lower}"`.
+    preprocessing: str or None. The input preprocessing the model records.
+        Defaults to the weights' own (None without weights).
     **overrides: spec overrides passed to `keras_residual.build`.
 
 Returns:
@@ -306,6 +334,7 @@ def _entry_point(model_name, default_classes):
         classes=default_classes,
         classifier_activation="softmax",
         name=default_name,
+        preprocessing=None,
         **overrides,
     ):
         return build(
@@ -318,6 +347,7 @@ def _entry_point(model_name, default_classes):
             classes=classes,
             classifier_activation=classifier_activation,
             name=name,
+            preprocessing=preprocessing,
             **overrides,
         )
 

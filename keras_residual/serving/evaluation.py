@@ -4,6 +4,8 @@ dataset split, through its serving signatures."""
 import keras
 import numpy as np
 
+from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.preprocessing import to_pixels
 from keras_residual.data.loader import load_data
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
@@ -24,9 +26,9 @@ def evaluate_export(
 ):
     """Accuracy and cross-entropy of an exported classifier on a split.
 
-    When the export embeds the same preprocessing as `load_data` (`"tf"`) at
-    the data's image size, batches go through `serve_preprocessed`, exactly
-    as in training; otherwise they are turned back into uint8 images and go
+    The data is preprocessed with the export's own mode. At the data's
+    image size, batches go through `serve_preprocessed`, exactly as in
+    training; otherwise they are turned back into uint8 images and go
     through `serving_default`, which resizes and preprocesses them.
 
     Args:
@@ -43,12 +45,14 @@ def evaluate_export(
     """
     check_choice("split", split, SPLITS)
     predictor = load_predictor(model_path)
+    mode = predictor.preprocessing
     data = load_data(
         dataset,
         batch_size=batch_size,
         augment="none",
         data_dir=data_dir,
         validation_fraction=0.1,
+        preprocessing=mode if mode in PREPROCESSING_MODES else "tf",
     )
     batches = getattr(data, split)
     if batches is None:
@@ -73,8 +77,8 @@ def evaluate_export(
         images, labels = batch[0].numpy(), batch[1].numpy().reshape(-1)
         if exact:
             probabilities = predictor.predict_preprocessed(images)
-        else:  # undo the [-1, 1] scaling of load_data
-            pixels = np.clip(np.round((images + 1.0) * 127.5), 0, 255)
+        else:  # undo load_data's preprocessing
+            pixels = np.clip(np.round(to_pixels(images, data.preprocessing)), 0, 255)
             probabilities = predictor.predict_images(pixels.astype("uint8"))
         picked = probabilities[np.arange(len(labels)), labels]
         correct += int((probabilities.argmax(-1) == labels).sum())

@@ -15,7 +15,6 @@ import keras
 from keras_residual.core.builder import ResidualModel
 from keras_residual.core.heads import is_classifier
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
-from keras_residual.models.zoo import MODELS
 from keras_residual.serving.endpoints import FEATURES_OUTPUT
 from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
@@ -61,9 +60,10 @@ def export(
         preprocessing: str or None. Preprocessing to embed in the serving
             signature, which then takes uint8 images of any size: `"tf"`,
             `"caffe"` or `"torch"`; `None` for a signature that takes the
-            model's own float32 input; `"auto"` for the zoo model's mode,
-            else `"tf"` (what `load_data` and `train` use). Defaults to
-            `"auto"`.
+            model's own float32 input; `"auto"` for the mode the model
+            records (`model.preprocessing`: its weights', or the pipeline's
+            that trained it), never guessed from its name; a model that
+            records none is refused. Defaults to `"auto"`.
         image_size: tuple of int or None. `(height, width)` images are
             resized to. Defaults to the model's input size, or its spec's
             `default_size` when that is dynamic.
@@ -266,11 +266,18 @@ def _image_size(model, image_size):
 
 def _preprocessing(model, preprocessing):
     if preprocessing == "auto":
-        entry = next(
-            (MODELS.get(name) for name in MODELS.names() if name.lower() == model.name),
-            None,
-        )
-        preprocessing = entry.preprocessing if entry else "tf"
+        preprocessing = getattr(model, "preprocessing", None)
+        if preprocessing is None:
+            raise ValueError(
+                f"`preprocessing='auto'` reads the preprocessing the model "
+                f"records, and {model.name!r} records none (it was neither "
+                "built with registered weights nor trained by "
+                "keras_residual.train). Pass the mode its inputs were scaled "
+                "with: preprocessing='tf' ([-1, 1], what load_data and train "
+                "use), 'caffe' or 'torch'; or None for a signature that takes "
+                "the model's own float input."
+            )
+        return _preprocessing(model, preprocessing)
     if preprocessing is None:
         return None
     check_choice("preprocessing", preprocessing, PREPROCESSING_MODES + ("auto",))

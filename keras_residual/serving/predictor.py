@@ -210,11 +210,11 @@ class KerasPredictor(Predictor):
         if not is_classifier(self.model):
             raise ValueError(f"{path!r} has no classifier to predict with.")
         card = card or {}
-        if not card.get("input_shape"):
+        if not card.get("input_shape"):  # a .keras file without a card
             card = dict(
                 card,
                 input_shape=list(self.model.input_shape[1:]),
-                preprocessing={"mode": "tf"},
+                preprocessing={"mode": getattr(self.model, "preprocessing", None)},
             )
         super().__init__(path, card)
 
@@ -226,6 +226,13 @@ class KerasPredictor(Predictor):
         """
         import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
+        if self.preprocessing is None:
+            raise ValueError(
+                f"{self.path!r} records no preprocessing, so it cannot take "
+                "images: export it with export(model, path, format='keras', "
+                "preprocessing='tf' | 'caffe' | 'torch'), or build or train it "
+                "so that it records one."
+            )
         images = self.check_images(images, "uint8")
         inputs = preprocess_uint8(
             tf.constant(images), self.preprocessing, self.image_size

@@ -199,6 +199,7 @@ def train(
             model,
             input_shape=data.image_shape,
             classes=data.num_classes,
+            preprocessing=data.preprocessing,
             **(model_overrides or {}),
         )
         network.compile(

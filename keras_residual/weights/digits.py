@@ -42,6 +42,12 @@ def register_digits_weights():
             classes=entry["classes"],
             input_channels=entry["input_channels"],
             description=f"digits, test accuracy {entry['test_accuracy']:.4f}",
+            preprocessing=entry["preprocessing"],
+            input_size=entry["input_size"],
+            class_names=entry["class_names"],
+            source="keras_residual: examples/reference_models.py",
+            license="Apache-2.0",
+            top1=round(100 * entry["test_accuracy"], 2),
             overwrite=True,
         )
     return entries

@@ -6,6 +6,7 @@ is left untouched."""
 
 import os
 import tempfile
+import warnings
 
 import h5py
 import keras
@@ -157,6 +158,9 @@ def _legacy_assignments(model, group, path, exclude, skip_missing):
     for index, ((saved_name, values), layer) in enumerate(zip(saved, targets)):
         variables = layer.weights
         shapes = [tuple(v.shape) for v in variables]
+        values = [np.asarray(value) for value in values]
+        if index == 0:
+            values = adapt_input_channels(values, shapes, layer.name, model.name)
         saved_shapes = [tuple(v.shape) for v in values]
         if shapes != saved_shapes:
             raise ValueError(
@@ -165,8 +169,50 @@ def _legacy_assignments(model, group, path, exclude, skip_missing):
                 f"file) expects shapes {shapes}, the file has {saved_shapes}. "
                 "Nothing was loaded."
             )
-        pairs.extend((v, np.asarray(value)) for v, value in zip(variables, values))
+        pairs.extend(zip(variables, values))
     return pairs
+
+
+def adapt_input_channels(values, shapes, layer_name, model_name):
+    """Adapts RGB weights of the first convolution to a model with another
+    number of input channels, as timm's `adapt_input_conv` does: summed
+    over the three channels for 1 channel; repeated and scaled by `3 / N`
+    for N channels. A 1-channel image `g` then gives what the RGB model
+    gives for `g` repeated three times. Anything else is left as it is (and
+    refused by the shape check).
+
+    Args:
+        values: list of arrays. The layer's saved variables, kernel first.
+        shapes: list of tuple. The model layer's variable shapes.
+        layer_name: str. The layer, for the warning.
+        model_name: str. The model, for the warning.
+    """
+    kernel, expected = values[0], shapes[0]
+    if (
+        kernel.ndim != 4
+        or len(expected) != 4
+        or kernel.shape[2] != 3
+        or expected[2] == 3
+        or kernel.shape[:2] + kernel.shape[3:] != expected[:2] + expected[3:]
+    ):
+        return values
+    channels = expected[2]
+    if channels == 1:
+        adapted = kernel.sum(axis=2, keepdims=True)
+        how = "summed over its RGB channels"
+    else:
+        repeats = -(-channels // 3)
+        adapted = np.tile(kernel, (1, 1, repeats, 1))[:, :, :channels] * (
+            3.0 / channels
+        )
+        how = f"its RGB channels repeated and scaled by 3/{channels}"
+    warnings.warn(
+        f"Adapted the RGB weights of {layer_name!r} to {model_name}'s "
+        f"{channels} input channel(s): {how} (timm's adapt_input_conv). "
+        "Fine-tune before relying on the model.",
+        stacklevel=4,
+    )
+    return [adapted.astype(kernel.dtype), *values[1:]]
 
 
 def _dataset_shapes(handle):

@@ -4,11 +4,15 @@ files."""
 
 import dataclasses
 
+from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.utils.download import WeightsFile
 from keras_residual.utils.registry import Registry
+from keras_residual.utils.validation import check_choice
 
 WEIGHTS = Registry("weights", "weights")
 
+# For weights whose publisher states no licence.
+UNSTATED_LICENSE = "not stated by the publisher"
 KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
 
@@ -34,6 +38,14 @@ class WeightsEntry:
         classes: int. Classes of the classifier in `top`.
         input_channels: int. Channels the weights expect.
         description: str. One line.
+        preprocessing: str or None. The input preprocessing mode the
+            weights were trained with (`"tf"`, `"caffe"` or `"torch"`).
+        input_size: int or None. The image size they were trained at.
+        class_names: tuple of str or None. Names of the classes; None for
+            the 1000 ImageNet classes (see `decode_predictions`).
+        source: str. Where the weights come from.
+        license: str. Their licence, as the publisher states it.
+        top1: float or None. The top-1 accuracy (%) their publisher reports.
     """
 
     model: str
@@ -43,6 +55,12 @@ class WeightsEntry:
     classes: int = 1000
     input_channels: int = 3
     description: str = ""
+    preprocessing: str = None
+    input_size: int = None
+    class_names: tuple = None
+    source: str = ""
+    license: str = ""
+    top1: float = None
 
 
 def register_weights(
@@ -54,6 +72,12 @@ def register_weights(
     classes=1000,
     input_channels=3,
     description="",
+    preprocessing=None,
+    input_size=None,
+    class_names=None,
+    source="",
+    license="",
+    top1=None,
     overwrite=False,
 ):
     """Registers pretrained weights so that `weights=tag` finds them.
@@ -66,6 +90,16 @@ def register_weights(
         classes: int. Classes of the `top` classifier. Defaults to `1000`.
         input_channels: int. Input channels. Defaults to `3`.
         description: str. One line. Defaults to `""`.
+        preprocessing: str or None. The preprocessing mode the weights were
+            trained with; models built with them record it. Defaults to
+            `None` (unknown).
+        input_size: int or None. Training image size. Defaults to `None`.
+        class_names: sequence of str or None. Class names. Defaults to
+            `None`.
+        source: str. Where they come from. Defaults to `""`.
+        license: str. Their licence. Defaults to `""`.
+        top1: float or None. Published top-1 accuracy (%). Defaults to
+            `None`.
         overwrite: bool. Replace an existing entry. Defaults to `False`.
     """
     if top is None and notop is None:
@@ -84,7 +118,19 @@ def register_weights(
         classes=classes,
         input_channels=input_channels,
         description=description,
+        preprocessing=check_choice(
+            "preprocessing", preprocessing, (None, *PREPROCESSING_MODES)
+        ),
+        input_size=input_size,
+        class_names=None if class_names is None else tuple(map(str, class_names)),
+        source=source,
+        license=license,
+        top1=top1,
     )
+    if entry.class_names is not None and len(entry.class_names) != classes:
+        raise ValueError(
+            f"`class_names` has {len(entry.class_names)} names; `classes` is {classes}."
+        )
     return WEIGHTS.register(key, entry, overwrite=True)
 
 
@@ -123,7 +169,9 @@ def get_weights_entry(model, tag):
     return WEIGHTS.get(key) if key in WEIGHTS else None
 
 
-def register_keras_applications_weights(model, family, file_stem, top_hash, notop_hash):
+def register_keras_applications_weights(
+    model, family, file_stem, top_hash, notop_hash, *, preprocessing, top1, license
+):
     """Registers keras.applications' published ImageNet files for `model`
     under `weights="imagenet"`.
 
@@ -134,6 +182,9 @@ def register_keras_applications_weights(model, family, file_stem, top_hash, noto
         file_stem: str. The file name's start, e.g. `"resnet50"`.
         top_hash: str. The md5 of the file with the classifier.
         notop_hash: str. The md5 of the file without it.
+        preprocessing: str. The mode the weights were trained with.
+        top1: float. ImageNet top-1 (%) in keras.applications' table.
+        license: str. The licence keras.applications states.
     """
     base = (
         f"{KERAS_APPLICATIONS_URL}{family}/{file_stem}"
@@ -146,4 +197,9 @@ def register_keras_applications_weights(model, family, file_stem, top_hash, noto
         notop={"url": f"{base}_notop.h5", "file_hash": notop_hash},
         classes=1000,
         description="keras.applications ImageNet weights.",
+        preprocessing=preprocessing,
+        input_size=224,
+        source=f"keras.applications ({KERAS_APPLICATIONS_URL}{family}/)",
+        license=license,
+        top1=top1,
     )
