@@ -66,6 +66,7 @@ SUITE = (
     Benchmark("degradation", "benchmarks.degradation", ("degradation",)),
     Benchmark("gradient_flow", "benchmarks.gradient_flow", ("gradient_flow",)),
     Benchmark("search_digits", "benchmarks.search_digits", ("search_digits_random",)),
+    Benchmark("transfer", "benchmarks.transfer", ("transfer",)),
     Benchmark(
         "gpu_resnet50", "benchmarks.gpu.resnet50", ("gpu_resnet50",), backend="jax"
     ),

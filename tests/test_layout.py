@@ -131,7 +131,7 @@ def test_the_cycle_finder_finds_cycles():
 
 def test_the_import_parser_reads_imports_inside_functions():
     graph = import_graph()
-    assert "keras_residual.models.zoo" in graph["keras_residual.serving.export"]
+    assert "keras_residual.serving.signatures" in graph["keras_residual.serving.export"]
     assert "keras_residual" in graph["keras_residual.cli.train"]
     assert "keras_residual.data.digits" in graph["keras_residual.data.sources"]
     source = (
@@ -180,7 +180,8 @@ def test_every_module_is_small_and_the_top_level_is_the_public_api():
 def test_no_private_keras_attributes_outside_the_resume_hook():
     """Package code touches no `_private` attribute of an object other than
     `self`/`cls`, except `model._initial_epoch`: the resume hook of
-    keras.callbacks.BackupAndRestore, which `ResumableBackup` subclasses."""
+    keras.callbacks.BackupAndRestore, which `ResumableBackup` subclasses
+    (it sets the hook on resume and clears it when training ends)."""
     found = []
     for path in PACKAGE.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -191,7 +192,9 @@ def test_no_private_keras_attributes_outside_the_resume_hook():
                 and ast.unparse(node.value) not in ("self", "cls")
             ):
                 found.append(f"{path.relative_to(ROOT)}: {ast.unparse(node)}")
-    assert found == ["keras_residual/training/callbacks.py: self.model._initial_epoch"]
+    assert set(found) == {
+        "keras_residual/training/callbacks.py: self.model._initial_epoch"
+    }
 
 
 def test_every_public_name_of_version_0_1_still_imports():
@@ -270,6 +273,7 @@ PROTOCOL_METHODS = {
     "on_epoch_end",
     "on_batch_end",
     "on_train_begin",
+    "on_train_end",
     "on_train_batch_end",
     "on_test_begin",
     "on_trial_begin",

@@ -105,3 +105,15 @@ def test_one_preprocessing_serves_the_function_the_pipeline_and_the_server(mode)
         )
         batch = next(iter(data.test))[0].numpy()
         np.testing.assert_allclose(batch, expected, rtol=1e-6)
+
+
+def test_rgb_modes_refuse_other_channel_counts():
+    """caffe and torch subtract a per-channel RGB mean: on a grey image it
+    would silently broadcast to three channels."""
+    grey = np.zeros((1, 4, 4, 1), "float32")
+    for mode in ("caffe", "torch"):
+        with pytest.raises(ValueError, match=rf"{mode!r} needs RGB images.*1 channel"):
+            kr.preprocess_input(grey, mode=mode)
+        with pytest.raises(ValueError, match=r"needs RGB images"):
+            kr.load_data("digits", preprocessing=mode)
+    assert kr.preprocess_input(grey, mode="tf").shape == grey.shape

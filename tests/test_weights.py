@@ -116,9 +116,9 @@ def test_missing_file_and_unknown_name_are_clear_errors(tmp_path):
         kr.ResNet50(weights=3)
 
 
-def test_imagenet_weights_refuse_other_channels_and_activations(keras_home):
-    with pytest.raises(ValueError, match="3 input channels"):
-        kr.ResNet50(weights="imagenet", include_top=False, input_shape=(64, 64, 1))
+def test_imagenet_weights_refuse_other_activations_before_any_download(keras_home):
+    # Other input channels are no longer refused: RGB weights adapt (see
+    # test_rgb_weights_adapt_to_one_or_n_input_channels).
     with pytest.raises(ValueError, match="classifier_activation"):
         kr.ResNet50(weights="imagenet", classifier_activation="sigmoid")
     assert not keras_home.exists()  # refused before any download

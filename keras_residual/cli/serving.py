@@ -2,9 +2,6 @@
 training run to a served model, and checks on the served model."""
 
 import json
-import os
-
-import keras
 
 import keras_residual  # noqa: F401  (registers every object .keras files use)
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
@@ -13,6 +10,7 @@ from keras_residual.serving.export import FORMATS
 from keras_residual.serving.export import export
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.serving.predictor import read_images
+from keras_residual.training.runs import load_trained_model
 from keras_residual.utils.atomic import write_json
 
 
@@ -70,52 +68,6 @@ def add_serving_parsers(commands):
     evaluate.add_argument("--batch-size", type=int, default=128)
     evaluate.add_argument("--json", help="Also write the results to this file.")
     evaluate.set_defaults(run=_evaluate)
-
-
-def load_trained_model(source):
-    """Loads what `keras-residual export` exports.
-
-    Args:
-        source: str. A run directory (its `model.keras`, else
-            `checkpoints/best.keras`, and its `metrics.json`) or a `.keras`
-            file.
-
-    Returns:
-        `(model, metrics)`, where `metrics` is the run's `metrics.json` or
-        None.
-    """
-    metrics = None
-    if os.path.isdir(source):
-        candidates = [
-            os.path.join(source, "model.keras"),
-            os.path.join(source, "checkpoints", "best.keras"),
-        ]
-        checkpoint = next((c for c in candidates if os.path.isfile(c)), None)
-        if checkpoint is None:
-            raise ValueError(
-                f"{source!r} holds no model.keras or checkpoints/best.keras; "
-                "pass a run directory of `keras-residual train` or a .keras "
-                "file."
-            )
-        metrics_path = os.path.join(source, "metrics.json")
-        if os.path.isfile(metrics_path):
-            with open(metrics_path) as handle:
-                metrics = json.load(handle)
-    elif os.path.isfile(source) and source.endswith(".keras"):
-        checkpoint = source
-    else:
-        raise ValueError(
-            f"RUN_DIR_OR_CHECKPOINT must be a run directory or a .keras file; "
-            f"received {source!r}."
-        )
-    try:
-        model = keras.saving.load_model(checkpoint, safe_mode=True)
-    except Exception as error:
-        raise ValueError(
-            f"Could not load {checkpoint!r} ({type(error).__name__}: "
-            f"{str(error).splitlines()[0][:200]})."
-        ) from None
-    return model, metrics
 
 
 def _export(args):

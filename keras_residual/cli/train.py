@@ -4,6 +4,7 @@ search from the command line."""
 import keras_residual
 from keras_residual.cli.zoo import add_model_overrides
 from keras_residual.cli.zoo import model_overrides
+from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.data.loader import AUGMENTATIONS
 from keras_residual.search.run import search
 from keras_residual.search.tuners import TUNERS
@@ -21,6 +22,11 @@ def _train(args):
             ("mixup_alpha", args.mixup),
             ("cutmix_alpha", args.cutmix),
             ("steps_per_execution", args.steps_per_execution),
+            ("head_epochs", args.head_epochs),
+            ("unfreeze", _unfreeze(args.unfreeze)),
+            ("backbone_lr_ratio", args.backbone_lr_ratio),
+            ("layer_decay", args.layer_decay),
+            ("freeze_bn", False if args.train_bn else None),
         )
         if value is not None
     }
@@ -31,6 +37,8 @@ def _train(args):
         epochs=args.epochs,
         batch_size=args.batch_size,
         recipe=args.recipe,
+        weights=args.weights,
+        preprocessing=args.preprocessing,
         precision=args.precision,
         jit_compile=_jit(args.jit_compile),
         seed=args.seed,
@@ -62,6 +70,18 @@ def _train(args):
     )
 
 
+def _unfreeze(value):
+    """`--unfreeze`: "all", a number of stages, or None."""
+    if value is None or value == "all":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(
+            f"`--unfreeze` must be 'all' or a number of stages; received {value!r}."
+        ) from None
+
+
 def _jit(value):
     return {"auto": "auto", "on": True, "off": False}[value]
 
@@ -83,8 +103,39 @@ def add_train_parser(commands):
     train.add_argument("--epochs", type=int)
     train.add_argument(
         "--recipe",
-        default="fast",
-        help="he2015, modern or fast (see `keras-residual recipes`).",
+        help="he2015, modern, fast or finetune (see `keras-residual recipes`). "
+        "Defaults to finetune with --weights, else fast.",
+    )
+    train.add_argument(
+        "--weights",
+        help="Fine-tune from pretrained weights: a registered name (imagenet, "
+        "digits), a weights file, a .keras file or a run directory.",
+    )
+    train.add_argument(
+        "--preprocessing",
+        choices=PREPROCESSING_MODES,
+        help="How images are scaled; defaults to the weights' own, else tf.",
+    )
+    train.add_argument(
+        "--head-epochs", type=int, help="Fine-tuning: epochs of the new head alone."
+    )
+    train.add_argument(
+        "--unfreeze", help="Fine-tuning: 'all', or the number of last stages to train."
+    )
+    train.add_argument(
+        "--backbone-lr-ratio",
+        type=float,
+        help="Fine-tuning: the backbone's learning rate / the head's.",
+    )
+    train.add_argument(
+        "--layer-decay",
+        type=float,
+        help="Fine-tuning: a learning-rate factor per stage.",
+    )
+    train.add_argument(
+        "--train-bn",
+        action="store_true",
+        help="Fine-tuning: train BatchNorm layers in phase 2 (frozen by default).",
     )
     train.add_argument("--precision", default="auto", choices=PRECISIONS)
     train.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"))

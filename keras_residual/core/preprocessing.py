@@ -69,6 +69,13 @@ def preprocess(x, mode, channels_first=False):
     check_choice("mode", mode, PREPROCESSING_MODES)
     spec = MODES[mode]
     channel_axis = (len(x.shape) - 3) if channels_first else len(x.shape) - 1
+    channels = x.shape[channel_axis]
+    if spec.mean is not None and len(spec.mean) == 3 and channels not in (3, None):
+        raise ValueError(
+            f"Preprocessing mode {mode!r} needs RGB images (3 channels); "
+            f"received {channels} channel(s), shape {tuple(x.shape)}. Use "
+            "mode 'tf' for grey or multi-channel images."
+        )
     if spec.bgr:
         x = x[(slice(None),) * channel_axis + (slice(None, None, -1),)]
     if spec.divisor != 1.0:

@@ -84,6 +84,13 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             flush=True,
         )
 
+    def on_train_end(self, logs=None):
+        super().on_train_end(logs)
+        # Keras keeps the resume hook set after fit; clear it so that a
+        # later fit of the same model (fine-tuning's second phase) starts
+        # at the epoch it is given.
+        self.model._initial_epoch = None
+
     def _remove_stale_temporaries(self):
         """Deletes temporary files a killed save left behind."""
         if not os.path.isdir(self.backup_dir):

@@ -89,3 +89,24 @@ register_recipe(
         "cosine, label smoothing 0.1, batch 64.",
     )
 )
+register_recipe(
+    Recipe(
+        name="finetune",
+        optimizer="sgd",
+        learning_rate=0.1,
+        batch_size=64,
+        epochs=10,
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=1e-4,
+        schedule="cosine",
+        label_smoothing=0.1,
+        head_epochs=3,
+        unfreeze="all",
+        backbone_lr_ratio=0.1,
+        freeze_bn=True,
+        description="From pretrained weights: 3 epochs of the new head on a "
+        "frozen backbone, then all of it at 0.1x the head's rate with BatchNorm "
+        "frozen; Nesterov SGD 0.1 (at batch 64), cosine.",
+    )
+)

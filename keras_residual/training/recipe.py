@@ -17,6 +17,8 @@ from keras_residual.training.callbacks import BestModelCheckpoint
 from keras_residual.training.callbacks import NonFiniteLossGuard
 from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.training.losses import ClassificationCrossentropy
+from keras_residual.training.optimizers import ScaledAdamW
+from keras_residual.training.optimizers import ScaledSGD
 from keras_residual.training.precision import resolve_jit_compile
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
@@ -61,6 +63,22 @@ class Recipe:
         cutmix_alpha: float. CutMix strength; 0 is off. Defaults to `0`.
         steps_per_execution: int. Batches per compiled call. Defaults to `1`.
         clipnorm: float or None. Gradient-norm clipping. Defaults to `None`.
+        head_epochs: int. Fine-tuning phase 1: epochs that train only the
+            new classifier, the backbone frozen (BatchNorm in inference
+            mode); the rest of `epochs` is phase 2. 0 trains everything
+            from the start. Defaults to `0`.
+        unfreeze: str or int. Phase 2 trains `"all"` of the backbone, or
+            only its last N stages (and the final norm). Defaults to
+            `"all"`.
+        backbone_lr_ratio: float. Phase 2's backbone learning rate as a
+            fraction of the head's, in (0, 1]. Defaults to `1.0`.
+        layer_decay: float or None. Instead of one ratio, a factor per
+            stage: the last stage learns at `layer_decay` times the head's
+            rate, the one before at its square, and so on down to the stem.
+            Defaults to `None`.
+        freeze_bn: bool. Keep BatchNorm layers frozen (statistics and
+            affine parameters) in phase 2, as for small fine-tuning sets.
+            Defaults to `False`.
         description: str. One line for listings. Defaults to `""`.
     """
 
@@ -81,6 +99,11 @@ class Recipe:
     cutmix_alpha: float = 0.0
     steps_per_execution: int = 1
     clipnorm: float = None
+    head_epochs: int = 0
+    unfreeze: object = "all"
+    backbone_lr_ratio: float = 1.0
+    layer_decay: float = None
+    freeze_bn: bool = False
     description: str = ""
 
     def __post_init__(self):
@@ -115,6 +138,32 @@ class Recipe:
         check_int("steps_per_execution", self.steps_per_execution, minimum=1)
         if self.clipnorm is not None:
             check_float("clipnorm", self.clipnorm, minimum=0.0, min_inclusive=False)
+        check_int("head_epochs", self.head_epochs, minimum=0)
+        if self.head_epochs >= self.epochs:
+            raise ValueError(
+                f"`head_epochs` ({self.head_epochs}) must be less than `epochs` "
+                f"({self.epochs}): phase 2 fine-tunes in the epochs after it."
+            )
+        if self.unfreeze != "all" and (
+            isinstance(self.unfreeze, bool) or not isinstance(self.unfreeze, int)
+        ):
+            raise ValueError(
+                "`unfreeze` must be 'all' or the number of last stages to "
+                f"train; received {self.unfreeze!r}."
+            )
+        if self.unfreeze != "all":
+            check_int("unfreeze", self.unfreeze, minimum=1)
+        check_float(
+            "backbone_lr_ratio",
+            self.backbone_lr_ratio,
+            minimum=0.0,
+            maximum=1.0,
+            min_inclusive=False,
+        )
+        if self.layer_decay is not None:
+            check_float("layer_decay", self.layer_decay, 0.0, 1.0, min_inclusive=False)
+        if not isinstance(self.freeze_bn, bool):
+            raise TypeError(f"`freeze_bn` must be a bool; received {self.freeze_bn!r}.")
         milestones = tuple(self.milestones)
         if (
             not milestones
@@ -205,7 +254,9 @@ class Recipe:
             0.0, total - warmup, warmup_target=peak, warmup_steps=warmup
         )
 
-    def build_optimizer(self, model, steps_per_epoch, epochs=None, batch_size=None):
+    def build_optimizer(
+        self, model, steps_per_epoch, epochs=None, batch_size=None, multipliers=None
+    ):
         """The optimizer, with weight decay excluded from 1-D variables.
 
         Args:
@@ -213,6 +264,8 @@ class Recipe:
             steps_per_epoch: int. Optimizer steps per epoch.
             epochs: int or None. Defaults to the recipe's.
             batch_size: int or None. Scales the learning rate. Defaults to the recipe's.
+            multipliers: dict or None. `{variable.path: factor}` learning-rate
+                multipliers (fine-tuning); see `ScaledSGD`. Defaults to `None`.
         """
         learning_rate = self.learning_rate_schedule(steps_per_epoch, epochs, batch_size)
         common = dict(
@@ -220,19 +273,27 @@ class Recipe:
             weight_decay=self.weight_decay,
             clipnorm=self.clipnorm,
         )
+        if multipliers:
+            common["multipliers"] = multipliers
         if self.optimizer == "sgd":
-            optimizer = keras.optimizers.SGD(
-                momentum=self.momentum, nesterov=self.nesterov, **common
-            )
+            sgd = ScaledSGD if multipliers else keras.optimizers.SGD
+            optimizer = sgd(momentum=self.momentum, nesterov=self.nesterov, **common)
         else:
-            optimizer = keras.optimizers.AdamW(**common)
+            adamw = ScaledAdamW if multipliers else keras.optimizers.AdamW
+            optimizer = adamw(**common)
         optimizer.exclude_from_weight_decay(var_list=no_decay_variables(model))
         if model.dtype_policy.name == "mixed_float16":
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         return optimizer
 
     def compile_kwargs(
-        self, model, steps_per_epoch, epochs=None, batch_size=None, jit_compile="auto"
+        self,
+        model,
+        steps_per_epoch,
+        epochs=None,
+        batch_size=None,
+        jit_compile="auto",
+        multipliers=None,
     ):
         """Arguments for `model.compile(**...)`: optimizer, a loss matching
         the head (logits or probabilities), metrics, `steps_per_execution`
@@ -247,6 +308,8 @@ class Recipe:
             batch_size: int or None. Defaults to the recipe's `batch_size`.
             jit_compile: `"auto"`, True or False. See
                 `resolve_jit_compile`. Defaults to `"auto"`.
+            multipliers: dict or None. Per-variable learning-rate
+                multipliers. Defaults to `None`.
         """
         classes = model.outputs[0].shape[-1]
         metrics = [
@@ -262,7 +325,7 @@ class Recipe:
             )
         return {
             "optimizer": self.build_optimizer(
-                model, steps_per_epoch, epochs, batch_size
+                model, steps_per_epoch, epochs, batch_size, multipliers
             ),
             "loss": ClassificationCrossentropy(
                 from_logits=head_outputs_logits(model),

@@ -5,7 +5,8 @@ A run directory holds:
 
 - `run.json`: the run's settings (a resumed run must match them);
 - `checkpoints/`: the resumable state (`state.json`, `epoch-N.weights.h5`)
-  and `best.keras` (best validation accuracy);
+  and `best.keras` (best validation accuracy); a two-phase fine-tuning run
+  keeps its first phase in `checkpoints/head/`;
 - `history.csv`, `curves.png`, `logs/` (TensorBoard);
 - `metrics.json`: `test_accuracy`, `params`, `wall_seconds`,
   `images_per_second`, ...;
@@ -19,36 +20,24 @@ import time
 
 import keras
 
-from keras_residual.analysis.plots import plot_history
+from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.data.loader import load_data
 from keras_residual.models.zoo import build
-from keras_residual.serving.export import export as export_model
-from keras_residual.serving.export import save_keras
 from keras_residual.training.callbacks import NonFiniteLossGuard
 from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.training.callbacks import Throughput
 from keras_residual.training.distribute import setup_distribution
-from keras_residual.training.precision import detect_hardware
-from keras_residual.training.precision import resolve_jit_compile
+from keras_residual.training.finetune import build_pretrained
+from keras_residual.training.finetune import fit_in_phases
+from keras_residual.training.finetune import resolve_pretrained
 from keras_residual.training.precision import set_precision
 from keras_residual.training.presets import get_recipe
+from keras_residual.training.runs import check_run_dir
+from keras_residual.training.runs import run_metrics
+from keras_residual.training.runs import write_artifacts
 from keras_residual.utils.atomic import write_json
+from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
-
-# Settings that must not change when a run is resumed.
-RUN_IDENTITY = (
-    "model",
-    "dataset",
-    "recipe",
-    "epochs",
-    "batch_size",
-    "seed",
-    "image_size",
-    "classes",
-    "augment",
-    "model_overrides",
-    "recipe_overrides",
-)
 
 
 class TrainingDiverged(RuntimeError):
@@ -79,7 +68,9 @@ def train(
     *,
     epochs=None,
     batch_size=None,
-    recipe="fast",
+    recipe=None,
+    weights=None,
+    preprocessing=None,
     precision="auto",
     jit_compile="auto",
     seed=0,
@@ -109,7 +100,17 @@ def train(
         epochs: int or None. Defaults to the recipe's.
         batch_size: int or None. Global batch size; the learning rate
             scales with it. Defaults to the recipe's.
-        recipe: str or `Recipe`. Defaults to `"fast"`.
+        recipe: str or `Recipe`. Defaults to `"finetune"` with `weights`,
+            else `"fast"`.
+        weights: str, path or None. Start from pretrained weights: a name
+            registered for `model` (`"imagenet"`, `"digits"`), a weights
+            file, a `.keras` file or a run directory. With a recipe that has
+            `head_epochs` (such as `"finetune"`), training runs in two phases
+            (see `keras_residual.training.finetune`); with another number of
+            classes the classifier is new. Defaults to `None` (from scratch).
+        preprocessing: str or None. How the data is scaled: `"tf"`,
+            `"caffe"` or `"torch"`. Defaults to the weights' own, else
+            `"tf"`.
         precision: str. `"auto"`, `"float32"`, `"mixed_float16"` or
             `"mixed_bfloat16"`. Defaults to `"auto"`.
         jit_compile: `"auto"`, True or False. Defaults to `"auto"`.
@@ -126,7 +127,8 @@ def train(
         process_id: int or None. Multi-process JAX: this process's index.
         data_dir: str or None. TFDS data directory.
         download: bool. Let TFDS download missing data. Defaults to `False`.
-        image_size: int or None. Resize images. Defaults to the data's size.
+        image_size: int or None. Resize images. Defaults to the size the
+            weights were trained at, else the data's.
         classes: int or None. Classifier size. Defaults to the data's.
         augment: str. See `load_data`. Defaults to `"auto"`.
         export: bool. Write `model.keras` and `saved_model/` at the end
@@ -148,8 +150,19 @@ def train(
             checkpoint is kept.
     """
     started = time.perf_counter()
+    if recipe is None:
+        recipe = "fast" if weights is None else "finetune"
     recipe = get_recipe(recipe, **(recipe_overrides or {}))
     epochs = recipe.epochs if epochs is None else check_int("epochs", epochs, minimum=1)
+    if recipe.head_epochs >= epochs:
+        raise ValueError(
+            f"`epochs` ({epochs}) must exceed the recipe's `head_epochs` "
+            f"({recipe.head_epochs}), the epochs of the new head alone."
+        )
+    pretrained = None if weights is None else resolve_pretrained(weights, model)
+    if preprocessing is None:
+        preprocessing = (pretrained and pretrained.preprocessing) or "tf"
+    check_choice("preprocessing", preprocessing, PREPROCESSING_MODES)
     batch_size = (
         recipe.batch_size
         if batch_size is None
@@ -167,6 +180,8 @@ def train(
         "augment": augment,
         "model_overrides": _jsonable(model_overrides or {}),
         "recipe_overrides": _jsonable(recipe_overrides or {}),
+        "weights": pretrained.weights if pretrained else None,
+        "preprocessing": preprocessing,
     }
     distribution = setup_distribution(
         distribute, coordinator_address, num_processes, process_id
@@ -177,14 +192,15 @@ def train(
         if distribution.is_chief
         else os.path.join(run_dir, f"process-{distribution.process_id}")
     )
-    _check_run_dir(artifact_dir, settings, resume)
+    check_run_dir(artifact_dir, settings, resume)
 
     keras.utils.set_random_seed(seed)
     policy = set_precision(precision)
     data = load_data(
         dataset,
         batch_size=batch_size,
-        image_size=image_size,
+        image_size=image_size or (pretrained and pretrained.input_size),
+        preprocessing=preprocessing,
         augment=augment,
         data_dir=data_dir,
         download=download,
@@ -195,41 +211,57 @@ def train(
     )
     steps = data.steps_per_epoch or 1000
     with distribution.scope():
-        network = build(
-            model,
-            input_shape=data.image_shape,
-            classes=data.num_classes,
-            preprocessing=data.preprocessing,
-            **(model_overrides or {}),
-        )
-        network.compile(
-            **recipe.compile_kwargs(network, steps, epochs, batch_size, jit_compile)
-        )
-
-    recipe_callbacks = recipe.callbacks(artifact_dir)
-    guard = _find(recipe_callbacks, NonFiniteLossGuard)
-    backup = _find(recipe_callbacks, ResumableBackup)
-    fit_kwargs = recipe.fit_kwargs(
-        epochs=epochs,
-        callbacks=[
-            Throughput(data.sizes["train"] or steps * batch_size),
-            *recipe_callbacks,
-            *callbacks,
-        ],
-    )
+        if pretrained is None:
+            network = build(
+                model,
+                input_shape=data.image_shape,
+                classes=data.num_classes,
+                preprocessing=data.preprocessing,
+                **(model_overrides or {}),
+            )
+        else:
+            network = build_pretrained(
+                pretrained,
+                model,
+                data.image_shape,
+                data.num_classes,
+                data.preprocessing,
+                **(model_overrides or {}),
+            )
     if not os.path.exists(os.path.join(artifact_dir, "run.json")):
         write_json(os.path.join(artifact_dir, "run.json"), settings)
-    network.fit(
-        data.train,
-        validation_data=data.validation,
-        verbose=verbose,
-        shuffle=False,
-        **fit_kwargs,
-    )
+    if pretrained is not None and recipe.head_epochs:
+        backup, guard = fit_in_phases(
+            network,
+            data,
+            recipe,
+            artifact_dir,
+            epochs=epochs,
+            steps=steps,
+            batch_size=batch_size,
+            jit_compile=jit_compile,
+            scope=distribution.scope,
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    else:
+        backup, guard = _fit(
+            network,
+            data,
+            recipe,
+            artifact_dir,
+            epochs,
+            steps,
+            batch_size,
+            jit_compile,
+            distribution,
+            callbacks,
+            verbose,
+        )
     if guard.stopped_at is not None:
         raise TrainingDiverged(_diverged_message(guard.stopped_at, backup))
 
-    metrics = _metrics(
+    metrics = run_metrics(
         network,
         data,
         backup.rows,
@@ -240,10 +272,52 @@ def train(
         distribution,
         backup.resumed_from,
     )
-    _write_artifacts(
+    write_artifacts(
         artifact_dir, network, backup.rows, metrics, export and distribution.is_chief
     )
     return RunResult(network, backup.rows, metrics, artifact_dir)
+
+
+def _fit(
+    network,
+    data,
+    recipe,
+    run_dir,
+    epochs,
+    steps,
+    batch_size,
+    jit_compile,
+    distribution,
+    callbacks,
+    verbose,
+):
+    """One `fit` with the recipe's callbacks: training from scratch, or
+    fine-tuning everything at once (a recipe without `head_epochs`).
+    Returns `(backup, guard)`."""
+    with distribution.scope():
+        network.compile(
+            **recipe.compile_kwargs(network, steps, epochs, batch_size, jit_compile)
+        )
+    recipe_callbacks = recipe.callbacks(run_dir)
+    fit_kwargs = recipe.fit_kwargs(
+        epochs=epochs,
+        callbacks=[
+            Throughput(data.sizes["train"] or steps * batch_size),
+            *recipe_callbacks,
+            *callbacks,
+        ],
+    )
+    network.fit(
+        data.train,
+        validation_data=data.validation,
+        verbose=verbose,
+        shuffle=False,
+        **fit_kwargs,
+    )
+    return (
+        _find(recipe_callbacks, ResumableBackup),
+        _find(recipe_callbacks, NonFiniteLossGuard),
+    )
 
 
 def _find(callbacks, kind):
@@ -254,31 +328,6 @@ def _jsonable(value):
     if hasattr(value, "to_dict"):
         value = value.to_dict()
     return json.loads(json.dumps(value, default=list))
-
-
-def _check_run_dir(run_dir, settings, resume):
-    """Refuses to overwrite a run, or to resume one with other settings."""
-    if os.path.isfile(run_dir):
-        raise ValueError(f"`out` {run_dir!r} is a file, not a directory.")
-    path = os.path.join(run_dir, "run.json")
-    if os.path.exists(path):
-        with open(path) as handle:
-            saved = json.load(handle)
-        if not resume:
-            raise ValueError(
-                f"`out` {run_dir!r} already holds a run (run.json). Pass "
-                "resume=True (`--resume`) to continue it, or choose another "
-                "directory."
-            )
-        changed = [key for key in RUN_IDENTITY if saved.get(key) != settings.get(key)]
-        if changed:
-            details = ", ".join(
-                f"{key}: {saved.get(key)!r} -> {settings.get(key)!r}" for key in changed
-            )
-            raise ValueError(
-                f"Cannot resume {run_dir!r} with different settings ({details}). "
-                "Rerun the same command with `--resume`, or use another `out`."
-            )
 
 
 def _diverged_message(stopped_at, backup):
@@ -297,76 +346,3 @@ def _diverged_message(stopped_at, backup):
         "Lower the learning rate (e.g. --learning-rate), use "
         "--precision float32, or add gradient clipping (clipnorm)."
     )
-
-
-def _metrics(
-    model,
-    data,
-    rows,
-    started,
-    settings,
-    policy,
-    jit_compile,
-    distribution,
-    resumed_from,
-):
-    test = {}
-    if data.test is not None:
-        test = model.evaluate(data.test, verbose=0, return_dict=True)
-    train_seconds = sum(row.get("train_seconds", 0.0) for row in rows)
-    images = len(rows) * (data.sizes["train"] or 0)
-    hardware = detect_hardware()
-    metrics = {
-        "test_accuracy": test.get("accuracy"),
-        "test_loss": test.get("loss"),
-        "val_accuracy": rows[-1].get("val_accuracy") if rows else None,
-        "best_val_accuracy": max(
-            (r["val_accuracy"] for r in rows if "val_accuracy" in r), default=None
-        ),
-        "params": model.count_params(),
-        "wall_seconds": time.perf_counter() - started,
-        "train_seconds": train_seconds,
-        "images_per_second": images / train_seconds if train_seconds else None,
-        "epochs_completed": len(rows),
-        "resumed_from_epoch": resumed_from,
-        "precision": policy,
-        "jit_compile": resolve_jit_compile(jit_compile),
-        "distribute": distribution.kind,
-        "replicas": distribution.replicas,
-        "processes": distribution.num_processes,
-        "backend": keras.backend.backend(),
-        "device": hardware.device_name,
-        "train_images": data.sizes["train"],
-        "test_images": data.sizes.get("test"),
-        "image_shape": list(data.image_shape),
-        "classes": data.num_classes,
-        "class_names": list(data.class_names),
-        "preprocessing": data.preprocessing,
-    }
-    metrics.update(
-        {
-            key: settings[key]
-            for key in ("model", "dataset", "recipe", "epochs", "batch_size")
-        }
-    )
-    return metrics
-
-
-def _write_artifacts(run_dir, model, rows, metrics, export):
-    if rows:
-        plot_history(
-            rows,
-            os.path.join(run_dir, "curves.png"),
-            title=f"{metrics['model']} on {metrics['dataset']}",
-        )
-    if export:
-        save_keras(model, os.path.join(run_dir, "model.keras"))
-        export_model(
-            model,
-            os.path.join(run_dir, "saved_model"),
-            preprocessing=metrics["preprocessing"],
-            class_names=metrics["class_names"],
-            metrics=metrics,
-            overwrite=True,
-        )
-    write_json(os.path.join(run_dir, "metrics.json"), metrics)

@@ -116,6 +116,44 @@ def load_weights(model, path, exclude=(), skip_missing=False):
         ) from error
 
 
+def load_weights_but_classifier(model, path):
+    """Loads a weights file into `model`; where the file's classifier has
+    another number of classes (or none), everything but the classifier,
+    which keeps its initial values. All or nothing, as `load_weights`.
+
+    Args:
+        model: `keras.Model`. A model whose classifier is `predictions`.
+        path: str. A legacy `.h5` or Keras 3 `.weights.h5` file.
+    """
+    saved = _legacy_classifier_shapes(path)
+    if saved is None:  # Keras 3 file, or no legacy layout: load it whole
+        load_weights(model, path)
+        return
+    ours = [tuple(v.shape) for v in model.get_layer(CLASSIFIER_LAYER).weights]
+    if saved == ours:
+        load_weights(model, path)
+    else:
+        load_weights(model, path, exclude=(CLASSIFIER_LAYER,), skip_missing=bool(saved))
+
+
+def _legacy_classifier_shapes(path):
+    """The shapes of the classifier's variables in a legacy file (`[]` when
+    it has none), or None for a file that is not legacy or not readable (left
+    to `load_weights` to explain)."""
+    try:
+        handle = h5py.File(path, "r")
+    except OSError:
+        return None
+    with handle:
+        if not _is_legacy(handle):
+            return None
+        group = handle["model_weights"] if "model_weights" in handle else handle
+        if CLASSIFIER_LAYER not in _read_attribute(group, "layer_names"):
+            return []
+        layer = group[CLASSIFIER_LAYER]
+        return [tuple(layer[n].shape) for n in _read_attribute(layer, "weight_names")]
+
+
 def _is_legacy(handle):
     group = handle["model_weights"] if "model_weights" in handle else handle
     return any(key.startswith("layer_names") for key in group.attrs)

@@ -1,0 +1,216 @@
+"""The run directory of `train()`: its identity (`run.json`, checked on
+resume), its metrics and artefacts, and reading its model back."""
+
+import json
+import os
+import time
+
+import keras
+
+from keras_residual.analysis.plots import plot_history
+from keras_residual.serving.export import export as export_model
+from keras_residual.serving.export import save_keras
+from keras_residual.training.precision import detect_hardware
+from keras_residual.training.precision import resolve_jit_compile
+from keras_residual.utils.atomic import write_json
+
+
+def load_trained_model(source, argument="RUN_DIR_OR_CHECKPOINT", compile=True):
+    """Loads a trained model: what `export` exports and `train(weights=...)`
+    fine-tunes from.
+
+    Args:
+        source: str. A run directory (its `model.keras`, else
+            `checkpoints/best.keras`, and its `metrics.json`) or a `.keras`
+            file.
+        argument: str. The argument named in error messages. Defaults to
+            `"RUN_DIR_OR_CHECKPOINT"`.
+        compile: bool. Restore the optimizer and loss too. Defaults to
+            `True`.
+
+    Returns:
+        `(model, metrics)`, where `metrics` is the run's `metrics.json` or
+        None.
+    """
+    metrics = None
+    if os.path.isdir(source):
+        candidates = [
+            os.path.join(source, "model.keras"),
+            os.path.join(source, "checkpoints", "best.keras"),
+        ]
+        checkpoint = next((c for c in candidates if os.path.isfile(c)), None)
+        if checkpoint is None:
+            raise ValueError(
+                f"{source!r} holds no model.keras or checkpoints/best.keras; "
+                "pass a run directory of `keras-residual train` or a .keras "
+                "file."
+            )
+        metrics_path = os.path.join(source, "metrics.json")
+        if os.path.isfile(metrics_path):
+            with open(metrics_path) as handle:
+                metrics = json.load(handle)
+    elif os.path.isfile(source) and source.endswith(".keras"):
+        checkpoint = source
+    else:
+        raise ValueError(
+            f"{argument} must be a run directory or a .keras file; received {source!r}."
+        )
+    try:
+        model = keras.saving.load_model(checkpoint, safe_mode=True, compile=compile)
+    except Exception as error:
+        raise ValueError(
+            f"Could not load {checkpoint!r} ({type(error).__name__}: "
+            f"{str(error).splitlines()[0][:200]})."
+        ) from None
+    return model, metrics
+
+
+# Settings that must not change when a run is resumed.
+RUN_IDENTITY = (
+    "model",
+    "dataset",
+    "recipe",
+    "epochs",
+    "batch_size",
+    "seed",
+    "image_size",
+    "classes",
+    "augment",
+    "model_overrides",
+    "recipe_overrides",
+    "weights",
+    "preprocessing",
+)
+
+
+# What a run.json written before a setting existed meant by its absence.
+OLDER_DEFAULTS = {"weights": None, "preprocessing": "tf"}
+
+
+def check_run_dir(run_dir, settings, resume):
+    """Refuses to overwrite a run, or to resume one with other settings.
+
+    Args:
+        run_dir: str. The run directory.
+        settings: dict. This run's settings (`run.json`).
+        resume: bool. Whether the run is resumed.
+    """
+    if os.path.isfile(run_dir):
+        raise ValueError(f"`out` {run_dir!r} is a file, not a directory.")
+    path = os.path.join(run_dir, "run.json")
+    if os.path.exists(path):
+        with open(path) as handle:
+            saved = json.load(handle)
+        if not resume:
+            raise ValueError(
+                f"`out` {run_dir!r} already holds a run (run.json). Pass "
+                "resume=True (`--resume`) to continue it, or choose another "
+                "directory."
+            )
+        saved = {key: saved.get(key, OLDER_DEFAULTS.get(key)) for key in RUN_IDENTITY}
+        changed = [key for key in RUN_IDENTITY if saved[key] != settings.get(key)]
+        if changed:
+            details = ", ".join(
+                f"{key}: {saved[key]!r} -> {settings.get(key)!r}" for key in changed
+            )
+            raise ValueError(
+                f"Cannot resume {run_dir!r} with different settings ({details}). "
+                "Rerun the same command with `--resume`, or use another `out`."
+            )
+
+
+def run_metrics(
+    model,
+    data,
+    rows,
+    started,
+    settings,
+    policy,
+    jit_compile,
+    distribution,
+    resumed_from,
+):
+    """The contents of `metrics.json`: test results, sizes, timings and the
+    settings that produced them.
+
+    Args:
+        model: `keras.Model`. The trained model.
+        data: `DataBundle`. The data.
+        rows: list of dict. The history, one row per epoch.
+        started: float. `time.perf_counter()` at the start.
+        settings: dict. The run's settings.
+        policy: str. The dtype policy.
+        jit_compile: `"auto"`, True or False.
+        distribution: `Distribution`. The data-parallel set-up.
+        resumed_from: int. Epochs completed before this session.
+    """
+    test = {}
+    if data.test is not None:
+        test = model.evaluate(data.test, verbose=0, return_dict=True)
+    train_seconds = sum(row.get("train_seconds", 0.0) for row in rows)
+    images = len(rows) * (data.sizes["train"] or 0)
+    hardware = detect_hardware()
+    metrics = {
+        "test_accuracy": test.get("accuracy"),
+        "test_loss": test.get("loss"),
+        "val_accuracy": rows[-1].get("val_accuracy") if rows else None,
+        "best_val_accuracy": max(
+            (r["val_accuracy"] for r in rows if "val_accuracy" in r), default=None
+        ),
+        "params": model.count_params(),
+        "wall_seconds": time.perf_counter() - started,
+        "train_seconds": train_seconds,
+        "images_per_second": images / train_seconds if train_seconds else None,
+        "epochs_completed": len(rows),
+        "resumed_from_epoch": resumed_from,
+        "precision": policy,
+        "jit_compile": resolve_jit_compile(jit_compile),
+        "distribute": distribution.kind,
+        "replicas": distribution.replicas,
+        "processes": distribution.num_processes,
+        "backend": keras.backend.backend(),
+        "device": hardware.device_name,
+        "train_images": data.sizes["train"],
+        "test_images": data.sizes.get("test"),
+        "image_shape": list(data.image_shape),
+        "classes": data.num_classes,
+        "class_names": list(data.class_names),
+        "preprocessing": data.preprocessing,
+    }
+    metrics.update(
+        {
+            key: settings[key]
+            for key in ("model", "dataset", "recipe", "epochs", "batch_size")
+        }
+    )
+    return metrics
+
+
+def write_artifacts(run_dir, model, rows, metrics, export):
+    """Writes `curves.png`, `metrics.json` and, with `export`, `model.keras`
+    and `saved_model/`.
+
+    Args:
+        run_dir: str. The run directory.
+        model: `keras.Model`. The trained model.
+        rows: list of dict. The history.
+        metrics: dict. From `run_metrics`.
+        export: bool. Write the model files.
+    """
+    if rows:
+        plot_history(
+            rows,
+            os.path.join(run_dir, "curves.png"),
+            title=f"{metrics['model']} on {metrics['dataset']}",
+        )
+    if export:
+        save_keras(model, os.path.join(run_dir, "model.keras"))
+        export_model(
+            model,
+            os.path.join(run_dir, "saved_model"),
+            preprocessing=metrics["preprocessing"],
+            class_names=metrics["class_names"],
+            metrics=metrics,
+            overwrite=True,
+        )
+    write_json(os.path.join(run_dir, "metrics.json"), metrics)

@@ -1,0 +1,294 @@
+"""Fine-tuning from pretrained weights: the two phases (trainable sets,
+per-variable learning rates), `train(weights=...)` from a run directory, a
+weights file or a registered name, resuming after real SIGKILLs in either
+phase, and bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+import keras_residual as kr
+from keras_residual.data import load_digits_arrays
+from keras_residual.training.finetune import layer_ranks
+from keras_residual.training.finetune import set_phase
+from keras_residual.training.optimizers import ScaledAdamW
+from keras_residual.training.optimizers import ScaledSGD
+from tests.conftest import subprocess_env
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = {"depths": (1, 1, 1)}
+
+
+def _digits(low, high, per_class=None):
+    """The embedded digits low..high-1, relabelled from 0; `per_class`
+    training images per class."""
+    splits = {}
+    for split, (images, labels) in load_digits_arrays().items():
+        keep = (labels >= low) & (labels < high)
+        images, labels = images[keep], labels[keep] - low
+        if split == "train" and per_class:
+            picked = np.concatenate(
+                [np.flatnonzero(labels == c)[:per_class] for c in range(high - low)]
+            )
+            images, labels = images[picked], labels[picked]
+        splits[split] = (images, labels)
+    return splits
+
+
+def test_phases_set_the_trainable_layers_and_learning_rate_multipliers():
+    model = kr.ResNet20(input_shape=(32, 32, 1), classes=5, **TINY)
+    ranks = layer_ranks(model)
+    assert ranks["conv1_conv"] == 0 and ranks["conv2_block1_1_conv"] == 1
+    assert ranks["conv4_block1_2_bn"] == 3 and ranks["predictions"] == 4
+    recipe = kr.get_recipe("finetune", unfreeze=1, backbone_lr_ratio=0.2)
+    assert set_phase(model, 1, recipe) == {}
+    assert [v.path for v in model.trainable_variables] == [
+        "predictions/kernel",
+        "predictions/bias",
+    ]
+    multipliers = set_phase(model, 2, recipe)
+    trainable = {
+        layer.name for layer in model.layers if layer.trainable and layer.weights
+    }
+    assert "conv4_block1_1_conv" in trainable and "predictions" in trainable
+    assert "conv3_block1_1_conv" not in trainable and "conv1_conv" not in trainable
+    assert "conv4_block1_1_bn" not in trainable  # BatchNorm frozen by default
+    assert set(multipliers.values()) == {0.2}
+    assert "predictions/kernel" not in multipliers
+    decayed = set_phase(
+        model, 2, kr.get_recipe("finetune", layer_decay=0.5, freeze_bn=False)
+    )
+    assert decayed["conv4_block1_1_conv/kernel"] == 0.5
+    assert decayed["conv2_block1_1_conv/kernel"] == 0.125
+    assert decayed["conv1_conv/kernel"] == 0.0625
+    assert decayed["conv2_block1_1_bn/gamma"] == 0.125
+
+
+@pytest.mark.parametrize("optimizer", [ScaledSGD, ScaledAdamW])
+def test_scaled_optimizers_apply_each_variables_multiplier(optimizer):
+    variables = [keras.Variable(np.ones(3, "float32"), name=n) for n in "abc"]
+    paths = [v.path for v in variables]
+    opt = optimizer(
+        learning_rate=0.1,
+        weight_decay=0.0,
+        multipliers={paths[0]: 0.0, paths[1]: 0.5},
+    )
+    gradients = [keras.ops.ones(3) for _ in variables]
+    opt.apply(gradients, variables)
+    steps = [1.0 - float(np.asarray(v)[0]) for v in variables]
+    assert steps[0] == 0.0
+    assert steps[1] == pytest.approx(0.5 * steps[2], rel=1e-5)
+    assert steps[2] == pytest.approx(0.1, rel=1e-3)
+    restored = optimizer.from_config(opt.get_config())
+    assert restored.multipliers == {paths[0]: 0.0, paths[1]: 0.5}
+    with pytest.raises(ValueError, match=r"multiplier.*>= 0"):
+        optimizer(multipliers={"x": -1.0})
+
+
+def test_a_zero_multiplier_freezes_a_variable_inside_fit():
+    """Through `fit` (the stateless path on JAX): a variable with multiplier
+    0 does not move, the others do. Run on both backends in CI."""
+    model = kr.ResNet20(input_shape=(32, 32, 1), classes=3, **TINY)
+    frozen = model.get_layer("conv1_conv").kernel
+    moving = model.get_layer("conv2_block1_1_conv").kernel
+    before = [np.asarray(frozen).copy(), np.asarray(moving).copy()]
+    model.compile(
+        ScaledSGD(learning_rate=0.1, multipliers={frozen.path: 0.0}),
+        "sparse_categorical_crossentropy",
+    )
+    images = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1)).astype("float32")
+    model.fit(images, np.arange(8) % 3, epochs=1, verbose=0)
+    np.testing.assert_array_equal(np.asarray(frozen), before[0])
+    assert not np.array_equal(np.asarray(moving), before[1])
+
+
+def test_finetune_from_a_run_directory_with_new_classes(tmp_path, capsys):
+    """Pretrain on digits 0-4, fine-tune on 5-7: a new 3-class head, two
+    phases, the pipeline following the pretrained run's preprocessing."""
+    common = dict(precision="float32", export=False, verbose=0)
+    source = kr.train(
+        "ResNet20",
+        _digits(0, 5),
+        str(tmp_path / "source"),
+        epochs=1,
+        model_overrides=TINY,
+        **common,
+    )
+    capsys.readouterr()
+    tuned = kr.train(
+        "ResNet20",
+        _digits(5, 8, per_class=10),
+        str(tmp_path / "tuned"),
+        weights=source.run_dir,
+        epochs=3,
+        batch_size=8,
+        model_overrides=TINY,
+        recipe_overrides={"head_epochs": 1},
+        **common,
+    )
+    assert "new 3-class classifier 'predictions' (the weights have 5" in (
+        capsys.readouterr().out
+    )
+    assert tuned.metrics["recipe"] == "finetune"
+    assert [row["epoch"] for row in tuned.history] == [1, 2, 3]
+    assert os.path.isfile(tmp_path / "tuned" / "checkpoints" / "head" / "state.json")
+    assert tuned.model.preprocessing == "tf" and tuned.model.classes == 3
+    before = source.model.get_layer("conv2_block1_1_bn").get_weights()
+    after = tuned.model.get_layer("conv2_block1_1_bn").get_weights()
+    for kept, now in zip(before, after):  # frozen BatchNorm, statistics too
+        np.testing.assert_array_equal(kept, now)
+    assert not np.array_equal(
+        source.model.get_layer("conv2_block1_1_conv").get_weights()[0],
+        tuned.model.get_layer("conv2_block1_1_conv").get_weights()[0],
+    )
+    run = json.load(open(tmp_path / "tuned" / "run.json"))
+    assert run["weights"] == source.run_dir and run["preprocessing"] == "tf"
+    with pytest.raises(ValueError, match=r"weights: .* -> None"):
+        kr.train(
+            "ResNet20",
+            _digits(5, 8, per_class=10),
+            str(tmp_path / "tuned"),
+            epochs=3,
+            resume=True,
+            model_overrides=TINY,
+            recipe="finetune",
+            recipe_overrides={"head_epochs": 1},
+            **common,
+        )
+
+
+def test_finetune_refuses_other_architectures_and_bad_options(tmp_path):
+    highway = kr.HighwayNet20(input_shape=(32, 32, 1), classes=10)
+    path = str(tmp_path / "highway.weights.h5")
+    highway.save_weights(path)
+    data = _digits(5, 8, per_class=4)
+    common = dict(precision="float32", export=False, verbose=0, epochs=4)
+    with pytest.raises(ValueError, match=r"highway\.weights\.h5.*does not fit"):
+        kr.train("ResNet20", data, str(tmp_path / "a"), weights=path, **common)
+    keras_file = str(tmp_path / "highway.keras")
+    highway.save(keras_file)
+    with pytest.raises(ValueError, match=r"`weights`.*highway\.keras.*layer"):
+        kr.train("ResNet20", data, str(tmp_path / "b"), weights=keras_file, **common)
+    with pytest.raises(ValueError, match=r"`weights` 'no_such'.*registered.*run"):
+        kr.train("ResNet20", data, str(tmp_path / "c"), weights="no_such", **common)
+    empty = tmp_path / "empty_run"
+    empty.mkdir()
+    with pytest.raises(ValueError, match=r"holds no model\.keras"):
+        kr.train("ResNet20", data, str(tmp_path / "d"), weights=str(empty), **common)
+    with pytest.raises(ValueError, match=r"`unfreeze`.*\[1, 3\].*received 7"):
+        kr.train(
+            "ResNet20",
+            data,
+            str(tmp_path / "e"),
+            weights="digits",
+            recipe_overrides={"unfreeze": 7, "head_epochs": 1},
+            **common,
+        )
+    with pytest.raises(
+        ValueError, match=r"`epochs` \(2\) must exceed.*`head_epochs` \(3\)"
+    ):
+        kr.train(
+            "ResNet20",
+            data,
+            str(tmp_path / "f"),
+            weights="digits",
+            **dict(common, epochs=2),
+        )
+
+
+def _state(path):
+    try:
+        with open(os.path.join(path, "state.json")) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def _run_until(command, path, epoch, timeout=240):
+    """Starts `command`, SIGKILLs it once `path/state.json` records
+    `epoch`, and returns the epoch recorded there."""
+    process = subprocess.Popen(
+        command,
+        env=subprocess_env(),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + timeout
+    while time.time() < deadline and process.poll() is None:
+        state = _state(path)
+        if state and state["epoch"] >= epoch:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    return _state(path)["epoch"]
+
+
+@pytest.mark.xdist_group("subprocess")
+def test_sigkill_in_either_phase_then_resume_continues_in_the_right_phase(tmp_path):
+    """`keras-residual train --weights digits`: killed in phase 1 (head),
+    resumed, killed in phase 2, resumed again: every epoch runs once, the
+    last session starts in phase 2 with its trainable set."""
+    out = str(tmp_path / "tuned")
+    command = [
+        sys.executable,
+        "-m",
+        "keras_residual.cli",
+        "train",
+        "--model",
+        "ResNet20",
+        "--weights",
+        "digits",
+        "--epochs",
+        "4",
+        "--head-epochs",
+        "2",
+        "--out",
+        out,
+        "--precision",
+        "float32",
+        "--verbose",
+        "2",
+        "--no-export",
+    ]
+    head = os.path.join(out, "checkpoints", "head")
+    main = os.path.join(out, "checkpoints")
+    assert _run_until(command, head, 1) == 1
+    assert _state(main) is None
+    assert _run_until(command + ["--resume"], main, 3) == 3
+    assert _state(head)["epoch"] == 2
+    finished = subprocess.run(
+        [arg for arg in command if arg != "--no-export"] + ["--resume"],
+        env=subprocess_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert finished.returncode == 0, finished.stdout[-2000:] + finished.stderr[-2000:]
+    assert "Resuming from" in finished.stdout and "3 epoch(s)" in finished.stdout
+    metrics = json.load(open(os.path.join(out, "metrics.json")))
+    assert metrics["epochs_completed"] == 4 and metrics["resumed_from_epoch"] == 3
+    assert [row["epoch"] for row in _state(main)["history"]] == [1, 2, 3, 4]
+    # Phase 2 trained the convolutions but, as phase 1, left BatchNorm
+    # (statistics included) as the digits weights had it.
+    final = keras.saving.load_model(os.path.join(out, "model.keras"), compile=False)
+    pretrained = kr.ResNet20(weights="digits")
+    for kept, now in zip(
+        pretrained.get_layer("conv3_block2_1_bn").get_weights(),
+        final.get_layer("conv3_block2_1_bn").get_weights(),
+    ):
+        np.testing.assert_array_equal(kept, now)
+    assert not np.array_equal(
+        pretrained.get_layer("conv3_block2_1_conv").get_weights()[0],
+        final.get_layer("conv3_block2_1_conv").get_weights()[0],
+    )
