@@ -148,6 +148,27 @@ def test_finetune_from_a_run_directory_with_new_classes(tmp_path, capsys):
         source.model.get_layer("conv2_block1_1_conv").get_weights()[0],
         tuned.model.get_layer("conv2_block1_1_conv").get_weights()[0],
     )
+    # One phase (no head_epochs) still honours the fine-tuning fields:
+    # only the last stage (and the head) may change.
+    last = kr.train(
+        "ResNet20",
+        _digits(5, 8, per_class=10),
+        str(tmp_path / "last"),
+        weights=source.run_dir,
+        recipe="fast",
+        epochs=2,
+        batch_size=8,
+        model_overrides=TINY,
+        recipe_overrides={"unfreeze": 1, "freeze_bn": True},
+        **common,
+    )
+    assert not (tmp_path / "last" / "checkpoints" / "head").exists()
+    for name, moved in (("conv3_block1_1_conv", False), ("conv4_block1_1_conv", True)):
+        same = np.array_equal(
+            source.model.get_layer(name).get_weights()[0],
+            last.model.get_layer(name).get_weights()[0],
+        )
+        assert same != moved, name
     run = json.load(open(tmp_path / "tuned" / "run.json"))
     assert run["weights"] == source.run_dir and run["preprocessing"] == "tf"
     with pytest.raises(ValueError, match=r"weights: .* -> None"):

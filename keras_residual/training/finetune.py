@@ -228,7 +228,8 @@ def check_unfreeze(recipe, model):
 
 def set_phase(model, phase, recipe):
     """Sets the trainable layers of fine-tuning `phase` (1 or 2) and returns
-    the learning-rate multipliers of the trainable variables.
+    the learning-rate multipliers of the trainable variables (those other
+    than 1; none in phase 1).
 
     Args:
         model: `ResidualModel`. The model.
@@ -255,8 +256,9 @@ def set_phase(model, phase, recipe):
             if recipe.layer_decay is not None
             else recipe.backbone_lr_ratio
         )
-        multipliers.update({v.path: factor for v in layer.trainable_weights})
-    return multipliers if phase == 2 else {}
+        if factor != 1.0:
+            multipliers.update({v.path: factor for v in layer.trainable_weights})
+    return multipliers
 
 
 def fit_in_phases(
@@ -274,15 +276,16 @@ def fit_in_phases(
     verbose,
 ):
     """Fine-tunes in two phases with plain `fit`, resumable after a kill in
-    either: phase 1 (the head) checkpoints into `run_dir/checkpoints/head/`,
-    phase 2 into `run_dir/checkpoints/` like any run. A resumed run with a
-    phase-2 checkpoint skips phase 1 and restores phase 2's trainable set
-    and optimizer state; one without goes on with phase 1.
+    either: phase 1 (the head, `recipe.head_epochs` epochs; none when 0)
+    checkpoints into `run_dir/checkpoints/head/`, phase 2 into
+    `run_dir/checkpoints/` like any run. A resumed run with a phase-2
+    checkpoint skips phase 1 and restores phase 2's trainable set and
+    optimizer state; one without goes on with phase 1.
 
     Args:
         network: `ResidualModel`. The model with its pretrained weights.
         data: `DataBundle`. The data.
-        recipe: `Recipe`. A recipe with `head_epochs > 0`.
+        recipe: `Recipe`. Its fine-tuning fields decide the phases.
         run_dir: str. The run directory.
         epochs: int. Epochs of both phases together.
         steps: int. Steps per epoch.
@@ -306,7 +309,7 @@ def fit_in_phases(
         os.path.join(run_dir, "checkpoints", "head"),
         csv_path=os.path.join(run_dir, "history.csv"),
     )
-    if backup.read_state() is None:  # phase 2 has not completed an epoch
+    if recipe.head_epochs and backup.read_state() is None:  # phase 1 not done
         set_phase(network, 1, recipe)
         with scope():
             network.compile(
@@ -334,7 +337,7 @@ def fit_in_phases(
                 epochs - recipe.head_epochs,
                 batch_size,
                 jit_compile,
-                multipliers=multipliers,
+                multipliers=multipliers or None,
             )
         )
     network.fit(

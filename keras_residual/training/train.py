@@ -104,9 +104,11 @@ def train(
             else `"fast"`.
         weights: str, path or None. Start from pretrained weights: a name
             registered for `model` (`"imagenet"`, `"digits"`), a weights
-            file, a `.keras` file or a run directory. With a recipe that has
-            `head_epochs` (such as `"finetune"`), training runs in two phases
-            (see `keras_residual.training.finetune`); with another number of
+            file, a `.keras` file or a run directory. The recipe's
+            fine-tuning fields apply: `head_epochs` of the head alone (such
+            as `"finetune"`'s 3), then `unfreeze`, `backbone_lr_ratio`,
+            `layer_decay` and `freeze_bn` (see
+            `keras_residual.training.finetune`); with another number of
             classes the classifier is new. Defaults to `None` (from scratch).
         preprocessing: str or None. How the data is scaled: `"tf"`,
             `"caffe"` or `"torch"`. Defaults to the weights' own, else
@@ -230,7 +232,7 @@ def train(
             )
     if not os.path.exists(os.path.join(artifact_dir, "run.json")):
         write_json(os.path.join(artifact_dir, "run.json"), settings)
-    if pretrained is not None and recipe.head_epochs:
+    if pretrained is not None:
         backup, guard = fit_in_phases(
             network,
             data,
@@ -291,9 +293,8 @@ def _fit(
     callbacks,
     verbose,
 ):
-    """One `fit` with the recipe's callbacks: training from scratch, or
-    fine-tuning everything at once (a recipe without `head_epochs`).
-    Returns `(backup, guard)`."""
+    """One `fit` with the recipe's callbacks, from scratch. Returns
+    `(backup, guard)`."""
     with distribution.scope():
         network.compile(
             **recipe.compile_kwargs(network, steps, epochs, batch_size, jit_compile)
