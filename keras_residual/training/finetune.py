@@ -85,11 +85,12 @@ def resolve_pretrained(weights, model):
                 "keras_residual model; load its weights into a keras_residual "
                 "model and save that."
             )
+        size = tuple(source.image_shape[:2])
         return Pretrained(
             os.path.abspath(weights),
             "keras",
             source.preprocessing,
-            tuple(source.image_shape[:2]),
+            None if None in size else size,
             source.classes if source.include_top else None,
             source,
         )
