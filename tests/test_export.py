@@ -492,3 +492,17 @@ def test_auto_preprocessing_comes_from_the_model_never_from_its_name(tmp_path):
     os.remove(bare + ".model_card.json")
     with pytest.raises(ValueError, match=r"records no preprocessing"):
         load_predictor(bare).predict_images(_uint8(1))
+
+
+def test_default_top_k_fits_models_with_fewer_than_five_classes(tmp_path):
+    """A 2-class model exports with top_k = 2 by default (train() exports
+    every run this way); an explicit top_k beyond the classes is refused."""
+    two = kr.ResNet20(input_shape=(32, 32, 1), classes=2, preprocessing="tf", **TINY)
+    path = kr.export(two, str(tmp_path / "two"))
+    outputs = tf.saved_model.load(path).signatures["serving_default"](
+        images=tf.constant(_uint8(1))
+    )
+    assert outputs["top_k_classes"].shape == (1, 2)
+    assert json.load(open(os.path.join(path, "model_card.json")))["top_k"] == 2
+    with pytest.raises(ValueError, match=r"`top_k` must lie in \[1, 2\]; received 3"):
+        kr.export(two, str(tmp_path / "three"), top_k=3)

@@ -33,7 +33,9 @@ def add_serving_parsers(commands):
     export.add_argument(
         "--overwrite", action="store_true", help="Replace an existing destination."
     )
-    export.add_argument("--top-k", type=int, default=5)
+    export.add_argument(
+        "--top-k", type=int, help="Classes per image; defaults to 5 or the class count."
+    )
     export.add_argument(
         "--preprocessing",
         default="auto",

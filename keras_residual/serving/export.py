@@ -34,6 +34,7 @@ from keras_residual.utils.atomic import write_json
 from keras_residual.utils.validation import check_choice
 
 FORMATS = ("saved_model", "keras", "tflite")
+DEFAULT_TOP_K = 5
 FILE_SUFFIXES = {"keras": ".keras", "tflite": ".tflite"}
 
 
@@ -44,7 +45,7 @@ def export(
     *,
     preprocessing="auto",
     image_size=None,
-    top_k=5,
+    top_k=None,
     class_names=None,
     metrics=None,
     overwrite=False,
@@ -67,7 +68,8 @@ def export(
         image_size: tuple of int or None. `(height, width)` images are
             resized to. Defaults to the model's input size, or its spec's
             `default_size` when that is dynamic.
-        top_k: int. Classes per image returned by `serve`. Defaults to `5`.
+        top_k: int or None. Classes per image returned by `serve`, at most
+            the class count. Defaults to 5, or the class count if smaller.
         class_names: list of str or None. Recorded in the model card and
             used by `keras-residual predict`. Defaults to `None`.
         metrics: dict or None. Evaluation results for the model card.
@@ -91,6 +93,8 @@ def export(
     image_size = _image_size(model, image_size)
     preprocessing = _preprocessing(model, preprocessing)
     class_names = _class_names(model, class_names)
+    if top_k is None:
+        top_k = min(DEFAULT_TOP_K, model.output.shape[-1] or DEFAULT_TOP_K)
     card = build_model_card(
         model,
         export_format=format,
