@@ -15,7 +15,8 @@ class _PerVariableLearningRate:
     """Mixin: `multipliers` maps variable paths to learning-rate factors
     (default 1)."""
 
-    def _init_multipliers(self, multipliers):
+    def __init__(self, multipliers=None, **kwargs):
+        super().__init__(**kwargs)
         self.multipliers = {str(k): float(v) for k, v in (multipliers or {}).items()}
         for path, factor in self.multipliers.items():
             if not factor >= 0:
@@ -48,10 +49,6 @@ class ScaledSGD(_PerVariableLearningRate, keras.optimizers.SGD):
         **kwargs: `keras.optimizers.SGD` arguments.
     """
 
-    def __init__(self, multipliers=None, **kwargs):
-        super().__init__(**kwargs)
-        self._init_multipliers(multipliers)
-
 
 @keras.saving.register_keras_serializable(package="keras_residual")
 class ScaledAdamW(_PerVariableLearningRate, keras.optimizers.AdamW):
@@ -62,7 +59,3 @@ class ScaledAdamW(_PerVariableLearningRate, keras.optimizers.AdamW):
             variables use factor 1. Defaults to `None`.
         **kwargs: `keras.optimizers.AdamW` arguments.
     """
-
-    def __init__(self, multipliers=None, **kwargs):
-        super().__init__(**kwargs)
-        self._init_multipliers(multipliers)
