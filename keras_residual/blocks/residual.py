@@ -17,11 +17,16 @@ from keras_residual.blocks.search_family import register_search_family
 from keras_residual.blocks.search_family import widening_layout
 
 STRIDE_ON = ("1x1", "3x3")
+# "same": Keras' padding; "symmetric": one row/column on every side of a
+# strided 3x3 conv (PyTorch's padding=1), which "same" is not at stride 2
+# on even sizes (it pads only the bottom and right).
+PADDINGS = ("same", "symmetric")
 
 
 @register_block(
     "basic",
     expansion=1,
+    options=("padding",),
     description=("Post-activation basic block: two 3x3 convs (He et al. 2015)."),
 )
 def basic_block(x, call):
@@ -42,7 +47,7 @@ def basic_block(x, call):
 @register_block(
     "bottleneck",
     expansion=4,
-    options=("stride_on",),
+    options=("stride_on", "padding"),
     description=(
         "Post-activation bottleneck: 1x1, 3x3, 1x1 x4 (keras.applications "
         "ResNet v1 layout)."
@@ -52,7 +57,8 @@ def bottleneck_block(x, call):
     """Post-activation bottleneck (1x1, 3x3, 1x1 with expansion 4).
 
     Block args: `stride_on` (`"1x1"`, keras.applications and Caffe, or
-    `"3x3"`, "ResNet v1.5").
+    `"3x3"`, "ResNet v1.5") and `padding` (`"same"` or `"symmetric"`, that
+    of torchvision and timm; see `PADDINGS`).
 
     Args:
         x: tensor. The block input, channels last.
@@ -70,6 +76,7 @@ def bottleneck_block(x, call):
 @register_block(
     "preact_basic",
     expansion=1,
+    options=("padding",),
     description=("Pre-activation basic block: BN-ReLU-3x3 twice (He et al. 2016)."),
 )
 def preact_basic_block(x, call):
@@ -82,15 +89,7 @@ def preact_basic_block(x, call):
     layers, name = call.layers, call.name
     preact = _preactivate(x, call)
     shortcut = _preact_shortcut(x, preact, call)
-    y = layers.conv(
-        preact,
-        call.filters,
-        3,
-        f"{name}_1_conv",
-        strides=call.stride,
-        padding="same",
-        use_bias=False,
-    )
+    y = conv3x3(preact, call, call.filters, 1, call.stride, use_bias=False)
     y = layers.bn(y, f"{name}_1_bn")
     y = layers.act(y, f"{name}_1")
     y = layers.conv(
@@ -138,9 +137,7 @@ def basic_branch(x, call):
         call: `BlockCall`. The block being built.
     """
     layers, name = call.layers, call.name
-    y = layers.conv(
-        x, call.filters, 3, f"{name}_1_conv", strides=call.stride, padding="same"
-    )
+    y = conv3x3(x, call, call.filters, 1, call.stride)
     y = layers.bn(y, f"{name}_1_bn")
     y = layers.act(y, f"{name}_1")
     return layers.conv(y, call.filters, 3, f"{name}_2_conv", padding="same")
@@ -160,12 +157,32 @@ def bottleneck_branch(x, call, stride_on):
     y = layers.conv(x, call.filters, 1, f"{name}_1_conv", strides=stride_1x1)
     y = layers.bn(y, f"{name}_1_bn")
     y = layers.act(y, f"{name}_1")
-    y = layers.conv(
-        y, call.filters, 3, f"{name}_2_conv", strides=stride_3x3, padding="same"
-    )
+    y = conv3x3(y, call, call.filters, 2, stride_3x3)
     y = layers.bn(y, f"{name}_2_bn")
     y = layers.act(y, f"{name}_2")
     return layers.conv(y, call.out_channels, 1, f"{name}_3_conv")
+
+
+def conv3x3(x, call, filters, index, stride, **kwargs):
+    """The block's `{name}_{index}_conv` 3x3 conv at `stride`, padded as the
+    block's `padding` arg says: `"same"`, or `"symmetric"` through a
+    `{name}_{index}_pad` layer where the stride is above 1.
+
+    Args:
+        x: tensor. The input.
+        call: `BlockCall`. The block being built.
+        filters: int. Output channels.
+        index: int. The conv's number in the block.
+        stride: int. The stride.
+        **kwargs: other `LayerFactory.conv` arguments.
+    """
+    name = f"{call.name}_{index}"
+    if call.arg("padding", "same", PADDINGS) == "symmetric" and stride > 1:
+        x = keras.layers.ZeroPadding2D(((1, 1), (1, 1)), name=f"{name}_pad")(x)
+        return call.layers.conv(x, filters, 3, f"{name}_conv", strides=stride, **kwargs)
+    return call.layers.conv(
+        x, filters, 3, f"{name}_conv", strides=stride, padding="same", **kwargs
+    )
 
 
 def _preactivate(x, call):

@@ -4,8 +4,14 @@ import dataclasses
 
 import keras
 
+from keras_residual.layers.padding import PoolPadding2D
 from keras_residual.utils.registry import Registry
+from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
+
+# How the stem's max pool pads: with zeros (keras.applications; the same as
+# ignoring the padding after a ReLU) or ignoring the padding (PyTorch).
+POOL_PADDINGS = ("zeros", "ignore")
 
 STEMS = Registry("stem", "stem.kind")
 
@@ -60,7 +66,9 @@ def list_stems():
 )
 def imagenet_stem(x, stem, layers):
     """keras.applications ResNet stem; `args={"norm": False}` drops the BN
-    and activation, as ResNetV2 does.
+    and activation, as ResNetV2 does, and `args={"pool_padding": "ignore"}`
+    pads the max pool with `-inf` (PyTorch's `MaxPool2d(3, 2, padding=1)`,
+    which differs from zeros where the stem has no ReLU).
 
     Args:
         x: tensor. The input images.
@@ -72,7 +80,12 @@ def imagenet_stem(x, stem, layers):
     if stem.args.get("norm", True):
         x = layers.bn(x, "conv1_bn")
         x = layers.act(x, "conv1")
-    x = keras.layers.ZeroPadding2D(((1, 1), (1, 1)), name="pool1_pad")(x)
+    pool_padding = stem.args.get("pool_padding", "zeros")
+    check_choice("stem.args['pool_padding']", pool_padding, POOL_PADDINGS)
+    if pool_padding == "ignore":
+        x = PoolPadding2D(1, name="pool1_pad")(x)
+    else:
+        x = keras.layers.ZeroPadding2D(((1, 1), (1, 1)), name="pool1_pad")(x)
     return keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
 
 

@@ -4,7 +4,14 @@ Backend-agnostic (`keras.ops` only)."""
 
 from keras_residual.layers.drop_path import DropPath
 from keras_residual.layers.gate import HighwayGate
+from keras_residual.layers.padding import PoolPadding2D
 from keras_residual.layers.remat import MemoryEfficientBottleneck
 from keras_residual.layers.shortcuts import ZeroPadShortcut
 
-__all__ = ["DropPath", "HighwayGate", "MemoryEfficientBottleneck", "ZeroPadShortcut"]
+__all__ = [
+    "DropPath",
+    "HighwayGate",
+    "MemoryEfficientBottleneck",
+    "PoolPadding2D",
+    "ZeroPadShortcut",
+]
