@@ -28,6 +28,7 @@ from keras_residual.core.spec import StemSpec
 from keras_residual.data.loader import load_data
 from keras_residual.layers import DropPath
 from keras_residual.layers import ZeroPadShortcut
+from keras_residual.models.checkpoints import from_checkpoint
 from keras_residual.models.cifar import PlainNet20
 from keras_residual.models.cifar import PlainNet56
 from keras_residual.models.cifar import PreActResNet164

@@ -13,6 +13,7 @@ from keras_residual.models.preprocessing import preprocess_for
 from keras_residual.models.zoo import register_model
 from keras_residual.weights.registry import UNSTATED_LICENSE
 from keras_residual.weights.registry import register_keras_applications_weights
+from keras_residual.weights.registry import register_timm_weights
 
 
 def densenet_spec(
@@ -87,6 +88,15 @@ DenseNet121 = _register_imagenet(
     "9d60b8095a5708f2dcce2bca79d332c7",
     "30ee3e1110167f948a6b9946edeeb738",
     75.0,
+)
+# timm hosts torchvision's DenseNet121 weights; top-1 74.43 at 224 px is
+# torchvision's own table (timm's results row was not at hand offline).
+register_timm_weights(
+    "DenseNet121",
+    "densenet121.tv_in1k",
+    top1=74.43,
+    license="bsd-3-clause",
+    top1_source="torchvision",
 )
 DenseNet169 = _register_imagenet(
     "DenseNet169",

@@ -9,6 +9,7 @@ from keras_residual.models.preprocessing import decode_predictions  # noqa: F401
 from keras_residual.models.preprocessing import preprocess_for
 from keras_residual.models.zoo import register_model
 from keras_residual.weights.registry import register_keras_applications_weights
+from keras_residual.weights.registry import register_timm_weights
 
 IMAGENET_WIDTHS = (64, 128, 256, 512)
 # keras.applications: "ported from the ones released by Kaiming He under the
@@ -96,6 +97,19 @@ register_keras_applications_weights(
     preprocessing="caffe",
     top1=76.6,
     license=KERAS_V1_LICENSE,
+)
+
+# timm's and torchvision's weights (timm results table, 224 px); the model
+# is built in their "v1.5" layout when they are requested.
+register_timm_weights("ResNet50", "resnet50.a1_in1k", top1=80.38, license="apache-2.0")
+register_timm_weights(
+    "ResNet50", "resnet50.tv2_in1k", top1=80.85, license="bsd-3-clause"
+)
+register_timm_weights(
+    "ResNet50", "resnet50.tv_in1k", top1=76.16, license="bsd-3-clause"
+)
+register_timm_weights(
+    "ResNet18", "resnet18.tv_in1k", top1=69.75, license="bsd-3-clause"
 )
 
 preprocess_input = preprocess_for("ResNet50")

@@ -11,6 +11,7 @@ from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int_sequence
 from keras_residual.utils.validation import unknown_name_message
+from keras_residual.weights.resolve import checkpoint_spec
 from keras_residual.weights.resolve import load_requested_weights
 from keras_residual.weights.resolve import resolve_weights
 
@@ -244,13 +245,11 @@ def build(
             "`model` must be a registered model name, a ModelSpec or its "
             f"dict; received {model!r} of type {type(model).__name__}."
         )
-    spec = apply_overrides(spec, **overrides)
     request = resolve_weights(model_name, weights, include_top, classifier_activation)
+    spec = apply_overrides(checkpoint_spec(spec, request), **overrides)
     preprocessing = _preprocessing(preprocessing, request)
     if classes is None:
-        classes = (
-            request.entry.classes if request and request.entry else default_classes
-        )
+        classes = _default_classes(request, default_classes)
     if (
         input_shape is None
         and input_tensor is None
@@ -273,6 +272,15 @@ def build(
     )
     load_requested_weights(network, request)
     return network
+
+
+def _default_classes(request, default_classes):
+    """The weights' classes, else the model's default."""
+    if request and request.entry:
+        return request.entry.classes
+    if request and request.checkpoint and request.checkpoint.architecture.classes:
+        return request.checkpoint.architecture.classes
+    return default_classes
 
 
 def _preprocessing(preprocessing, request):

@@ -20,9 +20,11 @@ from keras_residual.training.callbacks import NonFiniteLossGuard
 from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.training.callbacks import Throughput
 from keras_residual.training.runs import load_trained_model
+from keras_residual.weights.converters import read_checkpoint
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.hdf5 import load_weights_but_classifier
 from keras_residual.weights.registry import get_weights_entry
+from keras_residual.weights.state_dict import checkpoint_format
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +33,9 @@ class Pretrained:
 
     Args:
         weights: str. What the user passed (a name, or an absolute path).
-        kind: str. `"registered"`, `"file"` or `"keras"` (a `.keras` file
-            or a run directory).
+        kind: str. `"registered"`, `"file"` (HDF5), `"checkpoint"` (a
+            timm/torchvision state dict) or `"keras"` (a `.keras` file or a
+            run directory).
         preprocessing: str or None. The mode the weights were trained with.
         input_size: tuple or None. `(height, width)` they were trained at.
         classes: int or None. Their classifier's size.
@@ -94,13 +97,22 @@ def resolve_pretrained(weights, model):
             source.classes if source.include_top else None,
             source,
         )
+    if os.path.isfile(weights) and checkpoint_format(weights) in (
+        "safetensors",
+        "torch",
+    ):
+        architecture = read_checkpoint(weights).architecture
+        return Pretrained(
+            os.path.abspath(weights), "checkpoint", classes=architecture.classes
+        )
     if os.path.isfile(weights):
         return Pretrained(os.path.abspath(weights), "file")
     raise ValueError(
         f"`weights` {weights!r} is neither a weights name registered for "
         f"{model!r} nor an existing file or run directory. Pass a registered "
-        "name (see keras_residual.list_weights()), an .h5, .weights.h5 or "
-        ".keras file, or a run directory of keras_residual.train."
+        "name (see keras_residual.list_weights()), an .h5, .weights.h5, "
+        ".safetensors, .pth or .keras file, or a run directory of "
+        "keras_residual.train."
     )
 
 
@@ -119,12 +131,14 @@ def build_pretrained(
         preprocessing: str. The mode the data is scaled with.
         **overrides: `build()` overrides.
     """
-    registered = pretrained.kind == "registered"
+    # build() loads registered weights and PyTorch checkpoints itself (in
+    # the checkpoint's layout, with a new classifier where classes differ).
+    by_build = pretrained.kind in ("registered", "checkpoint")
     network = build(
         model,
         input_shape=input_shape,
         classes=classes,
-        weights=pretrained.weights if registered else None,
+        weights=pretrained.weights if by_build else None,
         **overrides,
     )
     # What the model is trained on from here; it may differ from what the

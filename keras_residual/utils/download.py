@@ -20,14 +20,23 @@ class WeightsFile:
             Defaults to `None`.
         path: str or None. A local file shipped with a package; used instead
             of `url` when given. Defaults to `None`.
+        hub_repo: str or None. A Hugging Face Hub repository to download
+            `hub_filename` from instead of `url` (needs `huggingface_hub`).
+            Defaults to `None`.
+        hub_filename: str. The file in `hub_repo`.
+            Defaults to `"model.safetensors"`.
     """
 
     url: str = None
     file_hash: str = None
     path: str = None
+    hub_repo: str = None
+    hub_filename: str = "model.safetensors"
 
     @property
     def file_name(self):
+        if self.hub_repo is not None:
+            return self.hub_filename
         return os.path.basename(self.path or self.url)
 
 

@@ -77,8 +77,9 @@ def load_weights(model, path, exclude=(), skip_missing=False):
         handle = h5py.File(path, "r")
     except OSError as error:
         raise ValueError(
-            f"Weights file {path!r} is not a readable HDF5 file (corrupt, "
-            f"truncated or another format): {error}."
+            f"`weights` file {path!r} is not a readable HDF5 file (corrupt, "
+            f"truncated or another format): {error}. Expected a Keras .h5 or "
+            ".weights.h5 file, or a timm/torchvision .safetensors or .pth file."
         ) from None
     with handle:
         if _is_legacy(handle):

@@ -14,6 +14,7 @@ WEIGHTS = Registry("weights", "weights")
 # For weights whose publisher states no licence.
 UNSTATED_LICENSE = "not stated by the publisher"
 KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+TIMM_HUB_URL = "https://huggingface.co/timm/"
 
 
 def weights_key(model, tag):
@@ -40,7 +41,8 @@ class WeightsEntry:
         description: str. One line.
         preprocessing: str or None. The input preprocessing mode the
             weights were trained with (`"tf"`, `"caffe"` or `"torch"`).
-        input_size: int or None. The image size they were trained at.
+        input_size: int or None. The image size they were trained at, or
+            evaluated at where those differ (the size of `top1`).
         class_names: tuple of str or None. Names of the classes; None for
             the 1000 ImageNet classes (see `decode_predictions`).
         source: str. Where the weights come from.
@@ -200,6 +202,33 @@ def register_keras_applications_weights(
         preprocessing=preprocessing,
         input_size=224,
         source=f"keras.applications ({KERAS_APPLICATIONS_URL}{family}/)",
+        license=license,
+        top1=top1,
+    )
+
+
+def register_timm_weights(model, tag, *, top1, license, top1_source="timm"):
+    """Registers timm's ImageNet weights `tag` (its Hugging Face Hub
+    repository `timm/{tag}`) for `model`; the model is built in their
+    layout (see `keras_residual.from_checkpoint`).
+
+    Args:
+        model: str. The registered model name, e.g. `"ResNet50"`.
+        tag: str. timm's name, e.g. `"resnet50.a1_in1k"`.
+        top1: float. ImageNet top-1 (%) at 224 px.
+        license: str. The licence timm states for them.
+        top1_source: str. Whose table `top1` comes from. Defaults to
+            `"timm"`.
+    """
+    return register_weights(
+        model,
+        tag,
+        top={"hub_repo": f"timm/{tag}", "hub_filename": "model.safetensors"},
+        classes=1000,
+        description=f"timm ImageNet-1k weights {tag} (top-1 {top1}%, {top1_source}).",
+        preprocessing="torch",
+        input_size=224,
+        source=f"timm, Hugging Face Hub ({TIMM_HUB_URL}{tag})",
         license=license,
         top1=top1,
     )

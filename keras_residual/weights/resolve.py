@@ -6,12 +6,20 @@ import os
 import warnings
 
 from keras_residual.utils.download import fetch_weights_file
+from keras_residual.utils.hub import fetch_hub_file
 from keras_residual.utils.validation import unknown_name_message
+from keras_residual.weights.converters import TorchCheckpoint
+from keras_residual.weights.converters import load_checkpoint
+from keras_residual.weights.converters import read_checkpoint
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.hdf5 import load_weights
 from keras_residual.weights.registry import WeightsEntry
 from keras_residual.weights.registry import get_weights_entry
 from keras_residual.weights.registry import list_weights
+from keras_residual.weights.state_dict import TORCH_SUFFIXES
+from keras_residual.weights.state_dict import checkpoint_format
+
+STATE_DICT_SUFFIXES = (".safetensors", *TORCH_SUFFIXES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,10 +29,14 @@ class WeightsRequest:
     Args:
         entry: `WeightsEntry` or None. The registered weights, if any.
         path: str or None. A user-given file.
+        checkpoint: `TorchCheckpoint` or None. A PyTorch state dict (timm,
+            torchvision), read and recognised; the model is built in its
+            layout.
     """
 
     entry: WeightsEntry = None
     path: str = None
+    checkpoint: TorchCheckpoint = None
 
 
 def resolve_weights(model_name, weights, include_top, classifier_activation):
@@ -55,14 +67,18 @@ def resolve_weights(model_name, weights, include_top, classifier_activation):
     weights = os.fspath(weights)
     entry = get_weights_entry(model_name, weights)
     if entry is None and os.path.isfile(weights):
+        if checkpoint_format(weights) in ("safetensors", "torch"):
+            return WeightsRequest(path=weights, checkpoint=read_checkpoint(weights))
         return WeightsRequest(path=weights)
     if entry is None:
         tags = list_weights(model_name) if model_name else []
-        looks_like_path = os.sep in weights or weights.endswith((".h5", ".keras"))
+        looks_like_path = os.sep in weights or weights.endswith(
+            (".h5", ".keras", *STATE_DICT_SUFFIXES)
+        )
         if looks_like_path or not tags:
             raise ValueError(
                 f"Weights file not found: received weights={weights!r}. "
-                "Pass an existing .h5 or .weights.h5 file"
+                "Pass an existing .h5, .weights.h5, .safetensors or .pth file"
                 + (f", or one of {tags}" if tags else "")
                 + ", or None."
             )
@@ -75,7 +91,64 @@ def resolve_weights(model_name, weights, include_top, classifier_activation):
             f"With pretrained weights ({weights!r}), `classifier_activation` "
             f"must be None or 'softmax'; received {classifier_activation!r}."
         )
+    weights_file = entry.top or entry.notop
+    if weights_file.file_name.endswith(STATE_DICT_SUFFIXES):
+        checkpoint = read_checkpoint(fetch_file(weights_file))
+        return WeightsRequest(entry=entry, checkpoint=checkpoint)
     return WeightsRequest(entry=entry)
+
+
+def fetch_file(weights_file):
+    """A local path of a registered file: packaged, cached or downloaded
+    (from a URL, or from the Hugging Face Hub).
+
+    Args:
+        weights_file: `WeightsFile`. The file.
+    """
+    if weights_file.hub_repo is not None:
+        return fetch_hub_file(
+            weights_file.hub_repo,
+            weights_file.hub_filename,
+            file_hash=weights_file.file_hash,
+        )
+    return fetch_weights_file(weights_file)
+
+
+def checkpoint_spec(spec, request):
+    """The spec to build: `spec`, or, for a PyTorch checkpoint, the
+    checkpoint's own layout of the same network (its padding, stride
+    placement and BatchNorm epsilon).
+
+    Args:
+        spec: `ModelSpec`. The requested architecture.
+        request: `WeightsRequest` or None. From `resolve_weights`.
+
+    Raises:
+        ValueError: the checkpoint holds another network (other depths,
+            widths or blocks).
+    """
+    if request is None or request.checkpoint is None:
+        return spec
+    architecture = request.checkpoint.architecture
+    if _structure(spec) != _structure(architecture.spec):
+        raise ValueError(
+            f"`weights` file {request.checkpoint.path!r} holds a "
+            f"{architecture.description}, which is not this model "
+            f"(blocks, depths, widths {_structure(spec)}). Build the network "
+            "it holds with keras_residual.from_checkpoint(path)."
+        )
+    return architecture.spec.replace(
+        default_size=spec.default_size, min_size=spec.min_size
+    )
+
+
+def _structure(spec):
+    """What a checkpoint must share with a spec: stem width and each
+    stage's depth, width, block and transition."""
+    return (
+        spec.stem.filters,
+        tuple((s.depth, s.filters, s.block, s.transition) for s in spec.stages),
+    )
 
 
 def load_requested_weights(model, request):
@@ -90,6 +163,9 @@ def load_requested_weights(model, request):
         request: `WeightsRequest` or None. From `resolve_weights`.
     """
     if request is None:
+        return
+    if request.checkpoint is not None:
+        _load_torch_checkpoint(model, request.checkpoint)
         return
     if request.path is not None:
         load_weights(model, request.path)
@@ -119,10 +195,27 @@ def load_requested_weights(model, request):
             )
         elif entry.notop is None:
             exclude = (CLASSIFIER_LAYER,)
-    path = fetch_weights_file(weights_file)
+    path = fetch_file(weights_file)
     load_weights(
         model,
         path,
         exclude=exclude,
         skip_missing=bool(exclude) and weights_file is entry.top,
     )
+
+
+def _load_torch_checkpoint(model, checkpoint):
+    """Loads a PyTorch checkpoint, leaving out a classifier of another
+    number of classes (with a warning)."""
+    classes = checkpoint.architecture.classes
+    exclude = ()
+    if model.include_top and classes != model.classes:
+        exclude = (CLASSIFIER_LAYER,)
+        warnings.warn(
+            f"Loaded {checkpoint.path!r} into every layer of {model.name} "
+            f"except the classifier {CLASSIFIER_LAYER!r}: the checkpoint has "
+            f"{classes or 'no'} classes and the model {model.classes}. Train "
+            "the classifier before use.",
+            stacklevel=4,
+        )
+    load_checkpoint(model, checkpoint, exclude=exclude)

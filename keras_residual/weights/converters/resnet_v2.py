@@ -1,0 +1,102 @@
+"""timm `resnetv2_*` (pre-activation, BatchNorm; not the GroupNorm BiT
+models): `stem.conv`, `stages.{i}.blocks.{j}.norm{1,2,3}` / `conv{1,2,3}` /
+`downsample.conv`, `norm`, `head.fc` become `conv1_conv`,
+`conv{i+2}_block{j+1}_preact_bn` / `_{k}_conv` / `_{k}_bn` / `_0_conv`,
+`post_bn`, `predictions`. Unlike keras.applications ResNetV2, timm strides
+the first block of a stage and pads the stem's max pool with `-inf`."""
+
+import re
+
+from keras_residual.core.spec import ModelSpec
+from keras_residual.core.spec import StageSpec
+from keras_residual.core.spec import StemSpec
+from keras_residual.weights.converters.base import CheckpointArchitecture
+from keras_residual.weights.converters.base import register_converter
+from keras_residual.weights.converters.resnet import STAGE_STRIDES
+from keras_residual.weights.converters.resnet import TORCH_FIELDS
+from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
+
+BLOCK_MODULE = re.compile(r"^stages\.(\d)\.blocks\.(\d+)\.(.+)$")
+# timm module in a block -> suffix of the Keras layer.
+BLOCK_PARTS = {
+    "norm1": "preact_bn",
+    "conv1": "1_conv",
+    "norm2": "1_bn",
+    "conv2": "2_conv",
+    "norm3": "2_bn",
+    "conv3": "3_conv",
+    "downsample.conv": "0_conv",
+}
+
+
+def layer_name(prefix):
+    """The Keras layer of a timm ResNetV2 module, or None.
+
+    Args:
+        prefix: str. The module path, e.g. `"stages.1.blocks.0.norm2"`.
+    """
+    fixed = {"stem.conv": "conv1_conv", "norm": "post_bn", "head.fc": CLASSIFIER_LAYER}
+    if prefix in fixed:
+        return fixed[prefix]
+    match = BLOCK_MODULE.match(prefix)
+    if match and match.group(3) in BLOCK_PARTS:
+        stage, block, part = match.groups()
+        return f"conv{int(stage) + 2}_block{int(block) + 1}_{BLOCK_PARTS[part]}"
+    return None
+
+
+def detect(keys):
+    """Whether `keys` are a timm ResNetV2's (BatchNorm pre-activation).
+
+    Args:
+        keys: set of str. The state dict's tensor names.
+    """
+    return {
+        "stem.conv.weight",
+        "stages.0.blocks.0.norm1.running_var",
+        "stages.3.blocks.0.conv3.weight",
+        "norm.running_var",
+    } <= keys
+
+
+def describe(state):
+    """The architecture of a timm ResNetV2 state dict.
+
+    Args:
+        state: dict. `{name: array}`.
+    """
+    depths, widths = [], []
+    for stage in range(4):
+        prefix = f"stages.{stage}.blocks."
+        depths.append(len({k.split(".")[3] for k in state if k.startswith(prefix)}))
+        width = int(state[f"{prefix}0.conv1.weight"].shape[0])
+        out = state[f"{prefix}0.conv3.weight"].shape[0]
+        if out != 4 * width or state[f"{prefix}0.conv2.weight"].shape[1] != width:
+            raise ValueError(
+                f"This ResNetV2 state dict has stage {stage} widths {width} -> "
+                f"{out}: a variant keras_residual does not build yet."
+            )
+        widths.append(width)
+    spec = ModelSpec(
+        stem=StemSpec(
+            "imagenet",
+            int(state["stem.conv.weight"].shape[0]),
+            {"norm": False, "pool_padding": "ignore"},
+        ),
+        stages=tuple(
+            StageSpec(depth, width, "preact_bottleneck", stride=stride)
+            for depth, width, stride in zip(depths, widths, STAGE_STRIDES)
+        ),
+        final_norm="post",
+        **TORCH_FIELDS,
+    )
+    classes = state["head.fc.weight"].shape[0] if "head.fc.weight" in state else None
+    return CheckpointArchitecture(
+        family="resnet_v2",
+        spec=spec,
+        classes=None if classes is None else int(classes),
+        description=f"timm ResNetV2, depths {tuple(depths)}, widths {tuple(widths)}",
+    )
+
+
+register_converter("resnet_v2", detect=detect, describe=describe, layer_name=layer_name)
