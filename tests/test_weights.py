@@ -111,7 +111,9 @@ def test_missing_file_and_unknown_name_are_clear_errors(tmp_path):
     with pytest.raises(ValueError, match="Did you mean 'imagenet'"):
         kr.ResNet50(weights="imagnet")
     with pytest.raises(ValueError, match="not found"):
-        kr.ResNet18(weights="imagenet")  # nothing registered for ResNet18
+        kr.ResNet34(weights="imagenet")  # nothing registered for ResNet34
+    with pytest.raises(ValueError, match="resnet18.tv_in1k"):
+        kr.ResNet18(weights="imagenet")  # only timm's weights are
     with pytest.raises(TypeError, match="weights"):
         kr.ResNet50(weights=3)
 

@@ -1,0 +1,174 @@
+"""Registered timm weights through huggingface_hub against a local Hub on
+127.0.0.1 (HF_ENDPOINT): download, cache, reuse, and a corrupt file
+refused and not cached. The client runs in a real child process, since
+huggingface_hub reads HF_ENDPOINT when it is imported."""
+
+import hashlib
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import urllib.parse
+
+import pytest
+
+from tests.conftest import subprocess_env
+
+pytest.importorskip("huggingface_hub")
+
+FIXTURE = os.path.join(
+    os.path.dirname(__file__), "data", "timm", "resnet_basic.safetensors"
+)
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+CLIENT = """
+import json, os, sys, warnings
+import numpy as np
+import keras_residual as kr
+from keras_residual.weights.converters import read_checkpoint
+
+fixture, repo = sys.argv[1], sys.argv[2]
+spec = read_checkpoint(fixture).architecture.spec
+kr.register_model("TinyHubResNet", spec, description="test", classes=10)
+kr.register_weights(
+    "TinyHubResNet", "tiny.hub_in1k", top={"hub_repo": repo},
+    classes=10, preprocessing="torch",
+)
+logits = np.load(os.path.join(os.path.dirname(fixture), "logits.npz"))
+try:
+    model = kr.build(
+        "TinyHubResNet", weights="tiny.hub_in1k", input_shape=(64, 64, 3),
+        classifier_activation=None,
+    )
+except (ValueError, OSError) as error:
+    print(json.dumps({"error": type(error).__name__, "message": str(error)}))
+    sys.exit(0)
+out = model.predict(logits["input_64"], verbose=0)
+print(json.dumps({
+    "max_diff": float(np.abs(out - logits["resnet_basic_64"]).max()),
+    "preprocessing": model.preprocessing,
+}))
+"""
+
+
+class LocalHub(http.server.ThreadingHTTPServer):
+    """Answers huggingface_hub's HEAD and GET for `/{repo}/resolve/{rev}/{file}`
+    with the file it holds and the sha256 it announces (the ETag of an LFS
+    file), and counts the GETs."""
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), HubHandler)
+        self.files, self.gets = {}, []
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class HubHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_HEAD(self):
+        self._respond(body=False)
+
+    def do_GET(self):
+        self._respond(body=True)
+
+    def _respond(self, body):
+        path = urllib.parse.urlparse(self.path).path
+        if path not in self.server.files:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        data, announced = self.server.files[path]
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("ETag", f'"{announced}"')
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if body:
+            self.server.gets.append(path)
+            self.wfile.write(data)
+
+
+@pytest.fixture
+def hub():
+    server = LocalHub()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def fetch(hub, repo, hf_home):
+    """Runs the client in a child process against the local Hub."""
+    env = subprocess_env(
+        HF_ENDPOINT=hub.endpoint,
+        HF_HOME=str(hf_home),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_XET="1",
+        KERAS_HOME=str(hf_home / "keras"),
+        PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    env.pop("HF_HUB_OFFLINE", None)
+    result = subprocess.run(
+        [sys.executable, "-c", CLIENT, FIXTURE, repo],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def cached_files(hf_home):
+    return [
+        os.path.join(folder, name)
+        for folder, _, names in os.walk(hf_home / "hub")
+        for name in names
+        if not name.endswith(".lock")
+    ]
+
+
+def test_hub_weights_download_match_timm_and_are_reused_from_the_cache(hub, tmp_path):
+    data = open(FIXTURE, "rb").read()
+    path = "/timm/tiny.hub_in1k/resolve/main/model.safetensors"
+    hub.files[path] = (data, hashlib.sha256(data).hexdigest())
+    first = fetch(hub, "timm/tiny.hub_in1k", tmp_path)
+    assert first["max_diff"] < 1e-4
+    assert first["preprocessing"] == "torch"
+    assert hub.gets == [path]
+    second = fetch(hub, "timm/tiny.hub_in1k", tmp_path)
+    assert second["max_diff"] < 1e-4
+    assert hub.gets == [path]  # served from huggingface_hub's cache
+
+
+def test_corrupt_hub_file_is_refused_and_not_cached(hub, tmp_path):
+    data = open(FIXTURE, "rb").read()
+    corrupt = bytearray(data)
+    corrupt[-100] ^= 0xFF  # a flipped byte inside a tensor: still parses
+    path = "/timm/tiny.hub_in1k/resolve/main/model.safetensors"
+    hub.files[path] = (bytes(corrupt), hashlib.sha256(data).hexdigest())
+    refused = fetch(hub, "timm/tiny.hub_in1k", tmp_path)
+    assert refused["error"] == "ValueError"
+    assert "does not match its sha256" in refused["message"]
+    assert [f for f in cached_files(tmp_path) if "blobs" in f] == []
+    assert not any(f.endswith("model.safetensors") for f in cached_files(tmp_path))
+    hub.files[path] = (data, hashlib.sha256(data).hexdigest())
+    repaired = fetch(hub, "timm/tiny.hub_in1k", tmp_path)
+    assert repaired["max_diff"] < 1e-4
+    assert hub.gets == [path, path]
+
+
+def test_missing_hub_file_is_a_clear_os_error(hub, tmp_path):
+    missing = fetch(hub, "timm/not-there", tmp_path)
+    assert missing["error"] == "OSError"
+    assert hub.endpoint in missing["message"]
+    assert "pass its path as `weights`" in missing["message"]
