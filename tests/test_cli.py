@@ -24,7 +24,8 @@ def test_models_command_lists_the_zoo_and_weights():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert any(
-        layer.startswith("ResNet50 ") and "[weights: imagenet]" in layer
+        layer.startswith("ResNet50 ")
+        and "[weights: imagenet, resnet50.a1_in1k, resnet50.tv2_in1k" in layer
         for layer in lines
     )
     assert any(layer.startswith("PreActResNet164 ") for layer in lines)

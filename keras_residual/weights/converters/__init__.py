@@ -6,6 +6,7 @@ from keras_residual.weights.converters import resnet
 from keras_residual.weights.converters import resnet_v2
 from keras_residual.weights.converters.base import CONVERTERS
 from keras_residual.weights.converters.base import CheckpointArchitecture
+from keras_residual.weights.converters.base import ModuleNames
 from keras_residual.weights.converters.base import TorchCheckpoint
 from keras_residual.weights.converters.base import checkpoint_assignments
 from keras_residual.weights.converters.base import load_checkpoint

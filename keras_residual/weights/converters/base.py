@@ -52,13 +52,42 @@ class CheckpointArchitecture:
 
 
 @dataclasses.dataclass(frozen=True)
+class ModuleNames:
+    """The Keras layer each PyTorch module of a family becomes.
+
+    Args:
+        fixed: dict. `{module path: layer name}`, e.g. `{"fc": "predictions"}`.
+        patterns: tuple. `(regex, name_fn)` pairs tried in order; `name_fn(match)`
+            returns the layer name, or None for a module it does not place.
+    """
+
+    fixed: dict
+    patterns: tuple = ()
+
+    def __call__(self, prefix):
+        """The layer name of module `prefix` (e.g. `"layer1.0.conv1"`), or
+        None.
+
+        Args:
+            prefix: str. The module path.
+        """
+        if prefix in self.fixed:
+            return self.fixed[prefix]
+        for pattern, name_fn in self.patterns:
+            match = pattern.match(prefix)
+            if match:
+                return name_fn(match)
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
 class Converter:
     """A registered state-dict layout.
 
     Args:
         family: str. Its name.
-        detect: callable. `detect(keys) -> bool`: whether a set of tensor
-            names is of this layout.
+        required_keys: frozenset of str. Tensor names every state dict of
+            this layout has (and others lack).
         describe: callable. `describe(state) -> CheckpointArchitecture`.
         layer_name: callable. `layer_name(prefix) -> str or None`: the Keras
             layer a PyTorch module (`"layer1.0.conv1"`) becomes.
@@ -67,26 +96,39 @@ class Converter:
     """
 
     family: str
-    detect: object
+    required_keys: frozenset
     describe: object
     layer_name: object
     normalize: object = None
 
 
-def register_converter(family, *, detect, describe, layer_name, normalize=None):
+def register_converter(family, *, required_keys, describe, layer_name, normalize=None):
     """Registers the state-dict layout of a family.
 
     Args:
         family: str. The family's name.
-        detect: callable. `detect(keys) -> bool`.
+        required_keys: iterable of str. Tensor names that identify it.
         describe: callable. `describe(state) -> CheckpointArchitecture`.
-        layer_name: callable. `layer_name(prefix) -> str or None`.
+        layer_name: callable. `layer_name(prefix) -> str or None`, e.g. a
+            `ModuleNames`.
         normalize: callable or None. Renames legacy keys. Defaults to
             `None`.
     """
-    return CONVERTERS.register(
-        family, Converter(family, detect, describe, layer_name, normalize)
+    converter = Converter(
+        family, frozenset(required_keys), describe, layer_name, normalize
     )
+    return CONVERTERS.register(family, converter)
+
+
+def classes_of(state, key):
+    """The number of classes of the classifier weight `key`, or None when
+    the state dict has no classifier.
+
+    Args:
+        state: dict. `{name: array}`.
+        key: str. The classifier's weight, e.g. `"fc.weight"`.
+    """
+    return int(state[key].shape[0]) if key in state else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +165,7 @@ def read_checkpoint(path):
             candidate = converter.normalize(dict(state))
         else:
             candidate = state
-        if converter.detect(set(candidate)):
+        if converter.required_keys <= set(candidate):
             _check_known_keys(path, candidate, converter)
             architecture = converter.describe(candidate)
             return TorchCheckpoint(path, candidate, converter, architecture)

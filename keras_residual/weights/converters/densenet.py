@@ -12,6 +12,8 @@ from keras_residual.blocks.dense import dense_stages
 from keras_residual.core.spec import ModelSpec
 from keras_residual.core.spec import StemSpec
 from keras_residual.weights.converters.base import CheckpointArchitecture
+from keras_residual.weights.converters.base import ModuleNames
+from keras_residual.weights.converters.base import classes_of
 from keras_residual.weights.converters.base import register_converter
 from keras_residual.weights.converters.resnet import TORCH_FIELDS
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
@@ -39,42 +41,27 @@ def normalize(state):
     return renamed
 
 
-def layer_name(prefix):
-    """The Keras layer of a DenseNet module, or None.
+def _layer_layer(match):
+    stage, layer, part = match.groups()
+    if part not in LAYER_PARTS:
+        return None
+    return f"conv{int(stage) + 1}_block{int(layer)}_{LAYER_PARTS[part]}"
 
-    Args:
-        prefix: str. The module path, e.g. `"features.transition1.conv"`.
-    """
-    fixed = {
+
+def _transition_layer(match):
+    stage, part = match.groups()
+    return f"pool{int(stage) + 1}_{'bn' if part == 'norm' else 'conv'}"
+
+
+layer_name = ModuleNames(
+    {
         "features.conv0": "conv1_conv",
         "features.norm0": "conv1_bn",
         "features.norm5": "bn",
         "classifier": CLASSIFIER_LAYER,
-    }
-    if prefix in fixed:
-        return fixed[prefix]
-    match = LAYER_MODULE.match(prefix)
-    if match and match.group(3) in LAYER_PARTS:
-        stage, layer, part = match.groups()
-        return f"conv{int(stage) + 1}_block{int(layer)}_{LAYER_PARTS[part]}"
-    match = TRANSITION_MODULE.match(prefix)
-    if match:
-        stage, part = match.groups()
-        return f"pool{int(stage) + 1}_{'bn' if part == 'norm' else 'conv'}"
-    return None
-
-
-def detect(keys):
-    """Whether `keys` are a timm/torchvision DenseNet's.
-
-    Args:
-        keys: set of str. The state dict's tensor names.
-    """
-    return {
-        "features.conv0.weight",
-        "features.denseblock1.denselayer1.conv2.weight",
-        "features.norm5.running_var",
-    } <= keys
+    },
+    ((LAYER_MODULE, _layer_layer), (TRANSITION_MODULE, _transition_layer)),
+)
 
 
 def describe(state):
@@ -111,13 +98,10 @@ def describe(state):
         final_norm="",
         **TORCH_FIELDS,
     )
-    classes = (
-        state["classifier.weight"].shape[0] if "classifier.weight" in state else None
-    )
     return CheckpointArchitecture(
         family="densenet",
         spec=spec,
-        classes=None if classes is None else int(classes),
+        classes=classes_of(state, "classifier.weight"),
         description=(
             f"timm/torchvision DenseNet, blocks {tuple(blocks)}, growth rate {growth}"
         ),
@@ -126,7 +110,11 @@ def describe(state):
 
 register_converter(
     "densenet",
-    detect=detect,
+    required_keys={
+        "features.conv0.weight",
+        "features.denseblock1.denselayer1.conv2.weight",
+        "features.norm5.running_var",
+    },
     describe=describe,
     layer_name=layer_name,
     normalize=normalize,

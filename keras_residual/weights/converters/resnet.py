@@ -10,6 +10,8 @@ from keras_residual.core.spec import ModelSpec
 from keras_residual.core.spec import StageSpec
 from keras_residual.core.spec import StemSpec
 from keras_residual.weights.converters.base import CheckpointArchitecture
+from keras_residual.weights.converters.base import ModuleNames
+from keras_residual.weights.converters.base import classes_of
 from keras_residual.weights.converters.base import register_converter
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 
@@ -21,34 +23,21 @@ TORCH_FIELDS = {"use_bias": False, "bn_epsilon": 1e-5, "bn_momentum": 0.9}
 STAGE_STRIDES = (1, 2, 2, 2)
 
 
-def layer_name(prefix):
-    """The Keras layer of a torchvision/timm ResNet module, or None.
-
-    Args:
-        prefix: str. The module path, e.g. `"layer2.0.downsample.1"`.
-    """
-    fixed = {"conv1": "conv1_conv", "bn1": "conv1_bn", "fc": CLASSIFIER_LAYER}
-    if prefix in fixed:
-        return fixed[prefix]
-    match = BLOCK_MODULE.match(prefix)
-    if match:
-        stage, block, kind, index = match.groups()
-        return f"conv{int(stage) + 1}_block{int(block) + 1}_{index}_{kind}"
-    match = DOWNSAMPLE_MODULE.match(prefix)
-    if match:
-        stage, block, index = match.groups()
-        kind = "conv" if index == "0" else "bn"
-        return f"conv{int(stage) + 1}_block{int(block) + 1}_0_{kind}"
-    return None
+def _block_layer(match):
+    stage, block, kind, index = match.groups()
+    return f"conv{int(stage) + 1}_block{int(block) + 1}_{index}_{kind}"
 
 
-def detect(keys):
-    """Whether `keys` are a torchvision/timm ResNet's.
+def _downsample_layer(match):
+    stage, block, index = match.groups()
+    kind = "conv" if index == "0" else "bn"
+    return f"conv{int(stage) + 1}_block{int(block) + 1}_0_{kind}"
 
-    Args:
-        keys: set of str. The state dict's tensor names.
-    """
-    return {"conv1.weight", "layer1.0.conv1.weight", "layer4.0.conv1.weight"} <= keys
+
+layer_name = ModuleNames(
+    {"conv1": "conv1_conv", "bn1": "conv1_bn", "fc": CLASSIFIER_LAYER},
+    ((BLOCK_MODULE, _block_layer), (DOWNSAMPLE_MODULE, _downsample_layer)),
+)
 
 
 def describe(state):
@@ -86,11 +75,10 @@ def describe(state):
         ),
         **TORCH_FIELDS,
     )
-    classes = state["fc.weight"].shape[0] if "fc.weight" in state else None
     return CheckpointArchitecture(
         family="resnet",
         spec=spec,
-        classes=None if classes is None else int(classes),
+        classes=classes_of(state, "fc.weight"),
         description=(
             f"timm/torchvision ResNet, {block} blocks, depths {tuple(depths)}, "
             f"widths {tuple(widths)}"
@@ -98,4 +86,9 @@ def describe(state):
     )
 
 
-register_converter("resnet", detect=detect, describe=describe, layer_name=layer_name)
+register_converter(
+    "resnet",
+    required_keys={"conv1.weight", "layer1.0.conv1.weight", "layer4.0.conv1.weight"},
+    describe=describe,
+    layer_name=layer_name,
+)

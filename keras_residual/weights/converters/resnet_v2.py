@@ -11,6 +11,8 @@ from keras_residual.core.spec import ModelSpec
 from keras_residual.core.spec import StageSpec
 from keras_residual.core.spec import StemSpec
 from keras_residual.weights.converters.base import CheckpointArchitecture
+from keras_residual.weights.converters.base import ModuleNames
+from keras_residual.weights.converters.base import classes_of
 from keras_residual.weights.converters.base import register_converter
 from keras_residual.weights.converters.resnet import STAGE_STRIDES
 from keras_residual.weights.converters.resnet import TORCH_FIELDS
@@ -29,34 +31,17 @@ BLOCK_PARTS = {
 }
 
 
-def layer_name(prefix):
-    """The Keras layer of a timm ResNetV2 module, or None.
-
-    Args:
-        prefix: str. The module path, e.g. `"stages.1.blocks.0.norm2"`.
-    """
-    fixed = {"stem.conv": "conv1_conv", "norm": "post_bn", "head.fc": CLASSIFIER_LAYER}
-    if prefix in fixed:
-        return fixed[prefix]
-    match = BLOCK_MODULE.match(prefix)
-    if match and match.group(3) in BLOCK_PARTS:
-        stage, block, part = match.groups()
-        return f"conv{int(stage) + 2}_block{int(block) + 1}_{BLOCK_PARTS[part]}"
-    return None
+def _block_layer(match):
+    stage, block, part = match.groups()
+    if part not in BLOCK_PARTS:
+        return None
+    return f"conv{int(stage) + 2}_block{int(block) + 1}_{BLOCK_PARTS[part]}"
 
 
-def detect(keys):
-    """Whether `keys` are a timm ResNetV2's (BatchNorm pre-activation).
-
-    Args:
-        keys: set of str. The state dict's tensor names.
-    """
-    return {
-        "stem.conv.weight",
-        "stages.0.blocks.0.norm1.running_var",
-        "stages.3.blocks.0.conv3.weight",
-        "norm.running_var",
-    } <= keys
+layer_name = ModuleNames(
+    {"stem.conv": "conv1_conv", "norm": "post_bn", "head.fc": CLASSIFIER_LAYER},
+    ((BLOCK_MODULE, _block_layer),),
+)
 
 
 def describe(state):
@@ -90,13 +75,22 @@ def describe(state):
         final_norm="post",
         **TORCH_FIELDS,
     )
-    classes = state["head.fc.weight"].shape[0] if "head.fc.weight" in state else None
     return CheckpointArchitecture(
         family="resnet_v2",
         spec=spec,
-        classes=None if classes is None else int(classes),
+        classes=classes_of(state, "head.fc.weight"),
         description=f"timm ResNetV2, depths {tuple(depths)}, widths {tuple(widths)}",
     )
 
 
-register_converter("resnet_v2", detect=detect, describe=describe, layer_name=layer_name)
+register_converter(
+    "resnet_v2",
+    required_keys={
+        "stem.conv.weight",
+        "stages.0.blocks.0.norm1.running_var",
+        "stages.3.blocks.0.conv3.weight",
+        "norm.running_var",
+    },
+    describe=describe,
+    layer_name=layer_name,
+)
