@@ -15,6 +15,7 @@ from keras_residual.serving.export import save_keras
 from keras_residual.utils.atomic import atomic_path
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.atomic import write_text
+from keras_residual.utils.download import file_digest
 
 STATE_FILE = "state.json"
 
@@ -68,6 +69,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         state = self.read_state()
         if state is None:
             return
+        state = self._intact_checkpoint(state)
         optimizer = self.model.optimizer
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.model.trainable_variables)
@@ -82,6 +84,34 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             f"Resuming from {self.backup_dir}: {state['epoch']} epoch(s) "
             "already completed.",
             flush=True,
+        )
+
+    def _intact_checkpoint(self, state):
+        """The newest saved state whose weights file matches the sha256
+        recorded for it: the latest, else the one before it (said so)."""
+        candidates = [state] + ([state["previous"]] if state.get("previous") else [])
+        for index, candidate in enumerate(candidates):
+            path = os.path.join(self.backup_dir, candidate["weights"])
+            expected = candidate.get("sha256")
+            if os.path.isfile(path) and (
+                expected is None or file_digest(path, "sha256") == expected
+            ):
+                return candidate
+            following = candidates[index + 1] if index + 1 < len(candidates) else None
+            print(
+                f"Checkpoint {path} is missing or does not match the sha256 "
+                "recorded in state.json (corrupt)"
+                + (
+                    f"; falling back to the one of epoch {following['epoch']}."
+                    if following
+                    else "."
+                ),
+                flush=True,
+            )
+        raise ValueError(
+            f"No intact checkpoint in {self.backup_dir}: every weights file "
+            "named in state.json is missing or corrupt. Remove that folder "
+            "to start the run over."
         )
 
     def on_train_end(self, logs=None):
@@ -121,18 +151,28 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
     def _save(self, completed_epochs):
         os.makedirs(self.backup_dir, exist_ok=True)
         weights_name = f"epoch-{completed_epochs:04d}.weights.h5"
-        with atomic_path(
-            os.path.join(self.backup_dir, weights_name), suffix=".weights.h5"
-        ) as temporary:
+        path = os.path.join(self.backup_dir, weights_name)
+        with atomic_path(path, suffix=".weights.h5") as temporary:
             self.model.save_weights(temporary)
+        previous = self.read_state()
+        if previous is not None:
+            previous.pop("previous", None)
         write_json(
             self.state_path,
-            {"epoch": completed_epochs, "weights": weights_name, "history": self.rows},
+            {
+                "epoch": completed_epochs,
+                "weights": weights_name,
+                "sha256": file_digest(path, "sha256"),
+                "history": self.rows,
+                # Kept (with its file) for a fallback if this one is corrupt.
+                "previous": previous,
+            },
         )
+        keep = {weights_name, previous["weights"] if previous else None}
         for name in os.listdir(self.backup_dir):
             if (
                 name.startswith("epoch-")
-                and name != weights_name
+                and name not in keep
                 and name.endswith(".weights.h5")
             ):
                 os.remove(os.path.join(self.backup_dir, name))
@@ -163,9 +203,13 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         monitor: str. The logged metric to watch. Defaults to
             `"val_accuracy"`.
         mode: str. `"max"` or `"min"`. Defaults to `"max"`.
+        backup: `ResumableBackup` or None. On a resumed run, the best value
+            so far is taken from its history, so a worse first epoch does
+            not overwrite the best model. Place it before this callback.
+            Defaults to `None`.
     """
 
-    def __init__(self, filepath, monitor="val_accuracy", mode="max"):
+    def __init__(self, filepath, monitor="val_accuracy", mode="max", backup=None):
         super().__init__()
         if not str(filepath).endswith(".keras"):
             raise ValueError(f"`filepath` must end in '.keras'; received {filepath!r}.")
@@ -174,7 +218,18 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         self.filepath = filepath
         self.monitor = monitor
         self.mode = mode
+        self.backup = backup
         self.best = None
+
+    def on_train_begin(self, logs=None):
+        rows = self.backup.rows if self.backup is not None else []
+        values = [
+            float(row[self.monitor])
+            for row in rows
+            if row.get(self.monitor) is not None and math.isfinite(row[self.monitor])
+        ]
+        if values and os.path.exists(self.filepath):
+            self.best = max(values) if self.mode == "max" else min(values)
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

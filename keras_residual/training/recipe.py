@@ -348,19 +348,18 @@ class Recipe:
                 `"val_accuracy"`.
             tensorboard: bool. Add TensorBoard logs. Defaults to `True`.
         """
-        callbacks = [
-            NonFiniteLossGuard(),
-            ResumableBackup(
-                os.path.join(run_dir, "checkpoints"),
-                csv_path=os.path.join(run_dir, "history.csv"),
-            ),
-        ]
+        backup = ResumableBackup(
+            os.path.join(run_dir, "checkpoints"),
+            csv_path=os.path.join(run_dir, "history.csv"),
+        )
+        callbacks = [NonFiniteLossGuard(), backup]
         if monitor:
             callbacks.append(
                 BestModelCheckpoint(
                     os.path.join(run_dir, "checkpoints", "best.keras"),
                     monitor=monitor,
                     mode="min" if "loss" in monitor else "max",
+                    backup=backup,
                 )
             )
         if tensorboard:

@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from keras_residual.utils.atomic import atomic_path
+from keras_residual.weights.hdf5_safety import check_hdf5_file
 
 CLASSIFIER_LAYER = "predictions"
 
@@ -48,9 +49,9 @@ def save_legacy_weights(model, path):
                 ]
                 group.attrs["weight_names"] = [n.encode("utf8") for n in names]
                 for name, variable in zip(names, layer.weights):
-                    group.create_dataset(
-                        name, data=keras.ops.convert_to_numpy(variable)
-                    )
+                    value = keras.ops.convert_to_numpy(variable)
+                    # Fletcher-32: a flipped byte fails the read.
+                    group.create_dataset(name, data=value, fletcher32=value.ndim > 0)
     return path
 
 
@@ -71,6 +72,11 @@ def load_weights(model, path, exclude=(), skip_missing=False):
         ValueError: missing, unreadable or foreign file. Nothing is assigned.
     """
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(
+            f"`weights` {path!r} is a directory; pass a weights file (.h5 or "
+            ".weights.h5) inside it."
+        )
     if not os.path.isfile(path):
         raise ValueError(f"Weights file not found: {path!r}.")
     try:
@@ -82,6 +88,7 @@ def load_weights(model, path, exclude=(), skip_missing=False):
             ".weights.h5 file, or a timm/torchvision .safetensors or .pth file."
         ) from None
     with handle:
+        _check_readable(handle, path)
         if _is_legacy(handle):
             group = handle["model_weights"] if "model_weights" in handle else handle
             pairs = _legacy_assignments(model, group, path, exclude, skip_missing)
@@ -115,6 +122,18 @@ def load_weights(model, path, exclude=(), skip_missing=False):
             f"Could not load {path!r} into {model.name}: {error}. The model "
             "was left unchanged."
         ) from error
+
+
+def _check_readable(handle, path):
+    """Links, external storage and NaNs refused (see `hdf5_safety`); a
+    checksum (Fletcher-32) or read error becomes a `ValueError`."""
+    try:
+        check_hdf5_file(handle, path)
+    except OSError as error:
+        raise ValueError(
+            f"`weights` file {path!r} is corrupt: reading it failed ({error}). "
+            "Nothing was loaded."
+        ) from None
 
 
 def load_weights_but_classifier(model, path):

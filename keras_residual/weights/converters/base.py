@@ -17,6 +17,7 @@ from keras_residual.core.spec import ModelSpec
 from keras_residual.utils.registry import Registry
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.hdf5 import adapt_input_channels
+from keras_residual.weights.hdf5_safety import check_finite
 from keras_residual.weights.state_dict import read_state_dict
 
 CONVERTERS = Registry("checkpoint converter", "family")
@@ -227,6 +228,8 @@ def checkpoint_assignments(model, checkpoint, exclude=()):
         shapes = [tuple(v.shape) for v in layer.weights]
         if layer.name == first_conv:
             values = adapt_input_channels(values, shapes, layer.name, model.name)
+        for variable, value in zip(layer.weights, values):
+            check_finite(value, f"{checkpoint.path!r}: tensor of {variable.path!r}")
         found = [tuple(v.shape) for v in values]
         if found != shapes:
             raise _mismatch(

@@ -1,0 +1,78 @@
+"""Checks an HDF5 weights file before anything is read from it into a model:
+no dataset may take its bytes from outside the file (external storage,
+virtual datasets, external or soft links), and every floating-point tensor
+must be finite. A file that fails is refused with a `ValueError` naming the
+dataset, so a crafted file cannot read local files into a model and a
+corrupted one cannot load NaNs."""
+
+import h5py
+import numpy as np
+
+
+def check_hdf5_file(handle, path):
+    """Refuses links, external storage and virtual datasets anywhere in an
+    open HDF5 file, then non-finite values in its float datasets.
+
+    Args:
+        handle: `h5py.File`. The open file.
+        path: str. The file's path, for the messages.
+
+    Raises:
+        ValueError: naming the first offending dataset or link.
+    """
+    for name in _walk(handle, path):
+        dataset = handle[name]
+        if dataset.external:
+            raise ValueError(
+                f"`weights` file {path!r}: dataset {name!r} stores its data in "
+                f"external files ({[e[0] for e in dataset.external]}); weights "
+                "must be inside the file. Nothing was loaded."
+            )
+        if dataset.is_virtual:
+            raise ValueError(
+                f"`weights` file {path!r}: dataset {name!r} is a virtual "
+                "dataset mapping other files; weights must be inside the "
+                "file. Nothing was loaded."
+            )
+    for name in _walk(handle, path):
+        check_finite(handle[name], f"{path!r}: dataset {name!r}")
+
+
+def check_finite(values, where):
+    """Refuses non-finite floating-point values.
+
+    Args:
+        values: array-like. A tensor (read in full).
+        where: str. What it is, for the message.
+
+    Raises:
+        ValueError: with the count of NaN/inf values.
+    """
+    array = np.asarray(values)
+    if array.dtype.kind != "f" or array.size == 0:
+        return
+    bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise ValueError(
+            f"`weights` {where} holds {bad} non-finite value(s) (NaN or inf) "
+            "of " + f"{array.size}: the file is corrupt. Nothing was loaded."
+        )
+
+
+def _walk(group, path, prefix=""):
+    """Yields every dataset name under `group`, refusing soft and external
+    links (which h5py would follow to other objects or files)."""
+    for key in group:
+        link = group.get(key, getlink=True)
+        name = f"{prefix}{key}"
+        if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+            kind = "an external" if isinstance(link, h5py.ExternalLink) else "a soft"
+            raise ValueError(
+                f"`weights` file {path!r}: {name!r} is {kind} link; weights "
+                "files must hold their datasets directly. Nothing was loaded."
+            )
+        item = group[key]
+        if isinstance(item, h5py.Group):
+            yield from _walk(item, path, f"{name}/")
+        elif isinstance(item, h5py.Dataset):
+            yield name
