@@ -212,3 +212,78 @@ def test_resumed_best_checkpoint_keeps_the_better_model(tmp_path):
     assert best.read_bytes().startswith(b"the best model")  # 0.5 < 0.9
     checkpoint.on_epoch_end(2, {"loss": 0.5, "val_accuracy": 0.95})
     assert best.read_bytes().startswith(b"PK")  # saved: 0.95 > 0.9
+
+
+# 3, 4 and clearer answers: bad data ----------------------------------------
+
+
+def test_nan_pixels_are_refused_with_count_and_first_index():
+    images, labels = small_digits()["train"]
+    images = images.astype("float32")
+    images[5, 3, 3] = np.nan
+    images[9, 0, 0] = np.inf
+    with pytest.raises(ValueError, match=r"2 image\(s\) with NaN.*index 5"):
+        kr.load_data((images, labels), batch_size=8)
+
+
+def test_one_class_datasets_are_refused(tmp_path):
+    images, labels = small_digits()["train"]
+    with pytest.raises(ValueError, match=r"has 1 class\(es\).*at least 2"):
+        kr.load_data((images, np.zeros_like(labels)), batch_size=8)
+    folder = tmp_path / "only_cats" / "cat"
+    folder.mkdir(parents=True)
+    from PIL import Image
+
+    for index in range(20):
+        Image.new("RGB", (8, 8), (index, 0, 0)).save(folder / f"{index}.png")
+    with pytest.raises(ValueError, match=r"only_cats.*1 class\(es\) \(\['cat'\]\)"):
+        kr.load_data(str(tmp_path / "only_cats"), batch_size=2, image_size=(8, 8))
+
+
+def test_empty_arrays_and_string_labels_name_the_argument():
+    images, labels = small_digits()["train"]
+    with pytest.raises(ValueError, match=r"`images` has shape \(0,"):
+        kr.load_data((images[:0], labels[:0]), batch_size=8)
+    with pytest.raises(ValueError, match="`labels` must be non-negative integers"):
+        kr.load_data((images, labels.astype(str)), batch_size=8)
+    with pytest.raises(ValueError, match="`images` must be numeric"):
+        kr.load_data((images.astype(str), labels), batch_size=8)
+
+
+# 6 and 14: run directories --------------------------------------------------
+
+
+def test_resume_refuses_a_directory_that_is_not_a_run(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "holiday.jpg").write_bytes(b"not ours")
+    with pytest.raises(ValueError, match=r"not a run directory.*holiday.jpg"):
+        kr.train(
+            "ResNet20",
+            small_digits(),
+            str(folder),
+            epochs=1,
+            resume=True,
+            export=False,
+            verbose=0,
+            model_overrides=TINY,
+        )
+    assert sorted(os.listdir(folder)) == ["holiday.jpg"]
+
+
+def test_resume_removes_the_staging_a_killed_export_left(tmp_path):
+    common = dict(
+        epochs=1,
+        batch_size=32,
+        precision="float32",
+        export=False,
+        verbose=0,
+        model_overrides=TINY,
+    )
+    out = tmp_path / "run"
+    kr.train("ResNet20", small_digits(), str(out), **common)
+    stale = out / ".saved_model.abc123.tmp"
+    (stale / "variables").mkdir(parents=True)
+    (out / ".model.keras.x1.tmp.keras").write_bytes(b"half")
+    kr.train("ResNet20", small_digits(), str(out), resume=True, **common)
+    assert [name for name in os.listdir(out) if ".tmp" in name] == []

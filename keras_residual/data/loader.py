@@ -154,6 +154,13 @@ def load_data(
     )
     if num_classes is None:
         num_classes = raw.num_classes
+        if num_classes < 2:
+            raise ValueError(
+                f"`dataset` {raw.source!r} has {num_classes} class(es)"
+                + (f" ({list(raw.class_names)})" if raw.class_names else "")
+                + "; a classifier needs at least 2 (one folder, or one label "
+                "value, per class)."
+            )
     elif raw.max_label is not None and raw.max_label >= num_classes:
         raise ValueError(
             f"Labels out of range: the data has label {raw.max_label} but "

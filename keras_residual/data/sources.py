@@ -112,7 +112,7 @@ def _array_source(splits, options, source="arrays"):
                 f"Split {name!r} must be an (images, labels) pair; received "
                 f"{type(pair).__name__}."
             )
-        images, labels = np.asarray(pair[0]), np.asarray(pair[1])
+        images, labels = _checked_arrays(name, pair)
         if images.ndim == 3:
             images = images[..., None]
         if images.ndim != 4 or images.shape[-1] not in (1, 3):
@@ -125,10 +125,15 @@ def _array_source(splits, options, source="arrays"):
             raise ValueError(
                 f"Split {name!r} has {len(images)} images but {len(labels)} labels."
             )
-        if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
+        if not np.issubdtype(labels.dtype, np.integer):
             raise ValueError(
-                f"Split {name!r} labels must be non-negative integers; "
-                f"received dtype {labels.dtype}, minimum {labels.min()}."
+                f"Split {name!r} `labels` must be non-negative integers; "
+                f"received dtype {labels.dtype} (e.g. {labels[:3].tolist()})."
+            )
+        if labels.min() < 0:
+            raise ValueError(
+                f"Split {name!r} `labels` must be non-negative integers; "
+                f"received minimum {labels.min()}."
             )
         arrays[name] = (images, labels.astype("int32"))
     if "validation" not in arrays and options.validation_fraction > 0:
@@ -151,6 +156,36 @@ def _array_source(splits, options, source="arrays"):
         image_shape=arrays["train"][0].shape[1:],
         class_names=names,
     )
+
+
+def _checked_arrays(name, pair):
+    """The (images, labels) of split `name` as arrays: numeric, not empty,
+    and without NaN or infinite pixels."""
+    try:
+        images = np.asarray(pair[0])
+    except ValueError as error:
+        raise ValueError(f"Split {name!r} `images` is not an array: {error}") from None
+    labels = np.asarray(pair[1])
+    if images.size == 0 or labels.size == 0:
+        raise ValueError(
+            f"Split {name!r} is empty: `images` has shape {images.shape} and "
+            f"`labels` {labels.shape}; every split needs at least one image."
+        )
+    if images.dtype.kind not in "buif":
+        raise ValueError(
+            f"Split {name!r} `images` must be numeric pixels; received dtype "
+            f"{images.dtype}."
+        )
+    if images.dtype.kind == "f":
+        finite = np.isfinite(images).reshape(len(images), -1).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise ValueError(
+                f"Split {name!r} `images` has {len(bad)} image(s) with NaN or "
+                f"infinite pixels, the first at index {bad[0]}; clean or drop "
+                "them."
+            )
+    return images, labels
 
 
 def _directory_source(directory, options):

@@ -13,6 +13,7 @@ import keras
 
 from keras_residual.serving.export import save_keras
 from keras_residual.utils.atomic import atomic_path
+from keras_residual.utils.atomic import remove_stale_staging
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.atomic import write_text
 from keras_residual.utils.download import file_digest
@@ -65,7 +66,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             return json.load(handle)
 
     def on_train_begin(self, logs=None):
-        self._remove_stale_temporaries()
+        remove_stale_staging(self.backup_dir)
         state = self.read_state()
         if state is None:
             return
@@ -120,14 +121,6 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         # later fit of the same model (fine-tuning's second phase) starts
         # at the epoch it is given.
         self.model._initial_epoch = None
-
-    def _remove_stale_temporaries(self):
-        """Deletes temporary files a killed save left behind."""
-        if not os.path.isdir(self.backup_dir):
-            return
-        for name in os.listdir(self.backup_dir):
-            if name.startswith(".") and ".tmp" in name:
-                os.remove(os.path.join(self.backup_dir, name))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_started = time.perf_counter()

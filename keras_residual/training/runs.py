@@ -12,6 +12,8 @@ from keras_residual.serving.export import export as export_model
 from keras_residual.serving.export import save_keras
 from keras_residual.training.precision import detect_hardware
 from keras_residual.training.precision import resolve_jit_compile
+from keras_residual.utils.atomic import is_staging_name
+from keras_residual.utils.atomic import remove_stale_staging
 from keras_residual.utils.atomic import write_json
 
 
@@ -98,6 +100,20 @@ def check_run_dir(run_dir, settings, resume):
     if os.path.isfile(run_dir):
         raise ValueError(f"`out` {run_dir!r} is a file, not a directory.")
     path = os.path.join(run_dir, "run.json")
+    if resume and not os.path.exists(path):
+        foreign = (
+            sorted(name for name in os.listdir(run_dir) if not is_staging_name(name))
+            if os.path.isdir(run_dir)
+            else []
+        )
+        if foreign:
+            raise ValueError(
+                f"`out` {run_dir!r} is not a run directory: it has no run.json "
+                f"but holds {foreign[:5]}. A run directory of "
+                "keras_residual.train holds run.json, checkpoints/ and "
+                "history.csv; pass the directory a run wrote, or an empty or "
+                "new one to start a run."
+            )
     if os.path.exists(path):
         with open(path) as handle:
             saved = json.load(handle)
@@ -117,6 +133,9 @@ def check_run_dir(run_dir, settings, resume):
                 f"Cannot resume {run_dir!r} with different settings ({details}). "
                 "Rerun the same command with `--resume`, or use another `out`."
             )
+        # A killed run's half-written exports (`.saved_model.*.tmp`): the
+        # run directory belongs to this run, so nothing else writes there.
+        remove_stale_staging(run_dir)
 
 
 def run_metrics(

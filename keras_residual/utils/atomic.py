@@ -97,6 +97,39 @@ def atomic_directory(path, overwrite=False):
             shutil.rmtree(temporary, ignore_errors=True)
 
 
+def is_staging_name(name):
+    """Whether `name` is a temporary entry of `atomic_path` or
+    `atomic_directory` (`.{target}.{random}.tmp...`).
+
+    Args:
+        name: str. A file or folder name.
+    """
+    return name.startswith(".") and ".tmp" in name
+
+
+def remove_stale_staging(directory):
+    """Removes the temporary entries a killed atomic write left in
+    `directory`; returns their names. Call it only where no other writer
+    is active (a run directory, an export's destination folder).
+
+    Args:
+        directory: str. The folder.
+    """
+    if not os.path.isdir(directory):
+        return []
+    removed = []
+    for name in sorted(os.listdir(directory)):
+        if not is_staging_name(name):
+            continue
+        path = os.path.join(directory, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            os.remove(path)
+        removed.append(name)
+    return removed
+
+
 def _umask():
     mask = os.umask(0)
     os.umask(mask)
