@@ -287,3 +287,89 @@ def test_resume_removes_the_staging_a_killed_export_left(tmp_path):
     (out / ".model.keras.x1.tmp.keras").write_bytes(b"half")
     kr.train("ResNet20", small_digits(), str(out), resume=True, **common)
     assert [name for name in os.listdir(out) if ".tmp" in name] == []
+
+
+# 7, 8, 11: export and predict -------------------------------------------------
+
+
+def small_classifier(classes=3, name="small"):
+    return keras.Sequential(
+        [
+            keras.Input((16, 16, 1)),
+            keras.layers.Conv2D(4, 3, name="conv"),
+            keras.layers.GlobalAveragePooling2D(name="pool"),
+            keras.layers.Dense(classes, activation="softmax", name="predictions"),
+        ],
+        name=name,
+    )
+
+
+def test_export_takes_a_built_sequential_and_refuses_an_unbuilt_one(tmp_path):
+    path = kr.export(
+        small_classifier(), str(tmp_path / "seq.keras"), "keras", preprocessing="tf"
+    )
+    from keras_residual.serving.model_card import card_path
+
+    card = json.load(open(card_path(path)))
+    assert os.path.isfile(path) and card["preprocessing"]["mode"] == "tf"
+    never_built = keras.Sequential([keras.layers.Dense(10)])
+    with pytest.raises(ValueError, match="never been built.*keras.Input"):
+        kr.export(never_built, str(tmp_path / "never.keras"), "keras")
+    with pytest.raises(ValueError, match="`top_k`"):
+        kr.export(
+            small_classifier(),
+            str(tmp_path / "k.keras"),
+            "keras",
+            preprocessing="tf",
+            top_k=0,
+        )
+
+
+def test_predict_refuses_top_k_below_one(tmp_path, capsys):
+    from keras_residual.cli import main
+
+    code = main(["predict", str(tmp_path / "any.keras"), "x.png", "--top-k", "-1"])
+    assert code == 2
+    assert "`--top-k`" in capsys.readouterr().err
+
+
+def test_predict_escapes_control_characters_in_class_names(tmp_path, capsys):
+    from PIL import Image
+
+    from keras_residual.cli import main
+
+    names = ["cat\x1b[2J\x1b[31m", "dog\nfake.png: owned (1.000)", "bird"]
+    path = kr.export(
+        small_classifier(),
+        str(tmp_path / "model.keras"),
+        "keras",
+        preprocessing="tf",
+        class_names=names,
+    )
+    image = tmp_path / "image\x1b[1m.png"
+    Image.new("L", (16, 16), 128).save(image)
+    assert main(["predict", path, str(image), "--top-k", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and out.count("\n") == 1
+    assert "cat\\x1b[2J" in out and "dog\\nfake.png" in out and "image\\x1b[1m" in out
+
+
+# 12. Trial ids from the oracle ------------------------------------------------
+
+
+def test_trial_ids_must_be_plain_names_inside_the_search_folder(tmp_path):
+    from keras_residual.search.hypermodel import trial_backup_dir
+
+    root = tmp_path / "search"
+    root.mkdir()
+    assert trial_backup_dir(str(root), "07") == os.path.join(
+        os.path.realpath(root), "trial_07"
+    )
+    for hostile in ("../../etc", "/etc", "a/b", "x\x1b", "", "." * 3):
+        with pytest.raises(ValueError, match="trial id"):
+            trial_backup_dir(str(root), hostile)
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    os.symlink(outside, root / "trial_9")
+    with pytest.raises(ValueError, match="outside the search folder"):
+        trial_backup_dir(str(root), "9")

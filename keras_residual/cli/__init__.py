@@ -9,6 +9,7 @@ from keras_residual.cli.serving import add_serving_parsers
 from keras_residual.cli.train import add_train_parser
 from keras_residual.cli.zoo import add_zoo_parsers
 from keras_residual.training.train import TrainingDiverged
+from keras_residual.utils.validation import printable
 
 
 def build_parser():
@@ -35,9 +36,9 @@ def main(argv=None):
     try:
         args.run(args)
     except (ValueError, TypeError) as error:
-        print(f"keras-residual: error: {error}", file=sys.stderr)
+        print(f"keras-residual: error: {printable(error)}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:
-        print(f"keras-residual: {error}", file=sys.stderr)
+        print(f"keras-residual: {printable(error)}", file=sys.stderr)
         return 3
     return 0

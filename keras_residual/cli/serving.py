@@ -12,6 +12,8 @@ from keras_residual.serving.predictor import load_predictor
 from keras_residual.serving.predictor import read_images
 from keras_residual.training.runs import load_trained_model
 from keras_residual.utils.atomic import write_json
+from keras_residual.utils.validation import check_int
+from keras_residual.utils.validation import printable
 
 
 def add_serving_parsers(commands):
@@ -94,6 +96,7 @@ def _export(args):
 
 
 def _predict(args):
+    check_int("--top-k", args.top_k, minimum=1)
     predictor = load_predictor(args.model)
     if not predictor.preprocessing:
         raise ValueError(
@@ -116,8 +119,10 @@ def _predict(args):
         if args.json:
             print(json.dumps({"image": path, "top_k": ranked}))
         else:
-            shown = ", ".join(f"{r['name']} ({r['score']:.3f})" for r in ranked)
-            print(f"{path}: {shown}")
+            shown = ", ".join(
+                f"{printable(r['name'])} ({r['score']:.3f})" for r in ranked
+            )
+            print(f"{printable(path)}: {shown}")
 
 
 def _evaluate(args):
@@ -129,7 +134,7 @@ def _evaluate(args):
         data_dir=args.data_dir,
     )
     print(
-        f"{args.model} on {args.dataset} {args.split} "
+        f"{printable(args.model)} on {printable(args.dataset)} {args.split} "
         f"({results['examples']} images): accuracy "
         f"{results['accuracy']:.4f}, loss {results['loss']:.4f}"
     )

@@ -4,6 +4,7 @@ the parameter or FLOP budget before any training, and compiles with the
 training recipe."""
 
 import os
+import re
 import shutil
 import time
 
@@ -156,7 +157,7 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         callbacks = [*kwargs.get("callbacks", []), NonFiniteLossGuard()]
         backup = None
         if self.backup_root and self.current_trial is not None:
-            backup = os.path.join(self.backup_root, f"trial_{self.current_trial}")
+            backup = trial_backup_dir(self.backup_root, self.current_trial)
             callbacks.append(ResumableBackup(backup))
         kwargs["callbacks"] = callbacks
         started = time.perf_counter()
@@ -186,3 +187,33 @@ class ResidualHyperModel(keras_tuner.HyperModel):
             f"model of each family is over it ({details}). Raise max_params/"
             "max_flops or narrow the space to smaller models."
         )
+
+
+# keras-tuner's trial ids are digits; an oracle on another machine (a
+# distributed search) could send anything, and the id becomes a folder that
+# is later deleted.
+TRIAL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def trial_backup_dir(root, trial_id):
+    """The backup folder of a trial inside `root`, refusing a trial id that
+    is not a plain name (no separators, `..` or control characters).
+
+    Args:
+        root: str. The search's backup folder.
+        trial_id: str. The oracle's trial id.
+    """
+    trial_id = str(trial_id)
+    if not TRIAL_ID.match(trial_id):
+        raise ValueError(
+            f"Refusing trial id {trial_id!r} from the oracle: trial ids must "
+            "be 1-64 letters, digits, '_' or '-' (it names a folder that is "
+            "deleted after the trial)."
+        )
+    root = os.path.realpath(root)
+    path = os.path.realpath(os.path.join(root, f"trial_{trial_id}"))
+    if os.path.dirname(path) != root:
+        raise ValueError(
+            f"Trial folder {path!r} would lie outside the search folder {root!r}."
+        )
+    return path

@@ -32,6 +32,7 @@ from keras_residual.utils.atomic import atomic_directory
 from keras_residual.utils.atomic import atomic_path
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.validation import check_choice
+from keras_residual.utils.validation import check_int
 
 FORMATS = ("saved_model", "keras", "tflite")
 DEFAULT_TOP_K = 5
@@ -88,6 +89,7 @@ def export(
         raise TypeError(
             f"`model` must be a keras.Model; received {type(model).__name__}."
         )
+    model = _functional(model)
     check_choice("format", format, FORMATS)
     path = _check_destination(os.fspath(path), format, overwrite)
     image_size = _image_size(model, image_size)
@@ -95,6 +97,7 @@ def export(
     class_names = _class_names(model, class_names)
     if top_k is None:
         top_k = min(DEFAULT_TOP_K, model.output.shape[-1] or DEFAULT_TOP_K)
+    check_int("top_k", top_k, minimum=1)
     card = build_model_card(
         model,
         export_format=format,
@@ -205,6 +208,30 @@ def _float32_layer(layer):
     if not isinstance(layer, keras.layers.InputLayer):
         config["dtype"] = "float32"
     return layer.__class__.from_config(config)
+
+
+def _functional(model):
+    """`model` itself, or a built `Sequential` as the Functional model of
+    the same layers; a model that was never built is refused."""
+    try:
+        inputs, outputs = model.inputs, model.outputs
+    except (AttributeError, ValueError):
+        inputs = outputs = None
+    if not inputs or not outputs:
+        raise ValueError(
+            f"`model` {model.name!r} has never been built, so it has no input "
+            "shape to export. Start it with keras.Input(shape=...) (or call "
+            "it on a batch) first."
+        )
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ValueError(
+            f"`model` {model.name!r} has {len(inputs)} inputs and "
+            f"{len(outputs)} outputs; export takes one image input and one "
+            "output."
+        )
+    if isinstance(model, keras.Sequential):
+        return keras.Model(inputs[0], outputs[0], name=model.name)
+    return model
 
 
 def _check_destination(path, format, overwrite):

@@ -153,3 +153,17 @@ def check_int_sequence(argument, value, length=None, minimum=1):
     return tuple(
         check_int(f"{argument}[{i}]", v, minimum=minimum) for i, v in enumerate(value)
     )
+
+
+def printable(text):
+    """`text` safe for a terminal: control characters (escape sequences,
+    newlines, carriage returns) are shown escaped, as `\\x1b` or `\\n`,
+    instead of acting on the terminal. Printable Unicode is kept.
+
+    Args:
+        text: object. Converted with `str()`.
+    """
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+        for ch in str(text)
+    )
