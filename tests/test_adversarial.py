@@ -373,3 +373,63 @@ def test_trial_ids_must_be_plain_names_inside_the_search_folder(tmp_path):
     os.symlink(outside, root / "trial_9")
     with pytest.raises(ValueError, match="outside the search folder"):
         trial_backup_dir(str(root), "9")
+
+
+# 5. A corrupt image in a folder -------------------------------------------------
+
+
+def image_folder(root, per_class=12, corrupt=()):
+    from PIL import Image
+
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True)
+        for index in range(per_class):
+            Image.new("RGB", (8, 8), (index * 9, 40 if label == "a" else 200, 0)).save(
+                root / label / f"{index}.jpg"
+            )
+    for name in corrupt:
+        (root / name).write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG body")
+    return root
+
+
+def test_corrupt_images_are_named_up_front_or_skipped_on_request(tmp_path, capsys):
+    folder = image_folder(tmp_path / "pets", corrupt=("a/broken.jpg", "b/bad.png"))
+    with pytest.raises(ValueError, match=r"2 image file\(s\) that cannot be decoded"):
+        kr.load_data(str(folder), batch_size=4, image_size=(8, 8))
+    with pytest.raises(ValueError, match=r"(?s)broken\.jpg.*bad\.png"):
+        kr.load_data(str(folder), batch_size=4, image_size=(8, 8))
+    data = kr.load_data(
+        str(folder), batch_size=4, image_size=(8, 8), skip_bad_images=True
+    )
+    assert "Skipping 2 of 26 image files" in capsys.readouterr().out
+    total = sum(int(labels.shape[0]) for _, labels in data.train) + sum(
+        int(labels.shape[0]) for _, labels in data.validation
+    )
+    assert total == 24  # every good image, none of the bad
+    assert sorted(os.listdir(folder / "a")) == sorted(
+        [f"{i}.jpg" for i in range(12)] + ["broken.jpg"]
+    )  # the user's folder is untouched
+
+
+# 13. Exports: card and artefact as one unit -------------------------------------
+
+
+def test_file_export_card_names_its_artifact_and_a_mismatch_is_refused(tmp_path):
+    from keras_residual.serving.model_card import card_path
+    from keras_residual.serving.predictor import load_predictor
+    from keras_residual.utils.download import file_digest
+
+    path = str(tmp_path / "model.keras")
+    stale = tmp_path / ".model.keras.k1lled.tmp.keras"
+    stale.write_bytes(b"half an export")
+    neighbour = tmp_path / ".other.keras.x.tmp.keras"
+    neighbour.write_bytes(b"another writer's staging")
+    kr.export(small_classifier(), path, "keras", preprocessing="tf")
+    card = json.load(open(card_path(path)))
+    assert card["artifact_sha256"] == file_digest(path, "sha256")
+    assert not stale.exists() and neighbour.exists()
+    load_predictor(path)
+    # A kill after the card but before the rename leaves an older artefact.
+    small_classifier(name="older").save(path)
+    with pytest.raises(ValueError, match="does not match the sha256 in its model card"):
+        load_predictor(path)

@@ -52,6 +52,7 @@ def _train(args):
         image_size=args.image_size,
         classes=args.classes,
         augment=args.augment,
+        skip_bad_images=args.skip_bad_images,
         export=not args.no_export,
         verbose=args.verbose,
         model_overrides=model_overrides(args),
@@ -153,6 +154,12 @@ def add_train_parser(commands):
     train.add_argument("--process-id", type=int)
     train.add_argument("--classes", type=int)
     train.add_argument("--augment", default="auto", choices=AUGMENTATIONS)
+    train.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        help="Leave out image files that cannot be decoded (counted and "
+        "reported) instead of refusing the folder.",
+    )
     train.add_argument("--learning-rate", type=float)
     train.add_argument("--label-smoothing", type=float)
     train.add_argument("--mixup", type=float, help="MixUp alpha.")

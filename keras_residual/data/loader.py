@@ -77,6 +77,7 @@ def load_data(
     class_names=None,
     uniform_batches=False,
     preprocessing="tf",
+    skip_bad_images=False,
 ):
     """Builds train/validation/test `tf.data` pipelines.
 
@@ -117,6 +118,9 @@ def load_data(
         preprocessing: str. How images are scaled for the model: `"tf"`
             ([-1, 1]), `"caffe"` or `"torch"` (keras.applications' modes;
             pass the mode of the weights you fine-tune). Defaults to `"tf"`.
+        skip_bad_images: bool. For an image folder: leave out the files
+            that cannot be decoded (they are counted and reported) instead
+            of refusing the folder, naming each. Defaults to `False`.
 
     Returns:
         A `DataBundle`.
@@ -150,6 +154,7 @@ def load_data(
             seed=seed,
             image_size=size,
             class_names=class_names,
+            skip_bad_images=skip_bad_images,
         ),
     )
     if num_classes is None:

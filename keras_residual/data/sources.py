@@ -10,6 +10,7 @@ import numpy as np
 from keras_residual.data.digits import DIGITS_CLASS_NAMES
 from keras_residual.data.digits import EMBEDDED_DATASETS
 from keras_residual.data.digits import load_digits_arrays
+from keras_residual.data.image_folder import checked_folder
 from keras_residual.utils.validation import close_matches
 
 
@@ -25,6 +26,8 @@ class SourceOptions:
         seed: int. Seed of the hold-out split.
         image_size: tuple or None. `(height, width)` to resize to.
         class_names: sequence of str or None. Names for array sources.
+        skip_bad_images: bool. Leave out image files that cannot be decoded
+            (an image folder) instead of refusing the folder.
     """
 
     data_dir: str = None
@@ -33,6 +36,7 @@ class SourceOptions:
     seed: int = 0
     image_size: tuple = None
     class_names: tuple = None
+    skip_bad_images: bool = False
 
 
 @dataclasses.dataclass
@@ -189,6 +193,8 @@ def _checked_arrays(name, pair):
 
 
 def _directory_source(directory, options):
+    source = directory
+    directory = checked_folder(directory, options.skip_bad_images)
     size = options.image_size or (256, 256)
     common = dict(
         image_size=size,
@@ -222,7 +228,7 @@ def _directory_source(directory, options):
     class_names = splits["train"].class_names
     channels = splits["train"].element_spec[0].shape[-1]
     return SourceData(
-        source=directory,
+        source=source,
         splits=splits,
         sizes={
             name: int(ds.cardinality()) if ds.cardinality() >= 0 else None

@@ -30,7 +30,9 @@ from keras_residual.serving.model_card import card_path
 from keras_residual.serving.signatures import build_archive
 from keras_residual.utils.atomic import atomic_directory
 from keras_residual.utils.atomic import atomic_path
+from keras_residual.utils.atomic import remove_stale_staging
 from keras_residual.utils.atomic import write_json
+from keras_residual.utils.download import file_digest
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
@@ -109,9 +111,12 @@ def export(
         trained_precision=keras.dtype_policies.get(model.dtype_policy).name,
         signatures=_signature_card(model, preprocessing, image_size, top_k),
     )
+    # A kill during an earlier export of this destination left staging.
+    remove_stale_staging(os.path.dirname(path), target=os.path.basename(path))
     if format == "keras":
-        save_keras(model, path)
-        write_json(card_path(path), card)
+        with atomic_path(path, suffix=".keras") as temporary:
+            model.save(temporary)
+            _write_card_for(card, temporary, path)
         return path
     if format == "tflite" and keras.backend.backend() != "tensorflow":
         raise ValueError(
@@ -138,8 +143,16 @@ def export(
     with atomic_path(path, suffix=".tflite") as temporary:
         with open(temporary, "wb") as handle:
             handle.write(flatbuffer)
-    write_json(card_path(path), card)
+        _write_card_for(card, temporary, path)
     return path
+
+
+def _write_card_for(card, staged, path):
+    """Writes the card of a file export before the file itself is renamed
+    into place, naming the file's sha256: a kill in between leaves a card
+    whose artefact is missing or does not match, which loading refuses."""
+    card = dict(card, artifact_sha256=file_digest(staged, "sha256"))
+    write_json(card_path(path), card)
 
 
 def save_keras(model, path):

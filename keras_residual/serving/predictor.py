@@ -21,8 +21,10 @@ from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
 from keras_residual.serving.endpoints import PREPROCESSED_INPUT
 from keras_residual.serving.endpoints import PROBABILITIES_OUTPUT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
+from keras_residual.serving.model_card import card_path
 from keras_residual.serving.model_card import read_model_card
 from keras_residual.serving.signatures import preprocess_uint8
+from keras_residual.utils.download import file_digest
 
 
 class Predictor:
@@ -279,6 +281,7 @@ def load_predictor(path):
                 ".keras file (or a run directory's saved_model/)."
             )
         return SavedModelPredictor(path, card)
+    _check_artifact(path, card)
     if path.endswith(".tflite"):
         return TFLitePredictor(path, card)
     if path.endswith(".keras"):
@@ -287,6 +290,18 @@ def load_predictor(path):
         f"Model path {path!r} is neither a SavedModel directory nor a "
         ".tflite or .keras file."
     )
+
+
+def _check_artifact(path, card):
+    """A file export must match the sha256 its card names (when it names
+    one): otherwise the export was interrupted or the file replaced."""
+    expected = (card or {}).get("artifact_sha256")
+    if expected and file_digest(path, "sha256") != expected:
+        raise ValueError(
+            f"{path!r} does not match the sha256 in its model card "
+            f"{card_path(path)!r}: the export was interrupted or the file was "
+            "changed. Export it again (with overwrite=True / --overwrite)."
+        )
 
 
 def _check_signatures(path, signatures):

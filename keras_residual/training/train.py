@@ -84,6 +84,7 @@ def train(
     image_size=None,
     classes=None,
     augment="auto",
+    skip_bad_images=False,
     export=True,
     verbose=1,
     model_overrides=None,
@@ -133,6 +134,9 @@ def train(
             weights were trained at, else the data's.
         classes: int or None. Classifier size. Defaults to the data's.
         augment: str. See `load_data`. Defaults to `"auto"`.
+        skip_bad_images: bool. Leave out an image folder's files that
+            cannot be decoded instead of refusing it (see `load_data`).
+            Defaults to `False`.
         export: bool. Write `model.keras` and `saved_model/` at the end
             (process 0 only).
             Defaults to `True`.
@@ -209,6 +213,7 @@ def train(
         seed=seed,
         num_classes=classes,
         uniform_batches=distribution.num_processes > 1,
+        skip_bad_images=skip_bad_images,
         **recipe.data_kwargs(),
     )
     steps = data.steps_per_epoch or 1000

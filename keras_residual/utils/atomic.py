@@ -107,19 +107,24 @@ def is_staging_name(name):
     return name.startswith(".") and ".tmp" in name
 
 
-def remove_stale_staging(directory):
+def remove_stale_staging(directory, target=None):
     """Removes the temporary entries a killed atomic write left in
     `directory`; returns their names. Call it only where no other writer
-    is active (a run directory, an export's destination folder).
+    of those entries is active (a run directory, one export destination).
 
     Args:
         directory: str. The folder.
+        target: str or None. Only the staging of this file or folder name
+            (`.{target}.*.tmp*`). Defaults to `None` (all of them).
     """
+    directory = directory or "."
     if not os.path.isdir(directory):
         return []
     removed = []
     for name in sorted(os.listdir(directory)):
         if not is_staging_name(name):
+            continue
+        if target is not None and not name.startswith(f".{target}."):
             continue
         path = os.path.join(directory, name)
         if os.path.isdir(path) and not os.path.islink(path):
