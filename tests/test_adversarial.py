@@ -433,3 +433,69 @@ def test_file_export_card_names_its_artifact_and_a_mismatch_is_refused(tmp_path)
     small_classifier(name="older").save(path)
     with pytest.raises(ValueError, match="does not match the sha256 in its model card"):
         load_predictor(path)
+
+
+# 10. SavedModels that run their own file I/O -------------------------------------
+
+
+SHIPPED = os.path.join(os.path.dirname(os.path.dirname(__file__)), "saved_models")
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n in os.listdir(SHIPPED) if not n.endswith(".md"))
+)
+def test_shipped_saved_models_pass_the_graph_check(name):
+    from keras_residual.serving.graph_check import check_saved_model
+
+    check_saved_model(os.path.join(SHIPPED, name))
+
+
+def test_a_saved_model_that_reads_a_file_is_refused_unless_trusted(tmp_path, capsys):
+    import tensorflow as tf
+
+    from keras_residual.cli import main
+    from keras_residual.serving.predictor import load_predictor
+
+    secret = tmp_path / "hostname"
+    secret.write_text("the machine's name")
+
+    class Snooper(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 1], tf.uint8)])
+        def serve(self, images):
+            leaked = tf.io.read_file(str(secret))
+            tf.io.write_file(str(tmp_path / "dropped.txt"), leaked)
+            count = tf.shape(images)[0]
+            return {"probabilities": tf.ones([count, 2]) * 0.5}
+
+    path = str(tmp_path / "snooper")
+    module = Snooper()
+    tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
+    with pytest.raises(ValueError, match=r"(?s)ReadFile.*WriteFile.*--trust-model"):
+        load_predictor(path)
+    image = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(image)
+    assert main(["predict", path, str(image)]) == 2
+    assert "allow-list" in capsys.readouterr().err
+    assert not (tmp_path / "dropped.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "model_name, preprocessing",
+    [("ResNet18", "caffe"), ("ResNet50V2", "torch"), ("HighwayNet20", "tf")],
+)
+def test_exports_of_each_family_and_preprocessing_pass_the_graph_check(
+    tmp_path, model_name, preprocessing
+):
+    from keras_residual.serving.graph_check import check_saved_model
+
+    model = kr.build(
+        model_name,
+        input_shape=(32, 32, 3),
+        classes=3,
+        width_multiplier=0.125,
+        depths=(1,) * len(kr.get_spec(model_name).stages),
+    )
+    path = kr.export(model, str(tmp_path / "export"), preprocessing=preprocessing)
+    check_saved_model(path)

@@ -57,6 +57,7 @@ def add_serving_parsers(commands):
     )
     predict.add_argument("images", nargs="+", help="PNG, JPEG, BMP or GIF files.")
     predict.add_argument("--top-k", type=int, default=3)
+    add_trust_flag(predict)
     predict.add_argument(
         "--json", action="store_true", help="Print one JSON object per image."
     )
@@ -71,6 +72,7 @@ def add_serving_parsers(commands):
     evaluate.add_argument("--data-dir", help="TFDS data directory.")
     evaluate.add_argument("--batch-size", type=int, default=128)
     evaluate.add_argument("--json", help="Also write the results to this file.")
+    add_trust_flag(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
 
@@ -97,7 +99,7 @@ def _export(args):
 
 def _predict(args):
     check_int("--top-k", args.top_k, minimum=1)
-    predictor = load_predictor(args.model)
+    predictor = load_predictor(args.model, trust=args.trust_model)
     if not predictor.preprocessing:
         raise ValueError(
             f"{args.model!r} was exported without embedded preprocessing "
@@ -132,6 +134,7 @@ def _evaluate(args):
         split=args.split,
         batch_size=args.batch_size,
         data_dir=args.data_dir,
+        trust=args.trust_model,
     )
     print(
         f"{printable(args.model)} on {printable(args.dataset)} {args.split} "
@@ -140,3 +143,18 @@ def _evaluate(args):
     )
     if args.json:
         write_json(args.json, results)
+
+
+def add_trust_flag(parser):
+    """Adds `--trust-model`: run a SavedModel whose graph uses ops outside
+    the tensor-op allow-list (file or Python ops).
+
+    Args:
+        parser: `argparse.ArgumentParser`. The sub-command's parser.
+    """
+    parser.add_argument(
+        "--trust-model",
+        action="store_true",
+        help="Run a SavedModel even if its graph uses ops that can read or "
+        "write files (only for models you trust).",
+    )

@@ -23,6 +23,7 @@ def evaluate_export(
     batch_size=128,
     data_dir=None,
     verbose=1,
+    trust=False,
 ):
     """Accuracy and cross-entropy of an exported classifier on a split.
 
@@ -38,13 +39,15 @@ def evaluate_export(
         batch_size: int. Defaults to `128`.
         data_dir: str or None. TFDS data directory.
         verbose: int. 1 shows a progress bar. Defaults to `1`.
+        trust: bool. Run a SavedModel whose graph uses ops outside the
+            tensor-op allow-list. Defaults to `False`.
 
     Returns:
         A dict: `accuracy`, `loss`, `examples`, `signature`, `model`,
         `dataset`, `split`.
     """
     check_choice("split", split, SPLITS)
-    predictor = load_predictor(model_path)
+    predictor = load_predictor(model_path, trust=trust)
     mode = predictor.preprocessing
     data = load_data(
         dataset,

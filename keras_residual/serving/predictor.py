@@ -21,6 +21,7 @@ from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
 from keras_residual.serving.endpoints import PREPROCESSED_INPUT
 from keras_residual.serving.endpoints import PROBABILITIES_OUTPUT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
+from keras_residual.serving.graph_check import check_saved_model
 from keras_residual.serving.model_card import card_path
 from keras_residual.serving.model_card import read_model_card
 from keras_residual.serving.signatures import preprocess_uint8
@@ -93,10 +94,11 @@ class Predictor:
 class SavedModelPredictor(Predictor):
     """A SavedModel from `keras_residual.export`, via `tf.saved_model.load`."""
 
-    def __init__(self, path, card):
+    def __init__(self, path, card, trust=False):
         import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
         super().__init__(path, card)
+        check_saved_model(path, trust=trust)
         try:
             loaded = tf.saved_model.load(path)
         except Exception as error:  # corrupt protobufs raise many types
@@ -255,13 +257,17 @@ class KerasPredictor(Predictor):
         return outputs
 
 
-def load_predictor(path):
+def load_predictor(path, trust=False):
     """Loads an exported model: a SavedModel directory (or a run directory
-    holding `saved_model/`), a `.tflite` or a `.keras` file.
+    holding `saved_model/`), a `.tflite` or a `.keras` file (the latter with
+    `safe_mode=True`).
 
     Args:
         path: str. A SavedModel directory, a run directory, a `.tflite` or a `.keras`
             file.
+        trust: bool. Run a SavedModel whose graph uses ops outside the
+            tensor-op allow-list (see `serving.graph_check`). Defaults to
+            `False`.
 
     Raises:
         ValueError: a missing path, or one that is not an export of this
@@ -280,7 +286,7 @@ def load_predictor(path):
                 "SavedModel. Pass a SavedModel directory, a .tflite or a "
                 ".keras file (or a run directory's saved_model/)."
             )
-        return SavedModelPredictor(path, card)
+        return SavedModelPredictor(path, card, trust=trust)
     _check_artifact(path, card)
     if path.endswith(".tflite"):
         return TFLitePredictor(path, card)
