@@ -499,3 +499,47 @@ def test_exports_of_each_family_and_preprocessing_pass_the_graph_check(
     )
     path = kr.export(model, str(tmp_path / "export"), preprocessing=preprocessing)
     check_saved_model(path)
+
+
+# Clearer answers ----------------------------------------------------------------
+
+
+def test_unknown_activation_names_the_argument_and_close_matches():
+    with pytest.raises(ValueError, match=r"`activation`.*'relux'.*Did you mean 'relu'"):
+        kr.build("ResNet20", activation="relux")
+
+
+def test_absurd_depths_and_widths_are_bounded_but_the_bound_can_be_raised():
+    from keras_residual.core import spec
+
+    with pytest.raises(ValueError, match=r"`depth` 1000000 is over the limit"):
+        kr.build("ResNet20", depths=(10**6, 1, 1))
+    with pytest.raises(ValueError, match=r"`filters` 1000000 is over the limit"):
+        kr.build("ResNet20", widths=(10**6, 16, 16))
+    original = dict(spec.LIMITS)
+    try:
+        spec.LIMITS["depth"] = 2000
+        stage = kr.StageSpec(1500, 16, "basic")  # allowed once raised
+        assert stage.depth == 1500
+    finally:
+        spec.LIMITS.update(original)
+
+
+@pytest.mark.parametrize(
+    "name, text, where",
+    [
+        ("bad.yaml", "family: [residual\ndepth: 2\n", "line 2, column"),
+        ("bad.json", '{"family": ["residual"], "depth": [1, 2,}', "line 1, column"),
+    ],
+)
+def test_broken_search_space_files_exit_2_naming_file_line_and_column(
+    tmp_path, capsys, name, text, where
+):
+    from keras_residual.cli import main
+
+    path = tmp_path / name
+    path.write_text(text)
+    code = main(["tune", "--space", str(path), "--out", str(tmp_path / "search")])
+    assert code == 2
+    error = capsys.readouterr().err
+    assert name in error and where in error

@@ -8,11 +8,17 @@ honours. `keras_residual.build(spec)` turns it into a Keras model; the model's
 import dataclasses
 import json
 
+import keras
+
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int
+from keras_residual.utils.validation import unknown_name_message
 
 STRIDE_POSITIONS = ("first", "last")
+# Sizes past which a spec is almost surely a typo (a million blocks builds
+# for minutes). Raise them, e.g. `LIMITS["depth"] = 5000`, if you mean it.
+LIMITS = {"depth": 1000, "filters": 65536}
 SHORTCUTS = ("projection", "zero_pad", "none")
 
 
@@ -99,6 +105,14 @@ class StageSpec:
     def __post_init__(self):
         check_int("depth", self.depth, minimum=1)
         check_int("filters", self.filters, minimum=1)
+        for argument, value in (("depth", self.depth), ("filters", self.filters)):
+            if value > LIMITS[argument]:
+                raise ValueError(
+                    f"`{argument}` {value} is over the limit of "
+                    f"{LIMITS[argument]} per stage (such a model takes minutes "
+                    "to build, or cannot); if you mean it, raise "
+                    f"keras_residual.core.spec.LIMITS[{argument!r}]."
+                )
         check_int("stride", self.stride, minimum=1, maximum=2)
         check_choice("stride_block", self.stride_block, STRIDE_POSITIONS)
         check_choice("shortcut", self.shortcut, SHORTCUTS)
@@ -186,6 +200,7 @@ class ModelSpec:
                 f"`activation` must be the name of a Keras activation; "
                 f"received {self.activation!r}."
             )
+        _check_activation(self.activation)
         if not isinstance(self.use_bias, bool):
             raise TypeError(f"`use_bias` must be a bool; received {self.use_bias!r}.")
         if not isinstance(self.zero_init_residual, bool):
@@ -257,3 +272,20 @@ class ModelSpec:
             text: str. `to_json()` output.
         """
         return cls.from_dict(json.loads(text))
+
+
+def _check_activation(name):
+    """Refuses an activation Keras does not know, with close matches."""
+    try:
+        keras.activations.get(name)
+    except ValueError:
+        known = [
+            n
+            for n in dir(keras.activations)
+            if not n.startswith("_")
+            and n not in ("get", "serialize", "deserialize")
+            and callable(getattr(keras.activations, n))
+        ]
+        raise ValueError(
+            unknown_name_message("activation", name, known, kind="activation")
+        ) from None

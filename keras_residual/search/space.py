@@ -127,9 +127,26 @@ class SearchSpace:
         with open(path) as handle:
             text = handle.read()
         if path.endswith((".yaml", ".yml")):
-            overrides = yaml.safe_load(text)
+            try:
+                overrides = yaml.safe_load(text)
+            except yaml.YAMLError as error:
+                mark = getattr(error, "problem_mark", None)
+                where = (
+                    f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+                )
+                problem = getattr(error, "problem", None) or str(error)
+                raise ValueError(
+                    f"Search space file {path!r} is not valid YAML at {where}: "
+                    f"{problem}."
+                ) from None
         elif path.endswith(".json"):
-            overrides = json.loads(text)
+            try:
+                overrides = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f"Search space file {path!r} is not valid JSON at line "
+                    f"{error.lineno}, column {error.colno}: {error.msg}."
+                ) from None
         else:
             raise ValueError(
                 f"Search space file {path!r} must end in .json, .yaml or .yml."
