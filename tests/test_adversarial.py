@@ -4,6 +4,7 @@ that worked before the fix."""
 
 import json
 import os
+import time
 
 import h5py
 import keras
@@ -543,3 +544,53 @@ def test_broken_search_space_files_exit_2_naming_file_line_and_column(
     assert code == 2
     error = capsys.readouterr().err
     assert name in error and where in error
+
+
+EXPORT_LOOP = """
+import sys
+import keras_residual as kr
+model = kr.ResNet20(input_shape=(32, 32, 1), classes=10, depths=(1, 1, 1))
+path = sys.argv[1]
+for index in range(1000):
+    kr.export(model, path, "keras", preprocessing="tf", overwrite=True)
+    print("exported", index, flush=True)
+"""
+
+
+def test_sigkill_during_export_leaves_nothing_that_loads_wrong(tmp_path):
+    """A real process exporting in a loop is killed at a random instant;
+    whatever it left either loads consistently or is refused, and the next
+    export removes its staging."""
+    import signal
+    import subprocess
+    import sys
+
+    from keras_residual.serving.model_card import card_path
+    from keras_residual.serving.predictor import load_predictor
+    from tests.conftest import subprocess_env
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = str(tmp_path / "model.keras")
+    child = subprocess.Popen(
+        [sys.executable, "-c", EXPORT_LOOP, path],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(PYTHONPATH=root),
+    )
+    try:
+        assert child.stdout.readline().startswith("exported")
+        time.sleep(float(np.random.default_rng().uniform(0.0, 0.5)))
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    if os.path.exists(path):
+        card = json.load(open(card_path(path)))
+        try:
+            load_predictor(path)
+        except ValueError as error:  # killed between card and artefact
+            assert "does not match the sha256" in str(error)
+            assert card["artifact_sha256"]
+    model = kr.ResNet20(input_shape=(32, 32, 1), classes=10, **TINY)
+    kr.export(model, path, "keras", preprocessing="tf", overwrite=True)
+    assert [n for n in os.listdir(tmp_path) if ".tmp" in n] == []
+    load_predictor(path)

@@ -78,7 +78,7 @@ def load_weights(model, path, exclude=(), skip_missing=False):
             ".weights.h5) inside it."
         )
     if not os.path.isfile(path):
-        raise ValueError(f"Weights file not found: {path!r}.")
+        raise ValueError(f"`weights` file not found: {path!r}.")
     try:
         handle = h5py.File(path, "r")
     except OSError as error:
@@ -207,7 +207,7 @@ def _legacy_assignments(model, group, path, exclude, skip_missing):
     ]
     if len(saved) != len(targets):
         raise ValueError(
-            f"Weights file {path!r} does not fit {model.name}: it holds "
+            f"`weights` file {path!r} does not fit {model.name}: it holds "
             f"{len(saved)} layers with weights, the model expects "
             f"{len(targets)}. It belongs to another architecture (or "
             "another include_top); nothing was loaded."
@@ -222,7 +222,7 @@ def _legacy_assignments(model, group, path, exclude, skip_missing):
         saved_shapes = [tuple(v.shape) for v in values]
         if shapes != saved_shapes:
             raise ValueError(
-                f"Weights file {path!r} does not fit {model.name}: layer "
+                f"`weights` file {path!r} does not fit {model.name}: layer "
                 f"#{index} ({layer.name!r} in the model, {saved_name!r} in the "
                 f"file) expects shapes {shapes}, the file has {saved_shapes}. "
                 "Nothing was loaded."
@@ -300,7 +300,7 @@ def _check_keras3_structure(model, handle, path):
             k for k in set(expected) & set(found) if expected[k] != found[k]
         )[:3]
         raise ValueError(
-            f"Weights file {path!r} does not fit {model.name}: "
+            f"`weights` file {path!r} does not fit {model.name}: "
             f"{len(found)} variables in the file, {len(expected)} in the "
             f"model; missing {missing}, unexpected {extra}, shape "
             f"mismatches {wrong}. Nothing was loaded."
