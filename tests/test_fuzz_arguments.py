@@ -63,6 +63,7 @@ def arrays(rng):
 def assert_named(error, names):
     message = str(error)
     assert isinstance(error, (ValueError, TypeError)), repr(error)
+    assert "in user code" not in message, message  # a TF traceback leaked
     assert any(name in message for name in names), (names, message)
 
 

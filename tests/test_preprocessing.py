@@ -114,6 +114,6 @@ def test_rgb_modes_refuse_other_channel_counts():
     for mode in ("caffe", "torch"):
         with pytest.raises(ValueError, match=rf"{mode!r} needs RGB images.*1 channel"):
             kr.preprocess_input(grey, mode=mode)
-        with pytest.raises(ValueError, match=r"needs RGB images"):
+        with pytest.raises(ValueError, match=r"scales RGB images.*1 channel"):
             kr.load_data("digits", preprocessing=mode)
     assert kr.preprocess_input(grey, mode="tf").shape == grey.shape

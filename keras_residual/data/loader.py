@@ -187,6 +187,12 @@ def load_data(
             f"{raw.source} has images of varying size {image_shape}; pass "
             "`image_size` (e.g. 224 or --image-size 224) to resize them."
         )
+    if preprocessing in ("caffe", "torch") and image_shape[-1] != 3:
+        raise ValueError(
+            f"`preprocessing={preprocessing!r}` scales RGB images, and "
+            f"{raw.source} has {image_shape[-1]} channel(s); use "
+            "preprocessing='tf' for grey or multi-channel images."
+        )
 
     pipe = Pipeline(
         batch_size=batch_size,
