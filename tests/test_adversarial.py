@@ -445,10 +445,15 @@ SHIPPED = os.path.join(os.path.dirname(os.path.dirname(__file__)), "saved_models
 @pytest.mark.parametrize(
     "name", sorted(n for n in os.listdir(SHIPPED) if not n.endswith(".md"))
 )
-def test_shipped_saved_models_pass_the_graph_check(name):
+def test_shipped_saved_models_pass_the_graph_check_and_their_digest(name):
     from keras_residual.serving.graph_check import check_saved_model
+    from keras_residual.serving.model_card import read_model_card
+    from keras_residual.utils.download import tree_digest
 
-    check_saved_model(os.path.join(SHIPPED, name))
+    path = os.path.join(SHIPPED, name)
+    check_saved_model(path)
+    card = read_model_card(path)
+    assert card["artifact_sha256"] == tree_digest(path, exclude=("model_card.json",))
 
 
 def test_a_saved_model_that_reads_a_file_is_refused_unless_trusted(tmp_path, capsys):
@@ -594,3 +599,22 @@ def test_sigkill_during_export_leaves_nothing_that_loads_wrong(tmp_path):
     kr.export(model, path, "keras", preprocessing="tf", overwrite=True)
     assert [n for n in os.listdir(tmp_path) if ".tmp" in n] == []
     load_predictor(path)
+
+
+def test_saved_model_card_names_the_digest_of_its_files(tmp_path):
+    from keras_residual.serving.predictor import load_predictor
+
+    model = kr.ResNet20(input_shape=(32, 32, 1), classes=10, **TINY)
+    path = kr.export(model, str(tmp_path / "export"), preprocessing="tf")
+    card = json.load(open(os.path.join(path, "model_card.json")))
+    assert len(card["artifact_sha256"]) == 64
+    load_predictor(path)
+    variables = os.path.join(path, "variables")
+    data = [n for n in os.listdir(variables) if n.startswith("variables.data")][0]
+    with open(os.path.join(variables, data), "r+b") as handle:
+        handle.seek(100)
+        byte = handle.read(1)
+        handle.seek(100)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(ValueError, match="does not match the sha256"):
+        load_predictor(path)

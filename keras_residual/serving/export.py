@@ -33,6 +33,7 @@ from keras_residual.utils.atomic import atomic_path
 from keras_residual.utils.atomic import remove_stale_staging
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.download import file_digest
+from keras_residual.utils.download import tree_digest
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
@@ -137,6 +138,7 @@ def export(
     if format == "saved_model":
         with atomic_directory(path, overwrite=True) as temporary:
             archive.write_out(temporary, verbose=False)
+            card["artifact_sha256"] = tree_digest(temporary, exclude=(MODEL_CARD,))
             write_json(os.path.join(temporary, MODEL_CARD), card)
         return path
     flatbuffer = convert_to_tflite(archive)

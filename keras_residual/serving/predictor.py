@@ -22,10 +22,12 @@ from keras_residual.serving.endpoints import PREPROCESSED_INPUT
 from keras_residual.serving.endpoints import PROBABILITIES_OUTPUT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
 from keras_residual.serving.graph_check import check_saved_model
+from keras_residual.serving.model_card import MODEL_CARD
 from keras_residual.serving.model_card import card_path
 from keras_residual.serving.model_card import read_model_card
 from keras_residual.serving.signatures import preprocess_uint8
 from keras_residual.utils.download import file_digest
+from keras_residual.utils.download import tree_digest
 
 
 class Predictor:
@@ -286,6 +288,7 @@ def load_predictor(path, trust=False):
                 "SavedModel. Pass a SavedModel directory, a .tflite or a "
                 ".keras file (or a run directory's saved_model/)."
             )
+        _check_artifact(path, card)
         return SavedModelPredictor(path, card, trust=trust)
     _check_artifact(path, card)
     if path.endswith(".tflite"):
@@ -299,10 +302,14 @@ def load_predictor(path, trust=False):
 
 
 def _check_artifact(path, card):
-    """A file export must match the sha256 its card names (when it names
-    one): otherwise the export was interrupted or the file replaced."""
+    """An export must match the sha256 its card names (when it names one):
+    otherwise the export was interrupted or a file in it changed."""
     expected = (card or {}).get("artifact_sha256")
-    if expected and file_digest(path, "sha256") != expected:
+    if os.path.isdir(path):
+        found = tree_digest(path, exclude=(MODEL_CARD,)) if expected else None
+    else:
+        found = file_digest(path, "sha256") if expected else None
+    if expected and found != expected:
         raise ValueError(
             f"{path!r} does not match the sha256 in its model card "
             f"{card_path(path)!r}: the export was interrupted or the file was "

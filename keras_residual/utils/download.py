@@ -54,6 +54,28 @@ def file_digest(path, algorithm):
     return digest.hexdigest()
 
 
+def tree_digest(directory, exclude=()):
+    """A sha256 over every file under `directory` (relative names and
+    contents, in sorted order), e.g. of a SavedModel.
+
+    Args:
+        directory: str. The folder.
+        exclude: tuple of str. Relative names left out (the model card that
+            records the digest). Defaults to `()`.
+    """
+    digest = hashlib.sha256()
+    for folder, subfolders, names in os.walk(directory):
+        subfolders.sort()
+        for name in sorted(names):
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, directory).replace(os.sep, "/")
+            if relative in exclude:
+                continue
+            digest.update(relative.encode("utf8") + b"\0")
+            digest.update(file_digest(path, "sha256").encode("ascii"))
+    return digest.hexdigest()
+
+
 def hash_matches(path, file_hash):
     """Checks `path` against a sha256 (64 hex digits) or md5 hash.
 
