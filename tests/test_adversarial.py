@@ -60,6 +60,14 @@ def largest_dataset(path):
         return chunk.byte_offset, chunk.size
 
 
+def overwrite_middle(path, data):
+    """Writes `data` over the middle of the file's largest float dataset."""
+    offset, size = largest_dataset(path)
+    with open(path, "r+b") as handle:
+        handle.seek(offset + size // 2)
+        handle.write(data)
+
+
 # 1. Corrupt weights -------------------------------------------------------
 
 
@@ -67,10 +75,7 @@ def test_nan_bytes_in_a_keras3_weights_file_are_refused(tmp_path):
     source = tiny_model()
     path = str(tmp_path / "model.weights.h5")
     source.save_weights(path)
-    offset, size = largest_dataset(path)
-    with open(path, "r+b") as handle:  # 8 bytes of 0xFF: two NaNs
-        handle.seek(offset + size // 2)
-        handle.write(b"\xff" * 8)
+    overwrite_middle(path, b"\xff" * 8)  # two NaNs
     model = tiny_model()
     before = snapshot(model)
     with pytest.raises(ValueError, match="non-finite"):
@@ -82,10 +87,7 @@ def test_flipped_bytes_in_our_legacy_file_fail_its_checksum(tmp_path):
     source = tiny_model()
     path = str(tmp_path / "model.h5")
     save_legacy_weights(source, path)
-    offset, size = largest_dataset(path)
-    with open(path, "r+b") as handle:  # finite garbage: 1.0 as float32
-        handle.seek(offset + size // 2)
-        handle.write(b"\x00\x00\x80\x3f" * 2)
+    overwrite_middle(path, b"\x00\x00\x80\x3f" * 2)  # finite garbage: 1.0
     model = tiny_model()
     before = snapshot(model)
     with pytest.raises(ValueError, match="corrupt"):
@@ -110,10 +112,7 @@ def test_resume_falls_back_to_the_previous_checkpoint_when_the_latest_is_corrupt
     state = json.load(open(os.path.join(checkpoints, "state.json")))
     assert state["epoch"] == 2 and state["previous"]["epoch"] == 1
     latest = os.path.join(checkpoints, state["weights"])
-    offset, size = largest_dataset(latest)
-    with open(latest, "r+b") as handle:
-        handle.seek(offset + size // 2)
-        handle.write(b"\x00\x00\x80\x3f" * 2)
+    overwrite_middle(latest, b"\x00\x00\x80\x3f" * 2)
     capsys.readouterr()
     again = kr.train("ResNet20", small_digits(), out, resume=True, **common)
     printed = capsys.readouterr().out
