@@ -4,9 +4,14 @@ again with KERAS_BACKEND=jax (see README)."""
 import http.server
 import os
 import socket
+import tempfile
 import threading
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# precision="auto" probes this machine once per cache: keep the tests' own.
+os.environ.setdefault(
+    "KERAS_RESIDUAL_CACHE_DIR", tempfile.mkdtemp(prefix="keras-residual-cache-")
+)
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

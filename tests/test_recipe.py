@@ -142,19 +142,15 @@ def test_recipe_bad_input_names_the_field_and_suggests():
 @pytest.mark.parametrize(
     "hardware, expected",
     [
-        (Hardware("gpu", (8, 0)), "mixed_float16"),
+        (Hardware("gpu", (8, 0)), "mixed_bfloat16"),
+        (Hardware("gpu", (9, 0)), "mixed_bfloat16"),
+        (Hardware("gpu", (7, 5)), "mixed_float16"),
         (Hardware("gpu", (7, 0)), "mixed_float16"),
         (Hardware("gpu", (6, 1)), "float32"),
         (Hardware("tpu"), "mixed_bfloat16"),
-        (
-            Hardware("cpu", cpu_flags=frozenset({"avx2", "avx512_bf16"})),
-            "mixed_bfloat16",
-        ),
-        (Hardware("cpu", cpu_flags=frozenset({"avx2", "amx_bf16"})), "mixed_bfloat16"),
-        (Hardware("cpu", cpu_flags=frozenset({"avx2", "avx512f"})), "float32"),
     ],
 )
-def test_auto_precision_follows_the_hardware(hardware, expected):
+def test_auto_precision_follows_the_accelerator(hardware, expected):
     assert auto_precision(hardware) == expected
     assert kr.resolve_precision("auto", hardware) == expected
     assert kr.resolve_precision("float32", hardware) == "float32"

@@ -95,6 +95,25 @@ def get_spec(name):
     return MODELS.get(name).spec
 
 
+def model_spec(model, **overrides):
+    """The spec `build(model, **overrides)` builds (without weights).
+
+    Args:
+        model: str, `ModelSpec` or dict. A registered name or a spec.
+        **overrides: `apply_overrides` arguments.
+    """
+    if isinstance(model, str):
+        spec = MODELS.get(model).spec
+    elif isinstance(model, (ModelSpec, dict)):
+        spec = model if isinstance(model, ModelSpec) else ModelSpec.from_dict(model)
+    else:
+        raise TypeError(
+            "`model` must be a registered model name, a ModelSpec or its "
+            f"dict; received {model!r} of type {type(model).__name__}."
+        )
+    return apply_overrides(spec, **overrides)
+
+
 def apply_overrides(
     spec, depths=None, widths=None, width_multiplier=None, block=None, **fields
 ):

@@ -1,21 +1,28 @@
 """Automatic mixed precision and XLA choices for the hardware at hand.
 
-`precision="auto"` picks `mixed_float16` on NVIDIA GPUs of compute
-capability >= 7.0, `mixed_bfloat16` on TPUs and on CPUs with AVX512_BF16 or
-AMX, and `float32` otherwise. `jit_compile="auto"` turns XLA on for JAX and
-for TensorFlow on accelerators, and off for TensorFlow on CPU, where it was
+`precision="auto"` picks `mixed_bfloat16` on NVIDIA GPUs of compute
+capability >= 8.0 (no loss scaling needed), `mixed_float16` on 7.x,
+`float32` below; `mixed_bfloat16` on TPUs; and on CPUs whatever a short,
+cached probe measured faster (`precision_probe`). `KERAS_RESIDUAL_PRECISION`
+overrides the choice. `jit_compile="auto"` turns XLA on for JAX and for
+TensorFlow on accelerators, and off for TensorFlow on CPU, where it was
 measured slower (see `benchmarks/precision_xla.py`).
 """
 
 import dataclasses
+import os
 
 import keras
 
+from keras_residual.training.precision_probe import DEFAULT_SHAPES
+from keras_residual.training.precision_probe import measured_cpu_precision
+from keras_residual.training.precision_probe import run_probe
 from keras_residual.utils.validation import check_choice
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 JIT_CHOICES = ("auto", True, False)
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+PRECISION_ENV = "KERAS_RESIDUAL_PRECISION"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,39 +123,57 @@ def _capability(value):
     return tuple(value)
 
 
-def auto_precision(hardware=None):
+def auto_precision(hardware=None, shapes=None, probe=None):
     """The dtype policy name `precision="auto"` resolves to.
 
     Args:
         hardware: `Hardware` or None. Defaults to `detect_hardware()`.
+        shapes: tuple or None. `(resolution, width)` of the model's stages,
+            for the CPU probe (see `precision_probe.probe_shapes`).
+            Defaults to ResNet-50's at 224 px.
+        probe: callable or None. `probe(shapes) -> ProbeResult`; tests
+            inject results here. Defaults to `run_probe` (cached).
     """
     hardware = hardware or detect_hardware()
     if hardware.accelerator == "gpu":
-        capability = hardware.gpu_compute_capability
-        if capability is not None and tuple(capability) >= (7, 0):
+        capability = tuple(hardware.gpu_compute_capability or (0, 0))
+        if capability >= (8, 0):
+            return "mixed_bfloat16"
+        if capability >= (7, 0):
             return "mixed_float16"
         return "float32"
     if hardware.accelerator == "tpu":
         return "mixed_bfloat16"
-    if hardware.cpu_flags & set(CPU_BF16_FLAGS):
-        return "mixed_bfloat16"
-    return "float32"
+    policy, _ = measured_cpu_precision(
+        hardware.device_name or "cpu", shapes or DEFAULT_SHAPES, probe or run_probe
+    )
+    return policy
 
 
-def resolve_precision(precision="auto", hardware=None):
-    """Checks `precision` and resolves `"auto"` to a dtype policy name.
+def resolve_precision(precision="auto", hardware=None, shapes=None, probe=None):
+    """Checks `precision` and resolves `"auto"` to a dtype policy name
+    (`KERAS_RESIDUAL_PRECISION`, when set, decides `"auto"`).
 
     Args:
         precision: str. One of `"auto"`, `"float32"`, `"mixed_float16"`,
             `"mixed_bfloat16"`. Defaults to `"auto"`.
         hardware: `Hardware` or None. For `"auto"`; defaults to the
             detected hardware.
+        shapes: tuple or None. The CPU probe's shapes (see
+            `auto_precision`).
+        probe: callable or None. See `auto_precision`.
     """
     check_choice("precision", precision, PRECISIONS)
-    return auto_precision(hardware) if precision == "auto" else precision
+    if precision != "auto":
+        return precision
+    forced = os.environ.get(PRECISION_ENV)
+    if forced:
+        check_choice(PRECISION_ENV, forced, PRECISIONS[1:])
+        return forced
+    return auto_precision(hardware, shapes, probe)
 
 
-def set_precision(precision="auto"):
+def set_precision(precision="auto", shapes=None):
     """Sets Keras' global dtype policy and returns its name.
 
     Models built afterwards compute in the policy's dtype; keras_residual
@@ -157,8 +182,10 @@ def set_precision(precision="auto"):
 
     Args:
         precision: str. See `resolve_precision`. Defaults to `"auto"`.
+        shapes: tuple or None. The CPU probe's shapes for `"auto"` (the
+            model's stages). Defaults to ResNet-50's.
     """
-    policy = resolve_precision(precision)
+    policy = resolve_precision(precision, shapes=shapes)
     keras.config.set_dtype_policy(policy)
     return policy
 

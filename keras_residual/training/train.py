@@ -23,6 +23,7 @@ import keras
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.data.loader import load_data
 from keras_residual.models.zoo import build
+from keras_residual.models.zoo import model_spec
 from keras_residual.training.callbacks import NonFiniteLossGuard
 from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.training.callbacks import Throughput
@@ -31,6 +32,7 @@ from keras_residual.training.finetune import build_pretrained
 from keras_residual.training.finetune import fit_in_phases
 from keras_residual.training.finetune import resolve_pretrained
 from keras_residual.training.precision import set_precision
+from keras_residual.training.precision_probe import probe_shapes
 from keras_residual.training.presets import get_recipe
 from keras_residual.training.runs import check_run_dir
 from keras_residual.training.runs import run_metrics
@@ -59,6 +61,18 @@ class RunResult:
     history: list
     metrics: dict
     run_dir: str
+
+
+def model_probe_shapes(model, image_shape, overrides=None):
+    """The precision probe's shapes for `model` (a name or spec) with
+    `overrides`, at `image_shape`.
+
+    Args:
+        model: str, `ModelSpec` or dict. The model.
+        image_shape: tuple. `(height, width, channels)`.
+        overrides: dict or None. `build()` overrides. Defaults to `None`.
+    """
+    return probe_shapes(model_spec(model, **(overrides or {})), image_shape)
 
 
 def train(
@@ -201,7 +215,6 @@ def train(
     check_run_dir(artifact_dir, settings, resume)
 
     keras.utils.set_random_seed(seed)
-    policy = set_precision(precision)
     data = load_data(
         dataset,
         batch_size=batch_size,
@@ -215,6 +228,11 @@ def train(
         uniform_batches=distribution.num_processes > 1,
         skip_bad_images=skip_bad_images,
         **recipe.data_kwargs(),
+    )
+    # "auto" probes convolutions shaped like this model's stages at this
+    # image size (cached), so the policy is set once the data is known.
+    policy = set_precision(
+        precision, shapes=model_probe_shapes(model, data.image_shape, model_overrides)
     )
     steps = data.steps_per_epoch or 1000
     with distribution.scope():
