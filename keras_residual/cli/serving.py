@@ -5,6 +5,7 @@ import json
 
 import keras_residual  # noqa: F401  (registers every object .keras files use)
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.data.loader import load_data
 from keras_residual.serving.evaluation import evaluate_export
 from keras_residual.serving.export import FORMATS
 from keras_residual.serving.export import export
@@ -45,6 +46,16 @@ def add_serving_parsers(commands):
         help="Preprocessing embedded in the signature; 'none' "
         "takes the model's float input.",
     )
+    export.add_argument(
+        "--quantize",
+        choices=("dynamic", "float16", "int8"),
+        help="TFLite post-training quantization (int8 calibrates on --dataset).",
+    )
+    export.add_argument(
+        "--dataset",
+        help="Calibration data for --quantize int8, and the test split whose "
+        "accuracy the model card records (e.g. digits).",
+    )
     export.set_defaults(run=_export)
 
     predict = commands.add_parser(
@@ -81,6 +92,17 @@ def _export(args):
     preprocessing = None if args.preprocessing == "none" else args.preprocessing
     if metrics and args.preprocessing == "auto":
         preprocessing = metrics.get("preprocessing", "auto")
+    representative = None
+    if args.dataset:
+        mode = preprocessing
+        if mode in (None, "auto"):
+            mode = getattr(model, "preprocessing", None) or "tf"
+        representative = load_data(
+            args.dataset,
+            image_size=tuple(model.input.shape[1:3]),
+            augment="none",
+            preprocessing=mode,
+        )
     path = export(
         model,
         args.out,
@@ -90,6 +112,8 @@ def _export(args):
         overwrite=args.overwrite,
         metrics=metrics,
         class_names=(metrics or {}).get("class_names"),
+        quantize=args.quantize,
+        representative_data=representative,
     )
     print(
         f"Exported {model.name} ({model.count_params():,} parameters) as "

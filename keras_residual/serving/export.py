@@ -8,7 +8,6 @@ That is what lets a mixed-precision model convert to TFLite.
 """
 
 import os
-import tempfile
 
 import keras
 
@@ -28,6 +27,10 @@ from keras_residual.serving.model_card import MODEL_CARD
 from keras_residual.serving.model_card import build_model_card
 from keras_residual.serving.model_card import card_path
 from keras_residual.serving.signatures import build_archive
+from keras_residual.serving.tflite import calibration_images
+from keras_residual.serving.tflite import check_quantize
+from keras_residual.serving.tflite import convert_to_tflite
+from keras_residual.serving.tflite import tflite_accuracy
 from keras_residual.utils.atomic import atomic_directory
 from keras_residual.utils.atomic import atomic_path
 from keras_residual.utils.atomic import remove_stale_staging
@@ -53,6 +56,8 @@ def export(
     class_names=None,
     metrics=None,
     overwrite=False,
+    quantize=None,
+    representative_data=None,
 ):
     """Exports `model` for serving, atomically, with a model card.
 
@@ -79,6 +84,14 @@ def export(
         metrics: dict or None. Evaluation results for the model card.
             Defaults to `None`.
         overwrite: bool. Replace an existing export. Defaults to `False`.
+        quantize: str or None. TFLite post-training quantization:
+            `"dynamic"` (int8 weights), `"float16"` (float16 weights) or
+            `"int8"` (weights and activations; needs `representative_data`).
+            Defaults to `None` (float32).
+        representative_data: object or None. A `load_data` bundle, a
+            `tf.data.Dataset` or an array of preprocessed images: calibrates
+            int8; a bundle's test split also gives the card the TFLite
+            model's accuracy. Defaults to `None`.
 
     Returns:
         The path written.
@@ -94,6 +107,7 @@ def export(
         )
     model = _functional(model)
     check_choice("format", format, FORMATS)
+    check_quantize(quantize, format, representative_data)
     path = _check_destination(os.fspath(path), format, overwrite)
     image_size = _image_size(model, image_size)
     preprocessing = _preprocessing(model, preprocessing)
@@ -141,7 +155,17 @@ def export(
             card["artifact_sha256"] = tree_digest(temporary, exclude=(MODEL_CARD,))
             write_json(os.path.join(temporary, MODEL_CARD), card)
         return path
-    flatbuffer = convert_to_tflite(archive)
+    images = None
+    if representative_data is not None:
+        images = calibration_images(representative_data, model.input.shape[1:])
+    flatbuffer = convert_to_tflite(archive, quantize, images, preprocessing)
+    card["quantization"] = {
+        "mode": quantize or "float32",
+        "size_bytes": len(flatbuffer),
+    }
+    if getattr(representative_data, "test", None) is not None:
+        accuracy = tflite_accuracy(flatbuffer, representative_data.test)
+        card["quantization"]["test_accuracy"] = accuracy
     with atomic_path(path, suffix=".tflite") as temporary:
         with open(temporary, "wb") as handle:
             handle.write(flatbuffer)
@@ -169,31 +193,6 @@ def save_keras(model, path):
     with atomic_path(path, suffix=".keras") as temporary:
         model.save(temporary)
     return path
-
-
-def convert_to_tflite(archive):
-    """Converts an archive from `serving.build_archive` (built with
-    `serve_names=("serving_default",)`: the converter folds a Keras export
-    with a `serve` endpoint into one signature) to a TFLite flatbuffer with
-    the `serving_default` and `serve_preprocessed` signatures.
-
-    Args:
-        archive: `keras.export.ExportArchive`. The serving archive.
-    """
-    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
-
-    with tempfile.TemporaryDirectory(prefix="keras-residual-tflite-") as tmp:
-        archive.write_out(tmp, verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(
-            tmp, signature_keys=[SERVE_SIGNATURE, PREPROCESSED_ENDPOINT]
-        )
-        try:
-            return converter.convert()
-        except Exception as error:  # the converter raises ConverterError
-            raise ValueError(
-                f"TFLite conversion failed: {error}. Export format "
-                "'saved_model' still works."
-            ) from error
 
 
 def float32_model(model):
