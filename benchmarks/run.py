@@ -61,6 +61,7 @@ SUITE = (
     Benchmark(
         "export_latency", "benchmarks.export_latency", ("export_latency_resnet20",)
     ),
+    Benchmark("quantized_export", "benchmarks.quantized_export", ("quantized_export",)),
     Benchmark("densenet_memory", "benchmarks.densenet_memory", ("densenet_memory",)),
     Benchmark("digits_resnet20", "benchmarks.digits_resnet20", ("digits_resnet20",)),
     Benchmark("degradation", "benchmarks.degradation", ("degradation",)),
