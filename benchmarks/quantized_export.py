@@ -4,7 +4,7 @@ accuracy on the 359 embedded test digits, and `serving_default` latency at
 batch 1 (uint8 in), as the median over interleaved rounds.
 
     python -m benchmarks.quantized_export          # the three digits models
-    python -m benchmarks.quantized_export --smoke  # ResNet20, float32 and int8
+    python -m benchmarks.quantized_export --smoke  # ResNet20, float32 and dynamic
 """
 
 import argparse
@@ -91,7 +91,7 @@ def main(argv=None):
     import keras_residual as kr
 
     models = MODELS[:1] if args.smoke else MODELS
-    modes = (None, "int8") if args.smoke else MODES
+    modes = (None, "dynamic") if args.smoke else MODES
     rounds, calls = (1, 2) if args.smoke else (args.rounds, args.calls)
     data = kr.load_data("digits", augment="none")
     results = {name: measure(name, data, modes, rounds, calls) for name in models}

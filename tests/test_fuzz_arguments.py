@@ -9,7 +9,7 @@ import pytest
 
 import keras_residual as kr
 
-BUDGET_SECONDS = 6.0
+BUDGET_SECONDS = 4.0
 
 BUILD_CHOICES = {
     "model": ["ResNet20", "HighwayNet20", "PlainNet20", "ResNet2O", "", 20, None],
