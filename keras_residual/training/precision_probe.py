@@ -29,8 +29,10 @@ CACHE_FILE = "precision_probe.json"
 # ResNet-50-like stages at 224 px: used when no model is given.
 DEFAULT_SHAPES = ((56, 64), (28, 128), (14, 256), (7, 512))
 PROBE_BATCH = 4
-WARMUP_STEPS = 1
-TIMED_STEPS = 3
+POLICIES = ("float32", "mixed_bfloat16")
+ROUNDS = 5
+# Each timed round runs at least this long (several steps of small shapes).
+ROUND_SECONDS = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,30 +82,39 @@ def probe_shapes(spec, image_shape):
     return tuple(shapes)
 
 
-def run_probe(shapes=DEFAULT_SHAPES, batch=PROBE_BATCH):
-    """Times training steps of the probe in float32 and bfloat16.
+def run_probe(shapes=DEFAULT_SHAPES, batch=PROBE_BATCH, rounds=ROUNDS):
+    """Times training steps of the probe in float32 and bfloat16, in
+    alternating rounds (so that machine noise hits both alike) of at least
+    `ROUND_SECONDS` each; each figure is the median over rounds.
 
     Args:
         shapes: tuple of `(resolution, width)`. Defaults to ResNet-50's.
         batch: int. Images per step. Defaults to `PROBE_BATCH`.
+        rounds: int. Rounds per precision. Defaults to `ROUNDS`.
     """
-    seconds = {}
-    for policy in ("float32", "mixed_bfloat16"):
-        model = _probe_model(shapes, policy)
-        rng = np.random.default_rng(0)
-        inputs = [
-            rng.normal(size=(batch, r, r, w)).astype("float32") for r, w in shapes
-        ]
-        targets = [np.zeros((batch, r, r, w), "float32") for r, w in shapes]
-        for _ in range(WARMUP_STEPS):
-            model.train_on_batch(inputs, targets)
-        steps = []
-        for _ in range(TIMED_STEPS):
+    rng = np.random.default_rng(0)
+    inputs = [rng.normal(size=(batch, r, r, w)).astype("float32") for r, w in shapes]
+    targets = [np.zeros((batch, r, r, w), "float32") for r, w in shapes]
+    models, steps = {}, {}
+    for policy in POLICIES:
+        models[policy] = _probe_model(shapes, policy)
+        models[policy].train_on_batch(inputs, targets)  # trace and allocate
+        started = time.perf_counter()
+        models[policy].train_on_batch(inputs, targets)
+        once = max(time.perf_counter() - started, 1e-6)
+        steps[policy] = max(1, int(ROUND_SECONDS / once))
+    seconds = {policy: [] for policy in POLICIES}
+    for _ in range(rounds):
+        for policy in POLICIES:
             started = time.perf_counter()
-            model.train_on_batch(inputs, targets)
-            steps.append(time.perf_counter() - started)
-        seconds[policy] = statistics.median(steps)
-    return ProbeResult(seconds["float32"], seconds["mixed_bfloat16"], tuple(shapes))
+            for _ in range(steps[policy]):
+                models[policy].train_on_batch(inputs, targets)
+            seconds[policy].append((time.perf_counter() - started) / steps[policy])
+    return ProbeResult(
+        statistics.median(seconds["float32"]),
+        statistics.median(seconds["mixed_bfloat16"]),
+        tuple(shapes),
+    )
 
 
 def _probe_model(shapes, policy):
