@@ -44,8 +44,8 @@ def from_checkpoint(
         **overrides: `build()` overrides that keep the weights' shapes,
             such as `drop_path_rate`.
     """
-    checkpoint = read_checkpoint(os.fspath(path))
-    architecture = checkpoint.architecture
+    # Names and shapes describe the network; build() reads the tensors.
+    architecture = read_checkpoint(os.fspath(path), tensors=False).architecture
     return build(
         architecture.spec,
         include_top=include_top,

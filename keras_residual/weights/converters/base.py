@@ -18,7 +18,9 @@ from keras_residual.utils.registry import Registry
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.hdf5 import adapt_input_channels
 from keras_residual.weights.hdf5_safety import check_finite
+from keras_residual.weights.state_dict import checkpoint_format
 from keras_residual.weights.state_dict import read_state_dict
+from keras_residual.weights.state_dict import safetensors_header
 
 CONVERTERS = Registry("checkpoint converter", "family")
 # Buffers PyTorch keeps that have no Keras counterpart.
@@ -149,18 +151,27 @@ class TorchCheckpoint:
     architecture: CheckpointArchitecture
 
 
-def read_checkpoint(path):
+def read_checkpoint(path, tensors=True):
     """Reads a safetensors or torch state dict and recognises its layout.
 
     Args:
         path: str. The file.
+        tensors: bool. Read the tensors; `False` reads only the names and
+            shapes of a safetensors file (enough to describe it).
+            Defaults to `True`.
 
     Raises:
         ValueError: unreadable file, or a layout no converter knows (a
             timm variant not supported, or another model altogether).
     """
     path = os.fspath(path)
-    state = read_state_dict(path)
+    if not tensors and checkpoint_format(path) == "safetensors":
+        state = {
+            name: np.broadcast_to(np.float32(0), info["shape"])
+            for name, info in safetensors_header(path).items()
+        }
+    else:
+        state = read_state_dict(path)
     for _, converter in CONVERTERS.items():
         if converter.normalize is not None:
             candidate = converter.normalize(dict(state))
