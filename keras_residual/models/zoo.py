@@ -102,16 +102,22 @@ def model_spec(model, **overrides):
         model: str, `ModelSpec` or dict. A registered name or a spec.
         **overrides: `apply_overrides` arguments.
     """
+    return apply_overrides(_registered_spec(model)[0], **overrides)
+
+
+def _registered_spec(model):
+    """`(spec, registered name or None, default classes)` of `model`: a
+    registered name, a `ModelSpec` or its dict."""
     if isinstance(model, str):
-        spec = MODELS.get(model).spec
-    elif isinstance(model, (ModelSpec, dict)):
+        entry = MODELS.get(model)
+        return entry.spec, entry.name, entry.classes
+    if isinstance(model, (ModelSpec, dict)):
         spec = model if isinstance(model, ModelSpec) else ModelSpec.from_dict(model)
-    else:
-        raise TypeError(
-            "`model` must be a registered model name, a ModelSpec or its "
-            f"dict; received {model!r} of type {type(model).__name__}."
-        )
-    return apply_overrides(spec, **overrides)
+        return spec, None, 1000
+    raise TypeError(
+        "`model` must be a registered model name, a ModelSpec or its "
+        f"dict; received {model!r} of type {type(model).__name__}."
+    )
 
 
 def apply_overrides(
@@ -252,18 +258,7 @@ def build(
     slim = keras_residual.build("ResNet50", width_multiplier=0.5)
     ```
     """
-    if isinstance(model, str):
-        entry = MODELS.get(model)
-        spec, model_name = entry.spec, entry.name
-        default_classes = entry.classes
-    elif isinstance(model, (ModelSpec, dict)):
-        spec = model if isinstance(model, ModelSpec) else ModelSpec.from_dict(model)
-        model_name, default_classes = None, 1000
-    else:
-        raise TypeError(
-            "`model` must be a registered model name, a ModelSpec or its "
-            f"dict; received {model!r} of type {type(model).__name__}."
-        )
+    spec, model_name, default_classes = _registered_spec(model)
     request = resolve_weights(model_name, weights, include_top, classifier_activation)
     spec = apply_overrides(checkpoint_spec(spec, request), **overrides)
     preprocessing = _preprocessing(preprocessing, request)
