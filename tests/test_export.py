@@ -194,6 +194,53 @@ def test_tflite_matches_predict_within_1e5_at_any_size(model, tmp_path):
         model.predict(np.asarray(resized) / 127.5 - 1.0, verbose=0),
         atol=1e-5,
     )
+    # A client that knows nothing of signatures gets serving_default: the
+    # first subgraph, uint8 images in (the converter would put
+    # serve_preprocessed first).
+    interpreter = tf.lite.Interpreter(model_path=path)
+    assert list(interpreter.get_signature_list()) == [
+        "serving_default",
+        "serve_preprocessed",
+    ]
+    (details,) = interpreter.get_input_details()
+    assert details["dtype"] == np.uint8 and details["name"].endswith("images:0")
+    interpreter.resize_tensor_input(details["index"], (1, 32, 32, 1))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(details["index"], images[:1])
+    interpreter.invoke()
+    outputs = {d["name"]: d for d in interpreter.get_output_details()}
+    probabilities = [d for d in outputs.values() if tuple(d["shape"]) == (1, 10)]
+    np.testing.assert_allclose(
+        interpreter.get_tensor(probabilities[0]["index"]), expected[:1], atol=1e-5
+    )
+
+
+def test_versioned_saved_models_use_the_tf_serving_layout(model, tmp_path):
+    base = str(tmp_path / "resnet20")
+    first = kr.export(model, base, version=1)
+    assert first == os.path.join(base, "1")
+    assert os.path.isfile(os.path.join(base, "1", "saved_model.pb"))
+    assert os.path.isfile(os.path.join(base, "1", "model_card.json"))
+    other = _tiny_model()  # another random initialization
+    kr.export(other, base, version=2)
+    assert sorted(os.listdir(base)) == ["1", "2"]
+    inputs = _uint8(2, seed=7)
+    expected = other.predict(inputs.astype("float32") / 127.5 - 1.0, verbose=0)
+    first_model = model.predict(inputs.astype("float32") / 127.5 - 1.0, verbose=0)
+    assert np.abs(expected - first_model).max() > 1e-3
+    # load_predictor serves the latest version, as TF Serving does.
+    np.testing.assert_allclose(
+        load_predictor(base).predict_images(inputs), expected, atol=1e-5
+    )
+    with pytest.raises(ValueError, match=r"already exists"):
+        kr.export(model, base, version=1)
+    with pytest.raises(ValueError, match=r"`version=3`.*format='tflite'"):
+        kr.export(model, str(tmp_path / "m.tflite"), "tflite", version=3)
+    with pytest.raises(ValueError, match=r"`version`.*0"):
+        kr.export(model, base, version=0)
+    with pytest.raises(TypeError, match=r"`version` must be an integer"):
+        kr.export(model, base, version="2")
+    assert sorted(os.listdir(base)) == ["1", "2"]
 
 
 def test_existing_destination_needs_overwrite_and_files_are_refused(model, tmp_path):
@@ -321,6 +368,7 @@ def test_cli_export_predict_and_evaluate_a_run(run, tmp_path, capsys):
         ("saved_model", "sm"),
         ("tflite", "m.tflite"),
         ("keras", "m.keras"),
+        ("onnx", "m.onnx"),
     ):
         out = str(tmp_path / name)
         assert cli.main(["export", run.run_dir, "--format", format, "--out", out]) == 0
@@ -340,6 +388,9 @@ def test_cli_export_predict_and_evaluate_a_run(run, tmp_path, capsys):
         assert result["accuracy"] == pytest.approx(
             run.metrics["test_accuracy"], abs=1.5 / 359
         )
+    served = str(tmp_path / "serving")
+    assert cli.main(["export", run.run_dir, "--out", served, "--version", "7"]) == 0
+    assert os.path.isfile(os.path.join(served, "7", "saved_model.pb"))
     capsys.readouterr()
     path, pixels = _digit_png(str(tmp_path), 0)
     rgb_path, _ = _digit_png(str(tmp_path), 0, channels=3)
@@ -358,6 +409,13 @@ def test_cli_export_predict_and_evaluate_a_run(run, tmp_path, capsys):
     assert top["class"] == int(expected.argmax())
     assert top["score"] == pytest.approx(float(expected.max()), abs=1e-5)
     assert top["name"] == run.metrics["class_names"][top["class"]]
+    for model_path in (served, str(tmp_path / "m.onnx")):
+        assert cli.main(["predict", model_path, path, "--json"]) == 0
+        line = json.loads(capsys.readouterr().out.splitlines()[0])
+        assert line["top_k"][0]["class"] == int(expected.argmax())
+        assert line["top_k"][0]["score"] == pytest.approx(
+            float(expected.max()), abs=1e-5
+        )
 
 
 @pytest.mark.xdist_group("train_tiny")

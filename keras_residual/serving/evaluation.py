@@ -1,5 +1,5 @@
-"""Evaluating an exported model (SavedModel, TFLite or `.keras`) on a
-dataset split, through its serving signatures."""
+"""Evaluating an exported model (SavedModel, TFLite, ONNX or `.keras`) on
+a dataset split, through its serving signatures."""
 
 import keras
 import numpy as np
@@ -29,11 +29,13 @@ def evaluate_export(
 
     The data is preprocessed with the export's own mode. At the data's
     image size, batches go through `serve_preprocessed`, exactly as in
-    training; otherwise they are turned back into uint8 images and go
+    training; otherwise (or for an ONNX file, whose one graph is
+    `serving_default`) they are turned back into uint8 images and go
     through `serving_default`, which resizes and preprocesses them.
 
     Args:
-        model_path: str. A SavedModel directory, `.tflite` or `.keras` file.
+        model_path: str. A SavedModel directory, `.tflite`, `.onnx` or `.keras`
+            file.
         dataset: str. See `load_data`. Defaults to `"digits"`.
         split: str. `"test"` or `"validation"`. Defaults to `"test"`.
         batch_size: int. Defaults to `128`.
@@ -69,7 +71,8 @@ def evaluate_export(
             f"{model_path!r} has {classes} classes; {dataset!r} has {data.num_classes}."
         )
     exact = (
-        predictor.preprocessing == data.preprocessing
+        predictor.takes_preprocessed
+        and predictor.preprocessing == data.preprocessing
         and tuple(data.image_shape[:2]) == predictor.image_size
     )
     correct, loss, seen = 0, 0.0, 0

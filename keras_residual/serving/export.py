@@ -1,7 +1,8 @@
-"""`export()`: a trained model to a SavedModel, a `.keras` file or a TFLite
-flatbuffer, written atomically and described by a model card.
+"""`export()`: a trained model to a SavedModel, a `.keras` file, a TFLite
+flatbuffer or an ONNX model, written atomically and described by a model
+card.
 
-SavedModel and TFLite exports run in float32 whatever the training
+SavedModel, TFLite and ONNX exports run in float32 whatever the training
 precision: the variables of a mixed-precision model are float32 already, so
 the export rebuilds the graph with a float32 policy and copies them over.
 That is what lets a mixed-precision model convert to TFLite.
@@ -12,20 +13,18 @@ import os
 import keras
 
 from keras_residual.core.builder import ResidualModel
-from keras_residual.core.heads import is_classifier
-from keras_residual.core.preprocessing import PREPROCESSING_MODES
-from keras_residual.serving.endpoints import FEATURES_OUTPUT
-from keras_residual.serving.endpoints import IMAGES_INPUT
-from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
-from keras_residual.serving.endpoints import PREPROCESSED_INPUT
-from keras_residual.serving.endpoints import PROBABILITIES_OUTPUT
 from keras_residual.serving.endpoints import SERVE_ENDPOINTS
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
-from keras_residual.serving.endpoints import TOP_K_CLASSES_OUTPUT
-from keras_residual.serving.endpoints import TOP_K_SCORES_OUTPUT
+from keras_residual.serving.export_checks import check_class_names
+from keras_residual.serving.export_checks import check_destination
+from keras_residual.serving.export_checks import resolve_image_size
+from keras_residual.serving.export_checks import resolve_preprocessing
+from keras_residual.serving.export_checks import signature_card
 from keras_residual.serving.model_card import MODEL_CARD
 from keras_residual.serving.model_card import build_model_card
 from keras_residual.serving.model_card import card_path
+from keras_residual.serving.onnx_export import ONNX_OPSET
+from keras_residual.serving.onnx_export import convert_to_onnx
 from keras_residual.serving.signatures import build_archive
 from keras_residual.serving.tflite import calibration_images
 from keras_residual.serving.tflite import check_quantize
@@ -40,9 +39,8 @@ from keras_residual.utils.download import tree_digest
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
-FORMATS = ("saved_model", "keras", "tflite")
+FORMATS = ("saved_model", "keras", "tflite", "onnx")
 DEFAULT_TOP_K = 5
-FILE_SUFFIXES = {"keras": ".keras", "tflite": ".tflite"}
 
 
 def export(
@@ -58,15 +56,17 @@ def export(
     overwrite=False,
     quantize=None,
     representative_data=None,
+    version=None,
 ):
     """Exports `model` for serving, atomically, with a model card.
 
     Args:
         model: `keras.Model`. A model with one image input.
-        path: str. A directory for `"saved_model"`, a `.keras` or `.tflite`
-            file otherwise.
-        format: str. `"saved_model"`, `"keras"` or `"tflite"`. Defaults to
-            `"saved_model"`.
+        path: str. A directory for `"saved_model"`, a `.keras`, `.tflite`
+            or `.onnx` file otherwise.
+        format: str. `"saved_model"`, `"keras"`, `"tflite"` or `"onnx"`
+            (the `serving_default` graph, for ONNX Runtime; needs the
+            `onnx` extra). Defaults to `"saved_model"`.
         preprocessing: str or None. Preprocessing to embed in the serving
             signature, which then takes uint8 images of any size: `"tf"`,
             `"caffe"` or `"torch"`; `None` for a signature that takes the
@@ -86,12 +86,15 @@ def export(
         overwrite: bool. Replace an existing export. Defaults to `False`.
         quantize: str or None. TFLite post-training quantization:
             `"dynamic"` (int8 weights), `"float16"` (float16 weights) or
-            `"int8"` (weights and activations; needs `representative_data`).
-            Defaults to `None` (float32).
+            `"int8"` (weights and activations, uint8 inputs and outputs;
+            needs `representative_data`). Defaults to `None` (float32).
         representative_data: object or None. A `load_data` bundle, a
             `tf.data.Dataset` or an array of preprocessed images: calibrates
             int8; a bundle's test split also gives the card the TFLite
             model's accuracy. Defaults to `None`.
+        version: int or None. For a SavedModel, write it to `path/<version>/`,
+            the layout TF Serving watches (`path` is the model's base
+            directory; other versions stay). Defaults to `None` (`path`).
 
     Returns:
         The path written.
@@ -100,6 +103,7 @@ def export(
         ValueError: unknown format, a destination of the wrong kind, an
             existing destination without `overwrite=True`, or a model that
             does not take images.
+        ImportError: format `"onnx"` without tf2onnx and onnx installed.
     """
     if not isinstance(model, keras.Model):
         raise TypeError(
@@ -108,10 +112,11 @@ def export(
     model = _functional(model)
     check_choice("format", format, FORMATS)
     check_quantize(quantize, format, representative_data)
-    path = _check_destination(os.fspath(path), format, overwrite)
-    image_size = _image_size(model, image_size)
-    preprocessing = _preprocessing(model, preprocessing)
-    class_names = _class_names(model, class_names)
+    path = _versioned(os.fspath(path), format, version)
+    path = check_destination(path, format, overwrite)
+    image_size = resolve_image_size(model, image_size)
+    preprocessing = resolve_preprocessing(model, preprocessing)
+    class_names = check_class_names(model, class_names)
     if top_k is None:
         top_k = min(DEFAULT_TOP_K, model.output.shape[-1] or DEFAULT_TOP_K)
     check_int("top_k", top_k, minimum=1)
@@ -124,7 +129,7 @@ def export(
         class_names=class_names,
         metrics=metrics,
         trained_precision=keras.dtype_policies.get(model.dtype_policy).name,
-        signatures=_signature_card(model, preprocessing, image_size, top_k),
+        signatures=signature_card(model, preprocessing, image_size, top_k),
     )
     # A kill during an earlier export of this destination left staging.
     remove_stale_staging(os.path.dirname(path), target=os.path.basename(path))
@@ -133,15 +138,15 @@ def export(
             model.save(temporary)
             _write_card_for(card, temporary, path)
         return path
-    if format == "tflite" and keras.backend.backend() != "tensorflow":
+    if format in ("tflite", "onnx") and keras.backend.backend() != "tensorflow":
         raise ValueError(
-            "format='tflite' needs the TensorFlow backend (the TFLite "
-            f"converter cannot lower this {keras.backend.backend()} graph). "
-            "Save the model with format='keras', then run "
-            "`KERAS_BACKEND=tensorflow keras-residual export MODEL.keras "
-            "--format tflite --out MODEL.tflite`."
+            f"format={format!r} needs the TensorFlow backend (its converter "
+            f"cannot lower this {keras.backend.backend()} graph). Save the "
+            "model with format='keras', then run `KERAS_BACKEND=tensorflow "
+            f"keras-residual export MODEL.keras --format {format} --out "
+            f"MODEL.{format}`."
         )
-    serve_names = (SERVE_SIGNATURE,) if format == "tflite" else SERVE_ENDPOINTS
+    serve_names = SERVE_ENDPOINTS if format == "saved_model" else (SERVE_SIGNATURE,)
     archive = build_archive(
         float32_model(model),
         preprocessing=preprocessing,
@@ -155,6 +160,18 @@ def export(
             card["artifact_sha256"] = tree_digest(temporary, exclude=(MODEL_CARD,))
             write_json(os.path.join(temporary, MODEL_CARD), card)
         return path
+    if format == "onnx":
+        serialized = convert_to_onnx(
+            archive,
+            metadata={
+                "keras_residual.preprocessing": preprocessing or "none",
+                "keras_residual.image_size": list(image_size),
+                "keras_residual.class_names": class_names or [],
+            },
+        )
+        card["onnx"] = {"opset": ONNX_OPSET, "size_bytes": len(serialized)}
+        card["signatures"] = {SERVE_SIGNATURE: card["signatures"][SERVE_SIGNATURE]}
+        return _write_file(serialized, path, card, ".onnx")
     images = None
     if representative_data is not None:
         images = calibration_images(representative_data, model.input.shape[1:])
@@ -166,9 +183,32 @@ def export(
     if getattr(representative_data, "test", None) is not None:
         accuracy = tflite_accuracy(flatbuffer, representative_data.test)
         card["quantization"]["test_accuracy"] = accuracy
-    with atomic_path(path, suffix=".tflite") as temporary:
+    return _write_file(flatbuffer, path, card, ".tflite")
+
+
+def _versioned(path, format, version):
+    """`path/<version>` for a versioned SavedModel, else `path`."""
+    if version is None:
+        return path
+    if format != "saved_model":
+        raise ValueError(
+            f"`version={version!r}` writes TF Serving's `path/<version>/` "
+            f"layout of a SavedModel; received format={format!r}."
+        )
+    check_int("version", version, minimum=1)
+    if os.path.isfile(path):
+        raise ValueError(
+            f"`path` {path!r} is a file; with `version` it is the model's base "
+            "directory, which holds one directory per version."
+        )
+    return os.path.join(path, str(version))
+
+
+def _write_file(content, path, card, suffix):
+    """Writes a one-file export and its card, atomically."""
+    with atomic_path(path, suffix=suffix) as temporary:
         with open(temporary, "wb") as handle:
-            handle.write(flatbuffer)
+            handle.write(content)
         _write_card_for(card, temporary, path)
     return path
 
@@ -246,139 +286,3 @@ def _functional(model):
     if isinstance(model, keras.Sequential):
         return keras.Model(inputs[0], outputs[0], name=model.name)
     return model
-
-
-def _check_destination(path, format, overwrite):
-    if format == "saved_model":
-        if os.path.isfile(path):
-            raise ValueError(
-                f"`path` {path!r} is a file; a SavedModel is a directory. "
-                "Choose a directory path, or format='keras' / 'tflite'."
-            )
-    else:
-        suffix = FILE_SUFFIXES[format]
-        if os.path.isdir(path):
-            raise ValueError(
-                f"`path` {path!r} is a directory; format={format!r} writes "
-                f"one file ending in {suffix!r}."
-            )
-        if not path.endswith(suffix):
-            raise ValueError(
-                f"`path` for format={format!r} must end in {suffix!r}; "
-                f"received {path!r}."
-            )
-    if os.path.exists(path) and not overwrite:
-        raise ValueError(
-            f"`path` {path!r} already exists; pass overwrite=True "
-            "(`--overwrite`) to replace it."
-        )
-    return path
-
-
-def _image_size(model, image_size):
-    if len(model.inputs) != 1 or len(model.input_shape) != 4:
-        raise ValueError(
-            "`model` must take one batch of images (batch, height, width, "
-            f"channels); its input shape is {model.input_shape}."
-        )
-    if image_size is None:
-        image_size = tuple(model.input_shape[1:3])
-        if None in image_size:
-            size = getattr(getattr(model, "spec", None), "default_size", None)
-            if size is None:
-                raise ValueError(
-                    f"`model` takes images of any size {model.input_shape}; "
-                    "pass `image_size=(height, width)` for the export."
-                )
-            image_size = (size, size)
-    if isinstance(image_size, int):
-        image_size = (image_size, image_size)
-    image_size = tuple(image_size)
-    if len(image_size) != 2 or not all(
-        isinstance(s, int) and s > 0 for s in image_size
-    ):
-        raise ValueError(
-            "`image_size` must be a positive int or (height, width); "
-            f"received {image_size!r}."
-        )
-    fixed = tuple(model.input_shape[1:3])
-    if None not in fixed and fixed != image_size:
-        raise ValueError(
-            f"`image_size` {image_size} differs from the model's input size {fixed}."
-        )
-    return image_size
-
-
-def _preprocessing(model, preprocessing):
-    if preprocessing == "auto":
-        preprocessing = getattr(model, "preprocessing", None)
-        if preprocessing is None:
-            raise ValueError(
-                f"`preprocessing='auto'` reads the preprocessing the model "
-                f"records, and {model.name!r} records none (it was neither "
-                "built with registered weights nor trained by "
-                "keras_residual.train). Pass the mode its inputs were scaled "
-                "with: preprocessing='tf' ([-1, 1], what load_data and train "
-                "use), 'caffe' or 'torch'; or None for a signature that takes "
-                "the model's own float input."
-            )
-        return _preprocessing(model, preprocessing)
-    if preprocessing is None:
-        return None
-    check_choice("preprocessing", preprocessing, PREPROCESSING_MODES + ("auto",))
-    channels = model.input_shape[-1]
-    if preprocessing in ("caffe", "torch") and channels != 3:
-        raise ValueError(
-            f"preprocessing={preprocessing!r} needs RGB images; the model "
-            f"takes {channels} channel(s). Use 'tf' or None."
-        )
-    return preprocessing
-
-
-def _class_names(model, class_names):
-    if class_names is None:
-        return None
-    class_names = [str(name) for name in class_names]
-    classes = model.output.shape[-1]
-    if is_classifier(model) and len(class_names) != classes:
-        raise ValueError(
-            f"`class_names` has {len(class_names)} names; the model has "
-            f"{classes} classes."
-        )
-    return class_names
-
-
-def _signature_card(model, preprocessing, image_size, top_k):
-    channels = model.input_shape[-1]
-    classifier = is_classifier(model)
-    outputs = (
-        {
-            PROBABILITIES_OUTPUT: "float32 (batch, classes)",
-            TOP_K_CLASSES_OUTPUT: f"int32 (batch, {top_k})",
-            TOP_K_SCORES_OUTPUT: f"float32 (batch, {top_k})",
-        }
-        if classifier
-        else {FEATURES_OUTPUT: "float32"}
-    )
-    images = (
-        f"uint8 (batch, height, width, {channels})"
-        if preprocessing
-        else f"float32 (batch, {image_size[0]}, {image_size[1]}, {channels})"
-    )
-    model_output = {
-        key: value
-        for key, value in outputs.items()
-        if key not in (TOP_K_CLASSES_OUTPUT, TOP_K_SCORES_OUTPUT)
-    }
-    signatures = {
-        name: {"inputs": {IMAGES_INPUT: images}, "outputs": outputs}
-        for name in SERVE_ENDPOINTS
-    }
-    signatures[PREPROCESSED_ENDPOINT] = {
-        "inputs": {
-            PREPROCESSED_INPUT: f"float32 (batch, {image_size[0]}, "
-            f"{image_size[1]}, {channels})"
-        },
-        "outputs": model_output,
-    }
-    return signatures

@@ -1,5 +1,6 @@
-"""Running exported models: a SavedModel directory, a `.tflite` file or a
-`.keras` file, behind one `Predictor` interface.
+"""Running exported models: a SavedModel directory (or a TF Serving base
+directory of versions), a `.tflite`, `.onnx` or `.keras` file, behind one
+`Predictor` interface.
 
 A SavedModel or TFLite export needs only TensorFlow and its model card: its
 graph holds the whole model, so none of this package's layers are needed to
@@ -25,72 +26,14 @@ from keras_residual.serving.graph_check import check_saved_model
 from keras_residual.serving.model_card import MODEL_CARD
 from keras_residual.serving.model_card import card_path
 from keras_residual.serving.model_card import read_model_card
+from keras_residual.serving.onnx_predictor import ONNXPredictor
+from keras_residual.serving.predictor_base import Predictor
+from keras_residual.serving.predictor_base import check_signatures
+from keras_residual.serving.predictor_base import signature_names
 from keras_residual.serving.signatures import preprocess_uint8
+from keras_residual.serving.tflite import run_signature
 from keras_residual.utils.download import file_digest
 from keras_residual.utils.download import tree_digest
-
-
-class Predictor:
-    """An exported classifier.
-
-    Attributes:
-        path: str. What was loaded.
-        card: dict or None. The model card.
-        channels: int. Image channels the model takes.
-        preprocessing: str or None. The mode embedded in the signature.
-        image_size: tuple of int. `(height, width)` the model sees.
-    """
-
-    def __init__(self, path, card):
-        self.path = path
-        self.card = card or {}
-        shape = self.card.get("input_shape") or [None, None, None]
-        self.image_size = tuple(shape[:2])
-        self.channels = shape[2]
-        self.preprocessing = (self.card.get("preprocessing") or {}).get("mode")
-
-    @property
-    def class_names(self):
-        return self.card.get("class_names")
-
-    def check_images(self, images, dtype):
-        """Validates a batch before it reaches the graph.
-
-        Args:
-            images: array. `(batch, height, width, channels)` or one image.
-            dtype: str. The dtype to cast to.
-        """
-        images = np.asarray(images)
-        if images.ndim == 3:
-            images = images[None]
-        if images.ndim != 4:
-            raise ValueError(
-                "`images` must have shape (batch, height, width, channels) or "
-                f"(height, width, channels); received shape {images.shape}."
-            )
-        if self.channels is not None and images.shape[-1] != self.channels:
-            raise ValueError(
-                f"`images` must have {self.channels} channel(s) for "
-                f"{self.path!r}; received shape {images.shape}."
-            )
-        return images.astype(dtype)
-
-    def predict_images(self, images):
-        """Probabilities for uint8 images of any size, `(batch, classes)`.
-
-        Args:
-            images: array. uint8 images of any size (or the model's float input for an
-                export without preprocessing).
-        """
-        raise NotImplementedError
-
-    def predict_preprocessed(self, inputs):
-        """Probabilities for already preprocessed float32 inputs.
-
-        Args:
-            inputs: array. float32, already preprocessed, at the model's input size.
-        """
-        raise NotImplementedError
 
 
 class SavedModelPredictor(Predictor):
@@ -109,7 +52,7 @@ class SavedModelPredictor(Predictor):
                 f": {str(error).splitlines()[0][:200]})."
             ) from None
         signatures = dict(loaded.signatures)
-        _check_signatures(path, signatures)
+        check_signatures(path, _found(signatures))
         if not card:  # read what the card would say from the signature
             spec = signatures[SERVE_SIGNATURE].structured_input_signature[1][
                 IMAGES_INPUT
@@ -164,7 +107,7 @@ class TFLitePredictor(Predictor):
                     f"{path!r} is not a readable TFLite model ({error})."
                 ) from None
         signatures = self._interpreter.get_signature_list()
-        _check_signatures(path, signatures)
+        check_signatures(path, _found(signatures))
         self._serve = self._interpreter.get_signature_runner(SERVE_SIGNATURE)
         self._preprocessed = self._interpreter.get_signature_runner(
             PREPROCESSED_ENDPOINT
@@ -194,7 +137,7 @@ class TFLitePredictor(Predictor):
         # One image at a time: the runner resizes its input per call, and
         # batch-1 is what TFLite is built for.
         rows = [
-            runner(**{name: batch[i : i + 1]})[PROBABILITIES_OUTPUT]
+            run_signature(runner, **{name: batch[i : i + 1]})[PROBABILITIES_OUTPUT]
             for i in range(len(batch))
         ]
         return np.concatenate(rows, axis=0)
@@ -261,12 +204,13 @@ class KerasPredictor(Predictor):
 
 def load_predictor(path, trust=False):
     """Loads an exported model: a SavedModel directory (or a run directory
-    holding `saved_model/`), a `.tflite` or a `.keras` file (the latter with
-    `safe_mode=True`).
+    holding `saved_model/`, or a TF Serving base directory, whose latest
+    version is loaded), a `.tflite`, `.onnx` or `.keras` file (the latter
+    with `safe_mode=True`).
 
     Args:
-        path: str. A SavedModel directory, a run directory, a `.tflite` or a `.keras`
-            file.
+        path: str. A SavedModel directory, a run directory, a TF Serving
+            base directory, a `.tflite`, `.onnx` or `.keras` file.
         trust: bool. Run a SavedModel whose graph uses ops outside the
             tensor-op allow-list (see `serving.graph_check`). Defaults to
             `False`.
@@ -280,6 +224,7 @@ def load_predictor(path, trust=False):
         raise ValueError(f"Model path {path!r} does not exist.")
     if os.path.isdir(os.path.join(path, "saved_model")):  # a run directory
         path = os.path.join(path, "saved_model")
+    path = latest_version(path)
     card = read_model_card(path)
     if os.path.isdir(path):
         if not os.path.isfile(os.path.join(path, "saved_model.pb")):
@@ -293,12 +238,42 @@ def load_predictor(path, trust=False):
     _check_artifact(path, card)
     if path.endswith(".tflite"):
         return TFLitePredictor(path, card)
+    if path.endswith(".onnx"):
+        return ONNXPredictor(path, card)
     if path.endswith(".keras"):
         return KerasPredictor(path, card)
     raise ValueError(
         f"Model path {path!r} is neither a SavedModel directory nor a "
-        ".tflite or .keras file."
+        ".tflite, .onnx or .keras file."
     )
+
+
+def latest_version(path):
+    """The highest-numbered version of a TF Serving base directory
+    (`path/<version>/saved_model.pb`, as `export(..., version=N)` writes),
+    as TF Serving's default policy serves; any other path as it is.
+
+    Args:
+        path: str. A path.
+    """
+    if not os.path.isdir(path) or os.path.isfile(os.path.join(path, "saved_model.pb")):
+        return path
+    versions = [
+        int(name)
+        for name in os.listdir(path)
+        if name.isdigit() and os.path.isfile(os.path.join(path, name, "saved_model.pb"))
+    ]
+    return os.path.join(path, str(max(versions))) if versions else path
+
+
+def _found(signatures):
+    return {
+        name: (
+            signature_names(signature, "inputs"),
+            signature_names(signature, "outputs"),
+        )
+        for name, signature in signatures.items()
+    }
 
 
 def _check_artifact(path, card):
@@ -315,34 +290,6 @@ def _check_artifact(path, card):
             f"{card_path(path)!r}: the export was interrupted or the file was "
             "changed. Export it again (with overwrite=True / --overwrite)."
         )
-
-
-def _check_signatures(path, signatures):
-    found = {
-        name: (_names(signature, "inputs"), _names(signature, "outputs"))
-        for name, signature in signatures.items()
-    }
-    serve = found.get(SERVE_SIGNATURE, ((), ()))
-    if (
-        (IMAGES_INPUT,) != tuple(serve[0])
-        or PROBABILITIES_OUTPUT not in serve[1]
-        or (PREPROCESSED_ENDPOINT not in found)
-    ):
-        raise ValueError(
-            f"{path!r} is not a classifier exported by keras_residual: it "
-            f"needs a {SERVE_SIGNATURE!r} signature from 'images' to "
-            f"'probabilities' and a {PREPROCESSED_ENDPOINT!r} signature; "
-            f"found {found}. Export it with `keras-residual export` or "
-            "keras_residual.export()."
-        )
-
-
-def _names(signature, kind):
-    if isinstance(signature, dict):  # TFLite signature list entry
-        return signature.get(kind, ())
-    if kind == "outputs":
-        return tuple(signature.structured_outputs)
-    return tuple(signature.structured_input_signature[1])
 
 
 def read_images(paths, channels):

@@ -1,0 +1,118 @@
+"""The interface every runner of an export implements (`Predictor`), and
+the check that an export has this package's signatures."""
+
+import numpy as np
+
+from keras_residual.serving.endpoints import IMAGES_INPUT
+from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
+from keras_residual.serving.endpoints import PROBABILITIES_OUTPUT
+from keras_residual.serving.endpoints import SERVE_SIGNATURE
+
+
+class Predictor:
+    """An exported classifier.
+
+    Attributes:
+        path: str. What was loaded.
+        card: dict or None. The model card.
+        channels: int. Image channels the model takes.
+        preprocessing: str or None. The mode embedded in the signature.
+        image_size: tuple of int. `(height, width)` the model sees.
+    """
+
+    def __init__(self, path, card):
+        self.path = path
+        self.card = card or {}
+        shape = self.card.get("input_shape") or [None, None, None]
+        self.image_size = tuple(shape[:2])
+        self.channels = shape[2]
+        self.preprocessing = (self.card.get("preprocessing") or {}).get("mode")
+
+    # Whether `predict_preprocessed` can take the model's float input.
+    takes_preprocessed = True
+
+    @property
+    def class_names(self):
+        return self.card.get("class_names")
+
+    def check_images(self, images, dtype):
+        """Validates a batch before it reaches the graph.
+
+        Args:
+            images: array. `(batch, height, width, channels)` or one image.
+            dtype: str. The dtype to cast to.
+        """
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[None]
+        if images.ndim != 4:
+            raise ValueError(
+                "`images` must have shape (batch, height, width, channels) or "
+                f"(height, width, channels); received shape {images.shape}."
+            )
+        if self.channels is not None and images.shape[-1] != self.channels:
+            raise ValueError(
+                f"`images` must have {self.channels} channel(s) for "
+                f"{self.path!r}; received shape {images.shape}."
+            )
+        return images.astype(dtype)
+
+    def predict_images(self, images):
+        """Probabilities for uint8 images of any size, `(batch, classes)`.
+
+        Args:
+            images: array. uint8 images of any size (or the model's float input for an
+                export without preprocessing).
+        """
+        raise NotImplementedError
+
+    def predict_preprocessed(self, inputs):
+        """Probabilities for already preprocessed float32 inputs.
+
+        Args:
+            inputs: array. float32, already preprocessed, at the model's input size.
+        """
+        raise NotImplementedError
+
+
+def check_signatures(path, found, required=(SERVE_SIGNATURE, PREPROCESSED_ENDPOINT)):
+    """Refuses an export without this package's entry points.
+
+    Args:
+        path: str. The export, for the message.
+        found: dict. `{signature: (input_names, output_names)}`.
+        required: tuple of str. Signatures it must have. Defaults to
+            `serving_default` and `serve_preprocessed`.
+
+    Raises:
+        ValueError: `serving_default` does not go from `images` to
+            `probabilities`, or a required signature is missing.
+    """
+    serve = found.get(SERVE_SIGNATURE, ((), ()))
+    if (
+        (IMAGES_INPUT,) != tuple(serve[0])
+        or PROBABILITIES_OUTPUT not in serve[1]
+        or any(name not in found for name in required)
+    ):
+        raise ValueError(
+            f"{path!r} is not a classifier exported by keras_residual: it "
+            f"needs a {SERVE_SIGNATURE!r} signature from 'images' to "
+            f"'probabilities' and the signatures {list(required)}; found "
+            f"{found}. Export it with `keras-residual export` or "
+            "keras_residual.export()."
+        )
+
+
+def signature_names(signature, kind):
+    """Input or output names of a TFLite signature-list entry or a
+    SavedModel concrete function.
+
+    Args:
+        signature: dict or concrete function. The signature.
+        kind: str. `"inputs"` or `"outputs"`.
+    """
+    if isinstance(signature, dict):  # TFLite signature list entry
+        return tuple(signature.get(kind, ()))
+    if kind == "outputs":
+        return tuple(signature.structured_outputs)
+    return tuple(signature.structured_input_signature[1])
