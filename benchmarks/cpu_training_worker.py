@@ -24,13 +24,14 @@ def keras_contenders(model_name, case):
     import numpy as np
 
     import keras_residual as kr
+    from keras_residual.models.zoo import model_spec
     from keras_residual.training.precision import resolve_precision
     from keras_residual.training.precision_probe import probe_shapes
 
     shape = (case["size"], case["size"], 3)
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        spec = kr.model_spec(model_name)
+        spec = model_spec(model_name)
         auto = resolve_precision("auto", shapes=probe_shapes(spec, shape))
         policies = {"ours TF float32": "float32", "ours TF auto": auto}
     else:
@@ -107,7 +108,7 @@ def torch_contenders(model_name, case):
                 loss = loss_fn(forward(inputs), y)
             loss.backward()
             optimizer.step()
-            return float(loss)
+            return float(loss.detach())
 
         if options.get("compile"):
             try:

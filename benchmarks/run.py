@@ -58,9 +58,8 @@ SUITE = (
     Benchmark("precision", "benchmarks.precision_xla", ("precision_xla",)),
     Benchmark("input_pipeline", "benchmarks.input_pipeline", ("input_pipeline",)),
     Benchmark("zoo_build", "benchmarks.zoo_build", ("zoo_build",)),
-    Benchmark(
-        "export_latency", "benchmarks.export_latency", ("export_latency_resnet20",)
-    ),
+    Benchmark("cpu_training", "benchmarks.cpu_training", ("cpu_training",)),
+    Benchmark("export_latency", "benchmarks.export_latency", ("export_latency",)),
     Benchmark("quantized_export", "benchmarks.quantized_export", ("quantized_export",)),
     Benchmark("densenet_memory", "benchmarks.densenet_memory", ("densenet_memory",)),
     Benchmark("digits_resnet20", "benchmarks.digits_resnet20", ("digits_resnet20",)),

@@ -564,3 +564,43 @@ def test_default_top_k_fits_models_with_fewer_than_five_classes(tmp_path):
     assert json.load(open(os.path.join(path, "model_card.json")))["top_k"] == 2
     with pytest.raises(ValueError, match=r"`top_k` must lie in \[1, 2\]; received 3"):
         kr.export(two, str(tmp_path / "three"), top_k=3)
+
+
+def test_saved_models_fold_batch_norm_into_convolutions_and_match(model, tmp_path):
+    before = [w.copy() for w in model.get_weights()]
+    folded = kr.export(model, str(tmp_path / "folded"))
+    plain = kr.export(model, str(tmp_path / "plain"), fold_batch_norm=False)
+    # Tiny ResNet20: the stem's conv -> BN and two per basic block, three
+    # blocks; the zero-padding shortcuts have no convolution.
+    assert (
+        json.load(open(os.path.join(folded, "model_card.json")))["folded_batch_norms"]
+        == 1 + 2 * 3
+    )
+    assert "folded_batch_norms" not in json.load(
+        open(os.path.join(plain, "model_card.json"))
+    )
+    inputs = np.random.default_rng(3).uniform(-1, 1, (4, 32, 32, 1)).astype("float32")
+    expected = model.predict(inputs, verbose=0)
+    for path in (folded, plain):
+        signature = tf.saved_model.load(path).signatures["serve_preprocessed"]
+        np.testing.assert_allclose(
+            signature(inputs=tf.constant(inputs))["probabilities"].numpy(),
+            expected,
+            atol=1e-5,
+        )
+    for old, new in zip(before, model.get_weights()):  # the model is untouched
+        np.testing.assert_array_equal(old, new)
+    preact = kr.build(
+        "PreActResNet164", input_shape=(32, 32, 1), classes=10, depths=(1, 1, 1)
+    )
+    path = kr.export(preact, str(tmp_path / "preact"), preprocessing="tf")
+    card = json.load(open(os.path.join(path, "model_card.json")))
+    # Pre-activation: the stem's conv feeds only the first block's preact BN
+    # (its projection shortcut reads the pre-activated tensor, as in
+    # keras.applications' ResNetV2), then conv -> BN twice per bottleneck;
+    # the preact BNs that follow an addition stay.
+    assert card["folded_batch_norms"] == 1 + 2 * 3
+    with pytest.raises(ValueError, match=r"`fold_batch_norm` must be True, False"):
+        kr.export(model, str(tmp_path / "x"), fold_batch_norm="yes")
+    with pytest.raises(ValueError, match=r"format='keras' saves the model as it is"):
+        kr.export(model, str(tmp_path / "m.keras"), "keras", fold_batch_norm=True)

@@ -57,15 +57,6 @@ def test_onnx_runtime_matches_keras_within_1e4_on_real_digits(name, digits, tmp_
     resized = session.run(["probabilities"], {"images": big})[0]
     inputs = tf.image.resize(big.astype("float32"), (32, 32)).numpy() / 127.5 - 1.0
     np.testing.assert_allclose(resized, model.predict(inputs, verbose=0), atol=1e-4)
-    # The float variant takes the preprocessed input, like serve_preprocessed.
-    float_path = kr.export(
-        model, str(tmp_path / "float.onnx"), "onnx", preprocessing=None
-    )
-    session = _session(float_path)
-    assert session.get_inputs()[0].type == "tensor(float)"
-    floats = pixels.astype("float32") / 127.5 - 1.0
-    (probabilities,) = session.run(["probabilities"], {"images": floats})
-    np.testing.assert_allclose(probabilities, expected, atol=1e-4)
 
 
 @pytest.mark.xdist_group("onnx_export")
@@ -88,7 +79,12 @@ def test_predictor_and_evaluation_run_onnx_files(digits, tmp_path):
     result = evaluate_export(path, verbose=0)
     assert result["signature"] == "serving_default"
     assert result["accuracy"] == pytest.approx(keras_accuracy, abs=1.5 / 359)
+    # The float variant takes the preprocessed input, like serve_preprocessed.
     float_path = kr.export(model, str(tmp_path / "f.onnx"), "onnx", preprocessing=None)
+    session = _session(float_path)
+    assert session.get_inputs()[0].type == "tensor(float)"
+    (probabilities,) = session.run(["probabilities"], {"images": floats})
+    np.testing.assert_allclose(probabilities, expected, atol=1e-4)
     np.testing.assert_allclose(
         load_predictor(float_path).predict_preprocessed(floats), expected, atol=1e-4
     )

@@ -1,21 +1,34 @@
-"""BatchNorm folding for the inference-graph measurement in
-`benchmarks.export_latency`: a copy of a model in which every BatchNorm
-that directly follows a convolution (and is its only consumer) is folded
-into that convolution's kernel and bias, and replaced by an `Identity` of
-the same name. The `.keras` weights are untouched; only the copy differs.
+"""BatchNorm folding for the SavedModel serving graph: a float32 copy of a
+model in which every BatchNorm that directly follows a convolution (and is
+its only consumer) is folded into that convolution's kernel and bias, and
+replaced by a `PassThrough` of the same name. The model itself and its
+`.keras` file are untouched; only the exported graph differs.
 
-Pre-activation blocks (BN -> ReLU -> conv) have no conv -> BN pair, so a
-ResNetV2 or DenseNet folds little; a v1 ResNet folds every BN but the ones
-that follow an addition.
+`export()` folds for SavedModels, where it measured faster
+(`python -m benchmarks export_latency`); ONNX Runtime and the TFLite
+converter fold conv -> BN pairs themselves. A BN that follows an addition
+or a concatenation (the pre-activation BN of a ResNetV2 or DenseNet block)
+has no convolution to fold into and stays.
 """
 
 import keras
 import numpy as np
 
+HEAD_ATTRIBUTES = ("classifier_activation", "include_top")
+
+
+@keras.saving.register_keras_serializable(package="keras_residual")
+class PassThrough(keras.layers.Layer):
+    """What a folded BatchNorm becomes: its input, unchanged (it accepts
+    BatchNorm's call arguments, which the clone passes on)."""
+
+    def call(self, inputs, training=None, mask=None):
+        return inputs
+
 
 def foldable_pairs(model):
-    """`{batch_norm_name: conv_name}` for each BN fed only by a Conv2D whose
-    output nothing else reads.
+    """`{batch_norm_name: conv_name}` for each BN fed by a linear,
+    channels-last Conv2D whose output nothing else reads.
 
     Args:
         model: `keras.Model`. A Functional model.
@@ -36,6 +49,8 @@ def foldable_pairs(model):
         if (
             type(producer) is keras.layers.Conv2D
             and producer.groups == 1
+            and producer.data_format == "channels_last"
+            and getattr(producer.activation, "__name__", "") == "linear"
             and consumers.get(producer.name) == [layer.name]
         ):
             pairs[layer.name] = producer.name
@@ -43,7 +58,7 @@ def foldable_pairs(model):
 
 
 def fold_batch_norm(model):
-    """Returns a float32 copy of `model` with its conv -> BN pairs folded.
+    """Returns a copy of `model` with its conv -> BN pairs folded.
 
     Args:
         model: `keras.Model`. A Functional model.
@@ -57,12 +72,15 @@ def fold_batch_norm(model):
     def clone(layer):
         config = layer.get_config()
         if layer.name in pairs:
-            return keras.layers.Identity(name=layer.name)
+            return PassThrough(name=layer.name)
         if layer.name in convs:
             config["use_bias"] = True
         return layer.__class__.from_config(config)
 
     folded = keras.models.clone_model(model, clone_function=clone)
+    for name in HEAD_ATTRIBUTES:  # what `core.heads` reads off the model
+        if hasattr(model, name):
+            setattr(folded, name, getattr(model, name))
     for layer in model.layers:
         target = folded.get_layer(layer.name)
         if layer.name in pairs:
