@@ -11,6 +11,7 @@ import dataclasses
 
 import keras
 
+from keras_residual.layers.batch_norm import BatchNormalization
 from keras_residual.layers.drop_path import DropPath
 from keras_residual.layers.shortcuts import ZeroPadShortcut
 from keras_residual.utils.registry import Registry
@@ -198,7 +199,8 @@ class LayerFactory:
         )(x)
 
     def bn(self, x, name, zero_init=False):
-        """Applies a named `BatchNormalization` over the channel axis.
+        """Applies a named `BatchNormalization` over the channel axis (this
+        package's subclass, fused for training on TensorFlow).
 
         Args:
             x: tensor. The input, channels last.
@@ -206,7 +208,7 @@ class LayerFactory:
             zero_init: bool. Start gamma at zero, so the branch starts as
                 the identity. Defaults to `False`.
         """
-        return keras.layers.BatchNormalization(
+        return BatchNormalization(
             axis=-1,
             momentum=self.bn_momentum,
             epsilon=self.bn_epsilon,

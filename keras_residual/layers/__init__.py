@@ -1,7 +1,9 @@
 """The serializable custom layers the blocks use, registered under
 `keras_residual>Name` so that `.keras` files reload with `safe_mode=True`.
-Backend-agnostic (`keras.ops` only)."""
+Backend-agnostic (`keras.ops` only), except `BatchNormalization`'s
+TensorFlow fast path for training steps."""
 
+from keras_residual.layers.batch_norm import BatchNormalization
 from keras_residual.layers.drop_path import DropPath
 from keras_residual.layers.gate import HighwayGate
 from keras_residual.layers.padding import PoolPadding2D
@@ -10,6 +12,7 @@ from keras_residual.layers.shortcuts import ZeroPadShortcut
 
 __all__ = [
     "DropPath",
+    "BatchNormalization",
     "HighwayGate",
     "MemoryEfficientBottleneck",
     "PoolPadding2D",

@@ -1,8 +1,9 @@
-"""BatchNorm folding for the SavedModel serving graph: a float32 copy of a
-model in which every BatchNorm that directly follows a convolution (and is
-its only consumer) is folded into that convolution's kernel and bias, and
-replaced by a `PassThrough` of the same name. The model itself and its
-`.keras` file are untouched; only the exported graph differs.
+"""BatchNorm folding for the SavedModel serving graph: a copy of a model
+(`export()` passes its float32 copy) in which every BatchNorm that
+directly follows a convolution (and is its only consumer) is folded into
+that convolution's kernel and bias, and replaced by a `PassThrough` of the
+same name. The model itself and its `.keras` file are untouched; only the
+exported graph differs.
 
 `export()` folds for SavedModels, where it measured faster
 (`python -m benchmarks export_latency`); ONNX Runtime and the TFLite
@@ -33,19 +34,28 @@ def foldable_pairs(model):
     Args:
         model: `keras.Model`. A Functional model.
     """
-    consumers = {}
+    producers, consumers = {}, {}
     for layer in model.layers:
-        for node in layer._inbound_nodes:
-            for tensor in node.input_tensors:
-                producer = tensor._keras_history.operation
+        try:
+            producers[id(layer.output)] = layer
+        except (AttributeError, ValueError):  # a shared layer: several outputs
+            continue
+    for layer in model.layers:
+        try:
+            inputs = keras.tree.flatten(layer.input)
+        except (AttributeError, ValueError):
+            continue
+        for tensor in inputs:
+            producer = producers.get(id(tensor))
+            if producer is not None:
                 consumers.setdefault(producer.name, []).append(layer.name)
     pairs = {}
     for layer in model.layers:
         if not isinstance(layer, keras.layers.BatchNormalization):
             continue
-        if layer.axis not in (-1, [-1], len(layer.input.shape) - 1):
+        if layer.axis not in (-1, len(layer.input.shape) - 1):
             continue
-        producer = layer.input._keras_history.operation
+        producer = producers.get(id(layer.input))
         if (
             type(producer) is keras.layers.Conv2D
             and producer.groups == 1
