@@ -172,6 +172,7 @@ class LayerFactory:
         use_bias=None,
         zero_init=False,
         bias_initializer="zeros",
+        groups=1,
     ):
         """Applies a named `Conv2D` to `x` and returns its output.
 
@@ -186,12 +187,16 @@ class LayerFactory:
             zero_init: bool. Start the kernel at zero (the last conv of a
                 residual branch). Defaults to `False`.
             bias_initializer: str or initializer. Defaults to `"zeros"`.
+            groups: int. Grouped convolution: `groups` independent
+                convolutions over as many slices of the channels (ResNeXt's
+                cardinality). Defaults to `1`.
         """
         return keras.layers.Conv2D(
             filters,
             kernel_size,
             strides=strides,
             padding=padding,
+            groups=groups,
             use_bias=self.use_bias if use_bias is None else use_bias,
             kernel_initializer="zeros" if zero_init else self.kernel_initializer,
             bias_initializer=bias_initializer,
