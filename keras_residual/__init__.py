@@ -61,6 +61,7 @@ from keras_residual.models.resnet_v2 import ResNet101V2
 from keras_residual.models.resnet_v2 import ResNet152V2
 from keras_residual.models.resnext import ResNeXt50_32x4d
 from keras_residual.models.resnext import ResNeXt101_32x8d
+from keras_residual.models.senet import SEResNet50
 from keras_residual.models.zoo import build
 from keras_residual.models.zoo import get_spec
 from keras_residual.models.zoo import list_models

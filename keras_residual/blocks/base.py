@@ -11,6 +11,7 @@ import dataclasses
 
 import keras
 
+from keras_residual.blocks.attention import attend
 from keras_residual.layers.batch_norm import BatchNormalization
 from keras_residual.layers.drop_path import DropPath
 from keras_residual.layers.shortcuts import ZeroPadShortcut
@@ -335,7 +336,8 @@ def shortcut_path(x, call, projection_input=None, norm=True):
 
 
 def residual_add(call, shortcut, branch, name=None):
-    """Adds `branch` to `shortcut`, dropping the branch with `call.drop_rate`.
+    """Adds `branch` to `shortcut`, after the block's channel attention (see
+    `blocks.attention`) and dropping the branch with `call.drop_rate`.
 
     Args:
         call: `BlockCall`.
@@ -344,6 +346,7 @@ def residual_add(call, shortcut, branch, name=None):
         name: str or None. Name of the `Add` layer. Defaults to
             `{call.name}_add`.
     """
+    branch = attend(branch, call)  # the block's `attention` option, if any
     if call.drop_rate > 0.0:
         branch = DropPath(call.drop_rate, name=f"{call.name}_drop_path")(branch)
     return keras.layers.Add(name=name or f"{call.name}_add")([shortcut, branch])

@@ -26,7 +26,7 @@ PADDINGS = ("same", "symmetric")
 @register_block(
     "basic",
     expansion=1,
-    options=("padding",),
+    options=("padding", "attention"),
     description=("Post-activation basic block: two 3x3 convs (He et al. 2015)."),
 )
 def basic_block(x, call):
@@ -47,7 +47,7 @@ def basic_block(x, call):
 @register_block(
     "bottleneck",
     expansion=4,
-    options=("stride_on", "padding"),
+    options=("stride_on", "padding", "attention"),
     description=(
         "Post-activation bottleneck: 1x1, 3x3, 1x1 x4 (keras.applications "
         "ResNet v1 layout)."
@@ -76,7 +76,7 @@ def bottleneck_block(x, call):
 @register_block(
     "preact_basic",
     expansion=1,
-    options=("padding",),
+    options=("padding", "attention"),
     description=("Pre-activation basic block: BN-ReLU-3x3 twice (He et al. 2016)."),
 )
 def preact_basic_block(x, call):
@@ -101,6 +101,7 @@ def preact_basic_block(x, call):
 @register_block(
     "preact_bottleneck",
     expansion=4,
+    options=("attention",),
     description=("Pre-activation bottleneck (keras.applications ResNetV2 layout)."),
 )
 def preact_bottleneck_block(x, call):

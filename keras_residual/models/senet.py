@@ -1,0 +1,37 @@
+"""Squeeze-and-excitation ResNets (Hu et al. 2018) in timm's layout:
+ResNet-50 v1.5 (stride on the 3x3, bias-free convolutions, BatchNorm
+epsilon 1e-5) with `attention="se"` in every bottleneck, matched to timm's
+parameter count. Any residual model takes `attention="se"` or `"eca"` as a
+`build()` option."""
+
+from keras_residual.core.spec import ModelSpec
+from keras_residual.core.spec import StageSpec
+from keras_residual.core.spec import StemSpec
+from keras_residual.models.resnet import IMAGENET_WIDTHS
+from keras_residual.models.resnext import TORCH_LAYOUT
+from keras_residual.models.zoo import register_model
+
+
+def se_resnet_spec(depths, attention="se"):
+    """A timm-layout ResNet v1.5 spec with channel attention in every block.
+
+    Args:
+        depths: sequence of int. Bottlenecks per stage.
+        attention: str. `"se"` or `"eca"`. Defaults to `"se"`.
+    """
+    args = {"attention": attention, "stride_on": "3x3", "padding": "symmetric"}
+    return ModelSpec(
+        stem=StemSpec("imagenet", 64),
+        stages=tuple(
+            StageSpec(depth, width, "bottleneck", stride=stride, args=args)
+            for depth, width, stride in zip(depths, IMAGENET_WIDTHS, (1, 2, 2, 2))
+        ),
+        **TORCH_LAYOUT,
+    )
+
+
+SEResNet50 = register_model(
+    "SEResNet50",
+    se_resnet_spec((3, 4, 6, 3)),
+    description="SE-ResNet-50, timm seresnet50 layout (28.1M params).",
+)
