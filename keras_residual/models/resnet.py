@@ -17,7 +17,9 @@ IMAGENET_WIDTHS = (64, 128, 256, 512)
 KERAS_V1_LICENSE = "MIT (Kaiming He's release, ported by keras.applications)"
 
 
-def imagenet_resnet_spec(depths, block="bottleneck", use_bias=True, **fields):
+def imagenet_resnet_spec(
+    depths, block="bottleneck", use_bias=True, args=None, **fields
+):
     """A ResNet v1 spec: keras.applications stem, four stages of
     64/128/256/512 filters at strides 1/2/2/2.
 
@@ -26,12 +28,14 @@ def imagenet_resnet_spec(depths, block="bottleneck", use_bias=True, **fields):
         block: str. The registered block. Defaults to `"bottleneck"`.
         use_bias: bool. Conv biases, as keras.applications. Defaults to
             `True`.
+        args: dict or None. Block options of every stage. Defaults to
+            `None`.
         **fields: other `ModelSpec` fields.
     """
     return ModelSpec(
         stem=StemSpec("imagenet", 64),
         stages=tuple(
-            StageSpec(depth, width, block, stride=stride)
+            StageSpec(depth, width, block, stride=stride, args=dict(args or {}))
             for depth, width, stride in zip(depths, IMAGENET_WIDTHS, (1, 2, 2, 2))
         ),
         use_bias=use_bias,

@@ -3,10 +3,7 @@ stem and stages with `resnext` blocks (grouped 3x3, stride on the 3x3,
 bias-free convolutions, BatchNorm epsilon 1e-5), matched to torchvision's
 parameter counts. `cardinality` and `base_width` are `build()` options."""
 
-from keras_residual.core.spec import ModelSpec
-from keras_residual.core.spec import StageSpec
-from keras_residual.core.spec import StemSpec
-from keras_residual.models.resnet import IMAGENET_WIDTHS
+from keras_residual.models.resnet import imagenet_resnet_spec
 from keras_residual.models.zoo import register_model
 
 # torchvision's ResNet family: bias-free convs, BN epsilon 1e-5, and a
@@ -29,14 +26,7 @@ def resnext_spec(depths, cardinality, base_width):
         "stride_on": "3x3",
         "padding": "symmetric",
     }
-    return ModelSpec(
-        stem=StemSpec("imagenet", 64),
-        stages=tuple(
-            StageSpec(depth, width, "resnext", stride=stride, args=args)
-            for depth, width, stride in zip(depths, IMAGENET_WIDTHS, (1, 2, 2, 2))
-        ),
-        **TORCH_LAYOUT,
-    )
+    return imagenet_resnet_spec(depths, "resnext", args=args, **TORCH_LAYOUT)
 
 
 ResNeXt50_32x4d = register_model(

@@ -4,10 +4,7 @@ epsilon 1e-5) with `attention="se"` in every bottleneck, matched to timm's
 parameter count. Any residual model takes `attention="se"` or `"eca"` as a
 `build()` option."""
 
-from keras_residual.core.spec import ModelSpec
-from keras_residual.core.spec import StageSpec
-from keras_residual.core.spec import StemSpec
-from keras_residual.models.resnet import IMAGENET_WIDTHS
+from keras_residual.models.resnet import imagenet_resnet_spec
 from keras_residual.models.resnext import TORCH_LAYOUT
 from keras_residual.models.zoo import register_model
 
@@ -20,14 +17,7 @@ def se_resnet_spec(depths, attention="se"):
         attention: str. `"se"` or `"eca"`. Defaults to `"se"`.
     """
     args = {"attention": attention, "stride_on": "3x3", "padding": "symmetric"}
-    return ModelSpec(
-        stem=StemSpec("imagenet", 64),
-        stages=tuple(
-            StageSpec(depth, width, "bottleneck", stride=stride, args=args)
-            for depth, width, stride in zip(depths, IMAGENET_WIDTHS, (1, 2, 2, 2))
-        ),
-        **TORCH_LAYOUT,
-    )
+    return imagenet_resnet_spec(depths, "bottleneck", args=args, **TORCH_LAYOUT)
 
 
 SEResNet50 = register_model(
