@@ -39,6 +39,18 @@ def random_images(n, size, channels=3, seed=0):
     )
 
 
+def assert_trains_and_reloads(model, x, y, path):
+    """One epoch of SGD on `(x, y)`, then a `.keras` round trip at `path`
+    (`safe_mode=True`) that must predict what the model predicts."""
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(path)
+    reloaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(
+        reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
+    )
+
+
 def free_port():
     """A loopback port nobody listens on (bound, read, released)."""
     with socket.socket() as probe:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import keras_residual as kr
+from tests.conftest import assert_trains_and_reloads
 
 # timm.create_model("seresnet50").num_params (../shared/REFERENCE.md: 28.09M)
 TIMM_SERESNET50 = 28_088_024
@@ -50,14 +51,7 @@ def test_any_residual_block_takes_attention_trains_and_reloads(
     scales = [layer for layer in model.layers if layer.name.endswith("_scale")]
     assert len(scales) == len(kr.get_spec(name).depths)
     x = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype("float32")
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    model.fit(x, np.arange(4), epochs=1, verbose=0)
-    path = str(tmp_path / "m.keras")
-    model.save(path)
-    reloaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(
-        reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
-    )
+    assert_trains_and_reloads(model, x, np.arange(4), str(tmp_path / "m.keras"))
 
 
 def test_unknown_attention_and_blocks_without_it_are_refused():

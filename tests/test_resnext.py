@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import keras_residual as kr
+from tests.conftest import assert_trains_and_reloads
 
 # torchvision's model table (../shared/REFERENCE.md): parameters, which are
 # our trainable weights (BatchNorm's moving statistics are buffers there).
@@ -55,14 +56,7 @@ def test_resnext_trains_and_reloads(tmp_path):
     )
     x = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype("float32")
     y = np.array([0, 1, 2, 3])
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    model.fit(x, y, epochs=1, verbose=0)
-    path = str(tmp_path / "resnext.keras")
-    model.save(path)
-    reloaded = keras.saving.load_model(path, safe_mode=True)
-    np.testing.assert_allclose(
-        reloaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5
-    )
+    assert_trains_and_reloads(model, x, y, str(tmp_path / "resnext.keras"))
 
 
 def test_bad_cardinality_and_base_width_are_refused():
