@@ -1,4 +1,5 @@
-"""keras_residual: ResNet v1/v2, highway and DenseNet families for Keras 3.
+"""keras_residual: ResNet v1/v2, ResNeXt, SE, highway, DenseNet and ViT
+families for Keras 3.
 
 Every model comes from one block registry and one Functional-API builder.
 This module is the public API only: it re-exports names from the
@@ -22,6 +23,9 @@ from keras_residual.blocks import residual_add
 from keras_residual.blocks import shortcut_path
 from keras_residual.core.builder import ResidualModel
 from keras_residual.core.builder import plan_blocks
+from keras_residual.core.heads import list_heads
+from keras_residual.core.heads import register_final_norm
+from keras_residual.core.heads import register_head
 from keras_residual.core.spec import ModelSpec
 from keras_residual.core.spec import StageSpec
 from keras_residual.core.spec import StemSpec
@@ -56,12 +60,16 @@ from keras_residual.models.resnet import ResNet34
 from keras_residual.models.resnet import ResNet50
 from keras_residual.models.resnet import ResNet101
 from keras_residual.models.resnet import ResNet152
+from keras_residual.models.resnet_d import ResNet50D
 from keras_residual.models.resnet_v2 import ResNet50V2
 from keras_residual.models.resnet_v2 import ResNet101V2
 from keras_residual.models.resnet_v2 import ResNet152V2
 from keras_residual.models.resnext import ResNeXt50_32x4d
 from keras_residual.models.resnext import ResNeXt101_32x8d
 from keras_residual.models.senet import SEResNet50
+from keras_residual.models.vit import ViTBase16
+from keras_residual.models.vit import ViTSmall16
+from keras_residual.models.vit import ViTTiny16
 from keras_residual.models.zoo import build
 from keras_residual.models.zoo import get_spec
 from keras_residual.models.zoo import list_models

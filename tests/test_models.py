@@ -27,14 +27,16 @@ def build_small(name, **kwargs):
 
 
 DEEP_BLOCKS = 20
+WIDE_FILTERS = 768  # ViT-B's width: 86M parameters, as slow as a deep model
 
 
 def _marks(name):
     """Each model's tests stay on one xdist worker; models with more than
-    DEEP_BLOCKS blocks are also marked `deep` (CI's JAX run skips them: see
-    README, Backends)."""
+    DEEP_BLOCKS blocks or a stage of WIDE_FILTERS are also marked `deep`
+    (CI's JAX run skips them: see README, Backends)."""
     marks = [pytest.mark.xdist_group(name)]
-    if sum(kr.get_spec(name).depths) > DEEP_BLOCKS:
+    spec = kr.get_spec(name)
+    if sum(spec.depths) > DEEP_BLOCKS or max(spec.widths) >= WIDE_FILTERS:
         marks.append(pytest.mark.deep)
     return marks
 
@@ -156,8 +158,9 @@ def test_no_auto_generated_layer_names(case):
 def test_every_layer_is_prefixed_by_its_block_or_a_known_part(case):
     _, model = case
     allowed = re.compile(
-        r"images|conv1_.*|pool\d+(_.*)?|conv\d+_block\d+_.*"
+        r"images|conv1_.*|pool\d+(_.*)?|(conv\d+|transformer)_block\d+_.*"
         r"|(post_)?(bn|relu)|avg_pool|max_pool|predictions"
+        r"|patch_embed(_.*)?|cls_token|norm|token_pool"
     )
     for layer in model.layers:
         assert allowed.fullmatch(layer.name), layer.name

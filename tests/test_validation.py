@@ -21,7 +21,11 @@ import keras_residual as kr
             ValueError,
             r"include_top=True.*known input height",
         ),
-        ({"input_shape": (64, 64)}, ValueError, r"\(height, width, channels\)"),
+        (
+            {"input_shape": (64, 64, 64, 3)},
+            ValueError,
+            r"\(height, width, channels\).*\(length, channels\).*4 entries",
+        ),
         ({"input_shape": "224"}, TypeError, r"input_shape"),
         (
             {"include_top": False, "pooling": "avgg"},
@@ -60,9 +64,9 @@ def test_unknown_model_suggests_close_names():
         kr.build(42)
 
 
-def test_input_tensor_must_be_an_image_batch_and_agree_with_input_shape():
-    with pytest.raises(ValueError, match="4D image batch"):
-        kr.ResNet20(input_tensor=keras.Input((32, 32)))
+def test_input_tensor_must_be_an_image_or_signal_batch_and_agree_with_input_shape():
+    with pytest.raises(ValueError, match="batch of images.*1-D signals.*None, 32"):
+        kr.ResNet20(input_tensor=keras.Input((32,)))
     with pytest.raises(ValueError, match="disagrees"):
         kr.ResNet20(input_tensor=keras.Input((32, 32, 3)), input_shape=(64, 64, 3))
 

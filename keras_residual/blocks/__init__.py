@@ -12,6 +12,7 @@ from keras_residual.blocks import highway  # noqa: F401
 from keras_residual.blocks import dense  # noqa: F401
 from keras_residual.blocks import plain  # noqa: F401
 from keras_residual.blocks import resnext  # noqa: F401
+from keras_residual.blocks import transformer  # noqa: F401
 
 # isort: on
 from keras_residual.blocks.base import BLOCKS

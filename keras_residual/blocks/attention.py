@@ -53,18 +53,16 @@ def attend(branch, call):
     kind = call.arg("attention", None, ATTENTIONS)
     if kind is None:
         return branch
-    name, channels = call.name, branch.shape[-1]
+    name, channels, layers = call.name, branch.shape[-1], call.layers
     if kind == "se":
-        gate = keras.layers.GlobalAveragePooling2D(
-            keepdims=True, name=f"{name}_se_pool"
-        )(branch)
-        gate = keras.layers.Conv2D(se_channels(channels), 1, name=f"{name}_se_reduce")(
-            gate
+        gate = layers.global_pool(branch, f"{name}_se_pool", keepdims=True)
+        gate = layers.conv(
+            gate, se_channels(channels), 1, f"{name}_se_reduce", use_bias=True
         )
-        gate = keras.layers.Activation("relu", name=f"{name}_se_relu")(gate)
-        gate = keras.layers.Conv2D(channels, 1, name=f"{name}_se_expand")(gate)
+        gate = layers.act(gate, name=f"{name}_se_relu", activation="relu")
+        gate = layers.conv(gate, channels, 1, f"{name}_se_expand", use_bias=True)
     else:
-        gate = keras.layers.GlobalAveragePooling2D(name=f"{name}_eca_pool")(branch)
+        gate = layers.global_pool(branch, f"{name}_eca_pool")
         gate = keras.layers.Reshape((channels, 1), name=f"{name}_eca_reshape")(gate)
         gate = keras.layers.Conv1D(
             1,
@@ -73,6 +71,7 @@ def attend(branch, call):
             use_bias=False,
             name=f"{name}_eca_conv",
         )(gate)
-        gate = keras.layers.Reshape((1, 1, channels), name=f"{name}_eca_expand")(gate)
+        ones = (1,) * (len(branch.shape) - 2)
+        gate = keras.layers.Reshape((*ones, channels), name=f"{name}_eca_expand")(gate)
     gate = keras.layers.Activation("sigmoid", name=f"{name}_{kind}_gate")(gate)
     return keras.layers.Multiply(name=f"{name}_{kind}_scale")([branch, gate])

@@ -12,7 +12,7 @@ import dataclasses
 import keras
 
 from keras_residual.blocks.attention import attend
-from keras_residual.layers.batch_norm import BatchNormalization
+from keras_residual.blocks.layer_factory import LayerFactory  # noqa: F401
 from keras_residual.layers.drop_path import DropPath
 from keras_residual.layers.shortcuts import ZeroPadShortcut
 from keras_residual.utils.registry import Registry
@@ -40,6 +40,8 @@ class BlockInfo:
         options: tuple of str. Block args that `build(...)` accepts as
             keywords (e.g. `gate_bias`) and routes into the stages (or the
             transitions) using this block.
+        tokens: bool. The block works on token sequences (a Transformer
+            block); a model using it needs a known input size.
     """
 
     name: str
@@ -50,6 +52,7 @@ class BlockInfo:
     strides: tuple = (1, 2)
     description: str = ""
     options: tuple = ()
+    tokens: bool = False
 
 
 def register_block(
@@ -62,6 +65,7 @@ def register_block(
     strides=(1, 2),
     description="",
     options=(),
+    tokens=False,
     overwrite=False,
 ):
     """Registers a block so that any stage of any spec can use it.
@@ -83,6 +87,8 @@ def register_block(
         description: str. One line shown by `list_blocks()`. Defaults to `""`.
         options: tuple of str. Block args accepted as `build()` keywords.
             Defaults to `()`.
+        tokens: bool. The block works on token sequences. Defaults to
+            `False`.
         overwrite: bool. Replace a block of the same name. Defaults to `False`.
     """
 
@@ -104,6 +110,7 @@ def register_block(
             strides=tuple(check_int("strides", s, minimum=1) for s in strides),
             description=description or (function.__doc__ or "").strip().split("\n")[0],
             options=tuple(options),
+            tokens=bool(tokens),
         )
         BLOCKS.register(name, info, overwrite=overwrite)
         return function
@@ -129,115 +136,6 @@ def list_blocks():
 
 
 @dataclasses.dataclass(frozen=True)
-class LayerFactory:
-    """Makes the named convolution, BN and activation layers of a spec.
-
-    Args:
-        activation: str. Activation name.
-        use_bias: bool. Default `use_bias` of convolutions.
-        kernel_initializer: str. Initializer of convolution kernels.
-        bn_momentum: float. BatchNormalization momentum.
-        bn_epsilon: float. BatchNormalization epsilon.
-    """
-
-    activation: str = "relu"
-    use_bias: bool = True
-    kernel_initializer: str = "glorot_uniform"
-    bn_momentum: float = 0.99
-    bn_epsilon: float = 1.001e-5
-
-    @classmethod
-    def from_spec(cls, spec):
-        """The factory for a `ModelSpec`'s shared settings.
-
-        Args:
-            spec: `ModelSpec`. Supplies `activation`, `use_bias`,
-                `kernel_initializer`, `bn_momentum` and `bn_epsilon`.
-        """
-        return cls(
-            activation=spec.activation,
-            use_bias=spec.use_bias,
-            kernel_initializer=spec.kernel_initializer,
-            bn_momentum=spec.bn_momentum,
-            bn_epsilon=spec.bn_epsilon,
-        )
-
-    def conv(
-        self,
-        x,
-        filters,
-        kernel_size,
-        name,
-        strides=1,
-        padding="valid",
-        use_bias=None,
-        zero_init=False,
-        bias_initializer="zeros",
-        groups=1,
-    ):
-        """Applies a named `Conv2D` to `x` and returns its output.
-
-        Args:
-            x: tensor. The input, channels last.
-            filters: int. Output channels.
-            kernel_size: int or tuple. The kernel size.
-            name: str. The layer name; use the block's `call.name` prefix.
-            strides: int. The stride. Defaults to `1`.
-            padding: str. `"valid"` or `"same"`. Defaults to `"valid"`.
-            use_bias: bool or None. Defaults to the spec's `use_bias`.
-            zero_init: bool. Start the kernel at zero (the last conv of a
-                residual branch). Defaults to `False`.
-            bias_initializer: str or initializer. Defaults to `"zeros"`.
-            groups: int. Grouped convolution: `groups` independent
-                convolutions over as many slices of the channels (ResNeXt's
-                cardinality). Defaults to `1`.
-        """
-        return keras.layers.Conv2D(
-            filters,
-            kernel_size,
-            strides=strides,
-            padding=padding,
-            groups=groups,
-            use_bias=self.use_bias if use_bias is None else use_bias,
-            kernel_initializer="zeros" if zero_init else self.kernel_initializer,
-            bias_initializer=bias_initializer,
-            name=name,
-        )(x)
-
-    def bn(self, x, name, zero_init=False):
-        """Applies a named `BatchNormalization` over the channel axis (this
-        package's subclass, fused for training on TensorFlow).
-
-        Args:
-            x: tensor. The input, channels last.
-            name: str. The layer name, e.g. `f"{call.name}_1_bn"`.
-            zero_init: bool. Start gamma at zero, so the branch starts as
-                the identity. Defaults to `False`.
-        """
-        return BatchNormalization(
-            axis=-1,
-            momentum=self.bn_momentum,
-            epsilon=self.bn_epsilon,
-            gamma_initializer="zeros" if zero_init else "ones",
-            name=name,
-        )(x)
-
-    def act(self, x, prefix=None, name=None):
-        """Applies the spec's activation as a named `Activation` layer.
-
-        Args:
-            x: tensor. The input.
-            prefix: str or None. Names the layer `{prefix}_{activation}`
-                (keras.applications: `conv2_block1_1_relu`).
-            name: str or None. The full layer name instead (e.g.
-                `conv2_block1_out`). Defaults to `None`.
-        """
-        return keras.layers.Activation(
-            self.activation, name=name or f"{prefix}_{self.activation}"
-        )(x)
-
-
-@dataclasses.dataclass(frozen=True)
 class BlockCall:
     """Everything one block needs to build itself.
 
@@ -256,6 +154,9 @@ class BlockCall:
             more than a tensor to the next block keeps it here (the
             memory-efficient DenseNet keeps its list of feature maps).
             Defaults to `{}`.
+        input_reduction: int. How much the network has reduced the input
+            before this block (a block sizing position embeddings at the
+            default input size needs it). Defaults to `1`.
     """
 
     name: str
@@ -268,6 +169,7 @@ class BlockCall:
     args: dict
     expansion: int = 1
     stage_state: dict = dataclasses.field(default_factory=dict)
+    input_reduction: int = 1
 
     @property
     def out_channels(self):
@@ -304,7 +206,11 @@ def shortcut_path(x, call, projection_input=None, norm=True):
 
     Identity where the shape is kept; otherwise option A (`"zero_pad"`:
     `{name}_0_pad`) or option B (`"projection"`: `{name}_0_conv` and, when
-    `norm`, `{name}_0_bn`).
+    `norm`, `{name}_0_bn`). With the block option `avg_down=True`
+    (ResNet-D), a strided projection first average-pools (`{name}_0_pool`,
+    2x2 at the stride, padding "same" so that an odd size keeps its edge,
+    as timm's `ceil_mode=True, count_include_pad=False`) and then convolves
+    at stride 1.
 
     Args:
         x: tensor. The block input.
@@ -327,8 +233,14 @@ def shortcut_path(x, call, projection_input=None, norm=True):
             f"`shortcut` is {call.shortcut!r}; use 'projection' or 'zero_pad'."
         )
     source = x if projection_input is None else projection_input
+    stride = call.stride
+    if call.arg("avg_down", False, (True, False)) and stride > 1:
+        source = call.layers.pool(
+            source, 2, f"{call.name}_0_pool", strides=stride, padding="same", kind="avg"
+        )
+        stride = 1
     y = call.layers.conv(
-        source, call.out_channels, 1, f"{call.name}_0_conv", strides=call.stride
+        source, call.out_channels, 1, f"{call.name}_0_conv", strides=stride
     )
     if norm:
         y = call.layers.bn(y, f"{call.name}_0_bn")

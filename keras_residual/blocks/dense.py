@@ -81,6 +81,7 @@ def dense_layer(x, call):
             epsilon=layers.bn_epsilon,
             activation=layers.activation,
             kernel_initializer=layers.kernel_initializer,
+            rank=len(x.shape) - 2,
             name=f"{name}_remat",
         )(pieces)
     else:
@@ -118,7 +119,7 @@ def dense_transition(x, call):
     stride = call.stride
     y = layers.act(layers.bn(x, f"{name}_bn"), f"{name}")
     y = layers.conv(y, int(x.shape[-1] * compression), 1, f"{name}_conv")
-    return keras.layers.AveragePooling2D(stride, strides=stride, name=f"{name}_pool")(y)
+    return layers.pool(y, stride, f"{name}_pool", kind="avg")
 
 
 @register_stem(
@@ -136,11 +137,11 @@ def densenet_stem(x, stem, layers):
         stem: `StemSpec`. Supplies `filters`.
         layers: `LayerFactory`. Makes the named layers.
     """
-    x = keras.layers.ZeroPadding2D(((3, 3), (3, 3)), name="conv1_pad")(x)
+    x = layers.pad(x, 3, "conv1_pad")
     x = layers.conv(x, stem.filters, 7, "conv1_conv", strides=2)
     x = layers.act(layers.bn(x, "conv1_bn"), "conv1")
-    x = keras.layers.ZeroPadding2D(((1, 1), (1, 1)), name="pool1_pad")(x)
-    return keras.layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+    x = layers.pad(x, 1, "pool1_pad")
+    return layers.pool(x, 3, "pool1", strides=2)
 
 
 def dense_stages(blocks, growth_rate=32, bottleneck=4, compression=0.5):

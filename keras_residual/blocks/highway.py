@@ -111,9 +111,7 @@ def highway_transition(x, call):
         "transition_args['filters']", call.args.get("filters", x.shape[-1]), minimum=1
     )
     stride = call.stride
-    y = keras.layers.MaxPooling2D(
-        stride, strides=stride, padding="same", name=f"{name}_pool"
-    )(x)
+    y = layers.pool(x, stride, f"{name}_pool", padding="same")
     y = layers.conv(y, filters, 3, f"{name}_conv", padding="same", use_bias=True)
     return layers.act(y, f"{name}")
 

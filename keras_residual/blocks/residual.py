@@ -7,8 +7,6 @@ Layer names follow keras.applications: `{block}_{0..3}_{conv|bn|relu}`,
 layer-for-layer identical to `keras.applications` ResNet and ResNetV2 blocks.
 """
 
-import keras
-
 from keras_residual.blocks.base import changes_shape
 from keras_residual.blocks.base import register_block
 from keras_residual.blocks.base import residual_add
@@ -26,7 +24,7 @@ PADDINGS = ("same", "symmetric")
 @register_block(
     "basic",
     expansion=1,
-    options=("padding", "attention"),
+    options=("padding", "attention", "avg_down"),
     description=("Post-activation basic block: two 3x3 convs (He et al. 2015)."),
 )
 def basic_block(x, call):
@@ -47,7 +45,7 @@ def basic_block(x, call):
 @register_block(
     "bottleneck",
     expansion=4,
-    options=("stride_on", "padding", "attention"),
+    options=("stride_on", "padding", "attention", "avg_down"),
     description=(
         "Post-activation bottleneck: 1x1, 3x3, 1x1 x4 (keras.applications "
         "ResNet v1 layout)."
@@ -76,7 +74,7 @@ def bottleneck_block(x, call):
 @register_block(
     "preact_basic",
     expansion=1,
-    options=("padding", "attention"),
+    options=("padding", "attention", "avg_down"),
     description=("Pre-activation basic block: BN-ReLU-3x3 twice (He et al. 2016)."),
 )
 def preact_basic_block(x, call):
@@ -101,7 +99,7 @@ def preact_basic_block(x, call):
 @register_block(
     "preact_bottleneck",
     expansion=4,
-    options=("attention",),
+    options=("attention", "avg_down"),
     description=("Pre-activation bottleneck (keras.applications ResNetV2 layout)."),
 )
 def preact_bottleneck_block(x, call):
@@ -120,7 +118,7 @@ def preact_bottleneck_block(x, call):
     y = layers.conv(preact, call.filters, 1, f"{name}_1_conv", use_bias=False)
     y = layers.bn(y, f"{name}_1_bn")
     y = layers.act(y, f"{name}_1")
-    y = keras.layers.ZeroPadding2D(((1, 1), (1, 1)), name=f"{name}_2_pad")(y)
+    y = layers.pad(y, 1, f"{name}_2_pad")
     y = layers.conv(
         y, call.filters, 3, f"{name}_2_conv", strides=call.stride, use_bias=False
     )
@@ -179,7 +177,7 @@ def conv3x3(x, call, filters, index, stride, **kwargs):
     """
     name = f"{call.name}_{index}"
     if call.arg("padding", "same", PADDINGS) == "symmetric" and stride > 1:
-        x = keras.layers.ZeroPadding2D(((1, 1), (1, 1)), name=f"{name}_pad")(x)
+        x = call.layers.pad(x, 1, f"{name}_pad")
         return call.layers.conv(x, filters, 3, f"{name}_conv", strides=stride, **kwargs)
     return call.layers.conv(
         x, filters, 3, f"{name}_conv", strides=stride, padding="same", **kwargs
@@ -199,9 +197,7 @@ def _preact_shortcut(x, preact, call):
         and changes_shape(x, call)
         and x.shape[-1] == call.out_channels
     ):
-        return keras.layers.MaxPooling2D(
-            1, strides=call.stride, name=f"{call.name}_0_pool"
-        )(x)
+        return call.layers.pool(x, 1, f"{call.name}_0_pool", strides=call.stride)
     return shortcut_path(x, call, projection_input=preact, norm=False)
 
 

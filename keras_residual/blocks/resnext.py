@@ -47,7 +47,14 @@ def group_width(filters, cardinality, base_width):
 @register_block(
     "resnext",
     expansion=4,
-    options=("cardinality", "base_width", "stride_on", "padding", "attention"),
+    options=(
+        "cardinality",
+        "base_width",
+        "stride_on",
+        "padding",
+        "attention",
+        "avg_down",
+    ),
     description=(
         "ResNeXt bottleneck: 1x1, grouped 3x3 (cardinality x base width), "
         "1x1 x4 (Xie et al. 2017)."

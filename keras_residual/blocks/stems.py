@@ -2,9 +2,6 @@
 
 import dataclasses
 
-import keras
-
-from keras_residual.layers.padding import PoolPadding2D
 from keras_residual.utils.registry import Registry
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
@@ -23,35 +20,53 @@ class StemInfo:
     Args:
         name: str. The registered name.
         fn: callable. `fn(x, stem_spec, layers) -> tensor`.
-        stride: int. Total spatial reduction of the stem.
+        stride: int or callable. Total spatial reduction of the stem, or
+            `stride(stem_spec) -> int` where its args decide it.
         description: str. One line.
+        tokens: bool. The stem outputs a token sequence (the model then
+            needs a known input size). Defaults to `False`.
     """
 
     name: str
     fn: object
-    stride: int
+    stride: object
     description: str = ""
+    tokens: bool = False
 
 
-def register_stem(name, *, stride, description="", overwrite=False):
+def register_stem(name, *, stride, description="", tokens=False, overwrite=False):
     """Decorator registering a stem function `fn(x, stem_spec, layers)`.
 
     Args:
         name: str. The name specs use in `StemSpec.kind`.
-        stride: int. Spatial reduction of the stem.
+        stride: int or callable. Spatial reduction of the stem, or
+            `stride(stem_spec) -> int`.
         description: str. One line. Defaults to `""`.
+        tokens: bool. The stem outputs tokens. Defaults to `False`.
         overwrite: bool. Replace an existing stem. Defaults to `False`.
     """
+    if not callable(stride):
+        stride = check_int("stride", stride, minimum=1)
 
     def decorator(fn):
         STEMS.register(
             name,
-            StemInfo(name, fn, check_int("stride", stride, minimum=1), description),
+            StemInfo(name, fn, stride, description, bool(tokens)),
             overwrite=overwrite,
         )
         return fn
 
     return decorator
+
+
+def stem_stride(stem):
+    """The spatial reduction of a `StemSpec`'s registered stem.
+
+    Args:
+        stem: `StemSpec`. The stem.
+    """
+    stride = STEMS.get(stem.kind).stride
+    return stride(stem) if callable(stride) else stride
 
 
 def list_stems():
@@ -75,18 +90,12 @@ def imagenet_stem(x, stem, layers):
         stem: `StemSpec`. Supplies `filters` and `args`.
         layers: `LayerFactory`. Makes the named layers.
     """
-    x = keras.layers.ZeroPadding2D(((3, 3), (3, 3)), name="conv1_pad")(x)
+    x = layers.pad(x, 3, "conv1_pad")
     x = layers.conv(x, stem.filters, 7, "conv1_conv", strides=2)
     if stem.args.get("norm", True):
         x = layers.bn(x, "conv1_bn")
         x = layers.act(x, "conv1")
-    pool_padding = stem.args.get("pool_padding", "zeros")
-    check_choice("stem.args['pool_padding']", pool_padding, POOL_PADDINGS)
-    if pool_padding == "ignore":
-        x = PoolPadding2D(1, name="pool1_pad")(x)
-    else:
-        x = keras.layers.ZeroPadding2D(((1, 1), (1, 1)), name="pool1_pad")(x)
-    return keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    return _stem_pool(x, stem, layers)
 
 
 @register_stem(
@@ -110,3 +119,43 @@ def cifar_stem(x, stem, layers):
         x = layers.bn(x, "conv1_bn")
         x = layers.act(x, "conv1")
     return x
+
+
+@register_stem(
+    "deep",
+    stride=4,
+    description=(
+        "Three 3x3 convs (the first strided), BN, ReLU, 3x3/2 max pool "
+        "(ResNet-D, timm's stem_type='deep')."
+    ),
+)
+def deep_stem(x, stem, layers):
+    """ResNet-D's deep stem (He et al. 2019, "Bag of Tricks"): 3x3 convs of
+    `filters/2`, `filters/2` and `filters` channels, the first at stride 2,
+    each followed by BN and the activation (`conv1_{1,2,3}_*`, the last BN
+    `conv1_bn`), then the ImageNet stem's max pool (`pool1_*`; takes the
+    same `pool_padding` arg).
+
+    Args:
+        x: tensor. The input images.
+        stem: `StemSpec`. Supplies `filters` and `args`.
+        layers: `LayerFactory`. Makes the named layers.
+    """
+    width = max(1, stem.filters // 2)
+    x = layers.pad(x, 1, "conv1_1_pad")
+    x = layers.conv(x, width, 3, "conv1_1_conv", strides=2)
+    x = layers.act(layers.bn(x, "conv1_1_bn"), "conv1_1")
+    x = layers.conv(x, width, 3, "conv1_2_conv", padding="same")
+    x = layers.act(layers.bn(x, "conv1_2_bn"), "conv1_2")
+    x = layers.conv(x, stem.filters, 3, "conv1_3_conv", padding="same")
+    x = layers.act(layers.bn(x, "conv1_bn"), "conv1")
+    return _stem_pool(x, stem, layers)
+
+
+def _stem_pool(x, stem, layers):
+    """The 3x3/2 max pool (`pool1_pad`, `pool1_pool`) of the ImageNet stems."""
+    pool_padding = stem.args.get("pool_padding", "zeros")
+    check_choice("stem.args['pool_padding']", pool_padding, POOL_PADDINGS)
+    value = "-inf" if pool_padding == "ignore" else "zeros"
+    x = layers.pad(x, 1, "pool1_pad", value=value)
+    return layers.pool(x, 3, "pool1_pool", strides=2)

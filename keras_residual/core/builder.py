@@ -8,11 +8,16 @@ from keras_residual.blocks import BlockCall
 from keras_residual.blocks import LayerFactory
 from keras_residual.blocks import get_block
 from keras_residual.blocks.stems import STEMS
+from keras_residual.blocks.stems import stem_stride
+from keras_residual.core.heads import FINAL_NORMS
+from keras_residual.core.heads import HEADS
 from keras_residual.core.heads import check_head_args
 from keras_residual.core.heads import classifier_head
 from keras_residual.core.heads import pyramid_levels
+from keras_residual.core.input_shape import resolve_input_shape
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.core.spec import ModelSpec
+from keras_residual.layers.tokens import TokensToGrid
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
@@ -37,13 +42,26 @@ class BlockPlan:
 
 
 def stage_name(spec, index):
-    """The keras.applications stage name: `conv2`, `conv3`, ...
+    """The stage's `name`, else the keras.applications stage name: `conv2`,
+    `conv3`, ...
 
     Args:
-        spec: `ModelSpec`. Supplies `first_stage_index`.
+        spec: `ModelSpec`. Supplies the stages and `first_stage_index`.
         index: int. The stage's 0-based index.
     """
-    return f"conv{spec.first_stage_index + index}"
+    return spec.stages[index].name or f"conv{spec.first_stage_index + index}"
+
+
+def has_tokens(spec):
+    """Whether `spec` makes token sequences (a token stem or a stage of
+    Transformer blocks), so that its input size must be known.
+
+    Args:
+        spec: `ModelSpec`. The architecture.
+    """
+    return STEMS.get(spec.stem.kind).tokens or any(
+        get_block(stage.block).tokens for stage in spec.stages
+    )
 
 
 def transition_stride(stage):
@@ -72,7 +90,7 @@ def plan_blocks(spec):
         A list of `BlockPlan`, one per block, in order.
     """
     total = sum(spec.depths)
-    reduction = STEMS.get(spec.stem.kind).stride
+    reduction = stem_stride(spec.stem)
     plans, count = [], 0
     for s, stage in enumerate(spec.stages):
         strided = 0 if stage.stride_block == "first" else stage.depth - 1
@@ -127,10 +145,15 @@ def build_backbone(inputs, spec):
         spec: `ModelSpec`. The architecture.
 
     Returns:
-        `(features, taps)`: the feature tensor and, per block, a
-        `(BlockPlan, output tensor)` pair.
+        `(features, taps, layers)`: the feature tensor; per block, a
+        `(BlockPlan, output)` pair, where the output of a block on tokens
+        is laid out on its grid (`{block}_grid`, as timm's
+        `forward_intermediates`); and the model's `LayerFactory`.
+        `layers` is the model's `LayerFactory`.
     """
     check_spec_blocks(spec)
+    HEADS.get(spec.head)
+    FINAL_NORMS.get(spec.final_norm_kind)
     layers = LayerFactory.from_spec(spec)
     x = STEMS.get(spec.stem.kind).fn(inputs, spec.stem, layers)
     taps = []
@@ -152,9 +175,10 @@ def build_backbone(inputs, spec):
                     args=stage.args,
                     expansion=info.expansion,
                     stage_state=stage_state,
+                    input_reduction=plan.reduction // plan.stride,
                 ),
             )
-            taps.append((plan, x))
+            taps.append((plan, _tap(x, plan, layers)))
         if stage.transition is not None:
             transition = get_block(stage.transition)
             x = transition.fn(
@@ -173,74 +197,21 @@ def build_backbone(inputs, spec):
             )
     if spec.final_norm is not None:
         prefix = f"{spec.final_norm}_" if spec.final_norm else ""
-        x = layers.bn(x, f"{prefix}bn")
-        x = layers.act(x, name=f"{prefix}{spec.activation}")
-    return x, taps
+        x = FINAL_NORMS.get(spec.final_norm_kind).fn(x, prefix, layers)
+    return x, taps, layers
 
 
-def resolve_input_shape(input_shape, input_tensor, spec, include_top):
-    """Checks and completes the input shape, keras.applications-style.
-
-    Without `input_shape` or `input_tensor`, a classifier gets
-    `(default_size, default_size, 3)` and a backbone `(None, None, 3)`.
-
-    Args:
-        input_shape: tuple or None. `(height, width, channels)`.
-        input_tensor: tensor or None. A tensor to use as the input.
-        spec: `ModelSpec`. Supplies `default_size` and `min_size`.
-        include_top: bool. A classifier needs a known height and width.
-    """
-    if keras.config.image_data_format() != "channels_last":
-        raise ValueError(
-            "keras_residual models are channels-last; "
-            f"keras.config.image_data_format() is "
-            f"{keras.config.image_data_format()!r}. Call "
-            "keras.config.set_image_data_format('channels_last')."
-        )
-    if input_tensor is not None:
-        tensor_shape = tuple(input_tensor.shape)
-        if len(tensor_shape) != 4:
-            raise ValueError(
-                "`input_tensor` must be a 4D image batch (batch, height, "
-                f"width, channels); received shape {tensor_shape}."
-            )
-        if input_shape is not None and tuple(input_shape) != tensor_shape[1:]:
-            raise ValueError(
-                f"`input_shape` {tuple(input_shape)} disagrees with the shape "
-                f"of `input_tensor` {tensor_shape[1:]}."
-            )
-        input_shape = tensor_shape[1:]
-    if input_shape is None:
-        size = spec.default_size if include_top else None
-        return (size, size, 3)
-    if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__len__"):
-        raise TypeError(
-            "`input_shape` must be a tuple (height, width, channels); "
-            f"received {input_shape!r}."
-        )
-    if len(input_shape) != 3:
-        raise ValueError(
-            "`input_shape` must be (height, width, channels); received "
-            f"{tuple(input_shape)!r} with {len(input_shape)} entries."
-        )
-    height, width, channels = input_shape
-    for axis, size in (("height", height), ("width", width)):
-        if size is None:
-            continue
-        check_int(f"input_shape {axis}", size)
-        if size < spec.min_size:
-            raise ValueError(
-                f"Input {axis} must be at least {spec.min_size}; received "
-                f"input_shape={tuple(input_shape)!r}."
-            )
-    check_int("input_shape channels", channels, minimum=1)
-    if include_top and (height is None or width is None):
-        raise ValueError(
-            "`include_top=True` needs a known input height and width; "
-            f"received input_shape={tuple(input_shape)!r}. Pass a full "
-            "input_shape, or include_top=False for a variable-size backbone."
-        )
-    return (height, width, channels)
+def _tap(x, plan, layers):
+    """A block's output as a feature map: token sequences (made by a token
+    stem or block, which records their grid) are laid out on their grid."""
+    layout = layers.token_layout
+    if "grid" not in layout or len(x.shape) != 3:
+        return x
+    if len(layout["grid"]) == 1 and not layout["prefix_tokens"]:
+        return x  # 1-D tokens are already a (length, channels) map
+    return TokensToGrid(
+        layout["grid"], layout["prefix_tokens"], name=f"{plan.name}_grid"
+    )(x)
 
 
 @keras.saving.register_keras_serializable(package="keras_residual")
@@ -255,8 +226,9 @@ class ResidualModel(keras.Model):
         spec: `ModelSpec` or dict. The architecture.
         include_top: bool. Add global average pooling and the `predictions`
             classifier. Defaults to `True`.
-        input_shape: tuple or None. `(height, width, channels)`.
-            Defaults to `None` (see `resolve_input_shape`).
+        input_shape: tuple or None. `(height, width, channels)`, or
+            `(length, channels)` for 1-D signals. Defaults to `None` (see
+            `core.input_shape.resolve_input_shape`).
         pooling: str or None. For `include_top=False`: `None` (4D features),
             `"avg"` or `"max"`. Defaults to `None`.
         classes: int. Number of classes of the classifier. Defaults to `1000`.
@@ -297,7 +269,9 @@ class ResidualModel(keras.Model):
                 f"`spec` must be a ModelSpec or its dict; received {spec!r}."
             )
         check_head_args(include_top, pooling, classes, classifier_activation)
-        input_shape = resolve_input_shape(input_shape, input_tensor, spec, include_top)
+        input_shape = resolve_input_shape(
+            input_shape, input_tensor, spec, include_top, fixed_size=has_tokens(spec)
+        )
         if input_tensor is None:
             inputs = keras.Input(shape=input_shape, name="images")
             source_inputs = inputs
@@ -308,9 +282,9 @@ class ResidualModel(keras.Model):
             inputs = keras.Input(tensor=input_tensor, name="images")
             source_inputs = inputs
 
-        x, taps = build_backbone(inputs, spec)
+        x, taps, layers = build_backbone(inputs, spec)
         outputs = classifier_head(
-            x, include_top, pooling, classes, classifier_activation
+            x, include_top, pooling, classes, classifier_activation, spec.head, layers
         )
         super().__init__(inputs=source_inputs, outputs=outputs, name=name, **kwargs)
 

@@ -20,6 +20,7 @@ STRIDE_POSITIONS = ("first", "last")
 # for minutes). Raise them, e.g. `LIMITS["depth"] = 5000`, if you mean it.
 LIMITS = {"depth": 1000, "filters": 65536}
 SHORTCUTS = ("projection", "zero_pad", "none")
+NORMS = ("batch", "layer", "group")
 
 
 def _plain(value):
@@ -90,6 +91,9 @@ class StageSpec:
         transition: str or None. A registered block applied once after the
             stage (e.g. a DenseNet transition). Defaults to `None`.
         transition_args: dict. Options for the transition. Defaults to `{}`.
+        name: str or None. Prefix of the stage's layer names (`{name}_block1`);
+            `None` numbers it as keras.applications does (`conv2`, `conv3`,
+            ...). Defaults to `None`.
     """
 
     depth: int
@@ -101,8 +105,13 @@ class StageSpec:
     args: dict = dataclasses.field(default_factory=dict)
     transition: str = None
     transition_args: dict = dataclasses.field(default_factory=dict)
+    name: str = None
 
     def __post_init__(self):
+        if self.name is not None and (not isinstance(self.name, str) or not self.name):
+            raise TypeError(
+                f"Stage `name` must be a non-empty str or None; received {self.name!r}."
+            )
         check_int("depth", self.depth, minimum=1)
         check_int("filters", self.filters, minimum=1)
         for argument, value in (("depth", self.depth), ("filters", self.filters)):
@@ -136,10 +145,22 @@ class ModelSpec:
         stem: `StemSpec`. The input stem.
         stages: tuple of `StageSpec`. The stages, in order; they are named
             `conv2`, `conv3`, ... as in keras.applications.
-        final_norm: str or None. Prefix of a BN + activation after the last
-            stage (`"post"` gives `post_bn`/`post_relu`, `""` gives
-            `bn`/`relu`); pre-activation networks need it.
+        final_norm: str or None. Prefix of the norm after the last stage
+            (`"post"` gives `post_bn`/`post_relu`, `""` gives `bn`/`relu`);
+            pre-activation networks and Transformers need it.
             Defaults to `None`.
+        final_norm_kind: str. A registered final norm (see
+            `keras_residual.core.heads.FINAL_NORMS`): `"norm_act"` (the
+            norm and the activation, `{prefix}bn` and `{prefix}relu`) or
+            `"norm"` (the norm alone, `{prefix}norm`, as ViT's `norm`).
+            Defaults to `"norm_act"`.
+        head: str. A registered head (see `keras_residual.list_heads()`):
+            how the classifier pools the features: `"avg"` (global average
+            pooling), `"token"` (the class token) or `"token_avg"` (the
+            average of the other tokens). Defaults to `"avg"`.
+        norm: str. The norm of every block: `"batch"`, `"layer"` or
+            `"group"`. Defaults to `"batch"`.
+        norm_groups: int. Groups of a group norm. Defaults to `32`.
         activation: str. Activation used in every block. Defaults to `"relu"`.
         use_bias: bool. Whether convolutions carry a bias (keras.applications
             ResNets do). Defaults to `True`.
@@ -163,6 +184,10 @@ class ModelSpec:
     stem: StemSpec
     stages: tuple
     final_norm: str = None
+    final_norm_kind: str = "norm_act"
+    head: str = "avg"
+    norm: str = "batch"
+    norm_groups: int = 32
     activation: str = "relu"
     use_bias: bool = True
     kernel_initializer: str = "glorot_uniform"
@@ -201,6 +226,14 @@ class ModelSpec:
                 f"received {self.activation!r}."
             )
         _check_activation(self.activation)
+        check_choice("norm", self.norm, NORMS)
+        check_int("norm_groups", self.norm_groups, minimum=1)
+        for argument in ("final_norm_kind", "head"):
+            if not isinstance(getattr(self, argument), str):
+                raise TypeError(
+                    f"`{argument}` must be a registered name; received "
+                    f"{getattr(self, argument)!r}."
+                )
         if not isinstance(self.use_bias, bool):
             raise TypeError(f"`use_bias` must be a bool; received {self.use_bias!r}.")
         if not isinstance(self.zero_init_residual, bool):

@@ -9,10 +9,20 @@ from keras_residual.layers.gate import HighwayGate
 from keras_residual.layers.padding import PoolPadding2D
 from keras_residual.layers.remat import MemoryEfficientBottleneck
 from keras_residual.layers.shortcuts import ZeroPadShortcut
+from keras_residual.layers.tokens import ClassToken
+from keras_residual.layers.tokens import LayerScale
+from keras_residual.layers.tokens import PositionEmbedding
+from keras_residual.layers.tokens import TokenPooling
+from keras_residual.layers.tokens import TokensToGrid
 
 __all__ = [
     "DropPath",
     "BatchNormalization",
+    "ClassToken",
+    "LayerScale",
+    "PositionEmbedding",
+    "TokenPooling",
+    "TokensToGrid",
     "HighwayGate",
     "MemoryEfficientBottleneck",
     "PoolPadding2D",

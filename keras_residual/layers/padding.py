@@ -7,9 +7,10 @@ from keras_residual.utils.validation import check_int
 
 @keras.saving.register_keras_serializable(package="keras_residual")
 class PoolPadding2D(keras.layers.Layer):
-    """Pads height and width with `-inf`, so that a following
-    `MaxPooling2D` ignores the padding (PyTorch's `MaxPool2d(padding=p)`).
-    `ZeroPadding2D` is the same only for non-negative inputs (after a ReLU).
+    """Pads every spatial axis (height and width, or the length of a 1-D
+    map) with `-inf`, so that a following max pool ignores the padding
+    (PyTorch's `MaxPool2d(padding=p)`). `ZeroPadding2D` is the same only
+    for non-negative inputs (after a ReLU).
 
     Args:
         padding: int. Rows and columns added on every side. Defaults to `1`.
@@ -22,19 +23,15 @@ class PoolPadding2D(keras.layers.Layer):
 
     def call(self, inputs):
         p = self.padding
+        spatial = [[p, p]] * (len(inputs.shape) - 2)
         return keras.ops.pad(
-            inputs, [[0, 0], [p, p], [p, p], [0, 0]], constant_values=float("-inf")
+            inputs, [[0, 0], *spatial, [0, 0]], constant_values=float("-inf")
         )
 
     def compute_output_shape(self, input_shape):
-        batch, height, width, channels = input_shape
         grow = 2 * self.padding
-        return (
-            batch,
-            None if height is None else height + grow,
-            None if width is None else width + grow,
-            channels,
-        )
+        spatial = [None if size is None else size + grow for size in input_shape[1:-1]]
+        return (input_shape[0], *spatial, input_shape[-1])
 
     def get_config(self):
         return {**super().get_config(), "padding": self.padding}

@@ -29,6 +29,8 @@ class MemoryEfficientBottleneck(keras.layers.Layer):
         activation: str. Activation between BN and conv. Defaults to `"relu"`.
         kernel_initializer: str. Conv kernel initializer.
             Defaults to `"glorot_uniform"`.
+        rank: int. 2 for images, 1 for `(length, channels)` maps.
+            Defaults to `2`.
     """
 
     def __init__(
@@ -39,6 +41,7 @@ class MemoryEfficientBottleneck(keras.layers.Layer):
         epsilon=1.001e-5,
         activation="relu",
         kernel_initializer="glorot_uniform",
+        rank=2,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -48,9 +51,11 @@ class MemoryEfficientBottleneck(keras.layers.Layer):
         self.epsilon = epsilon
         self.activation = activation
         self.kernel_initializer = kernel_initializer
+        self.rank = check_int("rank", rank, minimum=1, maximum=2)
+        conv_class = keras.layers.Conv2D if self.rank == 2 else keras.layers.Conv1D
         # A sublayer, so that its kernel follows the BN variables in
         # `weights`, exactly as the plain `_0_bn` + conv pair orders them.
-        self.conv = keras.layers.Conv2D(
+        self.conv = conv_class(
             self.filters,
             self.kernel_size,
             padding="same",
@@ -75,7 +80,8 @@ class MemoryEfficientBottleneck(keras.layers.Layer):
         pieces = list(inputs)
         if training:
             moments = [
-                ops.moments(ops.cast(p, "float32"), axes=[0, 1, 2]) for p in pieces
+                ops.moments(ops.cast(p, "float32"), axes=list(range(self.rank + 1)))
+                for p in pieces
             ]
             mean = ops.concatenate([m for m, _ in moments], axis=0)
             variance = ops.concatenate([v for _, v in moments], axis=0)
@@ -122,6 +128,7 @@ class MemoryEfficientBottleneck(keras.layers.Layer):
                 "epsilon": self.epsilon,
                 "activation": self.activation,
                 "kernel_initializer": self.kernel_initializer,
+                "rank": self.rank,
             }
         )
         return config

@@ -11,7 +11,7 @@ class ZeroPadShortcut(keras.layers.Layer):
     """The parameter-free "option A" shortcut of He et al. 2015 (CIFAR nets).
 
     Subsamples the input with `strides` and appends zero channels up to
-    `filters`. Channels-last only.
+    `filters`. Channels-last, 1-D or 2-D.
 
     Args:
         filters: int. Output channels; must be at least the input's.
@@ -33,20 +33,20 @@ class ZeroPadShortcut(keras.layers.Layer):
 
     def call(self, inputs):
         x = inputs
+        rank = len(x.shape) - 2
         if self.strides > 1:
-            x = x[:, :: self.strides, :: self.strides, :]
+            x = x[(slice(None), *[slice(None, None, self.strides)] * rank)]
         extra = self.filters - x.shape[-1]
         if extra:
-            x = ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, extra]])
+            x = ops.pad(x, [[0, 0]] * (rank + 1) + [[0, extra]])
         return x
 
     def compute_output_shape(self, input_shape):
-        batch, height, width, _ = input_shape
-
         def reduce(size):
             return None if size is None else -(-size // self.strides)
 
-        return (batch, reduce(height), reduce(width), self.filters)
+        spatial = [reduce(size) for size in input_shape[1:-1]]
+        return (input_shape[0], *spatial, self.filters)
 
     def get_config(self):
         config = super().get_config()

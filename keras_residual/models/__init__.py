@@ -11,6 +11,8 @@ from keras_residual.models import highway  # noqa: F401
 from keras_residual.models import densenet  # noqa: F401
 from keras_residual.models import resnext  # noqa: F401
 from keras_residual.models import senet  # noqa: F401
+from keras_residual.models import resnet_d  # noqa: F401
+from keras_residual.models import vit  # noqa: F401
 
 # isort: on
 from keras_residual.models.features import pyramid_model

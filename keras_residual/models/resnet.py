@@ -18,7 +18,7 @@ KERAS_V1_LICENSE = "MIT (Kaiming He's release, ported by keras.applications)"
 
 
 def imagenet_resnet_spec(
-    depths, block="bottleneck", use_bias=True, args=None, **fields
+    depths, block="bottleneck", use_bias=True, args=None, stem="imagenet", **fields
 ):
     """A ResNet v1 spec: keras.applications stem, four stages of
     64/128/256/512 filters at strides 1/2/2/2.
@@ -30,10 +30,12 @@ def imagenet_resnet_spec(
             `True`.
         args: dict or None. Block options of every stage. Defaults to
             `None`.
+        stem: str. The registered stem: `"imagenet"` (7x7) or `"deep"`
+            (ResNet-D's three 3x3 convs). Defaults to `"imagenet"`.
         **fields: other `ModelSpec` fields.
     """
     return ModelSpec(
-        stem=StemSpec("imagenet", 64),
+        stem=StemSpec(stem, 64),
         stages=tuple(
             StageSpec(depth, width, block, stride=stride, args=dict(args or {}))
             for depth, width, stride in zip(depths, IMAGENET_WIDTHS, (1, 2, 2, 2))

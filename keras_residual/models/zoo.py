@@ -2,31 +2,17 @@
 
 import dataclasses
 
-from keras_residual.blocks import get_block
 from keras_residual.core.builder import ResidualModel
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.core.spec import ModelSpec
+from keras_residual.models.overrides import apply_overrides
 from keras_residual.utils.registry import Registry
 from keras_residual.utils.validation import check_choice
-from keras_residual.utils.validation import check_float
-from keras_residual.utils.validation import check_int_sequence
-from keras_residual.utils.validation import unknown_name_message
 from keras_residual.weights.resolve import checkpoint_spec
 from keras_residual.weights.resolve import load_requested_weights
 from keras_residual.weights.resolve import resolve_weights
 
 MODELS = Registry("model", "model")
-
-# ModelSpec fields that `build(...)` accepts directly as overrides.
-FIELD_OVERRIDES = (
-    "activation",
-    "use_bias",
-    "kernel_initializer",
-    "bn_momentum",
-    "bn_epsilon",
-    "zero_init_residual",
-    "drop_path_rate",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,100 +106,6 @@ def _registered_spec(model):
     )
 
 
-def apply_overrides(
-    spec, depths=None, widths=None, width_multiplier=None, block=None, **fields
-):
-    """Returns `spec` with per-stage depths/widths, a width multiplier, a
-    block for every stage, or `ModelSpec` fields replaced.
-
-    Args:
-        spec: `ModelSpec`. The spec to change.
-        depths: sequence of int or None. Blocks per stage.
-        widths: sequence of int or None. Filters per stage.
-        width_multiplier: float or None. Scales the stem and every stage's
-            filters (rounded, at least 1).
-        block: str or None. A registered block for every stage; a stage
-            whose shortcut the block does not support takes the block's
-            first supported shortcut.
-        **fields: `ModelSpec` fields in `FIELD_OVERRIDES`, or options of the
-            blocks and transitions the spec uses (e.g. `gate_bias`,
-            `memory_efficient`, `compression`), which go into the args of
-            every stage (or transition) using such a block.
-    """
-    stages = list(spec.stages)
-    if block is not None:
-        info = get_block(block)
-        stages = [
-            dataclasses.replace(
-                s,
-                block=block,
-                shortcut=s.shortcut
-                if s.shortcut in info.shortcuts
-                else info.shortcuts[0],
-            )
-            for s in stages
-        ]
-    options = set(_block_options(stages)) | set(_transition_options(stages))
-    unknown = sorted(set(fields) - set(FIELD_OVERRIDES) - options)
-    if unknown:
-        allowed = (
-            ("depths", "widths", "width_multiplier", "block")
-            + FIELD_OVERRIDES
-            + tuple(sorted(options))
-        )
-        raise ValueError(
-            unknown_name_message(
-                "build(...)", unknown[0], allowed, kind="keyword argument"
-            )
-        )
-    for option in [f for f in fields if f in options]:
-        value = fields.pop(option)
-        stages = [_with_option(s, option, value) for s in stages]
-    if depths is not None:
-        depths = check_int_sequence("depths", depths, length=len(stages))
-        stages = [dataclasses.replace(s, depth=d) for s, d in zip(stages, depths)]
-    if widths is not None:
-        widths = check_int_sequence("widths", widths, length=len(stages))
-        stages = [dataclasses.replace(s, filters=w) for s, w in zip(stages, widths)]
-    stem = spec.stem
-    if width_multiplier is not None:
-        check_float("width_multiplier", width_multiplier, 0.0, min_inclusive=False)
-
-        def scale(filters):
-            return max(1, int(round(filters * width_multiplier)))
-
-        stages = [dataclasses.replace(s, filters=scale(s.filters)) for s in stages]
-        stem = dataclasses.replace(stem, filters=scale(stem.filters))
-    return spec.replace(stem=stem, stages=tuple(stages), **fields)
-
-
-def _block_options(stages):
-    """The options of the blocks the stages use."""
-    return [o for s in stages for o in get_block(s.block).options]
-
-
-def _transition_options(stages):
-    """The options of the transitions the stages use."""
-    return [
-        o
-        for s in stages
-        if s.transition is not None
-        for o in get_block(s.transition).options
-    ]
-
-
-def _with_option(stage, option, value):
-    """`stage` with `option` set in the args of its block and of its
-    transition, wherever that block registers the option."""
-    if option in get_block(stage.block).options:
-        stage = dataclasses.replace(stage, args=dict(stage.args, **{option: value}))
-    if stage.transition is not None and option in get_block(stage.transition).options:
-        stage = dataclasses.replace(
-            stage, transition_args=dict(stage.transition_args, **{option: value})
-        )
-    return stage
-
-
 def build(
     model,
     *,
@@ -262,6 +154,7 @@ def build(
     request = resolve_weights(model_name, weights, include_top, classifier_activation)
     spec = apply_overrides(checkpoint_spec(spec, request), **overrides)
     preprocessing = _preprocessing(preprocessing, request)
+    _check_weights_rank(weights, request, input_shape, input_tensor)
     if classes is None:
         classes = _default_classes(request, default_classes)
     if (
@@ -286,6 +179,21 @@ def build(
     )
     load_requested_weights(network, request)
     return network
+
+
+def _check_weights_rank(weights, request, input_shape, input_tensor):
+    """Refuses image weights (registered or a torch checkpoint) for a 1-D
+    input: their kernels are 2-D."""
+    if not request or not (request.entry or request.checkpoint):
+        return
+    shape = tuple(input_tensor.shape[1:]) if input_tensor is not None else input_shape
+    if shape is not None and len(shape) == 2:
+        raise ValueError(
+            f"`weights={weights!r}` are image weights (2-D kernels), but "
+            f"`input_shape` {tuple(shape)} is 1-D (length, channels); allowed: "
+            "an image input_shape (height, width, channels) with these "
+            "weights, or weights=None for a 1-D model."
+        )
 
 
 def _default_classes(request, default_classes):

@@ -1,0 +1,68 @@
+"""Vision Transformers (Dosovitskiy et al. 2021) in timm's layout: a 16x16
+patch stem with a class token and learned position embeddings, pre-norm
+Transformer blocks, a final LayerNorm and the class-token head, matched to
+timm's `vit_{tiny,small,base}_patch16_224` parameter counts.
+
+Options through `build()`: `drop_path_rate` (the ResNets' linear rule),
+`layer_scale` (LayerScale's initial value, e.g. 1e-5), `heads`,
+`mlp_ratio`; any `input_shape` whose sides are multiples of 16 (the
+position embeddings are resampled from the 14x14 grid)."""
+
+from keras_residual.core.spec import ModelSpec
+from keras_residual.core.spec import StageSpec
+from keras_residual.core.spec import StemSpec
+from keras_residual.models.zoo import register_model
+
+PATCH_SIZE = 16
+
+
+def vit_spec(dim, depth, heads, patch_size=PATCH_SIZE, mlp_ratio=4.0):
+    """A ViT spec in timm's layout (LayerNorm epsilon 1e-6, GELU MLP).
+
+    Args:
+        dim: int. The embedding width.
+        depth: int. Transformer blocks.
+        heads: int. Attention heads; must divide `dim`.
+        patch_size: int. Defaults to `16`.
+        mlp_ratio: float. Defaults to `4.0`.
+    """
+    return ModelSpec(
+        stem=StemSpec("patch", dim, {"patch_size": patch_size}),
+        stages=(
+            StageSpec(
+                depth,
+                dim,
+                "transformer",
+                stride=1,
+                shortcut="none",
+                args={"heads": heads, "mlp_ratio": mlp_ratio},
+                name="transformer",
+            ),
+        ),
+        final_norm="",
+        final_norm_kind="layer_norm",
+        head="token",
+        norm="layer",
+        activation="gelu",
+        bn_epsilon=1e-6,
+    )
+
+
+ViTTiny16 = register_model(
+    "ViTTiny16",
+    vit_spec(192, 12, 3),
+    description="ViT-Ti/16, timm vit_tiny_patch16_224 layout (5.7M params).",
+    preprocessing="tf",
+)
+ViTSmall16 = register_model(
+    "ViTSmall16",
+    vit_spec(384, 12, 6),
+    description="ViT-S/16, timm vit_small_patch16_224 layout (22.1M params).",
+    preprocessing="tf",
+)
+ViTBase16 = register_model(
+    "ViTBase16",
+    vit_spec(768, 12, 12),
+    description="ViT-B/16, timm vit_base_patch16_224 layout (86.6M params).",
+    preprocessing="tf",
+)
