@@ -22,6 +22,9 @@ CHECKPOINTS = {
     "resnetv2": "resnetv2",
     "densenet": "densenet",
     "densenet_legacy": "densenet",
+    "resnext": "resnext",
+    "seresnet": "seresnet",
+    "resnet_d": "resnet_d",
 }
 
 
@@ -47,9 +50,18 @@ def test_converted_checkpoint_matches_timm_logits(name, size):
     np.testing.assert_allclose(logits_of(model, size), expected, atol=1e-4, rtol=0)
 
 
+def test_converted_vit_matches_timm_logits():
+    """timm's fused qkv split into Keras' per-head query, key and value."""
+    model = kr.from_checkpoint(fixture("vit"), classifier_activation=None)
+    assert model.input.shape[1:] == (32, 32, 3)
+    np.testing.assert_allclose(logits_of(model, 32), LOGITS["vit_32"], atol=1e-4)
+
+
 @pytest.mark.parametrize(
     "name, change",
     [
+        # ResNet-D's shortcut without its average pool (a strided 1x1).
+        ("resnet_d", {"avg_down": False}),
         # Keras "same" padding on the strided 3x3 convs instead of PyTorch's.
         ("resnet_bottleneck", {"padding": "same"}),
         ("resnet_basic", {"padding": "same"}),
@@ -69,6 +81,17 @@ def test_the_layout_matters_the_logits_differ_without_it(name, change):
     load_checkpoint(model, checkpoint)
     difference = np.abs(logits_of(model, 64) - LOGITS[f"{name}_64"]).max()
     assert difference > 1e-3
+
+
+def test_vit_heads_matter_the_logits_differ_with_one_head():
+    checkpoint = read_checkpoint(fixture("vit"))
+    model = kr.build(
+        checkpoint.architecture.spec, classes=10, classifier_activation=None, heads=1
+    )
+    load_checkpoint(model, checkpoint)
+    # Two heads match timm to ~1e-7 (above); random weights attend almost
+    # uniformly, so one head moves the logits by ~4e-4 only.
+    assert np.abs(logits_of(model, 32) - LOGITS["vit_32"]).max() > 1e-5
 
 
 def test_zero_padded_stem_pool_differs_from_timm_resnetv2():
@@ -107,6 +130,46 @@ def test_described_architecture_follows_the_checkpoint():
     v2 = read_checkpoint(fixture("resnetv2")).architecture
     assert v2.spec.stem.args == {"norm": False, "pool_padding": "ignore"}
     assert v2.spec.final_norm == "post"
+
+
+def test_described_variants_follow_the_checkpoint():
+    """The values the fixtures were written with (make_timm_fixtures.py)."""
+    resnext = read_checkpoint(fixture("resnext")).architecture.spec
+    assert {s.block for s in resnext.stages} == {"resnext"}
+    assert (
+        resnext.stages[0].args["cardinality"],
+        resnext.stages[0].args["base_width"],
+    ) == (4, 32)
+    assert resnext.widths == (8, 16, 32, 64)
+    se = read_checkpoint(fixture("seresnet")).architecture.spec
+    assert {s.args.get("attention") for s in se.stages} == {"se"}
+    resnet_d = read_checkpoint(fixture("resnet_d")).architecture
+    assert resnet_d.spec.stem.kind == "deep" and resnet_d.spec.stem.filters == 16
+    assert all(s.args["avg_down"] for s in resnet_d.spec.stages)
+    assert "deep stem, avg_down" in resnet_d.description
+    vit = read_checkpoint(fixture("vit")).architecture
+    stage = vit.spec.stages[0]
+    assert (vit.family, vit.spec.stem.args["patch_size"], stage.filters) == (
+        "vit",
+        8,
+        128,
+    )
+    assert (stage.depth, stage.args["heads"], stage.args["mlp_ratio"]) == (2, 2, 2.0)
+    assert stage.args["layer_scale"] is not None and vit.spec.default_size == 32
+
+
+def test_zoo_models_refuse_checkpoints_of_another_variant():
+    """Same depths and widths, other variables: refused before building."""
+    spec = read_checkpoint(fixture("resnet_bottleneck")).architecture.spec
+    kr.register_model("TinyPlainResNet", spec, description="test", classes=10)
+    try:
+        for other in ("seresnet", "resnet_d"):
+            with pytest.raises(ValueError, match="which is not this model"):
+                kr.build("TinyPlainResNet", weights=fixture(other))
+    finally:
+        from keras_residual.models.zoo import MODELS
+
+        MODELS.unregister("TinyPlainResNet")
 
 
 def test_torch_pth_file_matches_the_same_logits():
@@ -265,12 +328,20 @@ def test_unknown_layouts_and_unsupported_variants_are_named(tmp_path):
     from keras_residual.weights.state_dict import read_safetensors
 
     state = read_safetensors(fixture("resnet_basic"))
-    # A squeeze-excitation module that the converter cannot place.
-    state["layer1.0.se.fc1.weight"] = np.zeros((2, 4, 1, 1), np.float32)
+    # An anti-aliasing module that the converter cannot place.
+    variant_state = dict(state, **{"layer1.0.aa.weight": np.zeros((4,), np.float32)})
     variant = tmp_path / "variant.safetensors"
-    write_safetensors(variant, state)
+    write_safetensors(variant, variant_state)
     with pytest.raises(ValueError, match="variant keras_residual does not build"):
         kr.from_checkpoint(str(variant))
+    # An SE module squeezing to another width than timm's SEModule.
+    for stage in range(1, 5):
+        out = state[f"layer{stage}.0.conv2.weight"].shape[0]
+        state[f"layer{stage}.0.se.fc1.weight"] = np.zeros((2, out, 1, 1), np.float32)
+    squeezed = tmp_path / "squeezed.safetensors"
+    write_safetensors(squeezed, state)
+    with pytest.raises(ValueError, match="squeezes 4 channels to 2.*width 8"):
+        kr.from_checkpoint(str(squeezed))
     other = tmp_path / "other.safetensors"
     write_safetensors(other, {"encoder.weight": np.zeros((2, 2), np.float32)})
     with pytest.raises(ValueError, match="no supported layout"):

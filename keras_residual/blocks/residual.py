@@ -11,6 +11,7 @@ from keras_residual.blocks.base import changes_shape
 from keras_residual.blocks.base import register_block
 from keras_residual.blocks.base import residual_add
 from keras_residual.blocks.base import shortcut_path
+from keras_residual.blocks.search_family import RESIDUAL_OPTIONS
 from keras_residual.blocks.search_family import register_search_family
 from keras_residual.blocks.search_family import widening_layout
 
@@ -205,17 +206,20 @@ register_search_family(
     "residual",
     widening_layout("basic", "zero_pad"),
     block="basic",
+    parameters=RESIDUAL_OPTIONS,
     description="post-activation basic blocks",
 )
 register_search_family(
     "bottleneck",
     widening_layout("bottleneck"),
     block="bottleneck",
+    parameters=RESIDUAL_OPTIONS,
     description="post-activation bottlenecks",
 )
 register_search_family(
     "preact",
     widening_layout("preact_basic", stem_norm=False, final_norm="post"),
     block="preact_basic",
+    parameters=RESIDUAL_OPTIONS,
     description="pre-activation basic blocks",
 )

@@ -14,6 +14,10 @@ from keras_residual.blocks.base import residual_add
 from keras_residual.blocks.base import shortcut_path
 from keras_residual.blocks.residual import STRIDE_ON
 from keras_residual.blocks.residual import conv3x3
+from keras_residual.blocks.search_family import RESIDUAL_OPTIONS
+from keras_residual.blocks.search_family import cifar_stem
+from keras_residual.blocks.search_family import register_search_family
+from keras_residual.blocks.search_family import widening_stages
 from keras_residual.utils.validation import check_int
 
 DEFAULT_CARDINALITY = 32
@@ -89,3 +93,33 @@ def resnext_block(x, call):
     y = layers.bn(y, f"{name}_3_bn", zero_init=call.zero_init)
     y = residual_add(call, shortcut, y)
     return layers.act(y, name=f"{name}_out")
+
+
+@register_search_family(
+    "resnext",
+    block="resnext",
+    parameters={"cardinality": [2, 4, 8], **RESIDUAL_OPTIONS},
+    description="ResNeXt bottlenecks (grouped 3x3)",
+)
+def resnext_search_spec(
+    depths, base_width, cardinality=4, attention="none", stem="cifar"
+):
+    """ResNeXt blocks on the CIFAR layout: stage widths `base_width * 2**i`
+    (x4 out) and a grouped 3x3 of `cardinality` groups, twice the stage
+    width in all (`base_width` arg `128 / cardinality`).
+
+    Args:
+        depths: tuple of int. Blocks per stage.
+        base_width: int. First-stage width.
+        cardinality: int. Groups of every 3x3. Defaults to `4`.
+        attention: str. `"none"`, `"se"` or `"eca"`. Defaults to `"none"`.
+        stem: str. `"cifar"` or `"deep"`. Defaults to `"cifar"`.
+    """
+    cardinality = int(cardinality)
+    args = {"cardinality": cardinality, "base_width": 128 // cardinality}
+    if attention != "none":
+        args["attention"] = attention
+    return {
+        "stem": dict(cifar_stem(base_width), kind=stem),
+        "stages": widening_stages(depths, base_width, "resnext", args=args),
+    }

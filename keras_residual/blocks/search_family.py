@@ -149,14 +149,26 @@ def widening_layout(block, shortcut="projection", stem_norm=True, final_norm=Non
             for pre-activation blocks). Defaults to `None`.
     """
 
-    def make_spec(depths, base_width):
+    def make_spec(depths, base_width, attention="none", stem="cifar"):
+        args = {} if attention == "none" else {"attention": attention}
         layout = {
-            "stem": cifar_stem(base_width, norm=stem_norm),
-            "stages": widening_stages(depths, base_width, block, shortcut),
+            "stem": dict(cifar_stem(base_width, norm=stem_norm), kind=stem),
+            "stages": widening_stages(depths, base_width, block, shortcut, args),
         }
         if final_norm is not None:
             layout["final_norm"] = final_norm
         return layout
 
-    make_spec.__doc__ = f"{block!r} blocks with {shortcut!r} shortcuts on a CIFAR stem."
+    make_spec.__doc__ = (
+        f"{block!r} blocks with {shortcut!r} shortcuts on a CIFAR stem "
+        "(`stem='deep'`: ResNet-D's); `attention` 'se' or 'eca' in every block."
+    )
     return make_spec
+
+
+# Options of the residual search families, fixed by default so that the
+# default space stays as it was: channel attention in every block
+# (`SearchSpace({"attention": ["none", "se", "eca"]})` searches it) and the
+# stem (`{"stem": ["cifar", "deep"]}`; the deep stem's stride 4 leaves 2x2
+# maps at 32 px).
+RESIDUAL_OPTIONS = {"attention": "none", "stem": "cifar"}

@@ -197,6 +197,46 @@ def _residual(x, y, call, index, layer_scale, name=None):
     return keras.layers.Add(name=name or f"{call.name}_add{index}")([x, y])
 
 
+def vit_layout(dim, depth, heads, patch_size=16, mlp_ratio=4.0, **args):
+    """A ViT as `ModelSpec` fields (plain data): a `patch_size` patch stem
+    of `dim` channels with a class token, one `transformer` stage of
+    `depth` blocks, a final LayerNorm (`norm`) and the class-token head;
+    LayerNorm epsilon 1e-6 and GELU, as timm.
+
+    Args:
+        dim: int. The embedding width.
+        depth: int. Transformer blocks.
+        heads: int. Attention heads; must divide `dim`.
+        patch_size: int. Defaults to `16`.
+        mlp_ratio: float. MLP width over `dim`. Defaults to `4.0`.
+        **args: other block args (`layer_scale`, `qkv_bias`).
+    """
+    return {
+        "stem": {
+            "kind": "patch",
+            "filters": int(dim),
+            "args": {"patch_size": int(patch_size)},
+        },
+        "stages": [
+            {
+                "depth": int(depth),
+                "filters": int(dim),
+                "block": "transformer",
+                "stride": 1,
+                "shortcut": "none",
+                "args": {"heads": int(heads), "mlp_ratio": float(mlp_ratio), **args},
+                "name": "transformer",
+            }
+        ],
+        "final_norm": "",
+        "final_norm_kind": "layer_norm",
+        "head": "token",
+        "norm": "layer",
+        "activation": "gelu",
+        "bn_epsilon": 1e-6,
+    }
+
+
 @register_search_family(
     "vit",
     block="transformer",
@@ -204,10 +244,9 @@ def _residual(x, y, call, index, layer_scale, name=None):
     description="Vision Transformers: patch stem, pre-norm blocks",
 )
 def vit_search_spec(depths, base_width, heads=4, mlp_ratio=4.0, patch_size=4):
-    """A ViT for small images: a `patch_size` patch stem of `base_width`
-    channels, one stage of `sum(depths)` Transformer blocks, LayerNorm and
-    the class token head. Depth is the number of blocks, width the
-    embedding (rounded up to a multiple of `heads`).
+    """A ViT for small images (`vit_layout` with a `patch_size` of 4): depth
+    is the number of blocks (`sum(depths)`), width the embedding (rounded up
+    to a multiple of `heads`).
 
     Args:
         depths: tuple of int. Their sum is the number of blocks.
@@ -218,22 +257,4 @@ def vit_search_spec(depths, base_width, heads=4, mlp_ratio=4.0, patch_size=4):
     """
     heads = int(heads)
     dim = -(-int(base_width) // heads) * heads
-    return {
-        "stem": {"kind": "patch", "filters": dim, "args": {"patch_size": patch_size}},
-        "stages": [
-            {
-                "depth": int(sum(depths)),
-                "filters": dim,
-                "block": "transformer",
-                "stride": 1,
-                "shortcut": "none",
-                "args": {"heads": heads, "mlp_ratio": float(mlp_ratio)},
-                "name": "transformer",
-            }
-        ],
-        "final_norm": "",
-        "final_norm_kind": "layer_norm",
-        "head": "token",
-        "norm": "layer",
-        "bn_epsilon": 1e-6,
-    }
+    return vit_layout(dim, sum(depths), heads, patch_size, mlp_ratio)

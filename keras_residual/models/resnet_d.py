@@ -8,6 +8,7 @@ Both are `build()` options of any ResNet:
 from keras_residual.models.resnet import imagenet_resnet_spec
 from keras_residual.models.resnext import TORCH_LAYOUT
 from keras_residual.models.zoo import register_model
+from keras_residual.weights.registry import register_timm_weights
 
 RESNET_D_ARGS = {"avg_down": True, "stride_on": "3x3", "padding": "symmetric"}
 
@@ -18,4 +19,9 @@ ResNet50D = register_model(
     ),
     description="ResNet-50-D, deep stem and avg-pool shortcuts, timm resnet50d "
     "layout (25.6M params).",
+)
+
+# timm's results table, 224 px.
+register_timm_weights(
+    "ResNet50D", "resnet50d.ra2_in1k", top1=80.55, license="apache-2.0"
 )

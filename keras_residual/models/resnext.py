@@ -5,6 +5,7 @@ parameter counts. `cardinality` and `base_width` are `build()` options."""
 
 from keras_residual.models.resnet import imagenet_resnet_spec
 from keras_residual.models.zoo import register_model
+from keras_residual.weights.registry import register_timm_weights
 
 # torchvision's ResNet family: bias-free convs, BN epsilon 1e-5, and a
 # strided 3x3 padded by one on every side.
@@ -38,4 +39,9 @@ ResNeXt101_32x8d = register_model(
     "ResNeXt101_32x8d",
     resnext_spec((3, 4, 23, 3), cardinality=32, base_width=8),
     description="ResNeXt-101 32x8d, torchvision layout (88.8M params).",
+)
+
+# timm's results table, 224 px.
+register_timm_weights(
+    "ResNeXt50_32x4d", "resnext50_32x4d.tv_in1k", top1=77.63, license="bsd-3-clause"
 )

@@ -7,6 +7,7 @@ parameter count. Any residual model takes `attention="se"` or `"eca"` as a
 from keras_residual.models.resnet import imagenet_resnet_spec
 from keras_residual.models.resnext import TORCH_LAYOUT
 from keras_residual.models.zoo import register_model
+from keras_residual.weights.registry import register_timm_weights
 
 
 def se_resnet_spec(depths, attention="se"):
@@ -24,4 +25,9 @@ SEResNet50 = register_model(
     "SEResNet50",
     se_resnet_spec((3, 4, 6, 3)),
     description="SE-ResNet-50, timm seresnet50 layout (28.1M params).",
+)
+
+# timm's results table, 224 px.
+register_timm_weights(
+    "SEResNet50", "seresnet50.ra2_in1k", top1=80.26, license="apache-2.0"
 )

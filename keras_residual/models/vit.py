@@ -8,16 +8,14 @@ Options through `build()`: `drop_path_rate` (the ResNets' linear rule),
 `mlp_ratio`; any `input_shape` whose sides are multiples of 16 (the
 position embeddings are resampled from the 14x14 grid)."""
 
+from keras_residual.blocks.transformer import vit_layout
 from keras_residual.core.spec import ModelSpec
-from keras_residual.core.spec import StageSpec
-from keras_residual.core.spec import StemSpec
 from keras_residual.models.zoo import register_model
+from keras_residual.weights.registry import register_timm_weights
 
-PATCH_SIZE = 16
 
-
-def vit_spec(dim, depth, heads, patch_size=PATCH_SIZE, mlp_ratio=4.0):
-    """A ViT spec in timm's layout (LayerNorm epsilon 1e-6, GELU MLP).
+def vit_spec(dim, depth, heads, patch_size=16, mlp_ratio=4.0):
+    """A ViT spec in timm's layout (see `blocks.transformer.vit_layout`).
 
     Args:
         dim: int. The embedding width.
@@ -26,26 +24,7 @@ def vit_spec(dim, depth, heads, patch_size=PATCH_SIZE, mlp_ratio=4.0):
         patch_size: int. Defaults to `16`.
         mlp_ratio: float. Defaults to `4.0`.
     """
-    return ModelSpec(
-        stem=StemSpec("patch", dim, {"patch_size": patch_size}),
-        stages=(
-            StageSpec(
-                depth,
-                dim,
-                "transformer",
-                stride=1,
-                shortcut="none",
-                args={"heads": heads, "mlp_ratio": mlp_ratio},
-                name="transformer",
-            ),
-        ),
-        final_norm="",
-        final_norm_kind="layer_norm",
-        head="token",
-        norm="layer",
-        activation="gelu",
-        bn_epsilon=1e-6,
-    )
+    return ModelSpec.from_dict(vit_layout(dim, depth, heads, patch_size, mlp_ratio))
 
 
 ViTTiny16 = register_model(
@@ -66,3 +45,14 @@ ViTBase16 = register_model(
     description="ViT-B/16, timm vit_base_patch16_224 layout (86.6M params).",
     preprocessing="tf",
 )
+
+# timm's results table, 224 px; the augreg weights take inputs scaled with
+# mean and std 0.5 (the "tf" mode, [-1, 1]).
+for _model, _tag, _top1 in (
+    ("ViTTiny16", "vit_tiny_patch16_224.augreg_in21k_ft_in1k", 75.45),
+    ("ViTSmall16", "vit_small_patch16_224.augreg_in21k_ft_in1k", 81.40),
+    ("ViTBase16", "vit_base_patch16_224.augreg2_in21k_ft_in1k", 85.11),
+):
+    register_timm_weights(
+        _model, _tag, top1=_top1, license="apache-2.0", preprocessing="tf"
+    )

@@ -207,7 +207,9 @@ def register_keras_applications_weights(
     )
 
 
-def register_timm_weights(model, tag, *, top1, license, top1_source="timm"):
+def register_timm_weights(
+    model, tag, *, top1, license, top1_source="timm", preprocessing="torch"
+):
     """Registers timm's ImageNet weights `tag` (its Hugging Face Hub
     repository `timm/{tag}`) for `model`; the model is built in their
     layout (see `keras_residual.from_checkpoint`).
@@ -219,6 +221,9 @@ def register_timm_weights(model, tag, *, top1, license, top1_source="timm"):
         license: str. The licence timm states for them.
         top1_source: str. Whose table `top1` comes from. Defaults to
             `"timm"`.
+        preprocessing: str. The input scaling the weights were trained
+            with: `"torch"` (ImageNet mean and std) or `"tf"` (mean and
+            std 0.5, timm's augreg ViTs). Defaults to `"torch"`.
     """
     return register_weights(
         model,
@@ -226,7 +231,7 @@ def register_timm_weights(model, tag, *, top1, license, top1_source="timm"):
         top={"hub_repo": f"timm/{tag}", "hub_filename": "model.safetensors"},
         classes=1000,
         description=f"timm ImageNet-1k weights {tag} (top-1 {top1}%, {top1_source}).",
-        preprocessing="torch",
+        preprocessing=preprocessing,
         input_size=224,
         source=f"timm, Hugging Face Hub ({TIMM_HUB_URL}{tag})",
         license=license,

@@ -142,12 +142,22 @@ def checkpoint_spec(spec, request):
     )
 
 
+# Block args that change a network's variables (not only its layout).
+STRUCTURAL_ARGS = ("attention", "cardinality", "base_width", "avg_down")
+
+
 def _structure(spec):
-    """What a checkpoint must share with a spec: stem width and each
-    stage's depth, width, block and transition."""
+    """What a checkpoint must share with a spec: the stem's kind and width
+    and each stage's depth, width, block, transition and structural args
+    (channel attention, ResNeXt groups, ResNet-D shortcuts)."""
     return (
+        spec.stem.kind,
         spec.stem.filters,
-        tuple((s.depth, s.filters, s.block, s.transition) for s in spec.stages),
+        tuple(
+            (s.depth, s.filters, s.block, s.transition)
+            + tuple(s.args.get(a) for a in STRUCTURAL_ARGS if s.args.get(a))
+            for s in spec.stages
+        ),
     )
 
 

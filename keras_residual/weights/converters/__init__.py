@@ -4,6 +4,7 @@ models: one module per family, registered on import."""
 from keras_residual.weights.converters import densenet
 from keras_residual.weights.converters import resnet
 from keras_residual.weights.converters import resnet_v2
+from keras_residual.weights.converters import vit
 from keras_residual.weights.converters.base import CONVERTERS
 from keras_residual.weights.converters.base import CheckpointArchitecture
 from keras_residual.weights.converters.base import ModuleNames

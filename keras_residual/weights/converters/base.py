@@ -96,6 +96,11 @@ class Converter:
             layer a PyTorch module (`"layer1.0.conv1"`) becomes.
         normalize: callable or None. `normalize(state) -> state`: renames
             legacy keys first. Defaults to `None`.
+        layer_values: callable or None. `layer_values(layer, tensors) ->
+            list of arrays or None`: the values of a layer whose tensors do
+            not map one to one (ViT's fused `qkv` into Keras'
+            `MultiHeadAttention`); None leaves the layer to the generic
+            mapping. Defaults to `None`.
     """
 
     family: str
@@ -103,9 +108,12 @@ class Converter:
     describe: object
     layer_name: object
     normalize: object = None
+    layer_values: object = None
 
 
-def register_converter(family, *, required_keys, describe, layer_name, normalize=None):
+def register_converter(
+    family, *, required_keys, describe, layer_name, normalize=None, layer_values=None
+):
     """Registers the state-dict layout of a family.
 
     Args:
@@ -116,9 +124,11 @@ def register_converter(family, *, required_keys, describe, layer_name, normalize
             `ModuleNames`.
         normalize: callable or None. Renames legacy keys. Defaults to
             `None`.
+        layer_values: callable or None. See `Converter.layer_values`.
+            Defaults to `None`.
     """
     converter = Converter(
-        family, frozenset(required_keys), describe, layer_name, normalize
+        family, frozenset(required_keys), describe, layer_name, normalize, layer_values
     )
     return CONVERTERS.register(family, converter)
 
@@ -235,7 +245,7 @@ def checkpoint_assignments(model, checkpoint, exclude=()):
         if tensors is None:
             missing.append(layer.name)
             continue
-        values = [_keras_value(layer, v, tensors, checkpoint) for v in layer.weights]
+        values = _layer_values(layer, tensors, checkpoint)
         shapes = [tuple(v.shape) for v in layer.weights]
         if layer.name == first_conv:
             values = adapt_input_channels(values, shapes, layer.name, model.name)
@@ -297,10 +307,20 @@ def _is_conv(layer):
     return any(v.name == "kernel" and len(v.shape) == 4 for v in layer.weights)
 
 
+def _layer_values(layer, tensors, checkpoint):
+    """The values of every variable of `layer`: the converter's own where it
+    has a `layer_values` hook for it, else one tensor per variable."""
+    hook = checkpoint.converter.layer_values
+    values = hook(layer, tensors) if hook is not None else None
+    if values is not None:
+        return values
+    return [_keras_value(layer, v, tensors, checkpoint) for v in layer.weights]
+
+
 def _keras_value(layer, variable, tensors, checkpoint):
     """One variable's value from the layer's PyTorch tensors: conv kernels
     OIHW -> HWIO, dense kernels (out, in) -> (in, out)."""
-    torch_name = TORCH_NAMES.get(variable.name)
+    torch_name = TORCH_NAMES.get(variable.name, variable.name)
     if torch_name not in tensors:
         raise ValueError(
             f"`weights` checkpoint {checkpoint.path!r} has no "
