@@ -222,3 +222,12 @@ def test_search_trains_resnext_and_vit_families(tmp_path, family):
     (row,) = summary["rows"]
     assert (row["family"], row["status"]) == (family, "COMPLETED")
     assert row["params"] > 0
+
+
+def test_fine_tuning_ranks_put_the_final_norm_with_the_blocks():
+    from keras_residual.training.finetune import layer_ranks
+
+    ranks = layer_ranks(tiny_vit())
+    assert (ranks["patch_embed"], ranks["cls_token"]) == (0, 0)
+    assert ranks["transformer_block2_attn"] == ranks["norm"] == 1
+    assert ranks["predictions"] == 2

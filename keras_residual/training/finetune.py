@@ -212,9 +212,10 @@ def layer_ranks(model):
     for s in range(last):
         prefixes.append((f"{stage_name(spec, s)}_", s + 1))
         prefixes.append((f"pool{spec.first_stage_index + s}_", s + 1))
-    if spec.final_norm is not None:
-        prefixes.append((f"{spec.final_norm}_" if spec.final_norm else "bn", last))
-        prefixes.append((f"{spec.final_norm}_" if spec.final_norm else "relu", last))
+    if spec.final_norm:
+        prefixes.append((f"{spec.final_norm}_", last))
+    elif spec.final_norm is not None:  # `bn` and `relu`, or ViT's `norm`
+        prefixes.extend((name, last) for name in ("bn", spec.activation, "norm"))
     ranks = {}
     for layer in model.layers:
         if layer.name == CLASSIFIER_LAYER:
