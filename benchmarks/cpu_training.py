@@ -19,6 +19,10 @@ median over rounds.
     python -m benchmarks cpu_training
     python -m benchmarks.cpu_training --cases ResNet20 --rounds 5
     python -m benchmarks.cpu_training --torch-python /path/to/venv/bin/python
+    python -m benchmarks.cpu_training --cases ResNeXt50_32x4d \
+        --frameworks tensorflow,torch --torch-python /path/to/venv/bin/python
+
+A run adds its cases to the result file (a case run again is replaced).
     python -m benchmarks.cpu_training --smoke
 """
 
@@ -30,11 +34,13 @@ import sys
 
 from benchmarks.common import hardware
 from benchmarks.common import ratio
+from benchmarks.common import results_folder
 from benchmarks.common import summarize
 from benchmarks.common import write_result
 
 CASES = {
     "ResNet50": {"size": 224, "batch": 32, "classes": 1000},
+    "ResNeXt50_32x4d": {"size": 224, "batch": 16, "classes": 1000},
     "ResNet20": {"size": 32, "batch": 128, "classes": 10},
 }
 SMOKE_CASES = {"ResNet20": {"size": 32, "batch": 4, "classes": 10}}
@@ -159,8 +165,28 @@ def main(argv=None):
     finally:
         for worker in workers:
             worker.close()
+    if not args.smoke:
+        result = _merged_with_earlier_cases(result)
     print("wrote", write_result("cpu_training", result, smoke=args.smoke))
     return result
+
+
+def _merged_with_earlier_cases(result):
+    """`result` plus the cases of the previous result file that it did not
+    run again (each case keeps the settings it ran with)."""
+    path = os.path.join(results_folder(), "cpu_training.json")
+    if not os.path.exists(path):
+        return result
+    with open(path) as handle:
+        earlier = json.load(handle)
+    for case in result["cases"].values():
+        case["settings"] = result["settings"]
+    cases = {
+        name: dict(case, settings=case.get("settings", earlier.get("settings")))
+        for name, case in earlier.get("cases", {}).items()
+    }
+    cases.update(result["cases"])
+    return dict(result, cases=cases)
 
 
 def _torch_available(torch_python):

@@ -59,6 +59,9 @@ SUITE = (
     Benchmark("input_pipeline", "benchmarks.input_pipeline", ("input_pipeline",)),
     Benchmark("zoo_build", "benchmarks.zoo_build", ("zoo_build",)),
     Benchmark("cpu_training", "benchmarks.cpu_training", ("cpu_training",)),
+    Benchmark(
+        "families_training", "benchmarks.families_training", ("families_training",)
+    ),
     Benchmark("export_latency", "benchmarks.export_latency", ("export_latency",)),
     Benchmark("quantized_export", "benchmarks.quantized_export", ("quantized_export",)),
     Benchmark("densenet_memory", "benchmarks.densenet_memory", ("densenet_memory",)),

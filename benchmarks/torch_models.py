@@ -1,11 +1,13 @@
 """The PyTorch contenders of `benchmarks.cpu_training`: torchvision's
-ResNet50, and a CIFAR ResNet20 (He et al. 2015, section 4.2: 3x3 basic
-blocks of 16/32/64 filters, zero-padding identity shortcuts) matching
+ResNet50 and ResNeXt50_32x4d, and a CIFAR ResNet20 (He et al. 2015,
+section 4.2: 3x3 basic blocks of 16/32/64 filters, zero-padding identity
+shortcuts) matching
 `keras_residual`'s `ResNet20`. Imports only torch and torchvision."""
 
 
 def build_torch_model(name, classes):
-    """A torch model: `"ResNet50"` (torchvision) or `"ResNet20"`.
+    """A torch model: `"ResNet50"`, `"ResNeXt50_32x4d"` (torchvision) or
+    `"ResNet20"`.
 
     Args:
         name: str. The model.
@@ -15,6 +17,8 @@ def build_torch_model(name, classes):
 
     if name == "ResNet50":
         return torchvision.models.resnet50(num_classes=classes)
+    if name == "ResNeXt50_32x4d":
+        return torchvision.models.resnext50_32x4d(num_classes=classes)
     if name == "ResNet20":
         return _cifar_resnet(depth=3, classes=classes)
     raise ValueError(f"no torch contender for {name!r}")

@@ -72,3 +72,55 @@ def test_bad_cardinality_and_base_width_are_refused():
         kr.build("ResNeXt50_32x4d", cardinality=0, input_shape=(32, 32, 3))
     with pytest.raises(TypeError, match=r"`cardinality` must be an integer"):
         kr.build("ResNeXt50_32x4d", cardinality="32", input_shape=(32, 32, 3))
+
+
+@pytest.mark.parametrize(
+    "rank, stride, padding", [(2, 1, "same"), (2, 2, "valid"), (1, 2, "same")]
+)
+def test_grouped_conv_layers_equal_keras_conv_in_outputs_and_gradients(
+    rank, stride, padding
+):
+    """The grouped 3x3 runs TensorFlow's native kernel (Keras would compile
+    it with XLA, whose CPU gradient is ~200x slower); it must compute what
+    Keras' own layer computes, forward and backward."""
+    from keras_residual.layers import GroupedConv1D
+    from keras_residual.layers import GroupedConv2D
+
+    ours_class, keras_class = (
+        (GroupedConv2D, keras.layers.Conv2D)
+        if rank == 2
+        else (GroupedConv1D, keras.layers.Conv1D)
+    )
+    shape = (2,) + (15,) * rank + (32,)
+    x = np.random.default_rng(0).normal(size=shape).astype("float32")
+    ours = ours_class(16, 3, strides=stride, padding=padding, groups=8, name="ours")
+    theirs = keras_class(16, 3, strides=stride, padding=padding, groups=8, name="k")
+    ours.build(shape)
+    theirs.build(shape)
+    theirs.set_weights(ours.get_weights())
+    assert type(ours).__name__ != "Conv2D" and isinstance(ours, keras_class)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(ours(x)),
+        keras.ops.convert_to_numpy(theirs(x)),
+        atol=1e-5,
+    )
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        def gradients(layer):
+            inputs = tf.constant(x)
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                loss = tf.reduce_sum(tf.sin(layer(inputs)))
+            return tape.gradient(loss, [inputs, *layer.trainable_variables])
+
+        for mine, reference in zip(gradients(ours), gradients(theirs)):
+            np.testing.assert_allclose(mine, reference, rtol=1e-4, atol=1e-4)
+
+
+def test_resnext_uses_the_grouped_layer_only_where_there_are_groups():
+    model = kr.ResNeXt50_32x4d(input_shape=(64, 64, 3), classes=10)
+    kinds = {type(layer).__name__ for layer in model.layers if "_conv" in layer.name}
+    assert kinds == {"Conv2D", "GroupedConv2D"}
+    assert type(model.get_layer("conv2_block1_2_conv")).__name__ == "GroupedConv2D"
+    assert type(model.get_layer("conv2_block1_1_conv")).__name__ == "Conv2D"

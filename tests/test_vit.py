@@ -10,6 +10,7 @@ import pytest
 
 import keras_residual as kr
 from keras_residual.analysis.flops import count_macs
+from keras_residual.search.hypermodel import ResidualHyperModel
 from keras_residual.search.run import search
 from tests.conftest import assert_trains_and_reloads
 from tests.test_search import _small_digits
@@ -196,32 +197,47 @@ def test_bad_heads_patch_sizes_and_unknown_sizes_are_refused():
         kr.ViTTiny16(attention="se")
 
 
+SMALL_SPACE = {
+    "depth": [1],
+    "base_width": [16],
+    "cardinality": [8],
+    "heads": [2],
+    "mlp_ratio": [2.0],
+}
+
+
 @pytest.mark.xdist_group("search")
-@pytest.mark.parametrize("family", ["resnext", "vit"])
-def test_search_trains_resnext_and_vit_families(tmp_path, family):
-    space = {
-        "family": [family],
-        "depth": [1],
-        "base_width": [16],
-        "cardinality": [4],
-        "heads": [2],
-        "mlp_ratio": [2.0],
-    }
+def test_search_trains_a_vit_trial(tmp_path):
     summary = search(
         _small_digits(),
-        str(tmp_path / family),
+        str(tmp_path / "vit"),
         tuner="random",
         max_trials=1,
         epochs=1,
-        space=space,
+        space=dict(SMALL_SPACE, family=["vit"]),
         max_flops=10**9,
         seed=0,
         verbose=0,
         export=False,
     )
     (row,) = summary["rows"]
-    assert (row["family"], row["status"]) == (family, "COMPLETED")
-    assert row["params"] > 0
+    assert (row["family"], row["status"]) == ("vit", "COMPLETED")
+
+
+def test_search_builds_resnext_cardinality_and_budgets_attention_flops():
+    hypermodel = ResidualHyperModel(dict(SMALL_SPACE, family=["resnext", "vit"]))
+    values = {"family": "resnext", "depths": (1, 1, 1), "base_width": 16}
+    resnext = hypermodel.build_model(dict(values, cardinality=8))
+    assert resnext.get_layer("conv2_block1_2_conv").groups == 8
+    vit = hypermodel.build_model(
+        dict(values, family="vit", heads=2, mlp_ratio=2.0), name="vit"
+    )
+    assert vit.get_layer("transformer_block3_attn").num_heads == 2
+    # A budget between the ViT's FLOPs without and with the attention
+    # products rejects it: the products count.
+    projections = 2 * count_macs(vit, attention_products=False)
+    hypermodel.max_flops = projections + 1
+    assert "FLOPs > max_flops" in hypermodel.budget_violation(vit)
 
 
 def test_fine_tuning_ranks_put_the_final_norm_with_the_blocks():

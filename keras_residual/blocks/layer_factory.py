@@ -16,6 +16,8 @@ import math
 import keras
 
 from keras_residual.layers.batch_norm import BatchNormalization
+from keras_residual.layers.grouped_conv import GroupedConv1D
+from keras_residual.layers.grouped_conv import GroupedConv2D
 from keras_residual.layers.padding import PoolPadding2D
 from keras_residual.utils.validation import check_choice
 
@@ -23,6 +25,8 @@ NORMS = ("batch", "layer", "group")
 POOL_KINDS = ("avg", "max")
 
 _CONV = {1: keras.layers.Conv1D, 2: keras.layers.Conv2D}
+# Grouped convolutions train at native speed on TensorFlow through these.
+_GROUPED_CONV = {1: GroupedConv1D, 2: GroupedConv2D}
 _ZERO_PAD = {1: keras.layers.ZeroPadding1D, 2: keras.layers.ZeroPadding2D}
 _POOL = {
     ("max", 1): keras.layers.MaxPooling1D,
@@ -137,7 +141,8 @@ class LayerFactory:
                 convolutions over as many slices of the channels (ResNeXt's
                 cardinality). Defaults to `1`.
         """
-        return _CONV[spatial_rank(x)](
+        classes = _GROUPED_CONV if groups > 1 else _CONV
+        return classes[spatial_rank(x)](
             filters,
             kernel_size,
             strides=strides,

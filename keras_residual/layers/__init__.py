@@ -6,6 +6,8 @@ TensorFlow fast path for training steps."""
 from keras_residual.layers.batch_norm import BatchNormalization
 from keras_residual.layers.drop_path import DropPath
 from keras_residual.layers.gate import HighwayGate
+from keras_residual.layers.grouped_conv import GroupedConv1D
+from keras_residual.layers.grouped_conv import GroupedConv2D
 from keras_residual.layers.padding import PoolPadding2D
 from keras_residual.layers.remat import MemoryEfficientBottleneck
 from keras_residual.layers.shortcuts import ZeroPadShortcut
@@ -23,6 +25,8 @@ __all__ = [
     "PositionEmbedding",
     "TokenPooling",
     "TokensToGrid",
+    "GroupedConv1D",
+    "GroupedConv2D",
     "HighwayGate",
     "MemoryEfficientBottleneck",
     "PoolPadding2D",

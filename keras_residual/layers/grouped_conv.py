@@ -1,0 +1,63 @@
+"""Grouped convolutions (ResNeXt's 3x3) that train at native speed on
+TensorFlow.
+
+Keras 3 compiles every grouped convolution on TensorFlow with XLA
+(`jit_compile=True`; its comment says grouped convolutions are broken on CPU
+without it). With TensorFlow 2.21 the native kernel computes them correctly
+(outputs and gradients equal a per-group split, tested), while XLA's CPU
+gradient of a grouped convolution is pathologically slow: one 32-group
+3x3 at 56x56 took 9.5 s forward and backward against 29 ms natively, and
+ResNeXt-50 trained at 0.14 images/s (`benchmarks/families_training.py`).
+These subclasses call `tf.nn.convolution` directly for grouped kernels on
+TensorFlow, and the parent's code everywhere else (JAX included). Same
+arguments, variables and config as `keras.layers.Conv2D` / `Conv1D`.
+"""
+
+import keras
+
+
+def _native_grouped_call(layer, inputs):
+    """The layer's output through `tf.nn.convolution`, or None where the
+    parent's code applies (another backend, no groups, channels first or
+    causal padding)."""
+    if (
+        layer.groups == 1
+        or keras.backend.backend() != "tensorflow"
+        or layer.data_format != "channels_last"
+        or layer.padding not in ("valid", "same")
+    ):
+        return None
+    import tensorflow as tf
+
+    outputs = tf.nn.convolution(
+        inputs,
+        layer.kernel,
+        strides=list(layer.strides),
+        padding=layer.padding.upper(),
+        dilations=list(layer.dilation_rate),
+    )
+    if layer.use_bias:
+        outputs = outputs + keras.ops.cast(layer.bias, outputs.dtype)
+    if layer.activation is not None:
+        outputs = layer.activation(outputs)
+    return outputs
+
+
+@keras.saving.register_keras_serializable(package="keras_residual")
+class GroupedConv2D(keras.layers.Conv2D):
+    """`keras.layers.Conv2D` whose grouped convolutions run TensorFlow's
+    native kernel instead of XLA (see the module docstring)."""
+
+    def call(self, inputs):
+        native = _native_grouped_call(self, inputs)
+        return super().call(inputs) if native is None else native
+
+
+@keras.saving.register_keras_serializable(package="keras_residual")
+class GroupedConv1D(keras.layers.Conv1D):
+    """`keras.layers.Conv1D` whose grouped convolutions run TensorFlow's
+    native kernel instead of XLA (see the module docstring)."""
+
+    def call(self, inputs):
+        native = _native_grouped_call(self, inputs)
+        return super().call(inputs) if native is None else native
