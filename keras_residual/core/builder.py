@@ -149,7 +149,6 @@ def build_backbone(inputs, spec):
         `(BlockPlan, output)` pair, where the output of a block on tokens
         is laid out on its grid (`{block}_grid`, as timm's
         `forward_intermediates`); and the model's `LayerFactory`.
-        `layers` is the model's `LayerFactory`.
     """
     check_spec_blocks(spec)
     HEADS.get(spec.head)
