@@ -15,11 +15,11 @@ the "auto" contender is compiled with the `he2015` recipe's
     python -m benchmarks.applications_training --smoke
 """
 
-import argparse
 import gc
 
 from benchmarks.common import alternating_training_rates
 from benchmarks.common import hardware
+from benchmarks.common import peer_training_args
 from benchmarks.common import ratio
 from benchmarks.common import summarize
 from benchmarks.common import synthetic_dataset
@@ -98,24 +98,10 @@ def measure_training(name, case, rounds, steps):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="ResNet50,DenseNet121")
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=3, help="Timed steps per round.")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--build-runs", type=int, default=3)
-    parser.add_argument("--smoke", action="store_true")
-    args = parser.parse_args(argv)
-    if args.smoke:  # DenseNet121 takes the same code path at 3x the cost
-        args.size, args.batch, args.steps, args.rounds, args.build_runs = (
-            32,
-            2,
-            1,
-            1,
-            1,
-        )
-        args.models = "ResNet50"
+    # --smoke measures ResNet50 only: DenseNet121 takes the same path at 3x the cost.
+    args = peer_training_args(
+        argv, __doc__.splitlines()[0], "ResNet50,DenseNet121", 32, 3, "ResNet50"
+    )
     result = {"hardware": hardware(), "settings": vars(args), "models": {}}
     for name in args.models.split(","):
         case = {"size": args.size, "batch": args.batch, "classes": 1000}

@@ -1,5 +1,6 @@
 """Shared benchmark helpers: hardware description, timing, result files."""
 
+import argparse
 import json
 import os
 import platform
@@ -163,3 +164,35 @@ def write_result(name, payload, smoke=False):
 def ratio(value, digits=2):
     """Formats a ratio for the README table."""
     return "n/a" if value is None else f"{value:.{digits}f}×"
+
+
+def peer_training_args(argv, description, models, batch, steps, smoke_models):
+    """Parses the arguments shared by the build-and-train peer benchmarks.
+
+    Args:
+        argv: list or None. Command-line arguments. Defaults to `sys.argv`.
+        description: str. The benchmark's one-line description.
+        models: str. Comma-separated model names measured by default.
+        batch: int. Default batch size.
+        steps: int. Default timed steps per round.
+        smoke_models: str. Models measured with `--smoke` (32 px, batch 2,
+            one step, one round, one build).
+
+    Returns:
+        The parsed `argparse.Namespace`, with `--smoke` applied.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--models", default=models)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument(
+        "--steps", type=int, default=steps, help="Timed steps per round."
+    )
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--build-runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.size, args.batch, args.steps, args.rounds, args.build_runs = 32, 2, 1, 1, 1
+        args.models = smoke_models
+    return args

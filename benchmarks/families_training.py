@@ -23,11 +23,11 @@ rounds), in float32 and, for ours, with `precision="auto"`.
     python -m benchmarks.families_training --smoke
 """
 
-import argparse
 import gc
 
 from benchmarks.common import alternating_training_rates
 from benchmarks.common import hardware
+from benchmarks.common import peer_training_args
 from benchmarks.common import ratio
 from benchmarks.common import summarize
 from benchmarks.common import synthetic_dataset
@@ -119,24 +119,10 @@ def compiled(name, size, classes, contender):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="ViTSmall16,ResNeXt50_32x4d")
-    parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=2, help="Timed steps per round.")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--build-runs", type=int, default=3)
-    parser.add_argument("--smoke", action="store_true")
-    args = parser.parse_args(argv)
-    if args.smoke:  # ResNeXt50_32x4d takes the same code path
-        args.size, args.batch, args.steps, args.rounds, args.build_runs = (
-            32,
-            2,
-            1,
-            1,
-            1,
-        )
-        args.models = "ViTSmall16"
+    # --smoke measures ViTSmall16 only: ResNeXt50_32x4d takes the same code path.
+    args = peer_training_args(
+        argv, __doc__.splitlines()[0], "ViTSmall16,ResNeXt50_32x4d", 8, 2, "ViTSmall16"
+    )
     info = hardware()
     info["keras_hub"] = keras_hub_version()
     result = {"hardware": info, "settings": vars(args), "models": {}}
