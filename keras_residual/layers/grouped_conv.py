@@ -43,21 +43,22 @@ def _native_grouped_call(layer, inputs):
     return outputs
 
 
+class _NativeGroupedCall:
+    """Runs grouped convolutions on TensorFlow's native kernel, and defers
+    to the Keras convolution it is mixed into otherwise."""
+
+    def call(self, inputs):
+        native = _native_grouped_call(self, inputs)
+        return super().call(inputs) if native is None else native
+
+
 @keras.saving.register_keras_serializable(package="keras_residual")
-class GroupedConv2D(keras.layers.Conv2D):
+class GroupedConv2D(_NativeGroupedCall, keras.layers.Conv2D):
     """`keras.layers.Conv2D` whose grouped convolutions run TensorFlow's
     native kernel instead of XLA (see the module docstring)."""
 
-    def call(self, inputs):
-        native = _native_grouped_call(self, inputs)
-        return super().call(inputs) if native is None else native
-
 
 @keras.saving.register_keras_serializable(package="keras_residual")
-class GroupedConv1D(keras.layers.Conv1D):
+class GroupedConv1D(_NativeGroupedCall, keras.layers.Conv1D):
     """`keras.layers.Conv1D` whose grouped convolutions run TensorFlow's
     native kernel instead of XLA (see the module docstring)."""
-
-    def call(self, inputs):
-        native = _native_grouped_call(self, inputs)
-        return super().call(inputs) if native is None else native
