@@ -18,12 +18,12 @@ from keras_residual.blocks import transformer  # noqa: F401
 from keras_residual.blocks.base import BLOCKS
 from keras_residual.blocks.base import BlockCall
 from keras_residual.blocks.base import BlockInfo
-from keras_residual.blocks.base import LayerFactory
 from keras_residual.blocks.base import get_block
 from keras_residual.blocks.base import list_blocks
 from keras_residual.blocks.base import register_block
 from keras_residual.blocks.base import residual_add
 from keras_residual.blocks.base import shortcut_path
+from keras_residual.blocks.layer_factory import LayerFactory
 from keras_residual.blocks.search_family import SearchFamily
 from keras_residual.blocks.search_family import get_search_family
 from keras_residual.blocks.search_family import list_search_families

@@ -12,7 +12,7 @@ import dataclasses
 import keras
 
 from keras_residual.blocks.attention import attend
-from keras_residual.blocks.layer_factory import LayerFactory  # noqa: F401
+from keras_residual.blocks.layer_factory import LayerFactory
 from keras_residual.layers.drop_path import DropPath
 from keras_residual.layers.shortcuts import ZeroPadShortcut
 from keras_residual.utils.registry import Registry

@@ -10,6 +10,7 @@ import json
 
 import keras
 
+from keras_residual.blocks.layer_factory import NORMS
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int
@@ -20,7 +21,6 @@ STRIDE_POSITIONS = ("first", "last")
 # for minutes). Raise them, e.g. `LIMITS["depth"] = 5000`, if you mean it.
 LIMITS = {"depth": 1000, "filters": 65536}
 SHORTCUTS = ("projection", "zero_pad", "none")
-NORMS = ("batch", "layer", "group")
 
 
 def _plain(value):
@@ -152,7 +152,8 @@ class ModelSpec:
         final_norm_kind: str. A registered final norm (see
             `keras_residual.core.heads.FINAL_NORMS`): `"norm_act"` (the
             norm and the activation, `{prefix}bn` and `{prefix}relu`) or
-            `"norm"` (the norm alone, `{prefix}norm`, as ViT's `norm`).
+            `"layer_norm"` (a LayerNormalization alone, `{prefix}norm`, as
+            ViT's `norm`).
             Defaults to `"norm_act"`.
         head: str. A registered head (see `keras_residual.list_heads()`):
             how the classifier pools the features: `"avg"` (global average

@@ -68,13 +68,13 @@ def apply_overrides(
     unknown = sorted(set(fields) - set(FIELD_OVERRIDES) - options)
     if unknown:
         allowed = (
-            ("depths", "widths", "width_multiplier", "block")
+            ("depths", "widths", "width_multiplier", "block", "stem")
             + FIELD_OVERRIDES
             + tuple(sorted(options))
         )
         raise ValueError(
             unknown_name_message(
-                "build(...)", unknown[0], allowed + ("stem",), kind="keyword argument"
+                "build(...)", unknown[0], allowed, kind="keyword argument"
             )
         )
     for option in [f for f in fields if f in options]:

@@ -121,15 +121,15 @@ def layer_values(layer, tensors):
     heads, head_dim = layer.num_heads, layer.key_dim
     weight = np.asarray(tensors["qkv_weight"], np.float32)  # (3 * dim, dim)
     dim = weight.shape[1]
+    bias = tensors.get("qkv_bias")
+    if bias is not None:
+        bias = np.asarray(bias, np.float32)  # (3 * dim,)
     values = []
     for index in range(3):
-        part = weight[index * dim : (index + 1) * dim]
-        values.append(part.T.reshape(dim, heads, head_dim))
-        if "qkv_bias" in tensors:
-            bias = np.asarray(tensors["qkv_bias"], np.float32)
-            values.append(
-                bias[index * dim : (index + 1) * dim].reshape(heads, head_dim)
-            )
+        part = slice(index * dim, (index + 1) * dim)
+        values.append(weight[part].T.reshape(dim, heads, head_dim))
+        if bias is not None:
+            values.append(bias[part].reshape(heads, head_dim))
     proj = np.asarray(tensors["proj_weight"], np.float32)  # (dim, dim)
     values.append(proj.T.reshape(heads, head_dim, dim))
     values.append(np.asarray(tensors["proj_bias"], np.float32))
