@@ -19,6 +19,7 @@ import tensorflow as tf
 
 import keras_residual as kr
 from keras_residual import cli
+from keras_residual.serving.bn_folding import fold_batch_norm
 from keras_residual.serving.export import float32_model
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.serving.signatures import preprocess_uint8
@@ -564,6 +565,26 @@ def test_default_top_k_fits_models_with_fewer_than_five_classes(tmp_path):
     assert json.load(open(os.path.join(path, "model_card.json")))["top_k"] == 2
     with pytest.raises(ValueError, match=r"`top_k` must lie in \[1, 2\]; received 3"):
         kr.export(two, str(tmp_path / "three"), top_k=3)
+
+
+def test_folding_keeps_float32_while_the_global_policy_is_mixed(model, tmp_path):
+    """train() exports inside its run's mixed policy: the folded BNs'
+    stand-ins must compute in the model's float32, not the global bfloat16."""
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    folded, _ = fold_batch_norm(model)
+    assert {
+        layer.compute_dtype
+        for layer in folded.layers
+        if not isinstance(layer, keras.layers.InputLayer)
+    } == {"float32"}
+    path = kr.export(model, str(tmp_path / "folded_under_mixed"))
+    inputs = np.random.default_rng(7).uniform(-1, 1, (4, 32, 32, 1)).astype("float32")
+    signature = tf.saved_model.load(path).signatures["serve_preprocessed"]
+    np.testing.assert_allclose(
+        signature(inputs=tf.constant(inputs))["probabilities"].numpy(),
+        model.predict(inputs, verbose=0),
+        atol=1e-5,
+    )
 
 
 def test_saved_models_fold_batch_norm_into_convolutions_and_match(model, tmp_path):

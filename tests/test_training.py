@@ -13,9 +13,11 @@ import h5py
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import keras_residual as kr
 from keras_residual import cli
+from keras_residual.data import load_digits_arrays
 from keras_residual.training import TrainingDiverged
 from tests.conftest import free_port
 from tests.conftest import subprocess_env
@@ -122,6 +124,36 @@ def test_existing_runs_are_protected_and_resume_checks_settings(run):
     )
     assert again.metrics["resumed_from_epoch"] == 2
     assert len(_history(run.run_dir)) == 2
+
+
+def test_a_mixed_precision_run_exports_float32_and_gives_the_policy_back(tmp_path):
+    """The run's bfloat16 policy stays in its model: the caller's global
+    policy comes back, and the SavedModel written inside the run computes
+    in float32 (a folded BatchNorm must not inherit the run's policy)."""
+    digits = load_digits_arrays()
+    small = {split: tuple(a[:64] for a in digits[split]) for split in digits}
+    result = kr.train(
+        "ResNet20",
+        small,
+        str(tmp_path / "mixed"),
+        epochs=1,
+        batch_size=32,
+        precision="mixed_bfloat16",
+        verbose=0,
+        model_overrides=TINY,
+    )
+    assert keras.config.dtype_policy().name == "float32"
+    assert result.model.get_layer("conv2_block1_1_conv").compute_dtype == "bfloat16"
+    reference = kr.build("ResNet20", input_shape=(32, 32, 1), classes=10, **TINY)
+    reference.set_weights(result.model.get_weights())
+    inputs = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 1)).astype("float32")
+    served = tf.saved_model.load(os.path.join(result.run_dir, "saved_model"))
+    outputs = served.signatures["serve_preprocessed"](inputs=tf.constant(inputs))
+    np.testing.assert_allclose(
+        outputs["probabilities"].numpy(),
+        reference.predict(inputs, verbose=0),
+        atol=1e-5,
+    )
 
 
 def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_state(tmp_path):

@@ -14,6 +14,7 @@ from keras_residual.search.tuners import is_worker
 from keras_residual.search.tuners import make_tuner
 from keras_residual.training.precision import set_precision
 from keras_residual.training.presets import get_recipe
+from keras_residual.utils.dtype_policy import global_dtype_policy
 
 
 def search(
@@ -73,46 +74,50 @@ def search(
     recipe = get_recipe(recipe)
     batch_size = batch_size or recipe.batch_size
     keras.utils.set_random_seed(seed)
-    policy = set_precision(precision)
-    data = load_data(
-        dataset,
-        batch_size=batch_size,
-        image_size=image_size,
-        data_dir=data_dir,
-        download=download,
-        seed=seed,
-    )
-    hypermodel = ResidualHyperModel(
-        space,
-        input_shape=data.image_shape,
-        classes=data.num_classes,
-        steps_per_epoch=data.steps_per_epoch or 100,
-        epochs=epochs,
-        recipe=recipe,
-        max_params=max_params,
-        max_flops=max_flops,
-        jit_compile=jit_compile,
-    )
-    out = os.path.abspath(out)
-    hypermodel.backup_root = os.path.join(out, "trial_backups")
-    search_tuner = make_tuner(
-        tuner,
-        hypermodel,
-        os.path.join(out, "tuner"),
-        objective,
-        max_trials,
-        seed,
-        overwrite,
-    )
-    search_tuner.search(data.train, validation_data=data.validation, verbose=verbose)
-    if is_worker():
-        ran = sorted(t for t in hypermodel.timings if t != "outside")
-        print(
-            f"worker {os.environ['KERASTUNER_TUNER_ID']} ran trials: "
-            f"{', '.join(ran) or 'none'}",
-            flush=True,
+    # The caller's global dtype policy comes back when the search ends.
+    with global_dtype_policy():
+        policy = set_precision(precision)
+        data = load_data(
+            dataset,
+            batch_size=batch_size,
+            image_size=image_size,
+            data_dir=data_dir,
+            download=download,
+            seed=seed,
         )
-        return {"worker": os.environ["KERASTUNER_TUNER_ID"], "trials_run": ran}
-    return report(
-        search_tuner, hypermodel, data, out, objective, started, policy, export
-    )
+        hypermodel = ResidualHyperModel(
+            space,
+            input_shape=data.image_shape,
+            classes=data.num_classes,
+            steps_per_epoch=data.steps_per_epoch or 100,
+            epochs=epochs,
+            recipe=recipe,
+            max_params=max_params,
+            max_flops=max_flops,
+            jit_compile=jit_compile,
+        )
+        out = os.path.abspath(out)
+        hypermodel.backup_root = os.path.join(out, "trial_backups")
+        search_tuner = make_tuner(
+            tuner,
+            hypermodel,
+            os.path.join(out, "tuner"),
+            objective,
+            max_trials,
+            seed,
+            overwrite,
+        )
+        search_tuner.search(
+            data.train, validation_data=data.validation, verbose=verbose
+        )
+        if is_worker():
+            ran = sorted(t for t in hypermodel.timings if t != "outside")
+            print(
+                f"worker {os.environ['KERASTUNER_TUNER_ID']} ran trials: "
+                f"{', '.join(ran) or 'none'}",
+                flush=True,
+            )
+            return {"worker": os.environ["KERASTUNER_TUNER_ID"], "trials_run": ran}
+        return report(
+            search_tuner, hypermodel, data, out, objective, started, policy, export
+        )

@@ -82,7 +82,9 @@ def fold_batch_norm(model):
     def clone(layer):
         config = layer.get_config()
         if layer.name in pairs:
-            return PassThrough(name=layer.name)
+            # The BN's own policy: under a global mixed policy a default
+            # layer would cast the float32 activations to bfloat16.
+            return PassThrough(name=layer.name, dtype=layer.dtype_policy)
         if layer.name in convs:
             config["use_bias"] = True
         return layer.__class__.from_config(config)

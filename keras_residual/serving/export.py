@@ -37,6 +37,7 @@ from keras_residual.utils.atomic import remove_stale_staging
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.download import file_digest
 from keras_residual.utils.download import tree_digest
+from keras_residual.utils.dtype_policy import global_dtype_policy
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
@@ -274,15 +275,11 @@ def float32_model(model):
     """
     if all(layer.compute_dtype == "float32" for layer in model.layers):
         return model
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    try:
+    with global_dtype_policy("float32"):
         if type(model) is ResidualModel:
             copy = ResidualModel.from_config(model.get_config())
         else:
             copy = keras.models.clone_model(model, clone_function=_float32_layer)
-    finally:
-        keras.config.set_dtype_policy(previous)
     copy.set_weights(model.get_weights())
     return copy
 

@@ -38,6 +38,7 @@ from keras_residual.training.runs import check_run_dir
 from keras_residual.training.runs import run_metrics
 from keras_residual.training.runs import write_artifacts
 from keras_residual.utils.atomic import write_json
+from keras_residual.utils.dtype_policy import global_dtype_policy
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
@@ -229,78 +230,86 @@ def train(
         skip_bad_images=skip_bad_images,
         **recipe.data_kwargs(),
     )
-    # "auto" probes convolutions shaped like this model's stages at this
-    # image size (cached), so the policy is set once the data is known.
-    policy = set_precision(
-        precision, shapes=model_probe_shapes(model, data.image_shape, model_overrides)
-    )
-    steps = data.steps_per_epoch or 1000
-    with distribution.scope():
-        if pretrained is None:
-            network = build(
-                model,
-                input_shape=data.image_shape,
-                classes=data.num_classes,
-                preprocessing=data.preprocessing,
-                **(model_overrides or {}),
+    # The caller's global dtype policy comes back when the run ends; the
+    # returned model keeps the run's policy in its layers.
+    with global_dtype_policy():
+        # "auto" probes convolutions shaped like this model's stages at this
+        # image size (cached), so the policy is set once the data is known.
+        policy = set_precision(
+            precision,
+            shapes=model_probe_shapes(model, data.image_shape, model_overrides),
+        )
+        steps = data.steps_per_epoch or 1000
+        with distribution.scope():
+            if pretrained is None:
+                network = build(
+                    model,
+                    input_shape=data.image_shape,
+                    classes=data.num_classes,
+                    preprocessing=data.preprocessing,
+                    **(model_overrides or {}),
+                )
+            else:
+                network = build_pretrained(
+                    pretrained,
+                    model,
+                    data.image_shape,
+                    data.num_classes,
+                    data.preprocessing,
+                    **(model_overrides or {}),
+                )
+        if not os.path.exists(os.path.join(artifact_dir, "run.json")):
+            write_json(os.path.join(artifact_dir, "run.json"), settings)
+        if pretrained is not None:
+            backup, guard = fit_in_phases(
+                network,
+                data,
+                recipe,
+                artifact_dir,
+                epochs=epochs,
+                steps=steps,
+                batch_size=batch_size,
+                jit_compile=jit_compile,
+                scope=distribution.scope,
+                callbacks=callbacks,
+                verbose=verbose,
             )
         else:
-            network = build_pretrained(
-                pretrained,
-                model,
-                data.image_shape,
-                data.num_classes,
-                data.preprocessing,
-                **(model_overrides or {}),
+            backup, guard = _fit(
+                network,
+                data,
+                recipe,
+                artifact_dir,
+                epochs,
+                steps,
+                batch_size,
+                jit_compile,
+                distribution,
+                callbacks,
+                verbose,
             )
-    if not os.path.exists(os.path.join(artifact_dir, "run.json")):
-        write_json(os.path.join(artifact_dir, "run.json"), settings)
-    if pretrained is not None:
-        backup, guard = fit_in_phases(
+        if guard.stopped_at is not None:
+            raise TrainingDiverged(_diverged_message(guard.stopped_at, backup))
+
+        metrics = run_metrics(
             network,
             data,
-            recipe,
-            artifact_dir,
-            epochs=epochs,
-            steps=steps,
-            batch_size=batch_size,
-            jit_compile=jit_compile,
-            scope=distribution.scope,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
-    else:
-        backup, guard = _fit(
-            network,
-            data,
-            recipe,
-            artifact_dir,
-            epochs,
-            steps,
-            batch_size,
+            backup.rows,
+            started,
+            settings,
+            policy,
             jit_compile,
             distribution,
-            callbacks,
-            verbose,
+            backup.resumed_from,
         )
-    if guard.stopped_at is not None:
-        raise TrainingDiverged(_diverged_message(guard.stopped_at, backup))
-
-    metrics = run_metrics(
-        network,
-        data,
-        backup.rows,
-        started,
-        settings,
-        policy,
-        jit_compile,
-        distribution,
-        backup.resumed_from,
-    )
-    write_artifacts(
-        artifact_dir, network, backup.rows, metrics, export and distribution.is_chief
-    )
-    return RunResult(network, backup.rows, metrics, artifact_dir)
+        write_artifacts(
+            artifact_dir,
+            network,
+            backup.rows,
+            metrics,
+            export and distribution.is_chief,
+        )
+        return RunResult(network, backup.rows, metrics, artifact_dir)
 
 
 def _fit(
