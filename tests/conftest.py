@@ -17,6 +17,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from keras_residual.data import load_digits_arrays  # noqa: E402
+
 
 @pytest.fixture(autouse=True)
 def _reset_policy():
@@ -37,6 +39,18 @@ def random_images(n, size, channels=3, seed=0):
         .uniform(-1, 1, (n, size, size, channels))
         .astype("float32")
     )
+
+
+def small_digits(train=64, test=64, validation=0):
+    """The first `train` and `test` (and `validation`, when above 0)
+    embedded digits of each split, as `train()`'s dict of arrays."""
+    arrays = load_digits_arrays()
+    sizes = {"train": train, "validation": validation, "test": test}
+    return {
+        split: tuple(a[:size] for a in arrays[split])
+        for split, size in sizes.items()
+        if size
+    }
 
 
 def assert_trains_and_reloads(model, x, y, path):

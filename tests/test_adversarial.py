@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 import keras_residual as kr
-from keras_residual.data import load_digits_arrays
 from keras_residual.training.callbacks import BestModelCheckpoint
 from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.weights import load_weights
 from keras_residual.weights import save_legacy_weights
+from tests.conftest import small_digits
 
 TINY = {"depths": (1, 1, 1)}
 
@@ -32,14 +32,6 @@ def snapshot(model):
 def assert_unchanged(model, before):
     for now, then in zip(snapshot(model), before):
         np.testing.assert_array_equal(now, then)
-
-
-def small_digits(train=64, test=64):
-    arrays = load_digits_arrays()
-    return {
-        "train": tuple(a[:train] for a in arrays["train"]),
-        "test": tuple(a[:test] for a in arrays["test"]),
-    }
 
 
 def largest_dataset(path):

@@ -18,13 +18,13 @@ import keras_residual as kr
 from keras_residual.analysis.flops import count_macs
 from keras_residual.blocks import get_search_family
 from keras_residual.blocks import list_search_families
-from keras_residual.data import load_digits_arrays
 from keras_residual.search import ResidualHyperModel
 from keras_residual.search import make_tuner
 from keras_residual.search import search
 from keras_residual.search.space import SearchSpace
 from keras_residual.search.space import family_spec
 from tests.conftest import free_port
+from tests.conftest import small_digits
 from tests.conftest import subprocess_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -193,20 +193,11 @@ def test_unknown_tuner_and_unlogged_objective_are_refused(tmp_path):
         make_tuner("random", hypermodel, str(tmp_path), objective="val_acc")
 
 
-def _small_digits(n_train=128):
-    arrays = load_digits_arrays()
-    return {
-        "train": (arrays["train"][0][:n_train], arrays["train"][1][:n_train]),
-        "validation": (arrays["validation"][0][:64], arrays["validation"][1][:64]),
-        "test": (arrays["test"][0][:64], arrays["test"][1][:64]),
-    }
-
-
 @pytest.mark.xdist_group("search")
 def test_over_budget_trials_are_rejected_and_reported_without_crashing(tmp_path):
     space = {"family": ["residual"], "depth": [1], "base_width": [8, 32]}
     summary = search(
-        _small_digits(),
+        small_digits(train=128, validation=64),
         str(tmp_path / "budget"),
         tuner="random",
         max_trials=4,
@@ -236,7 +227,7 @@ def test_tuners_search_and_save_a_rebuildable_best_spec_and_model(tuner, tmp_pat
     out = tmp_path / tuner
     space = dict(SMALL, family=["residual", "dense", "highway"])
     summary = search(
-        _small_digits(),
+        small_digits(train=128, validation=64),
         str(out),
         tuner=tuner,
         max_trials=2,

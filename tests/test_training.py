@@ -17,9 +17,9 @@ import tensorflow as tf
 
 import keras_residual as kr
 from keras_residual import cli
-from keras_residual.data import load_digits_arrays
 from keras_residual.training import TrainingDiverged
 from tests.conftest import free_port
+from tests.conftest import small_digits
 from tests.conftest import subprocess_env
 
 TINY = {"depths": (1, 1, 1)}
@@ -130,11 +130,9 @@ def test_a_mixed_precision_run_exports_float32_and_gives_the_policy_back(tmp_pat
     """The run's bfloat16 policy stays in its model: the caller's global
     policy comes back, and the SavedModel written inside the run computes
     in float32 (a folded BatchNorm must not inherit the run's policy)."""
-    digits = load_digits_arrays()
-    small = {split: tuple(a[:64] for a in digits[split]) for split in digits}
     result = kr.train(
         "ResNet20",
-        small,
+        small_digits(),
         str(tmp_path / "mixed"),
         epochs=1,
         batch_size=32,

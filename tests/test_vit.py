@@ -13,7 +13,7 @@ from keras_residual.analysis.flops import count_macs
 from keras_residual.search.hypermodel import ResidualHyperModel
 from keras_residual.search.run import search
 from tests.conftest import assert_trains_and_reloads
-from tests.test_search import _small_digits
+from tests.conftest import small_digits
 
 # timm.create_model(name) parameters (../shared/REFERENCE.md: 5.72M, 22.05M,
 # 86.57M).
@@ -209,7 +209,7 @@ SMALL_SPACE = {
 @pytest.mark.xdist_group("search")
 def test_search_trains_a_vit_trial(tmp_path):
     summary = search(
-        _small_digits(),
+        small_digits(train=128, validation=64),
         str(tmp_path / "vit"),
         tuner="random",
         max_trials=1,
