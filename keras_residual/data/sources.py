@@ -7,6 +7,7 @@ import os
 import keras
 import numpy as np
 
+from keras_residual.data import fashion_mnist
 from keras_residual.data.digits import DIGITS_CLASS_NAMES
 from keras_residual.data.digits import EMBEDDED_DATASETS
 from keras_residual.data.digits import load_digits_arrays
@@ -96,6 +97,8 @@ def load_source(dataset, options):
     if os.sep in dataset or dataset.startswith("."):
         raise ValueError(f"`dataset` directory {dataset!r} does not exist.")
     name = dataset[len("tfds:") :] if dataset.startswith("tfds:") else dataset
+    if name == fashion_mnist.TFDS_NAME:
+        return _fashion_mnist_source(options)
     return _tfds_source(name, options)
 
 
@@ -190,6 +193,18 @@ def _checked_arrays(name, pair):
                 "them."
             )
     return images, labels
+
+
+def _fashion_mnist_source(options):
+    """Fashion-MNIST through TFDS's builder, prepared offline from the local
+    IDX files (see `keras_residual.data.fashion_mnist`); the validation
+    split is held out of the 60,000 training images with `seed`."""
+    arrays = fashion_mnist.load_arrays(options.data_dir, options.download)
+    return _array_source(
+        arrays,
+        dataclasses.replace(options, class_names=fashion_mnist.CLASS_NAMES),
+        source=fashion_mnist.TFDS_NAME,
+    )
 
 
 def _directory_source(directory, options):
