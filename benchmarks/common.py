@@ -196,3 +196,76 @@ def peer_training_args(argv, description, models, batch, steps, smoke_models):
         args.size, args.batch, args.steps, args.rounds, args.build_runs = 32, 2, 1, 1, 1
         args.models = smoke_models
     return args
+
+
+def epoch_test_accuracy(test_data):
+    """A Keras callback that evaluates `test_data` after each epoch, off
+    the clock: its `curve` holds `(epoch, training seconds, test accuracy)`
+    rows; the seconds leave out those test passes."""
+    import keras
+
+    class TestAccuracy(keras.callbacks.Callback):
+        """Evaluates the test split after each epoch, off the clock."""
+
+        def __init__(self):
+            super().__init__()
+            self.curve, self.excluded, self.started = [], 0.0, None
+
+        def on_train_begin(self, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            begin = time.perf_counter()
+            elapsed = begin - self.started - self.excluded
+            result = self.model.evaluate(test_data, verbose=0, return_dict=True)
+            self.excluded += time.perf_counter() - begin
+            self.curve.append((epoch + 1, elapsed, result["accuracy"]))
+
+    return TestAccuracy()
+
+
+SLICE_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "tests",
+    "data",
+    "fashion_mnist",
+)
+
+
+def fashion_mnist_splits(train_size=None, seed=0, data_dir=None, smoke=False):
+    """Fashion-MNIST as `train()`'s dict of arrays: `train_size` images drawn
+    (with `seed`) from the 60,000 training images, all of them when None,
+    and the 10,000 test images. `train()` holds 10% of the training images
+    out for validation. A smoke run reads the committed slice of the real
+    files (400 training and 100 test images) instead, so that it needs
+    neither Debian's package nor TFDS.
+
+    Args:
+        train_size: int or None. Training images to draw. Defaults to all.
+        seed: int. The draw's seed. Defaults to `0`.
+        data_dir: str or None. TFDS data directory. Defaults to TFDS's.
+        smoke: bool. Read the committed slice. Defaults to `False`.
+    """
+    import gzip
+
+    import numpy as np
+
+    if smoke:
+        arrays = {}
+        for split, prefix in (("train", "train"), ("test", "t10k")):
+            path = os.path.join(SLICE_DIR, f"{prefix}-images-idx3-ubyte.gz")
+            with gzip.open(path) as handle:
+                images = np.frombuffer(handle.read()[16:], np.uint8)
+            path = os.path.join(SLICE_DIR, f"{prefix}-labels-idx1-ubyte.gz")
+            with gzip.open(path) as handle:
+                labels = np.frombuffer(handle.read()[8:], np.uint8).astype("int32")
+            arrays[split] = (images.reshape(-1, 28, 28, 1), labels)
+    else:
+        from keras_residual.data import fashion_mnist
+
+        arrays = fashion_mnist.load_arrays(data_dir)
+    if train_size is not None:
+        images, labels = arrays["train"]
+        chosen = np.random.default_rng(seed).permutation(len(labels))[:train_size]
+        arrays["train"] = (images[chosen], labels[chosen])
+    return arrays

@@ -13,35 +13,12 @@ Test accuracy is measured after every epoch; the clock counts training
 import argparse
 import statistics
 import tempfile
-import time
 
+from benchmarks.common import epoch_test_accuracy
 from benchmarks.common import hardware
 from benchmarks.common import write_result
 
 TARGET = 0.985
-
-
-def _test_accuracy_callback(test_data):
-    import keras
-
-    class TestAccuracy(keras.callbacks.Callback):
-        """Evaluates the test split after each epoch, off the clock."""
-
-        def __init__(self):
-            super().__init__()
-            self.curve, self.excluded, self.started = [], 0.0, None
-
-        def on_train_begin(self, logs=None):
-            self.started = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            begin = time.perf_counter()
-            elapsed = begin - self.started - self.excluded
-            result = self.model.evaluate(test_data, verbose=0, return_dict=True)
-            self.excluded += time.perf_counter() - begin
-            self.curve.append((epoch + 1, elapsed, result["accuracy"]))
-
-    return TestAccuracy()
 
 
 def main(argv=None):
@@ -58,7 +35,7 @@ def main(argv=None):
     runs = []
     for seed in range(seeds):
         data = kr.load_data("digits", batch_size=kr.get_recipe("fast").batch_size)
-        probe = _test_accuracy_callback(data.test)
+        probe = epoch_test_accuracy(data.test)
         with tempfile.TemporaryDirectory() as scratch:
             result = kr.train(
                 "ResNet20",

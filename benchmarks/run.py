@@ -5,6 +5,7 @@
     python -m benchmarks --smoke              # every benchmark, a few steps
     python -m benchmarks --list
     python -m benchmarks --table              # only rewrite the table
+    python -m benchmarks degradation --dataset fashion_mnist  # options of one
 
 Each benchmark runs in its own process (`python -m benchmarks.NAME`), so
 precision policies and memory don't leak from one to the next; the GPU
@@ -66,7 +67,12 @@ SUITE = (
     Benchmark("quantized_export", "benchmarks.quantized_export", ("quantized_export",)),
     Benchmark("densenet_memory", "benchmarks.densenet_memory", ("densenet_memory",)),
     Benchmark("digits_resnet20", "benchmarks.digits_resnet20", ("digits_resnet20",)),
-    Benchmark("degradation", "benchmarks.degradation", ("degradation",)),
+    Benchmark(
+        "degradation",
+        "benchmarks.degradation",
+        ("degradation", "degradation_fashion_mnist"),
+    ),
+    Benchmark("fashion_mnist", "benchmarks.fashion_mnist", ("fashion_mnist",)),
     Benchmark("gradient_flow", "benchmarks.gradient_flow", ("gradient_flow",)),
     Benchmark("search_digits", "benchmarks.search_digits", ("search_digits_random",)),
     Benchmark("transfer", "benchmarks.transfer", ("transfer",)),
@@ -89,8 +95,9 @@ def select(names):
     return [b for b in SUITE if not names or b.name in names]
 
 
-def run_benchmark(benchmark, smoke, results_dir=None):
-    """Runs one benchmark in a child process; returns (exit code, seconds)."""
+def run_benchmark(benchmark, smoke, results_dir=None, options=()):
+    """Runs one benchmark in a child process, with its own `options`;
+    returns (exit code, seconds)."""
     env = dict(
         os.environ,
         KERAS_BACKEND=benchmark.backend,
@@ -99,7 +106,8 @@ def run_benchmark(benchmark, smoke, results_dir=None):
     )
     if results_dir:
         env[RESULTS_ENV] = results_dir
-    command = [sys.executable, "-m", benchmark.module] + (["--smoke"] if smoke else [])
+    command = [sys.executable, "-m", benchmark.module, *options]
+    command += ["--smoke"] if smoke else []
     print(
         f"== {benchmark.name}: {' '.join(command[1:])} "
         f"(KERAS_BACKEND={benchmark.backend})",
@@ -186,7 +194,7 @@ def main(argv=None):
         action="store_true",
         help="Only rewrite the README table from the results.",
     )
-    args = parser.parse_args(argv)
+    args, options = parser.parse_known_args(argv)
     if args.list:
         for benchmark in SUITE:
             print(
@@ -196,10 +204,15 @@ def main(argv=None):
         return 0
     if not args.table:
         chosen = select(args.names)
+        if options and len(chosen) != 1:
+            parser.error(
+                f"options {' '.join(options)} belong to one benchmark; name "
+                f"exactly one (received {len(chosen)})."
+            )
         scratch = tempfile.mkdtemp(prefix="benchmarks-smoke-") if args.smoke else None
         failed = []
         for benchmark in chosen:
-            code, seconds = run_benchmark(benchmark, args.smoke, scratch)
+            code, seconds = run_benchmark(benchmark, args.smoke, scratch, options)
             print(f"== {benchmark.name}: exit {code}, {seconds:.0f} s", flush=True)
             if code:
                 failed.append(benchmark.name)

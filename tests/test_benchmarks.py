@@ -70,3 +70,35 @@ def test_readme_table_is_regenerated_between_its_markers(tmp_path):
 def test_unknown_benchmark_names_are_refused_with_close_matches():
     with pytest.raises(SystemExit, match=r"'precison'.*precision"):
         run.select(["precison"])
+
+
+def test_options_after_one_benchmark_name_reach_its_script():
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "degradation",
+            "--dataset",
+            "fashion_mnist",
+            "--smoke",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=subprocess_env(),
+    )
+    assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
+    assert "--dataset fashion_mnist" in done.stdout
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert any("Degradation (He et al. Fig. 6), Fashion-MNIST" in r for r in rows)
+    refused = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--dataset", "fashion_mnist"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=subprocess_env(),
+    )
+    assert refused.returncode == 2 and "name exactly one" in refused.stderr

@@ -71,18 +71,38 @@ def plot_series(series, path, xlabel, ylabel, title, log_y=False):
         title: str. The title.
         log_y: bool. Logarithmic y axis. Defaults to `False`.
     """
+    return plot_panels({ylabel: series}, path, xlabel, title, log_y)
+
+
+def plot_panels(panels, path, xlabel, title, log_y=False):
+    """Plots panels side by side, each with several named curves, to a PNG.
+
+    Args:
+        panels: dict. `{y-axis label: {label: (xs, ys)}}`; curve labels
+            starting with "plain" are dashed.
+        path: str. The PNG file.
+        xlabel: str. The x-axis label.
+        title: str. The title.
+        log_y: bool. Logarithmic y axes. Defaults to `False`.
+    """
     plt = pyplot()
-    figure, axis = plt.subplots(figsize=(7, 4.5))
-    for label, (xs, ys) in series.items():
-        style = "--" if label.lower().startswith("plain") else "-"
-        axis.plot(xs, ys, style, marker="o", markersize=3, label=label)
-    if log_y:
-        axis.set_yscale("log")
-    axis.set_xlabel(xlabel)
-    axis.set_ylabel(ylabel)
-    axis.set_title(title)
-    axis.grid(alpha=0.3)
-    axis.legend()
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(7 * len(panels), 4.5), squeeze=False
+    )
+    for axis, (ylabel, series) in zip(axes[0], panels.items()):
+        for label, (xs, ys) in series.items():
+            style = "--" if label.lower().startswith("plain") else "-"
+            axis.plot(xs, ys, style, marker="o", markersize=3, label=label)
+        if log_y:
+            axis.set_yscale("log")
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel(ylabel)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    if len(panels) == 1:
+        axes[0][0].set_title(title)
+    else:
+        figure.suptitle(title)
     figure.tight_layout()
     return save_figure(figure, path)
 
