@@ -1,49 +1,77 @@
-"""Trains the reference models of `saved_models/` and `weights="digits"`.
+"""Trains the reference models of `saved_models/`, `weights="digits"` and
+`weights="fashion_mnist"`.
 
-Each model is trained on the embedded digits with the `fast` recipe, then:
+Each model is trained on the dataset with the `fast` recipe, then:
 
-- exported as a SavedModel with a model card to `saved_models/<Model>-digits/`;
-- saved as `keras_residual/weights/pretrained/<Model>-digits.h5` (the legacy HDF5
-  layout of the keras.applications weight files), listed with
-  its sha256 and test accuracy in `keras_residual/weights/pretrained/manifest.json`,
-  which registers it as `keras_residual.<Model>(weights="digits")`.
+- exported as a SavedModel with a model card to
+  `saved_models/<Model>-<dataset>/`;
+- saved as `keras_residual/weights/pretrained/<Model>-<dataset>.h5` (the
+  legacy HDF5 layout of the keras.applications weight files), listed with
+  its sha256 and test accuracy in the dataset's manifest
+  (`keras_residual/weights/pretrained/manifest.json` for digits,
+  `manifest-fashion_mnist.json` for Fashion-MNIST), which registers it as
+  `keras_residual.<Model>(weights=<dataset>)`.
 
-    python examples/reference_models.py                  # all of them
+The test accuracy recorded is the served SavedModel's: for Fashion-MNIST,
+its `serving_default` signature fed the 10,000 raw uint8 28x28 test images.
+
+    python examples/reference_models.py                  # digits, all of them
     python examples/reference_models.py --models ResNet20
+    apt-get install dataset-fashion-mnist
+    python examples/reference_models.py --dataset fashion_mnist
 """
 
 import argparse
 import json
 import os
 
+import numpy as np
+
 import keras_residual
 from keras_residual.serving.evaluation import evaluate_export
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.download import file_digest
 from keras_residual.weights import save_legacy_weights
+from keras_residual.weights.digits import manifest_name
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PRETRAINED = os.path.join(ROOT, "keras_residual", "weights", "pretrained")
 SAVED_MODELS = os.path.join(ROOT, "saved_models")
 
-# Epochs per model: DenseNet-BC-100 costs about 8x ResNet20 per epoch on CPU.
-REFERENCE_EPOCHS = {"ResNet20": 30, "HighwayNet20": 30, "DenseNetBC100": 12}
+# Epochs per model and dataset: DenseNet-BC-100 costs about 8x ResNet20 per
+# epoch on CPU; Fashion-MNIST has 54,000 training images (digits 1,259).
+REFERENCE_EPOCHS = {
+    "digits": {"ResNet20": 30, "HighwayNet20": 30, "DenseNetBC100": 12},
+    "fashion_mnist": {"ResNet20": 40, "HighwayNet20": 40},
+}
+# The batch size per dataset (None: the recipe's, 64).
+BATCH_SIZES = {"digits": None, "fashion_mnist": 128}
 
 
 def reproduce(
-    name, epochs, runs_dir, verbose, saved_models=SAVED_MODELS, pretrained=PRETRAINED
+    name,
+    epochs,
+    runs_dir,
+    verbose,
+    saved_models=SAVED_MODELS,
+    pretrained=PRETRAINED,
+    dataset="digits",
+    data_dir=None,
 ):
     result = keras_residual.train(
         name,
-        "digits",
+        dataset,
         os.path.join(runs_dir, name),
         epochs=epochs,
+        batch_size=BATCH_SIZES[dataset],
         recipe="fast",
         seed=0,
+        data_dir=data_dir,
         export=False,
+        resume=os.path.isfile(os.path.join(runs_dir, name, "run.json")),
         verbose=verbose,
     )
-    export_dir = os.path.join(saved_models, f"{name}-digits")
+    export_dir = os.path.join(saved_models, f"{name}-{dataset}")
     keras_residual.export(
         result.model,
         export_dir,
@@ -52,8 +80,10 @@ def reproduce(
         metrics=result.metrics,
         overwrite=True,
     )
-    served = evaluate_export(export_dir, "digits", verbose=0)
-    file_name = f"{name}-digits.h5"
+    served = evaluate_export(export_dir, dataset, data_dir=data_dir, verbose=0)
+    if dataset == "fashion_mnist":
+        served = served_on_raw_images(export_dir, data_dir)
+    file_name = f"{name}-{dataset}.h5"
     weights_path = os.path.join(pretrained, file_name)
     # The keras.applications layout, so that a model with other `classes`
     # can load all but the classifier.
@@ -67,21 +97,43 @@ def reproduce(
         "class_names": result.metrics["class_names"],
         "preprocessing": result.metrics["preprocessing"],
         "epochs": epochs,
+        "batch_size": BATCH_SIZES[dataset] or 64,
         "recipe": "fast",
         "trained_precision": result.metrics["precision"],
         "test_accuracy": served["accuracy"],
         "saved_model": os.path.relpath(export_dir, ROOT).replace(os.sep, "/"),
+        "command": "python examples/reference_models.py --dataset "
+        f"{dataset} --models {name}",
     }
+
+
+def served_on_raw_images(export_dir, data_dir=None):
+    """The SavedModel's `serving_default` fed Fashion-MNIST's 10,000 test
+    images as the raw uint8 28x28x1 arrays of the IDX file."""
+    from keras_residual.data import fashion_mnist
+    from keras_residual.serving.predictor import load_predictor
+
+    images, labels = fashion_mnist.load_arrays(data_dir)["test"]
+    predictor = load_predictor(export_dir)
+    predicted = np.concatenate(
+        [
+            predictor.predict_images(images[i : i + 500]).argmax(-1)
+            for i in range(0, len(images), 500)
+        ]
+    )
+    return {"accuracy": float((predicted == labels).mean()), "examples": len(labels)}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="digits", choices=sorted(REFERENCE_EPOCHS))
     parser.add_argument(
         "--models",
         nargs="+",
-        default=list(REFERENCE_EPOCHS),
-        choices=list(REFERENCE_EPOCHS),
+        help="Defaults to every reference model of --dataset.",
+        choices=sorted({m for models in REFERENCE_EPOCHS.values() for m in models}),
     )
+    parser.add_argument("--data-dir", help="TFDS data directory.")
     parser.add_argument(
         "--runs-dir",
         default="runs/reference",
@@ -103,19 +155,26 @@ def main(argv=None):
         "keras_residual/weights/pretrained/.",
     )
     args = parser.parse_args(argv)
-    manifest_path = os.path.join(args.pretrained, "manifest.json")
+    epochs = REFERENCE_EPOCHS[args.dataset]
+    models = args.models or list(epochs)
+    unknown = sorted(set(models) - set(epochs))
+    if unknown:
+        parser.error(f"--dataset {args.dataset} has no reference {unknown}")
+    manifest_path = os.path.join(args.pretrained, manifest_name(args.dataset))
     manifest = {}
     if os.path.isfile(manifest_path):
         with open(manifest_path) as handle:
             manifest = json.load(handle)
-    for name in args.models:
+    for name in models:
         manifest[name] = reproduce(
             name,
-            args.epochs or REFERENCE_EPOCHS[name],
-            args.runs_dir,
+            args.epochs or epochs[name],
+            os.path.join(args.runs_dir, args.dataset),
             args.verbose,
             args.saved_models,
             args.pretrained,
+            args.dataset,
+            args.data_dir,
         )
         write_json(manifest_path, manifest)
         print(

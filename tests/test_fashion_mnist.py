@@ -6,6 +6,7 @@ images, MIT licence)."""
 
 import gzip
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -284,6 +285,33 @@ def test_load_data_prepares_the_files_with_tfds_builder_offline(tmp_path, tfds_s
     assert again.sizes == data.sizes
 
 
+def test_without_local_files_download_uses_tfds_own_download(
+    tmp_path, tfds_slice, server, monkeypatch
+):
+    from tensorflow_datasets.image_classification import mnist
+
+    for name in KEYS.values():
+        shutil.copy(os.path.join(SLICE, name), server["root"] / name)
+    # TFDS's registered URLs, pointed at a server on 127.0.0.1.
+    monkeypatch.setattr(
+        mnist.FashionMNIST,
+        "url_infos",
+        {
+            server["url"] + url[len(mnist.FashionMNIST.URL) :]: info
+            for url, info in mnist.FashionMNIST.url_infos.items()
+        },
+    )
+    monkeypatch.setattr(mnist.FashionMNIST, "URL", server["url"])
+    monkeypatch.delenv(fashion_mnist.DATA_DIR_ENV)
+    tfds_dir = tmp_path / "tensorflow_datasets"
+    with pytest.raises(ValueError, match="apt-get install dataset-fashion-mnist"):
+        load_data("fashion_mnist", data_dir=str(tfds_dir))
+    assert server["requests"] == []
+    data = load_data("fashion_mnist", data_dir=str(tfds_dir), download=True)
+    assert sorted(server["requests"]) == sorted(f"/{name}" for name in KEYS.values())
+    assert data.sizes == {"train": 360, "validation": 40, "test": 100}
+
+
 def test_a_corrupt_file_stops_before_tfds_writes_anything(
     tmp_path, tfds_slice, debian_folder
 ):
@@ -342,3 +370,109 @@ def test_the_installed_debian_files_prepare_the_full_dataset(tmp_path):
     assert np.bincount(arrays["test"][1]).tolist() == [1000] * 10
     mode = os.stat(fashion_mnist.debian_directory()).st_mode
     assert stat.S_ISDIR(mode)
+
+
+def _reference_script():
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(SLICE), "..", "..", "examples")
+    spec = importlib.util.spec_from_file_location(
+        "reference_models", os.path.join(path, "reference_models.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reference_script_ships_weights_scored_on_raw_uint8_test_images(
+    tmp_path, tfds_slice
+):
+    import keras_residual as kr
+
+    script = _reference_script()
+    entry = script.reproduce(
+        "ResNet20",
+        1,
+        str(tmp_path / "runs"),
+        0,
+        saved_models=str(tmp_path / "saved_models"),
+        pretrained=str(tmp_path / "pretrained"),
+        dataset="fashion_mnist",
+        data_dir=str(tmp_path / "tfds"),
+    )
+    assert entry["file"] == "ResNet20-fashion_mnist.h5"
+    assert entry["input_size"] == 28 and entry["input_channels"] == 1
+    assert entry["class_names"] == list(fashion_mnist.CLASS_NAMES)
+    assert entry["batch_size"] == 128 and entry["preprocessing"] == "tf"
+    assert "--dataset fashion_mnist --models ResNet20" in entry["command"]
+    # The recorded accuracy is what the weights give on the raw test images.
+    model = kr.ResNet20(
+        input_shape=(28, 28, 1),
+        weights=str(tmp_path / "pretrained" / entry["file"]),
+    )
+    images, labels = _slice_arrays("t10k", 100)
+    scaled = images[..., None].astype("float32") / 127.5 - 1.0
+    predicted = model.predict(scaled, verbose=0).argmax(-1)
+    assert entry["test_accuracy"] == pytest.approx(
+        float((predicted == labels).mean()), abs=0.011
+    )
+    card_path = tmp_path / "saved_models" / "ResNet20-fashion_mnist" / "model_card.json"
+    card = json.loads(card_path.read_text())
+    assert card["class_names"] == list(fashion_mnist.CLASS_NAMES)
+
+
+@pytest.mark.skipif(
+    "ResNet20" not in __import__("keras_residual").weights.FASHION_MNIST_WEIGHTS,
+    reason="before examples/reference_models.py --dataset fashion_mnist has run",
+)
+def test_shipped_weights_and_saved_model_classify_real_test_images(tmp_path):
+    import keras_residual as kr
+    from keras_residual.weights import FASHION_MNIST_WEIGHTS
+    from keras_residual.weights import get_weights_entry
+
+    entry = FASHION_MNIST_WEIGHTS["ResNet20"]
+    assert entry["test_accuracy"] >= 0.94 and entry["input_size"] == 28
+    registered = get_weights_entry("ResNet20", "fashion_mnist")
+    assert tuple(registered.class_names) == fashion_mnist.CLASS_NAMES
+    model = kr.ResNet20(weights="fashion_mnist")
+    assert model.input_shape == (None, 28, 28, 1) and model.output.shape[-1] == 10
+    images, labels = _slice_arrays("t10k", 100)
+    scaled = images[..., None].astype("float32") / 127.5 - 1.0
+    predicted = model.predict(scaled, verbose=0).argmax(-1)
+    assert (predicted == labels).mean() >= 0.88
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    saved_model = os.path.join(root, entry["saved_model"])
+    from keras_residual.serving.predictor import load_predictor
+
+    served = load_predictor(saved_model).predict_images(images[..., None])
+    assert np.array_equal(served.argmax(-1), predicted)
+    # Grey images of another size, and RGB ones, get the same answer
+    # through the command line.
+    from PIL import Image
+
+    paths = []
+    for i in range(12):
+        grey = Image.fromarray(images[i])
+        paths.append(tmp_path / f"{i}-grey28.png")
+        grey.save(paths[-1])
+        paths.append(tmp_path / f"{i}-grey84.png")
+        grey.resize((84, 84), Image.NEAREST).save(paths[-1])
+        paths.append(tmp_path / f"{i}-rgb28.png")
+        grey.convert("RGB").save(paths[-1])
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_residual.cli", "predict", saved_model]
+        + [str(p) for p in paths]
+        + ["--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=subprocess_env(),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    answers = [json.loads(line) for line in result.stdout.splitlines() if line]
+    names = [answer["top_k"][0]["name"] for answer in answers]
+    for i in range(12):
+        expected = fashion_mnist.CLASS_NAMES[predicted[i]]
+        assert names[3 * i] == names[3 * i + 2] == expected
+    same_upscaled = sum(names[3 * i + 1] == names[3 * i] for i in range(12))
+    assert same_upscaled >= 11

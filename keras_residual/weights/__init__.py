@@ -4,6 +4,7 @@ in `pretrained/`."""
 
 from keras_residual.utils.download import WeightsFile
 from keras_residual.weights.digits import DIGITS_WEIGHTS
+from keras_residual.weights.digits import FASHION_MNIST_WEIGHTS
 from keras_residual.weights.hdf5 import load_weights
 from keras_residual.weights.hdf5 import save_legacy_weights
 from keras_residual.weights.registry import get_weights_entry

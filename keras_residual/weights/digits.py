@@ -1,9 +1,11 @@
-"""`weights="digits"`: reference models the project trained on the embedded
-digits with its own recipe, shipped inside the package (no download).
+"""Weights the project trained itself and ships inside the package (no
+download): `weights="digits"` (the embedded digits) and
+`weights="fashion_mnist"` (Fashion-MNIST, the real 28x28 test set).
 
-`keras_residual/weights/pretrained/manifest.json` lists them; it and the weight
-files are written by `python examples/reference_models.py`, which also
-writes the matching SavedModels to `saved_models/`.
+`keras_residual/weights/pretrained/manifest.json` (digits) and
+`manifest-fashion_mnist.json` list them; the manifests and weight files are
+written by `python examples/reference_models.py [--dataset fashion_mnist]`,
+which also writes the matching SavedModels to `saved_models/`.
 """
 
 import json
@@ -13,35 +15,52 @@ from keras_residual.utils.download import WeightsFile
 from keras_residual.weights.registry import register_weights
 
 PRETRAINED_FOLDER = "pretrained"
-MANIFEST = "manifest.json"
-TAG = "digits"
+# Weights name -> its manifest in `pretrained/`.
+MANIFESTS = {
+    "digits": "manifest.json",
+    "fashion_mnist": "manifest-fashion_mnist.json",
+}
 
 
 def pretrained_folder():
-    """The folder of the shipped weight files and their manifest, inside the
-    installed package."""
+    """The folder of the shipped weight files and their manifests, inside
+    the installed package."""
     return resources.files("keras_residual.weights").joinpath(PRETRAINED_FOLDER)
 
 
-def register_digits_weights():
-    """Registers every model of the manifest under `weights="digits"` and
-    returns the manifest (`{model: entry}`; empty without a manifest)."""
+def manifest_name(tag):
+    """The manifest file of the shipped weights `tag`.
+
+    Args:
+        tag: str. `"digits"` or `"fashion_mnist"`.
+    """
+    return MANIFESTS[tag]
+
+
+def register_shipped_weights(tag):
+    """Registers every model of `tag`'s manifest under `weights=tag` and
+    returns the manifest (`{model: entry}`; empty without a manifest).
+
+    Args:
+        tag: str. A key of `MANIFESTS`.
+    """
     folder = pretrained_folder()
-    manifest = folder.joinpath(MANIFEST)
+    manifest = folder.joinpath(manifest_name(tag))
     if not manifest.is_file():
         return {}
     with manifest.open() as handle:
         entries = json.load(handle)
+    dataset = tag.replace("_", "-")
     for name, entry in entries.items():
         register_weights(
             name,
-            TAG,
+            tag,
             top=WeightsFile(
                 path=str(folder.joinpath(entry["file"])), file_hash=entry["sha256"]
             ),
             classes=entry["classes"],
             input_channels=entry["input_channels"],
-            description=f"digits, test accuracy {entry['test_accuracy']:.4f}",
+            description=f"{dataset}, test accuracy {entry['test_accuracy']:.4f}",
             preprocessing=entry["preprocessing"],
             input_size=entry["input_size"],
             class_names=entry["class_names"],
@@ -53,4 +72,5 @@ def register_digits_weights():
     return entries
 
 
-DIGITS_WEIGHTS = register_digits_weights()
+DIGITS_WEIGHTS = register_shipped_weights("digits")
+FASHION_MNIST_WEIGHTS = register_shipped_weights("fashion_mnist")
