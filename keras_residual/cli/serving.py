@@ -86,7 +86,10 @@ def add_serving_parsers(commands):
     evaluate.add_argument("model", metavar="MODEL_PATH")
     evaluate.add_argument("--dataset", default="digits")
     evaluate.add_argument("--split", default="test", choices=("test", "validation"))
-    evaluate.add_argument("--data-dir", help="TFDS data directory.")
+    evaluate.add_argument(
+        "--data-dir",
+        help="TFDS data directory, also searched for Fashion-MNIST's IDX files.",
+    )
     evaluate.add_argument("--batch-size", type=int, default=128)
     evaluate.add_argument("--json", help="Also write the results to this file.")
     add_trust_flag(evaluate)

@@ -184,9 +184,13 @@ def _add_data_options(parser):
     parser.add_argument(
         "--dataset",
         default="digits",
-        help="'digits' (embedded), a TFDS name or an image directory.",
+        help="'digits' (embedded), 'fashion_mnist' (offline after `apt-get "
+        "install dataset-fashion-mnist`), a TFDS name or an image directory.",
     )
-    parser.add_argument("--data-dir", help="TFDS data directory.")
+    parser.add_argument(
+        "--data-dir",
+        help="TFDS data directory, also searched for Fashion-MNIST's IDX files.",
+    )
     parser.add_argument(
         "--download", action="store_true", help="Let TFDS download a missing dataset."
     )

@@ -82,7 +82,11 @@ def load_data(
     """Builds train/validation/test `tf.data` pipelines.
 
     Args:
-        dataset: str, tuple or dict. `"digits"` (embedded), a TFDS name (or
+        dataset: str, tuple or dict. `"digits"` (embedded),
+            `"fashion_mnist"` (offline from the IDX files of Debian's
+            `dataset-fashion-mnist`, a data folder or the Keras cache,
+            checked and prepared by TFDS; see
+            `keras_residual.data.fashion_mnist`), a TFDS name (or
             `"tfds:NAME"`), a directory of class sub-folders (or one with
             `train/`, `validation/`, `test/`), an `(images, labels)` tuple, or
             `{"train": (x, y), "validation": ..., "test": ...}`. Defaults to
@@ -95,7 +99,8 @@ def load_data(
         validation_fraction: float. Share of the training data held out for
             validation where the source has no validation split. Defaults
             to `0.1`.
-        data_dir: str or None. TFDS data directory. Defaults to TFDS's.
+        data_dir: str or None. TFDS data directory, also searched for
+            Fashion-MNIST's IDX files. Defaults to TFDS's.
         download: bool. Let TFDS download and prepare missing data. Defaults
             to `False`, so that a missing dataset fails at once.
         seed: int. Shuffle and augmentation seed. Defaults to `0`.

@@ -325,7 +325,8 @@ def unknown_dataset_message(name):
     hint = f" Did you mean {', '.join(repr(m) for m in matches)}?" if matches else ""
     return (
         f"Unknown `dataset` {name!r}.{hint} Embedded datasets (offline): "
-        f"{', '.join(EMBEDDED_DATASETS)}. Otherwise pass a TFDS name such as "
+        f"{', '.join(EMBEDDED_DATASETS)}; 'fashion_mnist' reads local files "
+        f"(`{fashion_mnist.INSTALL_HINT}`). Otherwise pass a TFDS name such as "
         "'cifar10' (see `tfds.list_builders()`, prepared with `tfds build "
         "NAME --data_dir DIR`), a directory of class sub-folders, or "
         "(images, labels) arrays."

@@ -143,7 +143,8 @@ def train(
             `host:port`.
         num_processes: int or None. Multi-process JAX: process count.
         process_id: int or None. Multi-process JAX: this process's index.
-        data_dir: str or None. TFDS data directory.
+        data_dir: str or None. TFDS data directory, also searched for
+            Fashion-MNIST's IDX files.
         download: bool. Let TFDS download missing data. Defaults to `False`.
         image_size: int or None. Resize images. Defaults to the size the
             weights were trained at, else the data's.
