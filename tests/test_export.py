@@ -625,3 +625,40 @@ def test_saved_models_fold_batch_norm_into_convolutions_and_match(model, tmp_pat
         kr.export(model, str(tmp_path / "x"), fold_batch_norm="yes")
     with pytest.raises(ValueError, match=r"format='keras' saves the model as it is"):
         kr.export(model, str(tmp_path / "m.keras"), "keras", fold_batch_norm=True)
+
+
+@pytest.mark.parametrize("wrapper", ["functional", "sequential"])
+def test_models_wrapping_a_zoo_backbone_export_with_its_batch_norms_folded(
+    wrapper, tmp_path
+):
+    backbone = kr.build(
+        "ResNet20",
+        include_top=False,
+        input_shape=(32, 32, 1),
+        pooling="avg",
+        depths=(1, 1, 1),
+    )
+    rng = np.random.default_rng(5)
+    for layer in backbone.layers:  # statistics away from their defaults
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_mean.assign(rng.normal(0, 0.1, layer.moving_mean.shape))
+            layer.moving_variance.assign(
+                rng.uniform(0.5, 2, layer.moving_variance.shape)
+            )
+    head = keras.layers.Dense(3, activation="softmax", name="head")
+    if wrapper == "functional":
+        images = keras.Input((32, 32, 1))
+        model = keras.Model(images, head(backbone(images)))
+    else:
+        model = keras.Sequential([keras.Input((32, 32, 1)), backbone, head])
+    path = kr.export(model, str(tmp_path / wrapper), preprocessing="tf")
+    card = json.load(open(os.path.join(path, "model_card.json")))
+    # The backbone's stem conv -> BN and two per basic block, one block a stage.
+    assert card["folded_batch_norms"] == 1 + 2 * 3
+    inputs = rng.uniform(-1, 1, (4, 32, 32, 1)).astype("float32")
+    signature = tf.saved_model.load(path).signatures["serve_preprocessed"]
+    np.testing.assert_allclose(
+        signature(inputs=tf.constant(inputs))["probabilities"].numpy(),
+        model.predict(inputs, verbose=0),
+        atol=1e-5,
+    )

@@ -68,18 +68,24 @@ def foldable_pairs(model):
 
 
 def fold_batch_norm(model):
-    """Returns a copy of `model` with its conv -> BN pairs folded.
+    """Returns a copy of `model` with its conv -> BN pairs folded, inside
+    nested models too (a zoo backbone wrapped in a Functional or Sequential
+    model).
 
     Args:
-        model: `keras.Model`. A Functional model.
+        model: `keras.Model`. A Functional or Sequential model.
 
     Returns:
         `(folded_model, folded_count)`.
     """
     pairs = foldable_pairs(model)
     convs = set(pairs.values())
+    nested = {}  # name -> folded count of each nested model, folded itself
 
     def clone(layer):
+        if isinstance(layer, keras.Model):
+            inner, nested[layer.name] = fold_batch_norm(layer)
+            return inner
         config = layer.get_config()
         if layer.name in pairs:
             # The BN's own policy: under a global mixed policy a default
@@ -94,14 +100,16 @@ def fold_batch_norm(model):
         if hasattr(model, name):
             setattr(folded, name, getattr(model, name))
     for layer in model.layers:
-        target = folded.get_layer(layer.name)
-        if layer.name in pairs:
+        # Input layers hold nothing (the clone names its own), and nested
+        # models were folded with their weights.
+        if layer.name in pairs or layer.name in nested or not layer.weights:
             continue
+        target = folded.get_layer(layer.name)
         if layer.name in convs:
             target.set_weights(_folded_conv(layer, _bn_of(model, pairs, layer.name)))
         else:
             target.set_weights(layer.get_weights())
-    return folded, len(pairs)
+    return folded, len(pairs) + sum(nested.values())
 
 
 def _bn_of(model, pairs, conv_name):
