@@ -213,6 +213,30 @@ def _tap(x, plan, layers):
     )(x)
 
 
+def checked_class_names(class_names, classes, include_top=True):
+    """`class_names` as a list of str, one per class, or None.
+
+    Args:
+        class_names: sequence of str or None. The names.
+        classes: int. The classifier's size.
+        include_top: bool. Whether there is a classifier. Defaults to `True`.
+    """
+    if class_names is None:
+        return None
+    if isinstance(class_names, (str, bytes)) or not hasattr(class_names, "__len__"):
+        raise TypeError(
+            "`class_names` must be a sequence of str, one per class; received "
+            f"{class_names!r}."
+        )
+    names = [str(name) for name in class_names]
+    if include_top and len(names) != classes:
+        raise ValueError(
+            f"`class_names` has {len(names)} names but `classes` is {classes}; "
+            "give one name per class."
+        )
+    return names
+
+
 @keras.saving.register_keras_serializable(package="keras_residual")
 class ResidualModel(keras.Model):
     """A Functional model built from a `ModelSpec`.
@@ -240,6 +264,9 @@ class ResidualModel(keras.Model):
             scaled with (`"tf"`, `"caffe"` or `"torch"`), recorded in the
             config so that it travels with `.keras` files to `export` and
             `predict`; None where unknown. Defaults to `None`.
+        class_names: sequence of str or None. A name per class of the
+            classifier, recorded in the config so that `.keras` files,
+            exports and `predict` show names. Defaults to `None`.
 
     Attributes:
         spec: `ModelSpec`. The architecture.
@@ -258,9 +285,11 @@ class ResidualModel(keras.Model):
         input_tensor=None,
         name="residual_model",
         preprocessing=None,
+        class_names=None,
         **kwargs,
     ):
         check_choice("preprocessing", preprocessing, (None, *PREPROCESSING_MODES))
+        class_names = checked_class_names(class_names, classes, include_top)
         if isinstance(spec, dict):
             spec = ModelSpec.from_dict(spec)
         if not isinstance(spec, ModelSpec):
@@ -294,6 +323,7 @@ class ResidualModel(keras.Model):
         self.classifier_activation = classifier_activation
         self.image_shape = input_shape
         self.preprocessing = preprocessing
+        self.class_names = class_names
         self.block_outputs = {plan.name: tensor for plan, tensor in taps}
         self.pyramid_outputs = pyramid_levels(taps)
 
@@ -308,6 +338,7 @@ class ResidualModel(keras.Model):
             "name": self.name,
             "trainable": self.trainable,
             "preprocessing": self.preprocessing,
+            "class_names": self.class_names,
         }
 
     @classmethod

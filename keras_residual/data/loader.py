@@ -164,6 +164,12 @@ def load_data(
     )
     if num_classes is None:
         num_classes = raw.num_classes
+        if raw.max_label is not None and raw.max_label >= num_classes:
+            raise ValueError(
+                f"`class_names` names {num_classes} classes but the labels go "
+                f"up to {raw.max_label}; give one name per class "
+                f"({raw.max_label + 1} names)."
+            )
         if num_classes < 2:
             raise ValueError(
                 f"`dataset` {raw.source!r} has {num_classes} class(es)"

@@ -118,6 +118,7 @@ def build(
     classifier_activation="softmax",
     name=None,
     preprocessing=None,
+    class_names=None,
     **overrides,
 ):
     """Builds a model from a registered name or a spec.
@@ -139,6 +140,9 @@ def build(
             records (`"tf"`, `"caffe"` or `"torch"`; see
             `ResidualModel`). Defaults to the registered weights' own, else
             None.
+        class_names: sequence of str or None. A name per class, recorded
+            in the model (`ResidualModel.class_names`). Defaults to the
+            registered weights' names where their classifier is kept.
         **overrides: `depths`, `widths`, `width_multiplier`, `block`, or a
             `ModelSpec` field such as `drop_path_rate` (see
             `apply_overrides`).
@@ -176,6 +180,11 @@ def build(
         input_tensor=input_tensor,
         name=name or (model_name.lower() if model_name else "residual_model"),
         preprocessing=preprocessing,
+        class_names=(
+            _class_names(request, classes, include_top)
+            if class_names is None
+            else class_names
+        ),
     )
     load_requested_weights(network, request)
     return network
@@ -203,6 +212,15 @@ def _default_classes(request, default_classes):
     if request and request.checkpoint and request.checkpoint.architecture.classes:
         return request.checkpoint.architecture.classes
     return default_classes
+
+
+def _class_names(request, classes, include_top):
+    """The registered weights' class names, where their classifier is kept."""
+    entry = request.entry if request else None
+    names = entry.class_names if entry else None
+    if not include_top or not names or len(names) != classes:
+        return None
+    return list(names)
 
 
 def _preprocessing(preprocessing, request):

@@ -83,7 +83,8 @@ def export(
         top_k: int or None. Classes per image returned by `serve`, at most
             the class count. Defaults to 5, or the class count if smaller.
         class_names: list of str or None. Recorded in the model card and
-            used by `keras-residual predict`. Defaults to `None`.
+            used by `keras-residual predict`. Defaults to the names the
+            model records (`model.class_names`), else none.
         metrics: dict or None. Evaluation results for the model card.
             Defaults to `None`.
         overwrite: bool. Replace an existing export. Defaults to `False`.

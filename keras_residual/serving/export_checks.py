@@ -132,8 +132,11 @@ def check_class_names(model, class_names):
 
     Args:
         model: `keras.Model`. The model.
-        class_names: list or None. The names.
+        class_names: list or None. The names; defaults to those the
+            model records (`ResidualModel.class_names`).
     """
+    if class_names is None:
+        class_names = getattr(model, "class_names", None)
     if class_names is None:
         return None
     class_names = [str(name) for name in class_names]

@@ -165,6 +165,8 @@ class KerasPredictor(Predictor):
                 input_shape=list(self.model.input_shape[1:]),
                 preprocessing={"mode": getattr(self.model, "preprocessing", None)},
             )
+        if not card.get("class_names"):  # recorded in the model's config
+            card = dict(card, class_names=getattr(self.model, "class_names", None))
         super().__init__(path, card)
 
     def predict_images(self, images):

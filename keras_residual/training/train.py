@@ -99,6 +99,7 @@ def train(
     image_size=None,
     classes=None,
     augment="auto",
+    class_names=None,
     skip_bad_images=False,
     export=True,
     verbose=1,
@@ -150,6 +151,10 @@ def train(
             weights were trained at, else the data's.
         classes: int or None. Classifier size. Defaults to the data's.
         augment: str. See `load_data`. Defaults to `"auto"`.
+        class_names: sequence of str or None. Names of the classes of array
+            data (folders and TFDS name their own). The model records the
+            data's names (`model.class_names`), so `model.keras`, the
+            SavedModel and `predict` show them. Defaults to `None`.
         skip_bad_images: bool. Leave out an image folder's files that
             cannot be decoded instead of refusing it (see `load_data`).
             Defaults to `False`.
@@ -229,6 +234,7 @@ def train(
         num_classes=classes,
         uniform_batches=distribution.num_processes > 1,
         skip_bad_images=skip_bad_images,
+        class_names=class_names,
         **recipe.data_kwargs(),
     )
     # The caller's global dtype policy comes back when the run ends; the
@@ -259,6 +265,7 @@ def train(
                     data.preprocessing,
                     **(model_overrides or {}),
                 )
+        network.class_names = list(data.class_names)
         if not os.path.exists(os.path.join(artifact_dir, "run.json")):
             write_json(os.path.join(artifact_dir, "run.json"), settings)
         if pretrained is not None:
