@@ -85,7 +85,12 @@ def add_serving_parsers(commands):
     )
     evaluate.add_argument("model", metavar="MODEL_PATH")
     evaluate.add_argument("--dataset", default="digits")
-    evaluate.add_argument("--split", default="test", choices=("test", "validation"))
+    evaluate.add_argument(
+        "--split",
+        default="test",
+        choices=("test", "validation", "all"),
+        help="all: every image of the dataset (all its splits).",
+    )
     evaluate.add_argument(
         "--data-dir",
         help="TFDS data directory, also searched for Fashion-MNIST's IDX files.",

@@ -6,6 +6,7 @@ from keras_residual.cli.zoo import add_model_overrides
 from keras_residual.cli.zoo import model_overrides
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.data.loader import AUGMENTATIONS
+from keras_residual.data.loader import COLOR_MODES
 from keras_residual.search.run import search
 from keras_residual.search.tuners import TUNERS
 from keras_residual.search.tuners import configure_distributed_search
@@ -52,6 +53,7 @@ def _train(args):
         image_size=args.image_size,
         classes=args.classes,
         augment=args.augment,
+        color_mode=args.color_mode,
         skip_bad_images=args.skip_bad_images,
         export=not args.no_export,
         verbose=args.verbose,
@@ -154,6 +156,13 @@ def add_train_parser(commands):
     train.add_argument("--process-id", type=int)
     train.add_argument("--classes", type=int)
     train.add_argument("--augment", default="auto", choices=AUGMENTATIONS)
+    train.add_argument(
+        "--color-mode",
+        default="auto",
+        choices=COLOR_MODES,
+        help="An image folder's channels: auto (grey when all its images are "
+        "grey), rgb or grayscale.",
+    )
     train.add_argument(
         "--skip-bad-images",
         action="store_true",

@@ -6,6 +6,7 @@ ones (the user's folder is never changed)."""
 
 import atexit
 import concurrent.futures
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -34,6 +35,49 @@ def image_files(directory):
     return sorted(found)
 
 
+def scan_images(paths, workers=None):
+    """Decodes every file among `paths` once: which cannot be decoded (and
+    why), and whether all the others are grey.
+
+    Args:
+        paths: list of str. Image files.
+        workers: int or None. Decoding threads. Defaults to the CPU count.
+
+    Returns:
+        `(failures, grey, sizes)`: a list of `(path, reason)` pairs, in the
+        order of `paths`; whether every good image has one channel (two
+        with alpha) or three equal ones; and the set of their
+        `(height, width)`.
+    """
+    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+    def check(path):
+        try:
+            image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+        except (tf.errors.OpError, ValueError) as error:
+            reason = error.message if hasattr(error, "message") else str(error)
+            return (path, reason), True, None
+        channels = image.shape[-1]
+        grey = channels in (1, 2) or bool(
+            tf.reduce_all(image[..., 0] == image[..., 1])
+            and tf.reduce_all(image[..., 1] == image[..., 2])
+        )
+        return None, grey, tuple(image.shape[:2])
+
+    progress = keras.utils.Progbar(len(paths)) if len(paths) >= PROGRESS_FROM else None
+    failures, grey, sizes = [], True, set()
+    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count()) as pool:
+        for done, (failure, is_grey, size) in enumerate(pool.map(check, paths), 1):
+            if failure is not None:
+                failures.append(failure)
+            else:
+                sizes.add(size)
+            grey = grey and is_grey
+            if progress is not None and (done % 100 == 0 or done == len(paths)):
+                progress.update(done)
+    return failures, grey, sizes
+
+
 def bad_images(paths, workers=None):
     """The files among `paths` that TensorFlow cannot decode, with why.
 
@@ -44,44 +88,48 @@ def bad_images(paths, workers=None):
     Returns:
         A list of `(path, reason)` pairs, in the order of `paths`.
     """
-    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+    return scan_images(paths, workers)[0]
 
-    def check(path):
-        try:
-            data = tf.io.read_file(path)
-            tf.io.decode_image(data, expand_animations=False)
-            return None
-        except (tf.errors.OpError, ValueError) as error:
-            return (path, error.message if hasattr(error, "message") else str(error))
 
-    progress = keras.utils.Progbar(len(paths)) if len(paths) >= PROGRESS_FROM else None
-    failures = []
-    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count()) as pool:
-        for done, result in enumerate(pool.map(check, paths), 1):
-            if result is not None:
-                failures.append(result)
-            if progress is not None and (done % 100 == 0 or done == len(paths)):
-                progress.update(done)
-    return failures
+@dataclasses.dataclass(frozen=True)
+class FolderScan:
+    """An image folder, checked.
+
+    Args:
+        root: str. The folder to read: the user's, or a temporary folder of
+            links to its good images when bad ones are skipped.
+        images: int. Image files that decode.
+        grey: bool. Every one of them is grey.
+        size: tuple or None. Their `(height, width)` where all share one.
+    """
+
+    root: str
+    images: int
+    grey: bool
+    size: tuple = None
 
 
 def checked_folder(directory, skip_bad_images=False):
     """`directory`, checked: refused when any image cannot be decoded, or,
-    with `skip_bad_images`, a temporary folder of links to its good images
-    (removed when the process exits).
+    with `skip_bad_images`, read through a temporary folder of links to its
+    good images (removed when the process exits).
 
     Args:
         directory: str. A folder of class sub-folders.
         skip_bad_images: bool. Leave bad files out instead of refusing.
             Defaults to `False`.
 
+    Returns:
+        A `FolderScan`.
+
     Raises:
         ValueError: naming every file that cannot be decoded.
     """
     paths = image_files(directory)
-    failures = bad_images(paths)
+    failures, grey, sizes = scan_images(paths)
+    size = next(iter(sizes)) if len(sizes) == 1 else None
     if not failures:
-        return directory
+        return FolderScan(directory, len(paths), grey, size)
     if not skip_bad_images:
         listed = "\n".join(f"  {path}: {reason}" for path, reason in failures[:20])
         more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
@@ -95,7 +143,8 @@ def checked_folder(directory, skip_bad_images=False):
         f"{directory} that cannot be decoded.",
         flush=True,
     )
-    return _linked_copy(directory, paths, {path for path, _ in failures})
+    root = _linked_copy(directory, paths, {path for path, _ in failures})
+    return FolderScan(root, len(paths) - len(failures), grey, size)
 
 
 def _linked_copy(directory, paths, bad):

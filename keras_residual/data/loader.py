@@ -13,6 +13,7 @@ from keras_residual.utils.validation import check_int
 
 AUGMENTATIONS = ("auto", "none", "crop", "crop_flip")
 LABEL_MODES = ("sparse", "categorical")
+COLOR_MODES = ("auto", "rgb", "grayscale")
 
 
 @dataclasses.dataclass
@@ -78,6 +79,9 @@ def load_data(
     uniform_batches=False,
     preprocessing="tf",
     skip_bad_images=False,
+    color_mode="auto",
+    test_fraction=0.1,
+    default_image_size=None,
 ):
     """Builds train/validation/test `tf.data` pipelines.
 
@@ -93,12 +97,13 @@ def load_data(
             `"digits"`.
         batch_size: int. Global batch size. Defaults to `128`.
         image_size: int, tuple or None. Resize images to this size. Defaults
-            to the source's size.
+            to the source's size (for an image folder: `default_image_size`,
+            else its images' common size).
         augment: str. `"auto"` (crop for digits, crop and flip otherwise),
             `"none"`, `"crop"` or `"crop_flip"`. Defaults to `"auto"`.
         validation_fraction: float. Share of the training data held out for
-            validation where the source has no validation split. Defaults
-            to `0.1`.
+            validation where the source has no validation split (for a flat
+            image folder, of each class). Defaults to `0.1`.
         data_dir: str or None. TFDS data directory, also searched for
             Fashion-MNIST's IDX files. Defaults to TFDS's.
         download: bool. Let TFDS download and prepare missing data. Defaults
@@ -126,6 +131,16 @@ def load_data(
         skip_bad_images: bool. For an image folder: leave out the files
             that cannot be decoded (they are counted and reported) instead
             of refusing the folder, naming each. Defaults to `False`.
+        color_mode: str. An image folder's channels: `"auto"` (grey when
+            every image is grey, else RGB), `"rgb"` or `"grayscale"`.
+            Defaults to `"auto"`.
+        test_fraction: float. Share of each class of a flat image folder
+            (one without train/ val/ test/ sub-folders) held out for
+            testing, with `seed`. Defaults to `0.1`.
+        default_image_size: int, tuple or None. An image folder's size when
+            `image_size` is None (`train` passes the weights' or the model's
+            size). Defaults to `None`: the images' own size, where they all
+            share one.
 
     Returns:
         A `DataBundle`.
@@ -135,6 +150,13 @@ def load_data(
     check_choice("label_mode", label_mode, LABEL_MODES)
     check_choice("preprocessing", preprocessing, PREPROCESSING_MODES)
     check_float("validation_fraction", validation_fraction, minimum=0.0, maximum=0.9)
+    check_float("test_fraction", test_fraction, minimum=0.0, maximum=0.9)
+    check_choice("color_mode", color_mode, COLOR_MODES)
+    if validation_fraction + test_fraction >= 1.0:
+        raise ValueError(
+            f"`validation_fraction` ({validation_fraction}) and `test_fraction` "
+            f"({test_fraction}) together must leave training data (sum < 1)."
+        )
     for argument, value in (
         ("mixup_alpha", mixup_alpha),
         ("cutmix_alpha", cutmix_alpha),
@@ -160,6 +182,9 @@ def load_data(
             image_size=size,
             class_names=class_names,
             skip_bad_images=skip_bad_images,
+            color_mode=color_mode,
+            test_fraction=test_fraction,
+            default_size=_image_size(default_image_size),
         ),
     )
     if num_classes is None:

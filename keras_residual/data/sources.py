@@ -4,13 +4,14 @@ TFDS datasets, each read into a typed `SourceData` of unbatched splits."""
 import dataclasses
 import os
 
-import keras
 import numpy as np
 
 from keras_residual.data import fashion_mnist
 from keras_residual.data.digits import DIGITS_CLASS_NAMES
 from keras_residual.data.digits import EMBEDDED_DATASETS
 from keras_residual.data.digits import load_digits_arrays
+from keras_residual.data.folder_splits import files_dataset
+from keras_residual.data.folder_splits import split_files
 from keras_residual.data.image_folder import checked_folder
 from keras_residual.utils.validation import close_matches
 
@@ -29,6 +30,12 @@ class SourceOptions:
         class_names: sequence of str or None. Names for array sources.
         skip_bad_images: bool. Leave out image files that cannot be decoded
             (an image folder) instead of refusing the folder.
+        color_mode: str. An image folder's channels: `"auto"` (grey when
+            every image is grey), `"rgb"` or `"grayscale"`.
+        test_fraction: float. Share of each class of a flat image folder
+            held out for testing.
+        default_size: tuple or None. `(height, width)` of an image folder
+            without `image_size` (the model's or the weights' size).
     """
 
     data_dir: str = None
@@ -38,6 +45,9 @@ class SourceOptions:
     image_size: tuple = None
     class_names: tuple = None
     skip_bad_images: bool = False
+    color_mode: str = "auto"
+    test_fraction: float = 0.1
+    default_size: tuple = None
 
 
 @dataclasses.dataclass
@@ -209,46 +219,45 @@ def _fashion_mnist_source(options):
 
 def _directory_source(directory, options):
     source = directory
-    directory = checked_folder(directory, options.skip_bad_images)
-    size = options.image_size or (256, 256)
-    common = dict(
-        image_size=size,
-        batch_size=None,
-        seed=options.seed,
-        label_mode="int",
-        shuffle=True,
-    )
-    named = {
-        split: os.path.join(directory, split)
-        for split in ("train", "validation", "test")
-    }
-    if os.path.isdir(named["train"]):
-        splits = {
-            split: keras.utils.image_dataset_from_directory(path, **common)
-            for split, path in named.items()
-            if os.path.isdir(path)
-        }
-    elif options.validation_fraction > 0:
-        train, validation = keras.utils.image_dataset_from_directory(
-            directory,
-            validation_split=options.validation_fraction,
-            subset="both",
-            **common,
-        )
-        splits = {"train": train, "validation": validation}
+    scan = checked_folder(directory, options.skip_bad_images)
+    color_mode = options.color_mode
+    if color_mode == "auto":
+        color_mode = "grayscale" if scan.grey else "rgb"
+    channels = 1 if color_mode == "grayscale" else 3
+    if options.image_size is not None:
+        size, why = options.image_size, "image_size"
+    elif options.default_size is not None:
+        size, why = options.default_size, "the model's or weights' size"
+    elif scan.size is not None:
+        size, why = scan.size, "the images' own size"
     else:
-        splits = {
-            "train": keras.utils.image_dataset_from_directory(directory, **common)
-        }
-    class_names = splits["train"].class_names
-    channels = splits["train"].element_spec[0].shape[-1]
+        raise ValueError(
+            f"The images of {directory!r} vary in size; pass `image_size` "
+            "(e.g. 224, or --image-size 224) to resize them."
+        )
+    files, class_names, how = split_files(
+        scan.root, options.validation_fraction, options.test_fraction, options.seed
+    )
+    if "train" not in files:
+        raise ValueError(
+            f"`dataset` {directory!r} has no training images: it needs class "
+            "sub-folders of images (or train/ with class sub-folders)."
+        )
+    sizes = {split: len(paths) for split, (paths, _) in files.items()}
+    print(
+        f"Image folder {directory}: {sum(sizes.values())} images in "
+        f"{len(class_names)} classes, {color_mode}; {how}: "
+        + "/".join(str(n) for n in sizes.values())
+        + f"; resized to {size[0]}x{size[1]} ({why}).",
+        flush=True,
+    )
     return SourceData(
         source=source,
-        splits=splits,
-        sizes={
-            name: int(ds.cardinality()) if ds.cardinality() >= 0 else None
-            for name, ds in splits.items()
+        splits={
+            split: files_dataset(paths, labels, size, channels)
+            for split, (paths, labels) in files.items()
         },
+        sizes=sizes,
         num_classes=len(class_names),
         max_label=len(class_names) - 1,
         image_shape=tuple(size) + (channels,),

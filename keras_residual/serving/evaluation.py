@@ -12,7 +12,7 @@ from keras_residual.serving.endpoints import SERVE_SIGNATURE
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.utils.validation import check_choice
 
-SPLITS = ("test", "validation")
+SPLITS = ("test", "validation", "all")
 
 
 def evaluate_export(
@@ -37,7 +37,8 @@ def evaluate_export(
         model_path: str. A SavedModel directory, `.tflite`, `.onnx` or `.keras`
             file.
         dataset: str. See `load_data`. Defaults to `"digits"`.
-        split: str. `"test"` or `"validation"`. Defaults to `"test"`.
+        split: str. `"test"`, `"validation"` or `"all"` (every image of
+            the dataset, its training split too). Defaults to `"test"`.
         batch_size: int. Defaults to `128`.
         data_dir: str or None. TFDS data directory.
         verbose: int. 1 shows a progress bar. Defaults to `1`.
@@ -58,12 +59,21 @@ def evaluate_export(
         data_dir=data_dir,
         validation_fraction=0.1,
         preprocessing=mode if mode in PREPROCESSING_MODES else "tf",
+        color_mode="grayscale" if predictor.channels == 1 else "rgb",
+        default_image_size=(
+            predictor.image_size if None not in predictor.image_size else None
+        ),
     )
-    batches = getattr(data, split)
-    if batches is None:
+    if split == "all":
+        batches = [data.train, data.validation, data.test]  # augment="none"
+        size = sum(n for n in data.sizes.values() if n)
+    else:
+        batches, size = [getattr(data, split)], data.sizes.get(split)
+    batches = [b for b in batches if b is not None]
+    if not batches:
         raise ValueError(
             f"{dataset!r} has no {split!r} split; choose one of "
-            f"{[s for s in SPLITS if getattr(data, s) is not None]}."
+            f"{[s for s in SPLITS if s == 'all' or getattr(data, s) is not None]}."
         )
     classes = (predictor.card or {}).get("classes")
     if classes is not None and classes < data.num_classes:
@@ -76,10 +86,8 @@ def evaluate_export(
         and tuple(data.image_shape[:2]) == predictor.image_size
     )
     correct, loss, seen = 0, 0.0, 0
-    progress = keras.utils.Progbar(
-        data.sizes.get(split), verbose=verbose, unit_name="image"
-    )
-    for batch in batches:
+    progress = keras.utils.Progbar(size, verbose=verbose, unit_name="image")
+    for batch in (batch for part in batches for batch in part):
         images, labels = batch[0].numpy(), batch[1].numpy().reshape(-1)
         if exact:
             probabilities = predictor.predict_preprocessed(images)

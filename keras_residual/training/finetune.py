@@ -22,6 +22,7 @@ from keras_residual.training.callbacks import Throughput
 from keras_residual.training.runs import load_trained_model
 from keras_residual.weights.converters import read_checkpoint
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
+from keras_residual.weights.hdf5 import adapt_input_channels
 from keras_residual.weights.hdf5 import load_weights_but_classifier
 from keras_residual.weights.registry import get_weights_entry
 from keras_residual.weights.state_dict import checkpoint_format
@@ -160,10 +161,12 @@ def build_pretrained(
 
 def _copy_weights(source, network, weights):
     """Copies `source`'s variables into `network` layer by layer, by name;
-    only the classifier may differ (it is left new), and neither model may
-    have a weighted layer the other lacks. Checks everything before
-    assigning anything."""
+    only the classifier may differ (it is left new), the first convolution
+    is adapted to another number of input channels (timm's rule), and
+    neither model may have a weighted layer the other lacks. Checks
+    everything before assigning anything."""
     pairs = []
+    first = True
     for layer in network.layers:
         if not layer.weights:
             continue
@@ -172,9 +175,13 @@ def _copy_weights(source, network, weights):
         except ValueError:
             origin = None
         shapes = [tuple(v.shape) for v in layer.weights]
-        found = None if origin is None else [tuple(v.shape) for v in origin.weights]
+        values = None if origin is None else origin.get_weights()
+        if first and values is not None:
+            values = adapt_input_channels(values, shapes, layer.name, network.name)
+        first = False
+        found = None if values is None else [tuple(v.shape) for v in values]
         if found == shapes:
-            pairs.append((layer, origin.get_weights()))
+            pairs.append((layer, values))
         elif layer.name != CLASSIFIER_LAYER:
             raise ValueError(
                 f"`weights` {weights!r} does not fit {network.name}: its layer "

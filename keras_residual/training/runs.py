@@ -82,11 +82,12 @@ RUN_IDENTITY = (
     "recipe_overrides",
     "weights",
     "preprocessing",
+    "color_mode",
 )
 
 
 # What a run.json written before a setting existed meant by its absence.
-OLDER_DEFAULTS = {"weights": None, "preprocessing": "tf"}
+OLDER_DEFAULTS = {"weights": None, "preprocessing": "tf", "color_mode": "auto"}
 
 
 def check_run_dir(run_dir, settings, resume):

@@ -99,6 +99,7 @@ def train(
     image_size=None,
     classes=None,
     augment="auto",
+    color_mode="auto",
     class_names=None,
     skip_bad_images=False,
     export=True,
@@ -151,6 +152,10 @@ def train(
             weights were trained at, else the data's.
         classes: int or None. Classifier size. Defaults to the data's.
         augment: str. See `load_data`. Defaults to `"auto"`.
+        color_mode: str. An image folder's channels: `"auto"` (grey when
+            all its images are grey), `"rgb"` or `"grayscale"`. Pretrained
+            weights of another channel count are adapted (timm's rule).
+            Defaults to `"auto"`.
         class_names: sequence of str or None. Names of the classes of array
             data (folders and TFDS name their own). The model records the
             data's names (`model.class_names`), so `model.keras`, the
@@ -205,6 +210,7 @@ def train(
         "image_size": image_size,
         "classes": classes,
         "augment": augment,
+        "color_mode": color_mode,
         "model_overrides": _jsonable(model_overrides or {}),
         "recipe_overrides": _jsonable(recipe_overrides or {}),
         "weights": pretrained.weights if pretrained else None,
@@ -235,6 +241,9 @@ def train(
         uniform_batches=distribution.num_processes > 1,
         skip_bad_images=skip_bad_images,
         class_names=class_names,
+        color_mode=color_mode,
+        default_image_size=(pretrained and pretrained.input_size)
+        or model_spec(model, **(model_overrides or {})).default_size,
         **recipe.data_kwargs(),
     )
     # The caller's global dtype policy comes back when the run ends; the

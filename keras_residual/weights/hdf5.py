@@ -232,12 +232,14 @@ def _legacy_assignments(model, group, path, exclude, skip_missing):
 
 
 def adapt_input_channels(values, shapes, layer_name, model_name):
-    """Adapts RGB weights of the first convolution to a model with another
-    number of input channels, as timm's `adapt_input_conv` does: summed
-    over the three channels for 1 channel; repeated and scaled by `3 / N`
-    for N channels. A 1-channel image `g` then gives what the RGB model
-    gives for `g` repeated three times. Anything else is left as it is (and
-    refused by the shape check).
+    """Adapts the first convolution's weights to a model with another
+    number of input channels, as timm's `adapt_input_conv` does, in both
+    directions: RGB weights are summed over their channels for 1 channel,
+    and repeated and scaled by `3 / N` for N channels; 1-channel (grey)
+    weights are repeated and scaled by `1 / N` for N channels. An image
+    whose channels are all equal to `g` then gives what the original model
+    gives for `g`. Anything else is left as it is (and refused by the
+    shape check).
 
     Args:
         values: list of arrays. The layer's saved variables, kernel first.
@@ -249,23 +251,24 @@ def adapt_input_channels(values, shapes, layer_name, model_name):
     if (
         kernel.ndim != 4
         or len(expected) != 4
-        or kernel.shape[2] != 3
-        or expected[2] == 3
+        or kernel.shape[2] not in (1, 3)
+        or expected[2] == kernel.shape[2]
         or kernel.shape[:2] + kernel.shape[3:] != expected[:2] + expected[3:]
     ):
         return values
-    channels = expected[2]
+    saved, channels = kernel.shape[2], expected[2]
+    source = "RGB" if saved == 3 else "grey (1-channel)"
     if channels == 1:
         adapted = kernel.sum(axis=2, keepdims=True)
         how = "summed over its RGB channels"
     else:
-        repeats = -(-channels // 3)
+        repeats = -(-channels // saved)
         adapted = np.tile(kernel, (1, 1, repeats, 1))[:, :, :channels] * (
-            3.0 / channels
+            saved / channels
         )
-        how = f"its RGB channels repeated and scaled by 3/{channels}"
+        how = f"its channel(s) repeated and scaled by {saved}/{channels}"
     warnings.warn(
-        f"Adapted the RGB weights of {layer_name!r} to {model_name}'s "
+        f"Adapted the {source} weights of {layer_name!r} to {model_name}'s "
         f"{channels} input channel(s): {how} (timm's adapt_input_conv). "
         "Fine-tune before relying on the model.",
         stacklevel=4,

@@ -182,12 +182,12 @@ def load_requested_weights(model, request):
         return
     entry = request.entry
     channels = model.image_shape[-1]
-    if channels != entry.input_channels and entry.input_channels != 3:
+    if channels != entry.input_channels and entry.input_channels not in (1, 3):
         raise ValueError(
             f"Weights {entry.tag!r} of {entry.model} expect "
             f"{entry.input_channels} input channels; received input_shape "
-            f"{model.image_shape} with {channels}. (Only RGB weights are "
-            "adapted to another number of channels.)"
+            f"{model.image_shape} with {channels}. (Only RGB and grey weights "
+            "are adapted to another number of channels.)"
         )
     exclude = ()
     if model.include_top and model.classes == entry.classes and entry.top:
