@@ -47,7 +47,10 @@ def test_phases_set_the_trainable_layers_and_learning_rate_multipliers():
     ranks = layer_ranks(model)
     assert ranks["conv1_conv"] == 0 and ranks["conv2_block1_1_conv"] == 1
     assert ranks["conv4_block1_2_bn"] == 3 and ranks["predictions"] == 4
-    recipe = kr.get_recipe("finetune", unfreeze=1, backbone_lr_ratio=0.2)
+    assert not kr.get_recipe("finetune").freeze_bn  # BatchNorm trains by default
+    recipe = kr.get_recipe(
+        "finetune", unfreeze=1, backbone_lr_ratio=0.2, freeze_bn=True
+    )
     assert set_phase(model, 1, recipe) == {}
     assert [v.path for v in model.trainable_variables] == [
         "predictions/kernel",
@@ -59,7 +62,7 @@ def test_phases_set_the_trainable_layers_and_learning_rate_multipliers():
     }
     assert "conv4_block1_1_conv" in trainable and "predictions" in trainable
     assert "conv3_block1_1_conv" not in trainable and "conv1_conv" not in trainable
-    assert "conv4_block1_1_bn" not in trainable  # BatchNorm frozen by default
+    assert "conv4_block1_1_bn" not in trainable  # BatchNorm frozen on request
     assert set(multipliers.values()) == {0.2}
     assert "predictions/kernel" not in multipliers
     decayed = set_phase(
@@ -203,7 +206,7 @@ def test_finetune_refuses_other_architectures_and_bad_options(tmp_path):
     empty.mkdir()
     with pytest.raises(ValueError, match=r"holds no model\.keras"):
         kr.train("ResNet20", data, str(tmp_path / "d"), weights=str(empty), **common)
-    with pytest.raises(ValueError, match=r"`unfreeze`.*\[1, 3\].*received 7"):
+    with pytest.raises(ValueError, match=r"`unfreeze`.*\[0, 3\].*received 7"):
         kr.train(
             "ResNet20",
             data,
@@ -213,14 +216,14 @@ def test_finetune_refuses_other_architectures_and_bad_options(tmp_path):
             **common,
         )
     with pytest.raises(
-        ValueError, match=r"`epochs` \(2\) must exceed.*`head_epochs` \(3\)"
+        ValueError, match=r"`epochs` \(1\) must exceed.*`head_epochs` \(1\)"
     ):
         kr.train(
             "ResNet20",
             data,
             str(tmp_path / "f"),
             weights="digits",
-            **dict(common, epochs=2),
+            **dict(common, epochs=1),
         )
 
 
@@ -273,6 +276,7 @@ def test_sigkill_in_either_phase_then_resume_continues_in_the_right_phase(tmp_pa
         "4",
         "--head-epochs",
         "2",
+        "--freeze-bn",
         "--out",
         out,
         "--precision",
@@ -312,4 +316,59 @@ def test_sigkill_in_either_phase_then_resume_continues_in_the_right_phase(tmp_pa
     assert not np.array_equal(
         pretrained.get_layer("conv3_block2_1_conv").get_weights()[0],
         final.get_layer("conv3_block2_1_conv").get_weights()[0],
+    )
+
+
+def test_a_run_whose_validation_accuracy_falls_keeps_its_best_epoch(tmp_path, capsys):
+    from keras_residual.serving.export import save_keras
+    from keras_residual.training.runs import keep_best_epoch
+
+    model = kr.build("ResNet20", input_shape=(32, 32, 1), classes=3, depths=(1, 1, 1))
+    best = [w.copy() for w in model.get_weights()]
+    path = str(tmp_path / "best.keras")
+    save_keras(model, path)
+    model.set_weights([w + 1.0 for w in best])
+    rows = [
+        {"epoch": 1, "val_accuracy": 0.5},
+        {"epoch": 2, "val_accuracy": 0.967},
+        {"epoch": 3, "val_accuracy": 0.333},
+    ]
+    assert keep_best_epoch(model, rows, path) == 2
+    for kept, expected in zip(model.get_weights(), best):
+        np.testing.assert_array_equal(kept, expected)
+    assert "fell from 0.9670 (epoch 2) to 0.3330 (epoch 3)" in capsys.readouterr().out
+    # A last epoch as good as the best is kept as it is.
+    changed = [w + 1.0 for w in best]
+    model.set_weights(changed)
+    rows[-1]["val_accuracy"] = 0.967
+    assert keep_best_epoch(model, rows, path) == 3
+    np.testing.assert_array_equal(model.get_weights()[0], changed[0])
+    assert keep_best_epoch(model, [{"epoch": 1}], path) == 1  # no validation
+
+
+@pytest.mark.xdist_group("subprocess")
+def test_default_fine_tuning_of_shipped_weights_on_few_images_does_not_collapse(
+    tmp_path,
+):
+    """The issue's collapse case: 90 grey digits of 3 classes, weights='digits',
+    6 epochs of the default recipe. It once fell to chance (33%) in its second
+    phase and kept that; now it warms up at the switch and keeps its best."""
+    images, labels = load_digits_arrays()["train"]
+    test_images, test_labels = load_digits_arrays()["test"]
+    picked = np.concatenate([np.flatnonzero(labels == c)[:30] for c in (0, 1, 7)])
+    relabel = {0: 0, 1: 1, 7: 2}
+    keep = np.isin(test_labels, (0, 1, 7))
+    data = {
+        "train": (images[picked], np.vectorize(relabel.get)(labels[picked])),
+        "test": (test_images[keep], np.vectorize(relabel.get)(test_labels[keep])),
+    }
+    result = kr.train(
+        "ResNet20", data, str(tmp_path / "r"), weights="digits", epochs=6, verbose=0
+    )
+    assert result.metrics["test_accuracy"] >= 0.9
+    metrics = json.load(open(tmp_path / "r" / "metrics.json"))
+    assert metrics["kept_epoch"] in range(1, 7)
+    rows = {row["epoch"]: row for row in result.history}
+    assert rows[metrics["kept_epoch"]]["val_accuracy"] == max(
+        row["val_accuracy"] for row in result.history
     )

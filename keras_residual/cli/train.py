@@ -27,7 +27,7 @@ def _train(args):
             ("unfreeze", _unfreeze(args.unfreeze)),
             ("backbone_lr_ratio", args.backbone_lr_ratio),
             ("layer_decay", args.layer_decay),
-            ("freeze_bn", False if args.train_bn else None),
+            ("freeze_bn", args.freeze_bn),
         )
         if value is not None
     }
@@ -135,10 +135,21 @@ def add_train_parser(commands):
         type=float,
         help="Fine-tuning: a learning-rate factor per stage.",
     )
-    train.add_argument(
+    batch_norm = train.add_mutually_exclusive_group()
+    batch_norm.add_argument(
+        "--freeze-bn",
+        dest="freeze_bn",
+        action="store_const",
+        const=True,
+        help="Fine-tuning: keep BatchNorm layers frozen (statistics and scale) "
+        "in phase 2 (trained by default).",
+    )
+    batch_norm.add_argument(
         "--train-bn",
-        action="store_true",
-        help="Fine-tuning: train BatchNorm layers in phase 2 (frozen by default).",
+        dest="freeze_bn",
+        action="store_const",
+        const=False,
+        help="Fine-tuning: train BatchNorm layers in phase 2 (the default).",
     )
     train.add_argument("--precision", default="auto", choices=PRECISIONS)
     train.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"))

@@ -16,6 +16,7 @@ import keras
 
 from keras_residual.core.builder import stage_name
 from keras_residual.models.zoo import build
+from keras_residual.training.callbacks import BestModelCheckpoint
 from keras_residual.training.callbacks import NonFiniteLossGuard
 from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.training.callbacks import Throughput
@@ -244,7 +245,7 @@ def check_unfreeze(recipe, model):
     stages = len(model.spec.stages)
     if recipe.unfreeze != "all" and recipe.unfreeze > stages:
         raise ValueError(
-            f"`unfreeze` must be 'all' or a number of stages in [1, {stages}] "
+            f"`unfreeze` must be 'all' or a number of stages in [0, {stages}] "
             f"for {model.name} ({stages} stages); received {recipe.unfreeze!r}."
         )
 
@@ -341,10 +342,14 @@ def fit_in_phases(
                 )
             )
         head_guard = NonFiniteLossGuard()
+        # Phase 1's best epoch competes with phase 2's for `best.keras`.
+        best = BestModelCheckpoint(
+            os.path.join(run_dir, "checkpoints", "best.keras"), backup=head
+        )
         network.fit(
             data.train,
             epochs=recipe.head_epochs,
-            callbacks=[*callbacks, meter, head_guard, head],
+            callbacks=[*callbacks, meter, head_guard, head, best],
             **fit,
         )
         if head_guard.stopped_at is not None:

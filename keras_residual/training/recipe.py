@@ -68,8 +68,8 @@ class Recipe:
             mode); the rest of `epochs` is phase 2. 0 trains everything
             from the start. Defaults to `0`.
         unfreeze: str or int. Phase 2 trains `"all"` of the backbone, or
-            only its last N stages (and the final norm). Defaults to
-            `"all"`.
+            only its last N stages (and the final norm); 0 trains the head
+            alone (a linear probe). Defaults to `"all"`.
         backbone_lr_ratio: float. Phase 2's backbone learning rate as a
             fraction of the head's, in (0, 1]. Defaults to `1.0`.
         layer_decay: float or None. Instead of one ratio, a factor per
@@ -152,7 +152,7 @@ class Recipe:
                 f"train; received {self.unfreeze!r}."
             )
         if self.unfreeze != "all":
-            check_int("unfreeze", self.unfreeze, minimum=1)
+            check_int("unfreeze", self.unfreeze, minimum=0)
         check_float(
             "backbone_lr_ratio",
             self.backbone_lr_ratio,

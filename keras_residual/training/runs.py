@@ -139,6 +139,44 @@ def check_run_dir(run_dir, settings, resume):
         remove_stale_staging(run_dir)
 
 
+def keep_best_epoch(model, rows, best_path, monitor="val_accuracy"):
+    """Where the run's last epoch is worse on `monitor` than its best one
+    (a collapse, or over-fitting), loads the best epoch's weights (saved in
+    `best_path` by `BestModelCheckpoint`) into `model` and says so, so that
+    `model.keras`, the export and the test figures are the best epoch's.
+
+    Args:
+        model: `keras.Model`. The trained model.
+        rows: list of dict. The history, one row per epoch.
+        best_path: str. The best epoch's `.keras` file.
+        monitor: str. A metric that is better when higher. Defaults to
+            `"val_accuracy"`.
+
+    Returns:
+        The epoch whose weights the model holds (the last one when kept).
+    """
+    scored = [row for row in rows if row.get(monitor) is not None]
+    if not scored or not os.path.isfile(best_path):
+        return rows[-1]["epoch"] if rows else None
+    best = max(scored, key=lambda row: row[monitor])
+    last = rows[-1]
+    if last.get(monitor) is None or best[monitor] <= last[monitor]:
+        return last["epoch"]
+    saved = keras.saving.load_model(best_path, safe_mode=True, compile=False)
+    values = {layer.name: layer.get_weights() for layer in saved.layers}
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights(values[layer.name])
+    print(
+        f"Validation accuracy fell from {best[monitor]:.4f} (epoch "
+        f"{best['epoch']}) to {last[monitor]:.4f} (epoch {last['epoch']}): "
+        f"keeping epoch {best['epoch']}'s weights for the test figures, "
+        "model.keras and the export.",
+        flush=True,
+    )
+    return best["epoch"]
+
+
 def run_metrics(
     model,
     data,
@@ -149,6 +187,7 @@ def run_metrics(
     jit_compile,
     distribution,
     resumed_from,
+    kept_epoch=None,
 ):
     """The contents of `metrics.json`: test results, sizes, timings and the
     settings that produced them.
@@ -163,6 +202,8 @@ def run_metrics(
         jit_compile: `"auto"`, True or False.
         distribution: `Distribution`. The data-parallel set-up.
         resumed_from: int. Epochs completed before this session.
+        kept_epoch: int or None. The epoch whose weights the model holds
+            (see `keep_best_epoch`). Defaults to `None`.
     """
     test = {}
     if data.test is not None:
@@ -183,6 +224,7 @@ def run_metrics(
         "images_per_second": images / train_seconds if train_seconds else None,
         "epochs_completed": len(rows),
         "resumed_from_epoch": resumed_from,
+        "kept_epoch": kept_epoch,
         "precision": policy,
         "jit_compile": resolve_jit_compile(jit_compile),
         "distribute": distribution.kind,

@@ -35,6 +35,7 @@ from keras_residual.training.precision import set_precision
 from keras_residual.training.precision_probe import probe_shapes
 from keras_residual.training.presets import get_recipe
 from keras_residual.training.runs import check_run_dir
+from keras_residual.training.runs import keep_best_epoch
 from keras_residual.training.runs import run_metrics
 from keras_residual.training.runs import write_artifacts
 from keras_residual.utils.atomic import write_json
@@ -184,13 +185,23 @@ def train(
     started = time.perf_counter()
     if recipe is None:
         recipe = "fast" if weights is None else "finetune"
-    recipe = get_recipe(recipe, **(recipe_overrides or {}))
-    epochs = recipe.epochs if epochs is None else check_int("epochs", epochs, minimum=1)
-    if recipe.head_epochs >= epochs:
+    overrides = dict(recipe_overrides or {})
+    base = get_recipe(recipe)
+    epochs = check_int(
+        "epochs",
+        overrides.get("epochs", base.epochs) if epochs is None else epochs,
+        minimum=1,
+    )
+    head_epochs = check_int(
+        "head_epochs", overrides.get("head_epochs", base.head_epochs), minimum=0
+    )
+    if head_epochs >= epochs:
         raise ValueError(
             f"`epochs` ({epochs}) must exceed the recipe's `head_epochs` "
-            f"({recipe.head_epochs}), the epochs of the new head alone."
+            f"({head_epochs}), the epochs of the new head alone."
         )
+    # The run's epochs are the recipe's, so a head phase is checked against them.
+    recipe = get_recipe(base, **{**overrides, "epochs": epochs})
     pretrained = None if weights is None else resolve_pretrained(weights, model)
     if preprocessing is None:
         preprocessing = (pretrained and pretrained.preprocessing) or "tf"
@@ -307,6 +318,11 @@ def train(
             )
         if guard.stopped_at is not None:
             raise TrainingDiverged(_diverged_message(guard.stopped_at, backup))
+        kept_epoch = keep_best_epoch(
+            network,
+            backup.rows,
+            os.path.join(artifact_dir, "checkpoints", "best.keras"),
+        )
 
         metrics = run_metrics(
             network,
@@ -318,6 +334,7 @@ def train(
             jit_compile,
             distribution,
             backup.resumed_from,
+            kept_epoch,
         )
         write_artifacts(
             artifact_dir,
