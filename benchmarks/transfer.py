@@ -22,8 +22,11 @@ BatchNorm trained), `full_ft` (the `fast` recipe from the weights: one
 rate, BatchNorm trained, no head phase), `finetune_v0` (the `finetune`
 preset as it was before this benchmark: 3 head epochs, backbone at 0.1x
 the head's rate, BatchNorm frozen, no warm-up) and `default` (what
-`train(weights=...)` does now). Medians over --seeds seeds (the draw of
-the k images and the initialisation).
+`train(weights=...)` does now). Every method runs at k = 10
+(--every-method-k); scratch, full_ft and default at every k; with all the
+images, scratch and default with every seed and the others with seed 0
+(--all-methods). Medians over --seeds seeds (the draw of the k images and
+the initialisation).
 
     apt-get install dataset-fashion-mnist
     python -m benchmarks transfer                   # 3 seeds, every k
@@ -55,6 +58,8 @@ FINETUNE_V0 = {
     "unfreeze": "all",
 }
 METHODS = ("scratch", "linear_probe", "lp_ft", "full_ft", "finetune_v0", "default")
+# The methods run at every k; the others at --every-method-k only.
+CORE = ("scratch", "full_ft", "default")
 
 
 def method_options(method, weights, epochs):
@@ -130,6 +135,8 @@ def run_task(task, target, weights, shots, methods, seeds, args, scratch_dir):
             for method in methods:
                 if k is None and method not in args.all_methods and seed > 0:
                     continue
+                if k not in (None, args.every_method_k) and method not in CORE:
+                    continue
                 result = kr.train(
                     "ResNet20",
                     data,
@@ -180,6 +187,13 @@ def main(argv=None):
         default="scratch,default",
         help="Methods run with every seed when k=all (the others: seed 0).",
     )
+    parser.add_argument(
+        "--every-method-k",
+        type=int,
+        default=10,
+        help="The k at which every method runs (elsewhere: scratch, full_ft "
+        "and default).",
+    )
     parser.add_argument("--pretrain-epochs", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--all-epochs", type=int, default=3)
@@ -200,6 +214,7 @@ def main(argv=None):
     seeds = args.seeds
     if args.smoke:
         shots, seeds, args.epochs, args.all_epochs = [5], 1, 4, 1
+        args.every_method_k = 5
         args.pretrain_epochs = 1
 
     import keras_residual as kr

@@ -79,6 +79,10 @@ class Recipe:
         freeze_bn: bool. Keep BatchNorm layers frozen (statistics and
             affine parameters) in phase 2, as for small fine-tuning sets.
             Defaults to `False`.
+        keep_best: bool. When the last epoch's validation accuracy is below
+            the best epoch's, `train()` ends with the best epoch's weights
+            (for the test figures, `model.keras` and the export). Defaults
+            to `True`.
         description: str. One line for listings. Defaults to `""`.
     """
 
@@ -104,6 +108,7 @@ class Recipe:
     backbone_lr_ratio: float = 1.0
     layer_decay: float = None
     freeze_bn: bool = False
+    keep_best: bool = True
     description: str = ""
 
     def __post_init__(self):
@@ -162,8 +167,11 @@ class Recipe:
         )
         if self.layer_decay is not None:
             check_float("layer_decay", self.layer_decay, 0.0, 1.0, min_inclusive=False)
-        if not isinstance(self.freeze_bn, bool):
-            raise TypeError(f"`freeze_bn` must be a bool; received {self.freeze_bn!r}.")
+        for flag in ("freeze_bn", "keep_best"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(
+                    f"`{flag}` must be a bool; received {getattr(self, flag)!r}."
+                )
         milestones = tuple(self.milestones)
         if (
             not milestones

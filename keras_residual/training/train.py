@@ -318,10 +318,14 @@ def train(
             )
         if guard.stopped_at is not None:
             raise TrainingDiverged(_diverged_message(guard.stopped_at, backup))
-        kept_epoch = keep_best_epoch(
-            network,
-            backup.rows,
-            os.path.join(artifact_dir, "checkpoints", "best.keras"),
+        kept_epoch = (
+            keep_best_epoch(
+                network,
+                backup.rows,
+                os.path.join(artifact_dir, "checkpoints", "best.keras"),
+            )
+            if recipe.keep_best
+            else None
         )
 
         metrics = run_metrics(
