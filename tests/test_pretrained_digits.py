@@ -75,8 +75,11 @@ def test_digits_weights_handle_classes_and_channels_like_imagenet():
         np.asarray(backbone.get_layer("conv4_block1_2_conv").kernel),
         np.asarray(reference.get_layer("conv4_block1_2_conv").kernel),
     )
-    with pytest.raises(ValueError, match=r"expect 1 input channels.*3"):
-        kr.ResNet20(weights="digits", input_shape=(32, 32, 3))
+    # Grey weights adapt to RGB inputs (timm's rule, the other way round;
+    # tests/test_image_folders.py checks the outputs).
+    with pytest.warns(UserWarning, match=r"grey \(1-channel\).*3 input channel"):
+        rgb = kr.ResNet20(weights="digits", input_shape=(32, 32, 3))
+    assert rgb.input_shape == (None, 32, 32, 3)
     with pytest.raises(ValueError, match=r"digits"):
         kr.ResNet20(weights="digit")
 

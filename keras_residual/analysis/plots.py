@@ -94,7 +94,10 @@ def plot_panels(panels, path, xlabel, title, log_y=False):
             style = "--" if label.lower().startswith("plain") else "-"
             axis.plot(xs, ys, style, marker="o", markersize=3, label=label)
         if log_y:
+            from matplotlib.ticker import ScalarFormatter
+
             axis.set_yscale("log")
+            axis.yaxis.set_major_formatter(ScalarFormatter())  # 10, not 10^1
         axis.set_xlabel(xlabel)
         axis.set_ylabel(ylabel)
         axis.grid(alpha=0.3)

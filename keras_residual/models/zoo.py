@@ -161,15 +161,19 @@ def build(
     _check_weights_rank(weights, request, input_shape, input_tensor)
     if classes is None:
         classes = _default_classes(request, default_classes)
+    entry = request.entry if request else None
     if (
         input_shape is None
         and input_tensor is None
-        and request
-        and request.entry
-        and request.entry.input_channels != 3
+        and entry
+        and (
+            entry.input_channels != 3
+            or entry.input_size not in (None, spec.default_size)
+        )
     ):
-        size = spec.default_size if include_top else None
-        input_shape = (size, size, request.entry.input_channels)
+        # The weights' own input: Fashion-MNIST's are 28x28x1.
+        size = (entry.input_size or spec.default_size) if include_top else None
+        input_shape = (size, size, entry.input_channels)
     network = ResidualModel(
         spec,
         include_top=include_top,
