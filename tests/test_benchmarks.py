@@ -15,16 +15,21 @@ from tests.conftest import subprocess_env
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.mark.parametrize("name", [b.name for b in run.SUITE])
-def test_benchmark_runs_in_smoke_mode_and_yields_table_rows(name):
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", name, "--smoke"],
+def run_benchmarks(*arguments, timeout=900):
+    """`python -m benchmarks ARGUMENTS` in a real child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
         env=subprocess_env(),
     )
+
+
+@pytest.mark.parametrize("name", [b.name for b in run.SUITE])
+def test_benchmark_runs_in_smoke_mode_and_yields_table_rows(name):
+    done = run_benchmarks(name, "--smoke")
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
     table = [
         line
@@ -73,32 +78,10 @@ def test_unknown_benchmark_names_are_refused_with_close_matches():
 
 
 def test_options_after_one_benchmark_name_reach_its_script():
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks",
-            "degradation",
-            "--dataset",
-            "fashion_mnist",
-            "--smoke",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=subprocess_env(),
-    )
+    done = run_benchmarks("degradation", "--dataset", "fashion_mnist", "--smoke")
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
     assert "--dataset fashion_mnist" in done.stdout
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert any("Degradation (He et al. Fig. 6), Fashion-MNIST" in r for r in rows)
-    refused = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--dataset", "fashion_mnist"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=subprocess_env(),
-    )
+    refused = run_benchmarks("--dataset", "fashion_mnist", timeout=120)
     assert refused.returncode == 2 and "name exactly one" in refused.stderr
