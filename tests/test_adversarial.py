@@ -394,8 +394,10 @@ def test_corrupt_images_are_named_up_front_or_skipped_on_request(tmp_path, capsy
         str(folder), batch_size=4, image_size=(8, 8), skip_bad_images=True
     )
     assert "Skipping 2 of 26 image files" in capsys.readouterr().out
-    total = sum(int(labels.shape[0]) for _, labels in data.train) + sum(
-        int(labels.shape[0]) for _, labels in data.validation
+    total = sum(
+        int(labels.shape[0])
+        for split in (data.train, data.validation, data.test)
+        for _, labels in split
     )
     assert total == 24  # every good image, none of the bad
     assert sorted(os.listdir(folder / "a")) == sorted(

@@ -171,7 +171,12 @@ def find_files(data_dir=None, files=None):
 
 
 def missing_files_message(data_dir=None, files=None):
-    """Why Fashion-MNIST cannot be read offline, and how to get it."""
+    """Why Fashion-MNIST cannot be read offline, and how to get it.
+
+    Args:
+        data_dir: str or None. The folder the user named. Defaults to `None`.
+        files: dict or None. `{key: IdxFile}`. Defaults to `FILES`.
+    """
     files = files or FILES
     names = ", ".join(spec.name for spec in files.values())
     where = "; ".join(search_directories(data_dir))

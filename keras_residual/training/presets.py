@@ -3,6 +3,7 @@ schedule), `modern` and `fast`."""
 
 from keras_residual.training.recipe import Recipe
 from keras_residual.utils.registry import Registry
+from keras_residual.utils.validation import check_int
 
 RECIPES = Registry("recipe", "recipe")
 
@@ -31,6 +32,37 @@ def get_recipe(recipe="fast", **changes):
     if not isinstance(recipe, Recipe):
         recipe = RECIPES.get(recipe)
     return recipe.replace(**changes) if changes else recipe
+
+
+def run_recipe(recipe, weights, epochs, recipe_overrides):
+    """The recipe of a `train()` run: `recipe` (default `"finetune"` with
+    `weights`, else `"fast"`) with `recipe_overrides` and the run's
+    `epochs`, whose head phase must leave epochs for phase 2.
+
+    Args:
+        recipe: str, `Recipe` or None. See `train`.
+        weights: object. `train`'s `weights`; only whether it is None counts.
+        epochs: int or None. The run's epochs; defaults to the recipe's.
+        recipe_overrides: dict or None. Recipe fields to change.
+    """
+    if recipe is None:
+        recipe = "fast" if weights is None else "finetune"
+    overrides = dict(recipe_overrides or {})
+    base = get_recipe(recipe)
+    epochs = check_int(
+        "epochs",
+        overrides.get("epochs", base.epochs) if epochs is None else epochs,
+        minimum=1,
+    )
+    head_epochs = check_int(
+        "head_epochs", overrides.get("head_epochs", base.head_epochs), minimum=0
+    )
+    if head_epochs >= epochs:
+        raise ValueError(
+            f"`epochs` ({epochs}) must exceed the recipe's `head_epochs` "
+            f"({head_epochs}), the epochs of the new head alone."
+        )
+    return get_recipe(base, **{**overrides, "epochs": epochs})
 
 
 def list_recipes():

@@ -20,6 +20,7 @@ from keras_residual.training.losses import ClassificationCrossentropy
 from keras_residual.training.optimizers import ScaledAdamW
 from keras_residual.training.optimizers import ScaledSGD
 from keras_residual.training.precision import resolve_jit_compile
+from keras_residual.utils.validation import check_bool
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int
@@ -79,10 +80,8 @@ class Recipe:
         freeze_bn: bool. Keep BatchNorm layers frozen (statistics and
             affine parameters) in phase 2, as for small fine-tuning sets.
             Defaults to `False`.
-        keep_best: bool. When the last epoch's validation accuracy is below
-            the best epoch's, `train()` ends with the best epoch's weights
-            (for the test figures, `model.keras` and the export). Defaults
-            to `True`.
+        keep_best: bool. `train()` ends with the best validation epoch's
+            weights when the last is worse. Defaults to `True`.
         description: str. One line for listings. Defaults to `""`.
     """
 
@@ -149,15 +148,13 @@ class Recipe:
                 f"`head_epochs` ({self.head_epochs}) must be less than `epochs` "
                 f"({self.epochs}): phase 2 fine-tunes in the epochs after it."
             )
-        if self.unfreeze != "all" and (
-            isinstance(self.unfreeze, bool) or not isinstance(self.unfreeze, int)
+        if self.unfreeze != "all" and not (
+            type(self.unfreeze) is int and self.unfreeze >= 0
         ):
             raise ValueError(
-                "`unfreeze` must be 'all' or the number of last stages to "
-                f"train; received {self.unfreeze!r}."
+                "`unfreeze` must be 'all' or the number (>= 0) of last stages "
+                f"to train; received {self.unfreeze!r}."
             )
-        if self.unfreeze != "all":
-            check_int("unfreeze", self.unfreeze, minimum=0)
         check_float(
             "backbone_lr_ratio",
             self.backbone_lr_ratio,
@@ -167,11 +164,8 @@ class Recipe:
         )
         if self.layer_decay is not None:
             check_float("layer_decay", self.layer_decay, 0.0, 1.0, min_inclusive=False)
-        for flag in ("freeze_bn", "keep_best"):
-            if not isinstance(getattr(self, flag), bool):
-                raise TypeError(
-                    f"`{flag}` must be a bool; received {getattr(self, flag)!r}."
-                )
+        check_bool("freeze_bn", self.freeze_bn)
+        check_bool("keep_best", self.keep_best)
         milestones = tuple(self.milestones)
         if (
             not milestones

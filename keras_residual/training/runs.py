@@ -276,3 +276,27 @@ def write_artifacts(run_dir, model, rows, metrics, export):
             overwrite=True,
         )
     write_json(os.path.join(run_dir, "metrics.json"), metrics)
+
+
+def diverged_message(stopped_at, backup):
+    """Why training stopped on a non-finite loss, and what was kept.
+
+    Args:
+        stopped_at: dict. `epoch`, `batch` and `loss` where it stopped.
+        backup: `ResumableBackup`. The run's checkpoints.
+    """
+    good = backup.rows[-1]["epoch"] if backup.rows else 0
+    where = (
+        f"epoch {stopped_at['epoch']}, batch {stopped_at['batch']} "
+        f"(loss={stopped_at['loss']})"
+    )
+    kept = (
+        f"The last good checkpoint (epoch {good}) is kept in {backup.backup_dir}."
+        if good
+        else "No epoch had completed, so there is no checkpoint."
+    )
+    return (
+        f"Training stopped: the loss became non-finite at {where}. {kept} "
+        "Lower the learning rate (e.g. --learning-rate), use "
+        "--precision float32, or add gradient clipping (clipnorm)."
+    )

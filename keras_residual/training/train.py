@@ -33,8 +33,9 @@ from keras_residual.training.finetune import fit_in_phases
 from keras_residual.training.finetune import resolve_pretrained
 from keras_residual.training.precision import set_precision
 from keras_residual.training.precision_probe import probe_shapes
-from keras_residual.training.presets import get_recipe
+from keras_residual.training.presets import run_recipe
 from keras_residual.training.runs import check_run_dir
+from keras_residual.training.runs import diverged_message
 from keras_residual.training.runs import keep_best_epoch
 from keras_residual.training.runs import run_metrics
 from keras_residual.training.runs import write_artifacts
@@ -183,25 +184,8 @@ def train(
             checkpoint is kept.
     """
     started = time.perf_counter()
-    if recipe is None:
-        recipe = "fast" if weights is None else "finetune"
-    overrides = dict(recipe_overrides or {})
-    base = get_recipe(recipe)
-    epochs = check_int(
-        "epochs",
-        overrides.get("epochs", base.epochs) if epochs is None else epochs,
-        minimum=1,
-    )
-    head_epochs = check_int(
-        "head_epochs", overrides.get("head_epochs", base.head_epochs), minimum=0
-    )
-    if head_epochs >= epochs:
-        raise ValueError(
-            f"`epochs` ({epochs}) must exceed the recipe's `head_epochs` "
-            f"({head_epochs}), the epochs of the new head alone."
-        )
-    # The run's epochs are the recipe's, so a head phase is checked against them.
-    recipe = get_recipe(base, **{**overrides, "epochs": epochs})
+    recipe = run_recipe(recipe, weights, epochs, recipe_overrides)
+    epochs = recipe.epochs
     pretrained = None if weights is None else resolve_pretrained(weights, model)
     if preprocessing is None:
         preprocessing = (pretrained and pretrained.preprocessing) or "tf"
@@ -317,7 +301,7 @@ def train(
                 verbose,
             )
         if guard.stopped_at is not None:
-            raise TrainingDiverged(_diverged_message(guard.stopped_at, backup))
+            raise TrainingDiverged(diverged_message(guard.stopped_at, backup))
         kept_epoch = (
             keep_best_epoch(
                 network,
@@ -399,21 +383,3 @@ def _jsonable(value):
     if hasattr(value, "to_dict"):
         value = value.to_dict()
     return json.loads(json.dumps(value, default=list))
-
-
-def _diverged_message(stopped_at, backup):
-    good = backup.rows[-1]["epoch"] if backup.rows else 0
-    where = (
-        f"epoch {stopped_at['epoch']}, batch {stopped_at['batch']} "
-        f"(loss={stopped_at['loss']})"
-    )
-    kept = (
-        f"The last good checkpoint (epoch {good}) is kept in {backup.backup_dir}."
-        if good
-        else "No epoch had completed, so there is no checkpoint."
-    )
-    return (
-        f"Training stopped: the loss became non-finite at {where}. {kept} "
-        "Lower the learning rate (e.g. --learning-rate), use "
-        "--precision float32, or add gradient clipping (clipnorm)."
-    )

@@ -64,6 +64,18 @@ def check_choice(argument, value, allowed):
     raise ValueError(message)
 
 
+def check_bool(argument, value):
+    """Checks that `value` is a bool.
+
+    Args:
+        argument: str. The argument's name, used in the message.
+        value: object. The value received.
+    """
+    if not isinstance(value, bool):
+        raise TypeError(f"`{argument}` must be a bool; received {value!r}.")
+    return value
+
+
 def check_int(argument, value, minimum=None, maximum=None):
     """Checks that `value` is an integer within `[minimum, maximum]`.
 
