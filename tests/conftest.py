@@ -4,6 +4,8 @@ again with KERAS_BACKEND=jax (see README)."""
 import http.server
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 
@@ -76,6 +78,18 @@ def subprocess_env(**extra):
     """The environment for a real child process: quiet TF, unbuffered
     output, plus `extra`."""
     return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", **extra)
+
+
+def run_cli(*arguments, env=None, timeout=600):
+    """`python -m keras_residual.cli ARGUMENTS` in a real child process
+    (`env` defaults to `subprocess_env()`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "keras_residual.cli", *map(str, arguments)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or subprocess_env(),
+    )
 
 
 @pytest.fixture

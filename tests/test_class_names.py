@@ -4,8 +4,6 @@ exports and `predict`."""
 
 import json
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -13,8 +11,8 @@ import pytest
 from PIL import Image
 
 import keras_residual as kr
+from tests.conftest import run_cli
 from tests.conftest import small_digits
-from tests.conftest import subprocess_env
 
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
@@ -61,20 +59,8 @@ def test_train_records_names_in_the_model_its_exports_and_predict(tmp_path):
     image = tmp_path / "seven.png"
     Image.fromarray(data["test"][0][0, ..., 0].astype("uint8")).save(image)
     for model in ("model.keras", "saved_model"):
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "keras_residual.cli",
-                "predict",
-                str(tmp_path / "run" / model),
-                str(image),
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=subprocess_env(),
+        done = run_cli(
+            "predict", tmp_path / "run" / model, image, "--json", timeout=300
         )
         assert done.returncode == 0, done.stderr[-2000:]
         top = json.loads(done.stdout.splitlines()[-1])["top_k"][0]

@@ -11,14 +11,13 @@ import os
 import shutil
 import stat
 import struct
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from keras_residual.data import fashion_mnist
 from keras_residual.data import load_data
+from tests.conftest import run_cli
 from tests.conftest import subprocess_env
 
 SLICE = os.path.join(os.path.dirname(__file__), "data", "fashion_mnist")
@@ -333,24 +332,10 @@ def test_missing_files_name_each_file_and_the_debian_package(tmp_path, no_dpkg):
     assert str(tmp_path / "tfds") in message
     env = subprocess_env(PATH=os.environ["PATH"], KERAS_HOME=os.environ["KERAS_HOME"])
     env.pop(fashion_mnist.DATA_DIR_ENV, None)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keras_residual.cli",
-            "train",
-            "--dataset",
-            "fashion_mnist",
-            "--data-dir",
-            str(tmp_path / "tfds"),
-            "--out",
-            str(tmp_path / "run"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    result = run_cli(
+        "train", "--dataset", "fashion_mnist", "--data-dir", tmp_path / "tfds",
+        "--out", tmp_path / "run", env=env, timeout=300,
+    )  # fmt: skip
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if "keras-residual" in line]
     assert len(lines) == 1 and "apt-get install dataset-fashion-mnist" in lines[0]
@@ -459,15 +444,7 @@ def test_shipped_weights_and_saved_model_classify_real_test_images(tmp_path):
         grey.resize((84, 84), Image.NEAREST).save(paths[-1])
         paths.append(tmp_path / f"{i}-rgb28.png")
         grey.convert("RGB").save(paths[-1])
-    result = subprocess.run(
-        [sys.executable, "-m", "keras_residual.cli", "predict", saved_model]
-        + [str(p) for p in paths]
-        + ["--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=subprocess_env(),
-    )
+    result = run_cli("predict", saved_model, *paths, "--json", timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     answers = [json.loads(line) for line in result.stdout.splitlines() if line]
     names = [answer["top_k"][0]["name"] for answer in answers]

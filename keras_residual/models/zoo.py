@@ -185,7 +185,7 @@ def build(
         name=name or (model_name.lower() if model_name else "residual_model"),
         preprocessing=preprocessing,
         class_names=(
-            _class_names(request, classes, include_top)
+            _class_names(entry, classes, include_top)
             if class_names is None
             else class_names
         ),
@@ -218,9 +218,8 @@ def _default_classes(request, default_classes):
     return default_classes
 
 
-def _class_names(request, classes, include_top):
+def _class_names(entry, classes, include_top):
     """The registered weights' class names, where their classifier is kept."""
-    entry = request.entry if request else None
     names = entry.class_names if entry else None
     if not include_top or not names or len(names) != classes:
         return None
