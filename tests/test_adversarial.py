@@ -480,6 +480,94 @@ def test_a_saved_model_that_reads_a_file_is_refused_unless_trusted(tmp_path, cap
     assert not (tmp_path / "dropped.txt").exists()
 
 
+def _saved_model_with_a_load_time_writer(path, victim):
+    """A SavedModel whose resource initializer, which TF's loader runs by
+    itself, appends to `victim`; its `__saved_model_init_op` signature is
+    removed, so that no signature leads to it."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    class Printer(tf.saved_model.experimental.TrackableResource):
+        def _create_resource(self):
+            return tf.raw_ops.VarHandleOp(dtype=tf.float32, shape=[], shared_name="")
+
+        def _initialize(self):
+            tf.print("appended", output_stream=f"file://{victim}")
+            return tf.raw_ops.AssignVariableOp(
+                resource=self.resource_handle, value=1.0
+            )
+
+    class Innocent(tf.Module):
+        def __init__(self):
+            self.printer = Printer()
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 1], tf.uint8)])
+        def serve(self, images):
+            return {"probabilities": tf.ones([tf.shape(images)[0], 2]) * 0.5}
+
+    module = Innocent()
+    tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
+    proto = saved_model_pb2.SavedModel()
+    pb = os.path.join(path, "saved_model.pb")
+    with open(pb, "rb") as handle:
+        proto.ParseFromString(handle.read())
+    del proto.meta_graphs[0].signature_def["__saved_model_init_op"]
+    with open(pb, "wb") as handle:
+        handle.write(proto.SerializeToString())
+    return proto
+
+
+def test_a_saved_model_that_writes_a_file_at_load_time_is_refused(tmp_path, capsys):
+    """The graph check covers what TF's loader runs by itself (resource
+    initializers), not only what the signatures reach."""
+    import tensorflow as tf
+    from PIL import Image
+
+    from keras_residual.cli import main
+    from keras_residual.serving.predictor import load_predictor
+
+    victim = tmp_path / "bashrc"
+    victim.write_text("export PATH\n")
+    path = str(tmp_path / "innocent")
+    _saved_model_with_a_load_time_writer(path, victim)
+    with pytest.raises(ValueError, match=r"(?s)PrintV2.*--trust-model"):
+        load_predictor(path)
+    image = tmp_path / "x.png"
+    Image.new("L", (8, 8)).save(image)
+    assert main(["predict", path, str(image)]) == 2
+    assert "PrintV2" in capsys.readouterr().err
+    # As version 1 of a TF Serving base directory.
+    base = tmp_path / "serving"
+    base.mkdir()
+    os.rename(path, base / "1")
+    with pytest.raises(ValueError, match="PrintV2"):
+        load_predictor(str(base))
+    path = str(base / "1")
+    assert victim.read_text() == "export PATH\n"
+    # What the check guards against: loading it without the check writes.
+    tf.saved_model.load(path)
+    assert victim.read_text() != "export PATH\n"
+
+
+def test_a_signature_naming_a_tensor_the_graph_lacks_is_refused(tmp_path):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    from keras_residual.serving.graph_check import check_saved_model
+
+    path = kr.export(small_classifier(), str(tmp_path / "export"), preprocessing="tf")
+    check_saved_model(path)
+    proto = saved_model_pb2.SavedModel()
+    pb = os.path.join(path, "saved_model.pb")
+    with open(pb, "rb") as handle:
+        proto.ParseFromString(handle.read())
+    output = next(iter(proto.meta_graphs[0].signature_def["serve"].outputs.values()))
+    output.name = "no_such_node:0"
+    with open(pb, "wb") as handle:
+        handle.write(proto.SerializeToString())
+    with pytest.raises(ValueError, match=r"'serve' names the tensor 'no_such_node:0'"):
+        check_saved_model(path)
+
+
 @pytest.mark.parametrize(
     "model_name, preprocessing",
     [("ResNet18", "caffe"), ("ResNet50V2", "torch"), ("HighwayNet20", "tf")],

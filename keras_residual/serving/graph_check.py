@@ -1,8 +1,10 @@
 """Inspecting a SavedModel's graph before it runs, as Keras' `safe_mode`
 does for `.keras` files: a SavedModel is a program, and one another machine
 wrote may read or write files. Its serving functions may use only the
-tensor ops of an allow-list, and no function anywhere in it may use an op
-that opens files or runs Python. `trust=True` skips the check."""
+tensor ops of an allow-list, and so may every function TF's loader runs
+by itself (resource initializers, the main op), and no function anywhere
+in it may use an op that opens files or runs Python. `trust=True` skips
+the check."""
 
 import os
 
@@ -39,9 +41,25 @@ DENIED_ANYWHERE = frozenset(
 )
 
 
+# What the SavedModel's own checkpoint functions (`saver_def`, which TF's
+# loader does not call) may use besides `ALLOWED_OPS`.
+SAVER_OPS = frozenset(
+    """
+    AssignVariableOp DisableCopyOnRead MergeV2Checkpoints RestoreV2 SaveV2
+    ShardedFilename StaticRegexFullMatch StringJoin
+    """.split()
+)
+
+
 def check_saved_model(path, trust=False):
-    """Refuses a SavedModel whose serving functions use an op outside
-    `ALLOWED_OPS`, or any of whose functions uses one of `DENIED_ANYWHERE`.
+    """Refuses a SavedModel that could do more than compute tensors when it
+    is loaded or served: every node of its graph and every function of its
+    library (the serving functions, and those TF's loader runs itself: the
+    object graph's resource initializers and restore functions, the main
+    op) may use only the tensor ops of `ALLOWED_OPS`; only the functions
+    that just its `saver_def` calls may save and restore its variables
+    (`SAVER_OPS`); nothing may use an op of `DENIED_ANYWHERE`; and every
+    signature must point at tensors the graph has.
 
     Args:
         path: str. The SavedModel directory.
@@ -54,20 +72,36 @@ def check_saved_model(path, trust=False):
     if trust:
         return
     graph = _read_graph(path)
-    serving = _reachable_ops(graph)
-    outside = {op: where for op, where in serving.items() if op not in ALLOWED_OPS}
-    everywhere = _all_ops(graph)
-    denied = {op: where for op, where in everywhere.items() if op in DENIED_ANYWHERE}
-    found = {**outside, **denied}
+    _check_signature_targets(path, graph)
+    saver = _saver_functions(graph)
+    found = {}
+    for op, where in _all_ops(graph):
+        allowed = ALLOWED_OPS | SAVER_OPS if where in saver else ALLOWED_OPS
+        if op not in allowed or op in DENIED_ANYWHERE:
+            found.setdefault(op, where)
     if found:
         first = sorted(found)[0]
         raise ValueError(
             f"The SavedModel {path!r} uses ops outside the allow-list of "
             f"tensor ops: {sorted(found)} ({first!r} in {found[first]!r}). Such "
-            "ops can read or write files or run code when the model runs. "
-            "If you trust where it came from, pass trust=True "
+            "ops can read or write files or run code when the model is loaded "
+            "or runs. If you trust where it came from, pass trust=True "
             "(`--trust-model`)."
         )
+
+
+def _check_signature_targets(path, graph):
+    """Every signature's inputs and outputs name nodes of the graph."""
+    nodes = {node.name for node in graph.graph_def.node}
+    for key, signature in graph.signature_def.items():
+        for info in (*signature.inputs.values(), *signature.outputs.values()):
+            name = info.name.lstrip("^").split(":")[0]
+            if name not in nodes:
+                raise ValueError(
+                    f"The SavedModel {path!r} is malformed: its signature "
+                    f"{key!r} names the tensor {info.name!r}, which its graph "
+                    "lacks."
+                )
 
 
 def _read_graph(path):
@@ -97,41 +131,44 @@ def _function_refs(node):
         yield from (function.name for function in attr.list.func)
 
 
-def _reachable_ops(graph):
-    """`{op: where}` for every op the signatures' outputs depend on,
-    following graph inputs and the functions nodes call."""
-    nodes = {node.name: node for node in graph.graph_def.node}
+def _called(graph, roots):
+    """Every function the `roots` (node defs) call, directly or not."""
     library = {f.signature.name: f for f in graph.graph_def.library.function}
-    pending = [
-        info.name.split(":")[0]
-        for signature in graph.signature_def.values()
-        for info in signature.outputs.values()
-    ]
-    ops, seen, functions = {}, set(), []
-    while pending:
-        name = pending.pop().lstrip("^").split(":")[0]
-        if name in seen or name not in nodes:
-            continue
-        seen.add(name)
-        node = nodes[name]
-        ops.setdefault(node.op, "the graph")
-        pending.extend(node.input)
-        functions.extend(_function_refs(node))
+    pending = [name for node in roots for name in _function_refs(node)]
     called = set()
-    while functions:
-        function = functions.pop()
-        if function in called or function not in library:
+    while pending:
+        name = pending.pop()
+        if name in called or name not in library:
             continue
-        called.add(function)
-        for node in library[function].node_def:
-            ops.setdefault(node.op, function)
-            functions.extend(_function_refs(node))
-    return ops
+        called.add(name)
+        pending.extend(
+            ref for node in library[name].node_def for ref in _function_refs(node)
+        )
+    return called
+
+
+def _saver_functions(graph):
+    """The functions that only the `saver_def`'s save and restore nodes
+    call (a function anything else calls too is an ordinary one)."""
+    saver_nodes = {
+        graph.saver_def.save_tensor_name.split(":")[0],
+        graph.saver_def.restore_op_name.split(":")[0],
+    } - {""}
+    nodes = graph.graph_def.node
+    ours = _called(graph, [n for n in nodes if n.name in saver_nodes])
+    others = _called(graph, [n for n in nodes if n.name not in saver_nodes])
+    library = graph.graph_def.library.function
+    others |= _called(
+        graph, [n for f in library if f.signature.name not in ours for n in f.node_def]
+    )
+    others |= set(graph.object_graph_def.concrete_functions)
+    return ours - others
 
 
 def _all_ops(graph):
-    ops = {node.op: "the graph" for node in graph.graph_def.node}
+    """`(op, where)` for every node of the graph and of every function."""
+    for node in graph.graph_def.node:
+        yield node.op, "the graph"
     for function in graph.graph_def.library.function:
         for node in function.node_def:
-            ops.setdefault(node.op, function.signature.name)
-    return ops
+            yield node.op, function.signature.name
