@@ -493,9 +493,7 @@ def _saved_model_with_a_load_time_writer(path, victim):
 
         def _initialize(self):
             tf.print("appended", output_stream=f"file://{victim}")
-            return tf.raw_ops.AssignVariableOp(
-                resource=self.resource_handle, value=1.0
-            )
+            return tf.raw_ops.AssignVariableOp(resource=self.resource_handle, value=1.0)
 
     class Innocent(tf.Module):
         def __init__(self):
