@@ -32,6 +32,7 @@ from keras_residual.serving.predictor_base import check_signatures
 from keras_residual.serving.predictor_base import signature_names
 from keras_residual.serving.signatures import preprocess_uint8
 from keras_residual.serving.tflite import run_signature
+from keras_residual.serving.tflite_check import check_tflite_file
 from keras_residual.utils.download import file_digest
 from keras_residual.utils.download import tree_digest
 
@@ -98,15 +99,18 @@ class TFLitePredictor(Predictor):
         import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
         super().__init__(path, card)
+        # The interpreter trusts the flatbuffer: a bad one crashes the process.
+        check_tflite_file(path)
         with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation
             warnings.simplefilter("ignore")
             try:
                 self._interpreter = tf.lite.Interpreter(model_path=path)
-            except ValueError as error:
+                signatures = self._interpreter.get_signature_list()
+            except (ValueError, RuntimeError, UnicodeDecodeError) as error:
                 raise ValueError(
-                    f"{path!r} is not a readable TFLite model ({error})."
+                    f"{path!r} is not a readable TFLite model "
+                    f"({type(error).__name__}: {str(error)[:200]})."
                 ) from None
-        signatures = self._interpreter.get_signature_list()
         check_signatures(path, _found(signatures))
         self._serve = self._interpreter.get_signature_runner(SERVE_SIGNATURE)
         self._preprocessed = self._interpreter.get_signature_runner(
@@ -132,15 +136,26 @@ class TFLitePredictor(Predictor):
             self._preprocessed, PREPROCESSED_INPUT, self.check_images(inputs, "float32")
         )
 
-    @staticmethod
-    def _run(runner, name, batch):
+    def _run(self, runner, name, batch):
         # One image at a time: the runner resizes its input per call, and
         # batch-1 is what TFLite is built for.
-        rows = [
-            run_signature(runner, **{name: batch[i : i + 1]})[PROBABILITIES_OUTPUT]
-            for i in range(len(batch))
-        ]
-        return np.concatenate(rows, axis=0)
+        try:
+            rows = [
+                run_signature(runner, **{name: batch[i : i + 1]})[PROBABILITIES_OUTPUT]
+                for i in range(len(batch))
+            ]
+        except (RuntimeError, KeyError) as error:
+            raise ValueError(
+                f"{self.path!r} failed to run ({type(error).__name__}: "
+                f"{str(error)[:200]}); the file may be corrupt."
+            ) from None
+        outputs = np.concatenate(rows, axis=0)
+        if not np.isfinite(outputs).all():
+            raise ValueError(
+                f"{self.path!r} produced non-finite probabilities (NaN or inf); "
+                "its weights are corrupt. Export it again."
+            )
+        return outputs
 
 
 class KerasPredictor(Predictor):
