@@ -242,6 +242,30 @@ def test_empty_arrays_and_string_labels_name_the_argument():
         kr.load_data((images.astype(str), labels), batch_size=8)
 
 
+@pytest.mark.parametrize("huge", [2**32 + 1, 2**40, -(2**33)])
+def test_labels_outside_int32_are_refused_not_wrapped(huge):
+    """`astype("int32")` once turned 2**32 + 1 into 1 and 2**40 into 0."""
+    images, labels = small_digits()["train"]
+    labels = labels.astype("int64")
+    labels[3] = huge
+    message = rf"class indices in \[0, 2147483647\].*{huge}"
+    with pytest.raises(ValueError, match=message):
+        kr.load_data((images, labels), batch_size=8)
+
+
+def test_one_hot_labels_are_read_as_classes_and_other_matrices_refused():
+    images, labels = small_digits()["train"]
+    one_hot = np.eye(10, dtype="float32")[labels]
+    data = kr.load_data((images, one_hot), batch_size=len(labels), augment="none")
+    data_ref = kr.load_data((images, labels), batch_size=len(labels), augment="none")
+    assert data.num_classes == data_ref.num_classes == 10
+    _, read = next(iter(data.train))
+    _, expected = next(iter(data_ref.train))
+    np.testing.assert_array_equal(np.sort(read), np.sort(expected))
+    with pytest.raises(ValueError, match=r"has shape \(\d+, 10\): pass one class"):
+        kr.load_data((images, one_hot * 0.5), batch_size=8)
+
+
 # 6 and 14: run directories --------------------------------------------------
 
 
@@ -261,6 +285,27 @@ def test_resume_refuses_a_directory_that_is_not_a_run(tmp_path):
             model_overrides=TINY,
         )
     assert sorted(os.listdir(folder)) == ["holiday.jpg"]
+
+
+def test_a_new_run_refuses_a_folder_holding_the_users_files(tmp_path, capsys):
+    """Without --resume too: a run would overwrite the user's metrics.json and
+    history.csv and clear saved_model/."""
+    from keras_residual.cli import main
+
+    folder = tmp_path / "results"
+    (folder / "saved_model").mkdir(parents=True)
+    (folder / "metrics.json").write_text('{"mine": 1}')
+    (folder / "saved_model" / "thesis.pb").write_bytes(b"keep me")
+    with pytest.raises(ValueError, match=r"not a run directory.*metrics.json"):
+        kr.train(
+            "ResNet20", small_digits(), str(folder), epochs=1, verbose=0,
+            export=False, model_overrides=TINY,
+        )  # fmt: skip
+    code = main(["train", "--model", "ResNet20", "--epochs", "1", "--out", "/"])
+    assert code == 2 and "'/' is not a run directory" in capsys.readouterr().err
+    assert not os.path.exists("/run.json")
+    assert (folder / "metrics.json").read_text() == '{"mine": 1}'
+    assert sorted(os.listdir(folder / "saved_model")) == ["thesis.pb"]
 
 
 def test_resume_removes_the_staging_a_killed_export_left(tmp_path):

@@ -347,6 +347,19 @@ def test_a_run_whose_validation_accuracy_falls_keeps_its_best_epoch(tmp_path, ca
     assert keep_best_epoch(model, rows, path) == 3
     np.testing.assert_array_equal(model.get_weights()[0], changed[0])
     assert keep_best_epoch(model, [{"epoch": 1}], path) == 1  # no validation
+    # A collapse is kept out even on 9 validation images (one standard error
+    # of 0.333 on 9 images is 0.157, the fall is 0.634).
+    rows[-1]["val_accuracy"] = 0.333
+    assert keep_best_epoch(model, rows, path, validation_size=9) == 2
+    # On 1,500 images, a best epoch 0.5 points above the last one is within
+    # one standard error (0.0072 at 0.915) of it: the last epoch is kept.
+    model.set_weights(changed)
+    rows[-1]["val_accuracy"], rows[1]["val_accuracy"] = 0.915, 0.92
+    assert keep_best_epoch(model, rows, path, validation_size=1500) == 3
+    np.testing.assert_array_equal(model.get_weights()[0], changed[0])
+    assert "within one standard error (0.0072)" in capsys.readouterr().out
+    # Without a validation size, any better epoch wins.
+    assert keep_best_epoch(model, rows, path) == 2
 
 
 @pytest.mark.xdist_group("subprocess")

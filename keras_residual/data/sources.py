@@ -137,7 +137,7 @@ def _array_source(splits, options, source="arrays"):
                 f"Split {name!r} images must have shape (n, height, width, "
                 f"channels) with 1 or 3 channels; received {images.shape}."
             )
-        labels = labels.reshape(-1)
+        labels = _class_indices(name, labels, len(images))
         if len(labels) != len(images):
             raise ValueError(
                 f"Split {name!r} has {len(images)} images but {len(labels)} labels."
@@ -147,10 +147,11 @@ def _array_source(splits, options, source="arrays"):
                 f"Split {name!r} `labels` must be non-negative integers; "
                 f"received dtype {labels.dtype} (e.g. {labels[:3].tolist()})."
             )
-        if labels.min() < 0:
+        if labels.min() < 0 or labels.max() > np.iinfo("int32").max:
             raise ValueError(
-                f"Split {name!r} `labels` must be non-negative integers; "
-                f"received minimum {labels.min()}."
+                f"Split {name!r} `labels` must be class indices in [0, "
+                f"{np.iinfo('int32').max}]; received labels from {labels.min()} "
+                f"to {labels.max()}."
             )
         arrays[name] = (images, labels.astype("int32"))
     if "validation" not in arrays and options.validation_fraction > 0:
@@ -173,6 +174,21 @@ def _array_source(splits, options, source="arrays"):
         image_shape=arrays["train"][0].shape[1:],
         class_names=names,
     )
+
+
+def _class_indices(name, labels, count):
+    """`labels` as a vector of class indices: as they are, or the index of
+    the 1 in each row of one-hot labels `(count, classes)`."""
+    if labels.ndim == 2 and labels.shape[0] == count and labels.shape[1] > 1:
+        one_hot = np.isin(labels, (0, 1)).all() and (labels.sum(axis=1) == 1).all()
+        if not one_hot:
+            raise ValueError(
+                f"Split {name!r} `labels` has shape {labels.shape}: pass one "
+                "class index per image (shape (n,)), or one-hot rows (a single "
+                "1 per row)."
+            )
+        return np.argmax(labels, axis=1)
+    return labels.reshape(-1)
 
 
 def _checked_arrays(name, pair):

@@ -59,7 +59,8 @@ def evaluate_export(
         data_dir=data_dir,
         validation_fraction=0.1,
         preprocessing=mode if mode in PREPROCESSING_MODES else "tf",
-        color_mode="grayscale" if predictor.channels == 1 else "rgb",
+        # A model of unknown channels reads folders as their images are.
+        color_mode={1: "grayscale", 3: "rgb"}.get(predictor.channels, "auto"),
         default_image_size=(
             predictor.image_size if None not in predictor.image_size else None
         ),

@@ -2,6 +2,7 @@
 resume), its metrics and artefacts, and reading its model back."""
 
 import json
+import math
 import os
 import time
 
@@ -101,19 +102,19 @@ def check_run_dir(run_dir, settings, resume):
     if os.path.isfile(run_dir):
         raise ValueError(f"`out` {run_dir!r} is a file, not a directory.")
     path = os.path.join(run_dir, "run.json")
-    if resume and not os.path.exists(path):
+    if not os.path.exists(path):
         foreign = (
             sorted(name for name in os.listdir(run_dir) if not is_staging_name(name))
             if os.path.isdir(run_dir)
             else []
         )
-        if foreign:
+        if foreign:  # the user's files: a run would overwrite or delete them
             raise ValueError(
                 f"`out` {run_dir!r} is not a run directory: it has no run.json "
-                f"but holds {foreign[:5]}. A run directory of "
-                "keras_residual.train holds run.json, checkpoints/ and "
-                "history.csv; pass the directory a run wrote, or an empty or "
-                "new one to start a run."
+                f"but holds {foreign[:5]}{' ...' if len(foreign) > 5 else ''}. "
+                "A run writes run.json, metrics.json, history.csv, checkpoints/ "
+                "and saved_model/ there; pass an empty or new directory (or, "
+                "with --resume, the directory a run wrote)."
             )
     if os.path.exists(path):
         with open(path) as handle:
@@ -139,18 +140,28 @@ def check_run_dir(run_dir, settings, resume):
         remove_stale_staging(run_dir)
 
 
-def keep_best_epoch(model, rows, best_path, monitor="val_accuracy"):
+def keep_best_epoch(
+    model, rows, best_path, monitor="val_accuracy", validation_size=None
+):
     """Where the run's last epoch is worse on `monitor` than its best one
-    (a collapse, or over-fitting), loads the best epoch's weights (saved in
-    `best_path` by `BestModelCheckpoint`) into `model` and says so, so that
-    `model.keras`, the export and the test figures are the best epoch's.
+    by more than the validation set's noise (a collapse, or over-fitting),
+    loads the best epoch's weights (saved in `best_path` by
+    `BestModelCheckpoint`) into `model` and says so, so that `model.keras`,
+    the export and the test figures are the best epoch's.
+
+    The noise is one standard error of the last epoch's accuracy,
+    `sqrt(p (1 - p) / n)` on `n` validation images: the best of many noisy
+    epochs is biased upwards, so a best epoch within that margin is not
+    evidence that the last one is worse.
 
     Args:
         model: `keras.Model`. The trained model.
         rows: list of dict. The history, one row per epoch.
         best_path: str. The best epoch's `.keras` file.
-        monitor: str. A metric that is better when higher. Defaults to
-            `"val_accuracy"`.
+        monitor: str. An accuracy (higher is better, in [0, 1]). Defaults
+            to `"val_accuracy"`.
+        validation_size: int or None. Images in the validation split; None
+            keeps any better epoch. Defaults to `None`.
 
     Returns:
         The epoch whose weights the model holds (the last one when kept).
@@ -161,6 +172,15 @@ def keep_best_epoch(model, rows, best_path, monitor="val_accuracy"):
     best = max(scored, key=lambda row: row[monitor])
     last = rows[-1]
     if last.get(monitor) is None or best[monitor] <= last[monitor]:
+        return last["epoch"]
+    margin = validation_margin(last[monitor], validation_size)
+    if best[monitor] - last[monitor] <= margin:
+        print(
+            f"Keeping the last epoch ({last[monitor]:.4f}): the best, epoch "
+            f"{best['epoch']} ({best[monitor]:.4f}), is within one standard "
+            f"error ({margin:.4f}) of it on {validation_size} validation images.",
+            flush=True,
+        )
         return last["epoch"]
     saved = keras.saving.load_model(best_path, safe_mode=True, compile=False)
     values = {layer.name: layer.get_weights() for layer in saved.layers}
@@ -175,6 +195,20 @@ def keep_best_epoch(model, rows, best_path, monitor="val_accuracy"):
         flush=True,
     )
     return best["epoch"]
+
+
+def validation_margin(accuracy, size):
+    """One standard error of an accuracy measured on `size` images, 0 when
+    the size is unknown.
+
+    Args:
+        accuracy: float. In [0, 1].
+        size: int or None. The number of images.
+    """
+    if not size:
+        return 0.0
+    accuracy = min(max(float(accuracy), 0.0), 1.0)
+    return math.sqrt(accuracy * (1.0 - accuracy) / size)
 
 
 def run_metrics(

@@ -307,6 +307,7 @@ def train(
                 network,
                 backup.rows,
                 os.path.join(artifact_dir, "checkpoints", "best.keras"),
+                validation_size=data.sizes.get("validation"),
             )
             if recipe.keep_best
             else None
