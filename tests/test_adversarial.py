@@ -87,6 +87,51 @@ def test_flipped_bytes_in_our_legacy_file_fail_its_checksum(tmp_path):
     assert_unchanged(model, before)
 
 
+def _edit_legacy_dataset(path, layer, index, make):
+    """Replaces weight `index` of `layer` in a legacy file by `make(old)`."""
+    with h5py.File(path, "r+") as handle:
+        name = handle[layer].attrs["weight_names"][index]
+        name = name.decode() if hasattr(name, "decode") else name
+        old = handle[layer][name][()]
+        del handle[layer][name]
+        handle[layer].create_dataset(name, data=make(old))
+
+
+@pytest.mark.parametrize(
+    "layer, index, make, message",
+    [
+        # The last tensor as bytes once left 96 of 97 variables overwritten.
+        ("predictions", 1, lambda old: np.array([b"x" * 4] * len(old)), "dtype"),
+        ("predictions", 1, lambda old: old + 1j * np.nan, "dtype complex"),
+        ("conv1_bn", 3, lambda old: -np.abs(old) - 1.0, "negative values"),
+    ],
+)
+def test_a_bad_last_tensor_of_a_legacy_file_assigns_nothing(
+    tmp_path, layer, index, make, message
+):
+    path = str(tmp_path / "model.h5")
+    save_legacy_weights(tiny_model(), path)
+    _edit_legacy_dataset(path, layer, index, make)
+    model = tiny_model()
+    before = snapshot(model)
+    with pytest.raises(ValueError, match=message):
+        load_weights(model, path)
+    assert_unchanged(model, before)
+
+
+def test_a_negative_variance_in_a_keras3_weights_file_is_refused(tmp_path):
+    source = tiny_model()
+    variance = source.get_layer("conv1_bn").moving_variance
+    variance.assign(-np.ones(variance.shape, "float32"))
+    path = str(tmp_path / "model.weights.h5")
+    source.save_weights(path)
+    model = tiny_model()
+    before = snapshot(model)
+    with pytest.raises(ValueError, match="negative values.*left unchanged"):
+        load_weights(model, path)
+    assert_unchanged(model, before)
+
+
 def test_resume_falls_back_to_the_previous_checkpoint_when_the_latest_is_corrupt(
     tmp_path, capsys
 ):

@@ -324,6 +324,27 @@ def test_truncated_and_corrupt_safetensors_are_refused(tmp_path):
         read_state_dict(str(text))
 
 
+def test_aliased_offsets_and_negative_variances_are_refused(tmp_path):
+    from keras_residual.weights.state_dict import read_safetensors
+
+    state = read_safetensors(fixture("resnet_basic"))
+    # A negative BatchNorm variance is finite, but every output is NaN.
+    name = next(key for key in state if key.endswith("running_var"))
+    bad = dict(state, **{name: -np.abs(state[name]) - 1.0})
+    path = str(tmp_path / "negative.safetensors")
+    write_safetensors(path, bad)
+    with pytest.raises(ValueError, match="BatchNorm variance with negative values"):
+        kr.from_checkpoint(path)
+    # Two names reading the same bytes.
+    tensors = {name: np.full(4, i, "float32") for i, name in enumerate("abc")}
+    write_safetensors(path, tensors)
+    data = bytearray(open(path, "rb").read())
+    data = data.replace(b'"data_offsets": [16, 32]', b'"data_offsets": [32, 48]')
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(ValueError, match="tensors overlap at data offset 32"):
+        read_safetensors(path)
+
+
 def test_unknown_layouts_and_unsupported_variants_are_named(tmp_path):
     from keras_residual.weights.state_dict import read_safetensors
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from keras_residual.utils.atomic import atomic_path
 from keras_residual.weights.hdf5_safety import check_hdf5_file
+from keras_residual.weights.hdf5_safety import check_weight_value
 
 CLASSIFIER_LAYER = "predictions"
 
@@ -107,6 +108,11 @@ def load_weights(model, path, exclude=(), skip_missing=False):
                 "(neither legacy 'layer_names' nor Keras 3 'layers')."
             )
     if pairs is not None:
+        # Every value converted before the first is assigned: all or nothing.
+        pairs = [
+            (variable, np.asarray(value).astype(variable.dtype))
+            for variable, value in pairs
+        ]
         for variable, value in pairs:
             variable.assign(value)
         return
@@ -115,6 +121,9 @@ def load_weights(model, path, exclude=(), skip_missing=False):
     ]
     try:
         model.load_weights(path)
+        for variable in model.weights:
+            value = keras.ops.convert_to_numpy(variable)
+            check_weight_value(variable.path, value, f"file {path!r}")
     except Exception as error:
         for variable, value in zip(model.weights, snapshot):
             variable.assign(value)
@@ -226,6 +235,10 @@ def _legacy_assignments(model, group, path, exclude, skip_missing):
                 f"#{index} ({layer.name!r} in the model, {saved_name!r} in the "
                 f"file) expects shapes {shapes}, the file has {saved_shapes}. "
                 "Nothing was loaded."
+            )
+        for variable, value in zip(variables, values):
+            check_weight_value(
+                variable.path, value, f"file {path!r}: layer {saved_name!r}"
             )
         pairs.extend(zip(variables, values))
     return pairs

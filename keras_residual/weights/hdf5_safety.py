@@ -39,16 +39,22 @@ def check_hdf5_file(handle, path):
 
 
 def check_finite(values, where):
-    """Refuses non-finite floating-point values.
+    """Refuses tensors that are not real numbers (complex, strings, objects)
+    and non-finite floating-point values.
 
     Args:
         values: array-like. A tensor (read in full).
         where: str. What it is, for the message.
 
     Raises:
-        ValueError: with the count of NaN/inf values.
+        ValueError: naming the dtype, or with the count of NaN/inf values.
     """
     array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(
+            f"`weights` {where} has dtype {array.dtype}; weights are real "
+            "numbers (float, int or bool). Nothing was loaded."
+        )
     if array.dtype.kind != "f" or array.size == 0:
         return
     bad = int(array.size - np.count_nonzero(np.isfinite(array)))
@@ -76,3 +82,22 @@ def _walk(group, path, prefix=""):
             yield from _walk(item, path, f"{name}/")
         elif isinstance(item, h5py.Dataset):
             yield name
+
+
+def check_weight_value(variable_path, values, where):
+    """`check_finite`, and a BatchNorm `moving_variance` may not be negative
+    (every output of the layer would be NaN).
+
+    Args:
+        variable_path: str. The Keras variable it is for (`.../moving_variance`).
+        values: array-like. The tensor.
+        where: str. What it is, for the message.
+    """
+    check_finite(values, where)
+    array = np.asarray(values)
+    if variable_path.endswith("moving_variance") and array.size and array.min() < 0:
+        raise ValueError(
+            f"`weights` {where} is a BatchNorm variance with negative values "
+            f"(minimum {float(array.min()):.4g}): the file is corrupt. Nothing "
+            "was loaded."
+        )

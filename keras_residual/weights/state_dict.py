@@ -98,6 +98,10 @@ def safetensors_header(path):
     data_size = size - 8 - length
     for name, info in header.items():
         _check_entry(path, name, info, data_size)
+    spans = sorted(tuple(info["data_offsets"]) for info in header.values())
+    for (_, end), (start, _) in zip(spans, spans[1:]):
+        if start < end:  # two names reading the same bytes
+            raise _corrupt(path, f"tensors overlap at data offset {start}")
     ends = sorted(info["data_offsets"][1] for info in header.values())
     if (ends[-1] if ends else 0) != data_size:
         raise _corrupt(

@@ -17,7 +17,7 @@ from keras_residual.core.spec import ModelSpec
 from keras_residual.utils.registry import Registry
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.hdf5 import adapt_input_channels
-from keras_residual.weights.hdf5_safety import check_finite
+from keras_residual.weights.hdf5_safety import check_weight_value
 from keras_residual.weights.state_dict import checkpoint_format
 from keras_residual.weights.state_dict import read_state_dict
 from keras_residual.weights.state_dict import safetensors_header
@@ -250,7 +250,8 @@ def checkpoint_assignments(model, checkpoint, exclude=()):
         if layer.name == first_conv:
             values = adapt_input_channels(values, shapes, layer.name, model.name)
         for variable, value in zip(layer.weights, values):
-            check_finite(value, f"{checkpoint.path!r}: tensor of {variable.path!r}")
+            where = f"{checkpoint.path!r}: tensor of {variable.path!r}"
+            check_weight_value(variable.path, value, where)
         found = [tuple(v.shape) for v in values]
         if found != shapes:
             raise _mismatch(
