@@ -495,6 +495,45 @@ def test_corrupt_images_are_named_up_front_or_skipped_on_request(tmp_path, capsy
     )  # the user's folder is untouched
 
 
+# Special files: links to devices, FIFOs ---------------------------------------
+
+
+def test_an_image_linked_to_dev_zero_or_a_fifo_is_named_not_read(tmp_path, capsys):
+    """A link to /dev/zero once grew the process to 21 GB; a FIFO hung it."""
+    folder = image_folder(tmp_path / "pets")
+    os.symlink("/dev/zero", folder / "a" / "zero.png")
+    os.mkfifo(folder / "b" / "pipe.png")
+    with pytest.raises(ValueError, match=r"(?s)zero\.png: is a device.*/dev/zero"):
+        kr.load_data(str(folder), batch_size=4, image_size=(8, 8))
+    with pytest.raises(ValueError, match=r"pipe\.png: is a FIFO, not a regular"):
+        kr.load_data(str(folder), batch_size=4, image_size=(8, 8))
+    data = kr.load_data(
+        str(folder), batch_size=4, image_size=(8, 8), skip_bad_images=True
+    )
+    assert "Skipping 2 of 26 image files" in capsys.readouterr().out
+    assert data.sizes["train"] + data.sizes["validation"] + data.sizes["test"] == 24
+
+
+def test_special_files_in_exports_and_weights_are_refused_unread(tmp_path):
+    from keras_residual.serving.predictor import load_predictor
+
+    fifo = tmp_path / "weights.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="is a FIFO, not a regular file"):
+        kr.from_checkpoint(str(fifo))
+    with pytest.raises(ValueError, match="is a FIFO, not a regular file"):
+        load_weights(tiny_model(), str(fifo))
+    # Inside a SavedModel, the digest its card is checked with reads every file.
+    path = kr.export(small_classifier(), str(tmp_path / "export"), preprocessing="tf")
+    os.symlink("/dev/zero", os.path.join(path, "variables", "zero"))
+    with pytest.raises(ValueError, match=r"zero' is a device \(a link to '/dev/zero'"):
+        load_predictor(path)
+    os.remove(os.path.join(path, "variables", "zero"))
+    os.mkfifo(os.path.join(path, "assets.pipe"))
+    with pytest.raises(ValueError, match="assets.pipe' is a FIFO"):
+        load_predictor(path)
+
+
 # 13. Exports: card and artefact as one unit -------------------------------------
 
 

@@ -13,7 +13,11 @@ import tempfile
 
 import keras
 
+from keras_residual.utils.files import special_file_reason
+
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
+# No image file of a data set is larger; bigger ones are refused unread.
+MAX_IMAGE_BYTES = 256 * 1024 * 1024
 # Folders with more files than this show a progress bar while checked.
 PROGRESS_FROM = 500
 
@@ -52,6 +56,9 @@ def scan_images(paths, workers=None):
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
     def check(path):
+        special = special_file_reason(path, MAX_IMAGE_BYTES)
+        if special is not None:  # a link to /dev/zero, a FIFO: never read
+            return (path, special), True, None
         try:
             image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
         except (tf.errors.OpError, ValueError) as error:

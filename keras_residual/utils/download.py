@@ -9,6 +9,8 @@ import tempfile
 
 import keras
 
+from keras_residual.utils.files import check_regular_file
+
 
 @dataclasses.dataclass(frozen=True)
 class WeightsFile:
@@ -47,6 +49,7 @@ def file_digest(path, algorithm):
         path: str. The file.
         algorithm: str. A `hashlib` algorithm name, e.g. `"sha256"`.
     """
+    check_regular_file(path, "File")
     digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -66,6 +69,12 @@ def tree_digest(directory, exclude=()):
     digest = hashlib.sha256()
     for folder, subfolders, names in os.walk(directory):
         subfolders.sort()
+        for name in subfolders:  # os.walk lists links to folders without entering
+            if os.path.islink(os.path.join(folder, name)):
+                raise ValueError(
+                    f"{os.path.join(folder, name)!r} is a link to a folder; an "
+                    "export holds its files directly."
+                )
         for name in sorted(names):
             path = os.path.join(folder, name)
             relative = os.path.relpath(path, directory).replace(os.sep, "/")

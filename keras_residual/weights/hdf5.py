@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from keras_residual.utils.atomic import atomic_path
+from keras_residual.utils.files import check_regular_file
 from keras_residual.weights.hdf5_safety import check_hdf5_file
 from keras_residual.weights.hdf5_safety import check_weight_value
 
@@ -78,8 +79,9 @@ def load_weights(model, path, exclude=(), skip_missing=False):
             f"`weights` {path!r} is a directory; pass a weights file (.h5 or "
             ".weights.h5) inside it."
         )
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         raise ValueError(f"`weights` file not found: {path!r}.")
+    check_regular_file(path, "`weights` file")
     try:
         handle = h5py.File(path, "r")
     except OSError as error:

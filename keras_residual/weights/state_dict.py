@@ -10,6 +10,8 @@ import struct
 
 import numpy as np
 
+from keras_residual.utils.files import check_regular_file
+
 SAFETENSORS_DTYPES = {
     "F64": np.float64,
     "F32": np.float32,
@@ -36,6 +38,7 @@ def checkpoint_format(path):
     Args:
         path: str. The file.
     """
+    check_regular_file(path, "`weights` file")
     with open(path, "rb") as handle:
         head = handle.read(16)
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
@@ -80,6 +83,7 @@ def safetensors_header(path):
     Raises:
         ValueError: a truncated or corrupt file.
     """
+    check_regular_file(path, "`weights` file")
     size = os.path.getsize(path)
     with open(path, "rb") as handle:
         prefix = handle.read(8)

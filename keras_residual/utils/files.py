@@ -1,0 +1,54 @@
+"""Untrusted paths: a file the package reads must be a regular file (after
+resolving links) of a bounded size, so that a link to `/dev/zero`, a FIFO
+or a device never hangs a read or fills memory."""
+
+import os
+import stat
+
+
+def special_file_reason(path, max_bytes=None):
+    """Why `path` may not be read as a file, or None when it may.
+
+    Args:
+        path: str. The path (a link is followed).
+        max_bytes: int or None. The largest size allowed. Defaults to `None`
+            (any size).
+    """
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        return f"cannot be read ({error.strerror or type(error).__name__})"
+    if stat.S_ISDIR(info.st_mode):
+        return "is a directory, not a file"
+    if not stat.S_ISREG(info.st_mode):
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(info.st_mode)
+            else "a device"
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(info.st_mode)
+            else "a special file"
+        )
+        target = os.path.realpath(path)
+        via = f" (a link to {target!r})" if target != os.path.abspath(path) else ""
+        return f"is {kind}{via}, not a regular file"
+    if max_bytes is not None and info.st_size > max_bytes:
+        return f"has {info.st_size} bytes, over the limit of {max_bytes}"
+    return None
+
+
+def check_regular_file(path, what, max_bytes=None):
+    """Refuses a path that is not a regular file of at most `max_bytes`.
+
+    Args:
+        path: str. The path (a link is followed).
+        what: str. What the file is, for the message (e.g. "`weights` file").
+        max_bytes: int or None. The largest size allowed. Defaults to `None`.
+
+    Raises:
+        ValueError: naming the file and what it is instead.
+    """
+    reason = special_file_reason(path, max_bytes)
+    if reason is not None:
+        raise ValueError(f"{what} {os.fspath(path)!r} {reason}.")
