@@ -739,6 +739,65 @@ def test_absurd_depths_and_widths_are_bounded_but_the_bound_can_be_raised():
         spec.LIMITS.update(original)
 
 
+def test_a_keras_file_declaring_a_huge_spec_is_refused_before_building(tmp_path):
+    """3 stages x 1000 blocks x 8192 filters (each within the per-stage
+    limits) once built for 74 s and then ran out of memory."""
+    import time
+    import zipfile
+
+    path = tmp_path / "huge.keras"
+    kr.build("ResNet20", input_shape=(32, 32, 1), classes=3, **TINY).save(path)
+    with zipfile.ZipFile(path) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(files["config.json"])
+    for stage in config["config"]["spec"]["stages"]:
+        stage.update(depth=1000, filters=8192)
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    started = time.monotonic()
+    with pytest.raises(Exception, match=r"about 1\.8e\+12 weights, over the limit"):
+        keras.saving.load_model(path, safe_mode=True)
+    assert time.monotonic() - started < 30
+
+
+def _alias_level(i):
+    """`c: &c [*b, *b, ...]`: each level 9 times the one before."""
+    name, previous = chr(98 + i), chr(97 + i)
+    return f"{name}: &{name} [{', '.join(['*' + previous] * 9)}]\n"
+
+
+@pytest.mark.parametrize(
+    "name, text, message",
+    [
+        # 377 bytes of nested aliases once took 39 s and 2.1 GB.
+        (
+            "bomb.yaml",
+            "a: &a [x, x, x, x, x, x, x, x, x]\n"
+            + "".join(_alias_level(i) for i in range(8)),
+            "the alias \\*a \\(aliases are not allowed",
+        ),
+        ("dup.yaml", "family: [residual]\nfamily: [dense]\n", "duplicate key 'family'"),
+        ("dup.json", '{"depth": [1, 2], "depth": [3]}', "duplicate key 'depth'"),
+        ("deep.yaml", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("deep.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_search_spaces_refuse_aliases_duplicates_and_deep_nesting(
+    tmp_path, capsys, name, text, message
+):
+    from keras_residual.cli import main
+    from keras_residual.search.space import SearchSpace
+
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        SearchSpace.from_file(str(path))
+    code = main(["tune", "--space", str(path), "--out", str(tmp_path / "search")])
+    assert code == 2 and name in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "name, text, where",
     [

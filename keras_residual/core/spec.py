@@ -19,7 +19,10 @@ from keras_residual.utils.validation import unknown_name_message
 STRIDE_POSITIONS = ("first", "last")
 # Sizes past which a spec is almost surely a typo (a million blocks builds
 # for minutes). Raise them, e.g. `LIMITS["depth"] = 5000`, if you mean it.
-LIMITS = {"depth": 1000, "filters": 65536}
+# `weights` bounds the whole model's estimated weights (depth x filters^2 x 9
+# per stage), checked before anything is built, e.g. from an untrusted
+# `.keras` file.
+LIMITS = {"depth": 1000, "filters": 65536, "weights": 2_000_000_000}
 SHORTCUTS = ("projection", "zero_pad", "none")
 
 
@@ -216,6 +219,15 @@ class ModelSpec:
                     f"`stages[{i}]` must be a StageSpec; received {stage!r}."
                 )
         object.__setattr__(self, "stages", stages)
+        estimate = sum(stage.depth * stage.filters**2 * 9 for stage in stages)
+        if estimate > LIMITS["weights"]:
+            raise ValueError(
+                f"`stages` (depths {[s.depth for s in stages]}, filters "
+                f"{[s.filters for s in stages]}) would build about {estimate:.2g} "
+                f"weights, over the limit of {LIMITS['weights']:.2g} (such a "
+                "model cannot fit in memory); if you mean it, raise "
+                "keras_residual.core.spec.LIMITS['weights']."
+            )
         if self.final_norm is not None and not isinstance(self.final_norm, str):
             raise TypeError(
                 f"`final_norm` must be a str prefix or None; "

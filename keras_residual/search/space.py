@@ -26,9 +26,14 @@ from keras_residual.blocks.search_family import SEARCH_FAMILIES
 from keras_residual.blocks.search_family import get_search_family
 from keras_residual.core.spec import ModelSpec
 from keras_residual.models.cifar import CIFAR_FIELDS
+from keras_residual.utils.files import check_regular_file
+from keras_residual.utils.strict_parsing import load_json
+from keras_residual.utils.strict_parsing import load_yaml
 from keras_residual.utils.validation import unknown_name_message
 
 # The network's shape, shared by every family.
+# A search space is a few lines; anything larger is not one.
+MAX_SPACE_BYTES = 1024 * 1024
 SHAPE_SPACE = {
     "num_stages": [3],
     "depth": {"min": 1, "max": 4},
@@ -122,13 +127,18 @@ class SearchSpace:
         Args:
             path: str. A `.json`, `.yaml` or `.yml` file of overrides.
         """
-        if not os.path.isfile(path):
+        if not os.path.lexists(path):
             raise ValueError(f"Search space file {path!r} does not exist.")
-        with open(path) as handle:
+        check_regular_file(path, "Search space file", MAX_SPACE_BYTES)
+        with open(path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()
         if path.endswith((".yaml", ".yml")):
             try:
-                overrides = yaml.safe_load(text)
+                overrides = load_yaml(text)
+            except RecursionError:
+                raise ValueError(
+                    f"Search space file {path!r} is nested too deeply."
+                ) from None
             except yaml.YAMLError as error:
                 mark = getattr(error, "problem_mark", None)
                 where = (
@@ -141,12 +151,18 @@ class SearchSpace:
                 ) from None
         elif path.endswith(".json"):
             try:
-                overrides = json.loads(text)
+                overrides = load_json(text)
+            except RecursionError:
+                raise ValueError(
+                    f"Search space file {path!r} is nested too deeply."
+                ) from None
             except json.JSONDecodeError as error:
                 raise ValueError(
                     f"Search space file {path!r} is not valid JSON at line "
                     f"{error.lineno}, column {error.colno}: {error.msg}."
                 ) from None
+            except ValueError as error:  # a duplicate key
+                raise ValueError(f"Search space file {path!r} has {error}.") from None
         else:
             raise ValueError(
                 f"Search space file {path!r} must end in .json, .yaml or .yml."

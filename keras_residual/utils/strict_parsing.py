@@ -1,0 +1,67 @@
+"""YAML and JSON read strictly, for files a user or another machine wrote:
+no YAML aliases (a few hundred bytes of them expand to gigabytes), no
+duplicate keys (the later one would silently win), and nesting too deep
+for the parser is an error like any other."""
+
+import json
+
+import yaml
+
+
+class StrictYamlLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` without aliases and without duplicate keys."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"the alias *{event.anchor} (aliases are not allowed here)",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # unhashable keys fail in the base method
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def unique_keys(pairs):
+    """A `json.loads` `object_pairs_hook` refusing duplicate keys."""
+    result = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"the duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def load_yaml(text):
+    """Parses YAML `text` with `StrictYamlLoader`.
+
+    Raises:
+        yaml.YAMLError: invalid YAML, an alias or a duplicate key.
+        RecursionError: nesting deeper than the parser can follow.
+    """
+    return yaml.load(text, Loader=StrictYamlLoader)
+
+
+def load_json(text):
+    """Parses JSON `text`, refusing duplicate keys.
+
+    Raises:
+        json.JSONDecodeError: invalid JSON.
+        ValueError: a duplicate key.
+        RecursionError: nesting deeper than the parser can follow.
+    """
+    return json.loads(text, object_pairs_hook=unique_keys)
