@@ -193,6 +193,37 @@ def test_unknown_tuner_and_unlogged_objective_are_refused(tmp_path):
         make_tuner("random", hypermodel, str(tmp_path), objective="val_acc")
 
 
+@pytest.mark.parametrize("where", ["trial.json", "oracle.json"])
+def test_a_saved_search_with_a_path_trial_id_is_refused_before_reloading(
+    tmp_path, where
+):
+    """keras-tuner writes every reloaded trial to `trial_{id}/trial.json`: an
+    id of `0/../../victim` once overwrote a file outside the search folder."""
+    hypermodel = ResidualHyperModel(SearchSpace(SMALL))
+    tuner = make_tuner("random", hypermodel, str(tmp_path / "tuner"), max_trials=1)
+    tuner.oracle.save()  # a real oracle.json to tamper with
+    project = tmp_path / "tuner" / "search"
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "trial.json").write_text("the user's file")
+    evil = "0/../../../victim"
+    if where == "trial.json":
+        trial = keras_tuner.engine.trial.Trial(tuner.oracle.get_space(), evil)
+        (project / "trial_0").mkdir()
+        (project / "trial_0" / "trial.json").write_text(json.dumps(trial.get_state()))
+    else:
+        state = json.loads((project / "oracle.json").read_text())
+        state["start_order"] = [evil]
+        (project / "oracle.json").write_text(json.dumps(state))
+    with pytest.raises(ValueError, match=r"names the trial id .*0/\.\./\.\./"):
+        make_tuner("random", hypermodel, str(tmp_path / "tuner"), max_trials=1)
+    assert (victim / "trial.json").read_text() == "the user's file"
+    # Starting over is allowed.
+    make_tuner(
+        "random", hypermodel, str(tmp_path / "tuner"), max_trials=1, overwrite=True
+    )
+
+
 @pytest.mark.xdist_group("search")
 def test_over_budget_trials_are_rejected_and_reported_without_crashing(tmp_path):
     space = {"family": ["residual"], "depth": [1], "base_width": [8, 32]}

@@ -6,10 +6,15 @@ import time
 
 import keras_tuner
 
+from keras_residual.search.hypermodel import TRIAL_ID
+from keras_residual.utils.files import check_regular_file
+from keras_residual.utils.strict_parsing import load_json
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
 TUNERS = ("random", "hyperband", "bayesian")
+# keras-tuner's state files are small; a larger one is not its own.
+MAX_STATE_BYTES = 64 * 1024 * 1024
 
 
 def objective_for(objective, classes):
@@ -128,6 +133,8 @@ def make_tuner(
     """
     check_choice("tuner", kind, TUNERS)
     check_int("max_trials", max_trials, minimum=1)
+    if not overwrite:  # keras-tuner reloads, and later writes, what it finds
+        check_saved_trials(os.path.join(directory, project_name))
     common = dict(
         objective=objective_for(objective, hypermodel.classes),
         seed=seed,
@@ -155,3 +162,57 @@ def make_tuner(
         )
         tuner.oracle.max_trials = max_trials
     return tuner
+
+
+def check_saved_trials(project_dir):
+    """Refuses a saved search whose trial ids are not plain names before
+    keras-tuner reloads it: it writes each trial to `trial_{id}/`, so an id
+    such as `0/../../x` would write outside the search folder.
+
+    Args:
+        project_dir: str. The tuner's project folder.
+
+    Raises:
+        ValueError: naming the file and the id.
+    """
+    if not os.path.isdir(project_dir):
+        return
+    found = []
+    for name in sorted(os.listdir(project_dir)):
+        path = os.path.join(project_dir, name, "trial.json")
+        if name.startswith("trial_") and os.path.lexists(path):
+            state = _read_state(path)
+            found.append(
+                (path, state.get("trial_id") if isinstance(state, dict) else None)
+            )
+            if found[-1][1] != name[len("trial_") :]:
+                found[-1] = (path, f"{found[-1][1]!r} in the folder {name!r}")
+    oracle = os.path.join(project_dir, "oracle.json")
+    if os.path.lexists(oracle):
+        state = _read_state(oracle)
+        state = state if isinstance(state, dict) else {}
+        ongoing = state.get("ongoing_trials") or {}
+        for key in ("start_order", "end_order", "retry_queue"):
+            found += [(oracle, trial_id) for trial_id in state.get(key) or []]
+        found += [(oracle, trial_id) for trial_id in dict(ongoing).values()]
+        found += [(oracle, trial_id) for trial_id in state.get("id_to_hash") or {}]
+    for path, trial_id in found:
+        if not isinstance(trial_id, str) or not TRIAL_ID.match(trial_id):
+            raise ValueError(
+                f"The saved search {path!r} names the trial id {trial_id!r}; "
+                "trial ids are 1-64 letters, digits, '_' or '-' (each names a "
+                "folder). Refusing to resume it; pass overwrite=True "
+                "(`--overwrite`) to start a new search there."
+            )
+
+
+def _read_state(path):
+    check_regular_file(path, "Search state file", MAX_STATE_BYTES)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return load_json(handle.read())
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise ValueError(
+            f"Search state file {path!r} is not readable JSON ({error}); "
+            "pass overwrite=True (`--overwrite`) to start a new search."
+        ) from None
