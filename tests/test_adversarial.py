@@ -495,6 +495,73 @@ def test_corrupt_images_are_named_up_front_or_skipped_on_request(tmp_path, capsy
     )  # the user's folder is untouched
 
 
+# Deep nesting and unexpected types: named errors, never tracebacks -------------
+
+
+def test_cards_of_the_wrong_type_or_too_deep_exit_2_with_one_line(tmp_path, capsys):
+    from PIL import Image
+
+    from keras_residual.cli import main
+    from keras_residual.serving.model_card import card_path
+
+    path = kr.export(small_classifier(), str(tmp_path / "m.keras"), "keras",
+                     preprocessing="tf")  # fmt: skip
+    image = tmp_path / "x.png"
+    Image.new("L", (16, 16)).save(image)
+    for content, message in [
+        ("[1, 2]", "holds a JSON list; a model card is a JSON object"),
+        ("[" * 100_000 + "]" * 100_000, "is nested too deeply"),
+        ('{"classes": 3, "classes": 4}', "duplicate key 'classes'"),
+    ]:
+        with open(card_path(path), "w") as handle:
+            handle.write(content)
+        assert main(["predict", path, str(image)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_the_cli_turns_any_other_exception_into_one_line_unless_debug(
+    capsys, monkeypatch
+):
+    """An error no check named (here the KeyError an HDF5 file without a
+    group raises) exits 2 with its type in one line; --debug re-raises."""
+    from keras_residual.cli import main
+
+    def broken():
+        raise KeyError("layer_names")
+
+    monkeypatch.setattr(kr, "list_models", broken)
+    assert main(["models"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "keras-residual: error: KeyError: 'layer_names' (--debug shows the traceback)\n"
+    )
+    with pytest.raises(KeyError):
+        main(["--debug", "models"])
+
+
+def test_a_deep_precision_cache_falls_back_with_its_warning(tmp_path, monkeypatch):
+    from keras_residual.training.precision_probe import cache_path
+    from keras_residual.training.precision_probe import read_cache
+
+    monkeypatch.setenv("KERAS_RESIDUAL_CACHE_DIR", str(tmp_path))
+    os.makedirs(os.path.dirname(cache_path()), exist_ok=True)
+    with open(cache_path(), "w") as handle:
+        handle.write("[" * 100_000 + "]" * 100_000)
+    with pytest.warns(UserWarning, match="unreadable precision cache.*too deeply"):
+        assert read_cache() == {}
+
+
+def test_a_deep_safetensors_header_is_refused_by_name(tmp_path):
+    import struct
+
+    header = ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}").encode()
+    path = tmp_path / "deep.safetensors"
+    path.write_bytes(struct.pack("<Q", len(header)) + header)
+    with pytest.raises(ValueError, match="header is nested too deeply"):
+        kr.from_checkpoint(str(path))
+
+
 # Special files: links to devices, FIFOs ---------------------------------------
 
 

@@ -19,6 +19,11 @@ def build_parser():
         prog="keras-residual",
         description="Residual, highway and DenseNet networks for Keras 3.",
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="Show Python's traceback instead of a one-line error.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     add_zoo_parsers(commands)
     add_train_parser(commands)
@@ -37,10 +42,21 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, TypeError) as error:
-        print(f"keras-residual: error: {printable(error)}", file=sys.stderr)
-        return 2
     except TrainingDiverged as error:
         print(f"keras-residual: {printable(error)}", file=sys.stderr)
         return 3
+    except (ValueError, TypeError) as error:
+        if args.debug:
+            raise
+        print(f"keras-residual: error: {printable(error)}", file=sys.stderr)
+        return 2
+    except Exception as error:  # a file or input no check above named
+        if args.debug:
+            raise
+        print(
+            f"keras-residual: error: {type(error).__name__}: "
+            f"{printable(error) or 'no details'} (--debug shows the traceback)",
+            file=sys.stderr,
+        )
+        return 2
     return 0

@@ -6,17 +6,20 @@ has it beside it as `<file>.model_card.json`.
 """
 
 import datetime
-import json
 import os
 
 import keras
 import numpy
 
 from keras_residual.core.heads import is_classifier
+from keras_residual.utils.files import check_regular_file
+from keras_residual.utils.strict_parsing import load_json
 from keras_residual.version import __version__
 
 MODEL_CARD = "model_card.json"
 CARD_VERSION = 1
+# A card is a few kilobytes; a larger file is not one.
+MAX_CARD_BYTES = 16 * 1024 * 1024
 
 
 def card_path(path):
@@ -105,12 +108,21 @@ def read_model_card(path):
         path: str. A SavedModel directory or an exported file.
     """
     card = card_path(path)
-    if not os.path.isfile(card):
+    if not os.path.lexists(card):
         return None
+    check_regular_file(card, "The model card", MAX_CARD_BYTES)
     try:
-        with open(card) as handle:
-            return json.load(handle)
-    except (OSError, json.JSONDecodeError) as error:
+        with open(card, encoding="utf-8") as handle:
+            content = load_json(handle.read())
+    except (OSError, ValueError, UnicodeDecodeError) as error:
         raise ValueError(
             f"The model card {card!r} is not readable JSON ({error})."
         ) from None
+    except RecursionError:
+        raise ValueError(f"The model card {card!r} is nested too deeply.") from None
+    if not isinstance(content, dict):
+        raise ValueError(
+            f"The model card {card!r} holds a JSON {type(content).__name__}; "
+            "a model card is a JSON object."
+        )
+    return content

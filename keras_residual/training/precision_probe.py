@@ -12,7 +12,6 @@ core count, backend, versions and probe shapes, in
 """
 
 import dataclasses
-import json
 import os
 import statistics
 import time
@@ -23,6 +22,8 @@ import numpy as np
 
 from keras_residual.core.builder import plan_blocks
 from keras_residual.utils.atomic import write_json
+from keras_residual.utils.files import check_regular_file
+from keras_residual.utils.strict_parsing import load_json
 
 MIN_SPEEDUP = 1.10
 CACHE_FILE = "precision_probe.json"
@@ -53,6 +54,10 @@ class ProbeResult:
     def speedup(self):
         """bfloat16's speed relative to float32 (above 1: faster)."""
         return self.float32_seconds / self.bfloat16_seconds
+
+
+# The cache holds a few entries; a larger file is not ours.
+MAX_CACHE_BYTES = 1024 * 1024
 
 
 def choose_cpu_precision(result):
@@ -162,21 +167,25 @@ def read_cache():
     """The cached results `{key: {...}}`; an unreadable or foreign cache
     gives `{}` with a warning (it is rewritten on the next probe)."""
     path = cache_path()
-    if not os.path.exists(path):
+    if not os.path.lexists(path):
         return {}
     try:
-        with open(path) as handle:
-            entries = json.load(handle)
+        check_regular_file(path, "The precision cache", MAX_CACHE_BYTES)
+        with open(path, encoding="utf-8") as handle:
+            entries = load_json(handle.read())
         if not isinstance(entries, dict):
             raise ValueError("not a JSON object")
         return entries
-    except (OSError, ValueError) as error:
-        warnings.warn(
-            f"Ignoring the unreadable precision cache {path} ({error}); it "
-            "will be rewritten.",
-            stacklevel=2,
-        )
-        return {}
+    except RecursionError:
+        error = "nested too deeply"
+    except (OSError, ValueError, UnicodeDecodeError) as caught:
+        error = caught
+    warnings.warn(
+        f"Ignoring the unreadable precision cache {path} ({error}); it "
+        "will be rewritten.",
+        stacklevel=2,
+    )
+    return {}
 
 
 def measured_cpu_precision(cpu, shapes=DEFAULT_SHAPES, probe=run_probe):

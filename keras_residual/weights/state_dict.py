@@ -4,13 +4,13 @@ checked in full (header, offsets, sizes) before a tensor is returned.
 Pickled torch files (`.pth`, `.pt`, `.bin`) need `torch` and are read with
 `weights_only=True`, so no code in the file runs."""
 
-import json
 import os
 import struct
 
 import numpy as np
 
 from keras_residual.utils.files import check_regular_file
+from keras_residual.utils.strict_parsing import load_json
 
 SAFETENSORS_DTYPES = {
     "F64": np.float64,
@@ -93,9 +93,11 @@ def safetensors_header(path):
         if length > min(MAX_HEADER_BYTES, size - 8):
             raise _corrupt(path, f"header length {length} exceeds the file")
         try:
-            header = json.loads(handle.read(length))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            header = load_json(handle.read(length))
+        except (UnicodeDecodeError, ValueError) as error:  # and duplicate names
             raise _corrupt(path, f"header is not JSON ({error})") from None
+        except RecursionError:
+            raise _corrupt(path, "header is nested too deeply") from None
     if not isinstance(header, dict):
         raise _corrupt(path, "header is not a JSON object")
     header.pop("__metadata__", None)
