@@ -176,6 +176,27 @@ def legacy_file_with(tmp_path, make_dataset):
     return model, path
 
 
+def test_a_dataset_declaring_gigabytes_is_refused_before_it_is_read(tmp_path):
+    """A tiny file whose compressed dataset declares 60000 x 60000 floats
+    once allocated 13.4 GiB before its shape was compared."""
+    import time
+
+    def huge(group, name, shape, handle):
+        group.create_dataset(
+            name, shape=(60000, 60000), dtype="f4", chunks=(1000, 1000),
+            compression="gzip",
+        )  # fmt: skip
+
+    model, path = legacy_file_with(tmp_path, huge)
+    assert os.path.getsize(path) < 2_000_000
+    before = snapshot(model)
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=r"declares shape \(60000, 60000\)"):
+        load_weights(model, path)
+    assert time.monotonic() - started < 10
+    assert_unchanged(model, before)
+
+
 def test_external_storage_pointing_at_a_system_file_is_refused(tmp_path):
     secret = tmp_path / "secret.bin"
     secret.write_bytes(np.arange(1000, dtype=np.float32).tobytes())
@@ -804,6 +825,20 @@ def test_absurd_depths_and_widths_are_bounded_but_the_bound_can_be_raised():
         assert stage.depth == 1500
     finally:
         spec.LIMITS.update(original)
+
+
+@pytest.mark.parametrize("size", ["0", "100000"])
+def test_image_size_zero_or_absurd_is_refused_not_replaced(tmp_path, capsys, size):
+    """--image-size 0 once trained at 256 px; 100000 failed after 105 s."""
+    import time
+
+    from keras_residual.cli import main
+
+    started = time.monotonic()
+    out = str(tmp_path / "run")
+    code = main(["train", "--epochs", "1", "--image-size", size, "--out", out])
+    assert code == 2 and time.monotonic() - started < 30
+    assert f"received {size}" in capsys.readouterr().err and not os.path.exists(out)
 
 
 def test_a_keras_file_declaring_a_huge_spec_is_refused_before_building(tmp_path):

@@ -16,6 +16,10 @@ LABEL_MODES = ("sparse", "categorical")
 COLOR_MODES = ("auto", "rgb", "grayscale")
 
 
+# Larger images would take minutes per batch before failing for memory.
+MAX_IMAGE_SIDE = 8192
+
+
 @dataclasses.dataclass
 class DataBundle:
     """The pipelines and facts a training run needs.
@@ -265,15 +269,16 @@ def load_data(
 def _image_size(image_size):
     if image_size is None:
         return None
+    received = image_size
     if isinstance(image_size, int) and not isinstance(image_size, bool):
         image_size = (image_size, image_size)
     if (
         not isinstance(image_size, (tuple, list))
         or len(image_size) != 2
-        or not all(isinstance(v, int) and v >= 8 for v in image_size)
+        or not all(isinstance(v, int) and 8 <= v <= MAX_IMAGE_SIDE for v in image_size)
     ):
         raise ValueError(
             "`image_size` must be an int or a (height, width) pair of ints "
-            f">= 8; received {image_size!r}."
+            f"in [8, {MAX_IMAGE_SIDE}]; received {received!r}."
         )
     return tuple(image_size)

@@ -226,7 +226,11 @@ def train(
     data = load_data(
         dataset,
         batch_size=batch_size,
-        image_size=image_size or (pretrained and pretrained.input_size),
+        image_size=(
+            image_size
+            if image_size is not None
+            else (pretrained and pretrained.input_size)
+        ),
         preprocessing=preprocessing,
         augment=augment,
         data_dir=data_dir,

@@ -91,7 +91,7 @@ def load_weights(model, path, exclude=(), skip_missing=False):
             ".weights.h5 file, or a timm/torchvision .safetensors or .pth file."
         ) from None
     with handle:
-        _check_readable(handle, path)
+        _check_readable(handle, path, _largest_variable_bytes(model))
         if _is_legacy(handle):
             group = handle["model_weights"] if "model_weights" in handle else handle
             pairs = _legacy_assignments(model, group, path, exclude, skip_missing)
@@ -135,11 +135,17 @@ def load_weights(model, path, exclude=(), skip_missing=False):
         ) from error
 
 
-def _check_readable(handle, path):
+def _largest_variable_bytes(model):
+    """The bytes of `model`'s largest variable, in float64 (the widest dtype
+    a weights file stores); a larger dataset cannot be one of its weights."""
+    return max((int(np.prod(v.shape)) * 8 for v in model.weights), default=0)
+
+
+def _check_readable(handle, path, max_dataset_bytes=None):
     """Links, external storage and NaNs refused (see `hdf5_safety`); a
     checksum (Fletcher-32) or read error becomes a `ValueError`."""
     try:
-        check_hdf5_file(handle, path)
+        check_hdf5_file(handle, path, max_dataset_bytes)
     except OSError as error:
         raise ValueError(
             f"`weights` file {path!r} is corrupt: reading it failed ({error}). "

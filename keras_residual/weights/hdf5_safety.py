@@ -9,19 +9,31 @@ import h5py
 import numpy as np
 
 
-def check_hdf5_file(handle, path):
+def check_hdf5_file(handle, path, max_dataset_bytes=None):
     """Refuses links, external storage and virtual datasets anywhere in an
-    open HDF5 file, then non-finite values in its float datasets.
+    open HDF5 file, and datasets larger than `max_dataset_bytes`, all from
+    metadata alone; then non-finite values in its float datasets.
 
     Args:
         handle: `h5py.File`. The open file.
         path: str. The file's path, for the messages.
+        max_dataset_bytes: int or None. The largest dataset allowed (a
+            compressed dataset may declare far more than the file holds).
+            Defaults to `None` (no bound).
 
     Raises:
         ValueError: naming the first offending dataset or link.
     """
     for name in _walk(handle, path):
         dataset = handle[name]
+        declared = int(dataset.size) * dataset.dtype.itemsize
+        if max_dataset_bytes is not None and declared > max_dataset_bytes:
+            raise ValueError(
+                f"`weights` file {path!r}: dataset {name!r} declares shape "
+                f"{dataset.shape} ({declared} bytes), larger than any variable "
+                f"of the model ({max_dataset_bytes} bytes at most). Nothing was "
+                "read or loaded."
+            )
         if dataset.external:
             raise ValueError(
                 f"`weights` file {path!r}: dataset {name!r} stores its data in "
