@@ -583,6 +583,38 @@ def test_a_deep_safetensors_header_is_refused_by_name(tmp_path):
         kr.from_checkpoint(str(path))
 
 
+def test_skipping_every_image_of_a_folder_or_class_names_the_users_folder(tmp_path):
+    """Not the temporary folder of links the skipping reads through."""
+    folder = image_folder(tmp_path / "pets", per_class=2)
+    for path in (folder / "a").iterdir():
+        path.write_bytes(b"junk")
+    with pytest.raises(ValueError, match=r"pets'?: class folder 'a' has no image"):
+        kr.load_data(str(folder), batch_size=4, image_size=(8, 8),
+                     skip_bad_images=True)  # fmt: skip
+    for path in (folder / "b").iterdir():
+        path.write_bytes(b"junk")
+    with pytest.raises(ValueError, match=r"pets'?: none of its 4 image file"):
+        kr.load_data(str(folder), batch_size=4, image_size=(8, 8),
+                     skip_bad_images=True)  # fmt: skip
+
+
+def test_a_cardless_tflite_serves_images_and_a_folder_is_not_an_image(tmp_path, capsys):
+    from PIL import Image
+
+    from keras_residual.cli import main
+    from keras_residual.serving.model_card import card_path
+
+    path = kr.export(small_classifier(), str(tmp_path / "m.tflite"), "tflite",
+                     preprocessing="tf")  # fmt: skip
+    os.remove(card_path(path))
+    image = tmp_path / "x.png"
+    Image.new("L", (16, 16)).save(image)
+    assert main(["predict", path, str(image)]) == 0  # uint8 input: preprocessing
+    capsys.readouterr()
+    assert main(["predict", path, str(tmp_path)]) == 2
+    assert "is a directory, not a file" in capsys.readouterr().err
+
+
 # Special files: links to devices, FIFOs ---------------------------------------
 
 

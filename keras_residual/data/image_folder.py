@@ -145,12 +145,31 @@ def checked_folder(directory, skip_bad_images=False):
             f"cannot be decoded:\n{listed}{more}\nRemove or fix them, or pass "
             "skip_bad_images=True (`--skip-bad-images`) to leave them out."
         )
+    bad = {path for path, _ in failures}
+    if len(bad) == len(paths):
+        raise ValueError(
+            f"`dataset` {directory!r}: none of its {len(paths)} image file(s) "
+            f"can be decoded (e.g. {failures[0][0]}: {failures[0][1]})."
+        )
+
+    def folder(path):
+        return os.path.relpath(os.path.dirname(path), directory)
+
+    emptied = sorted(
+        {folder(p) for p in bad} - {folder(p) for p in paths if p not in bad}
+    )
+    if emptied:
+        raise ValueError(
+            f"`dataset` {directory!r}: class folder {emptied[0]!r} has no image "
+            "that can be decoded once the bad ones are skipped; add images to "
+            "it or remove it."
+        )
     print(
         f"Skipping {len(failures)} of {len(paths)} image files in "
         f"{directory} that cannot be decoded.",
         flush=True,
     )
-    root = _linked_copy(directory, paths, {path for path, _ in failures})
+    root = _linked_copy(directory, paths, bad)
     return FolderScan(root, len(paths) - len(failures), grey, size)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import keras_residual.models  # noqa: F401  (registers the layers .keras files use)
 from keras_residual.core.heads import head_outputs_logits
 from keras_residual.core.heads import is_classifier
+from keras_residual.data.image_folder import MAX_IMAGE_BYTES
 from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
 from keras_residual.serving.endpoints import PREPROCESSED_INPUT
@@ -35,6 +36,7 @@ from keras_residual.serving.tflite import run_signature
 from keras_residual.serving.tflite_check import check_tflite_file
 from keras_residual.utils.download import file_digest
 from keras_residual.utils.download import tree_digest
+from keras_residual.utils.files import check_regular_file
 
 
 class SavedModelPredictor(Predictor):
@@ -116,6 +118,11 @@ class TFLitePredictor(Predictor):
         self._preprocessed = self._interpreter.get_signature_runner(
             PREPROCESSED_ENDPOINT
         )
+        if not card:  # read what the card would say from the signature
+            spec = self._serve.get_input_details()[IMAGES_INPUT]
+            shape = list(spec["shape"])
+            self.channels = int(shape[-1]) if len(shape) == 4 else None
+            self.preprocessing = "embedded" if spec["dtype"] == np.uint8 else None
 
     def predict_images(self, images):
         """Probabilities `(batch, classes)` for images, through the uint8 signature.
@@ -321,8 +328,9 @@ def read_images(paths, channels):
 
     images = []
     for path in paths:
-        if not os.path.isfile(path):
+        if not os.path.lexists(path):
             raise ValueError(f"Image file {path!r} does not exist.")
+        check_regular_file(path, "Image file", MAX_IMAGE_BYTES)
         try:
             image = tf.io.decode_image(
                 tf.io.read_file(path), channels=channels, expand_animations=False
