@@ -533,6 +533,7 @@ def test_cards_of_the_wrong_type_or_too_deep_exit_2_with_one_line(tmp_path, caps
         ("[1, 2]", "holds a JSON list; a model card is a JSON object"),
         ("[" * 100_000 + "]" * 100_000, "is nested too deeply"),
         ('{"classes": 3, "classes": 4}', "duplicate key 'classes'"),
+        ('{"input_shape": [16, 16, 0]}', "input shape [16, 16, 0]; an export"),
     ]:
         with open(card_path(path), "w") as handle:
             handle.write(content)
@@ -613,6 +614,13 @@ def test_a_cardless_tflite_serves_images_and_a_folder_is_not_an_image(tmp_path, 
     capsys.readouterr()
     assert main(["predict", path, str(tmp_path)]) == 2
     assert "is a directory, not a file" in capsys.readouterr().err
+    # A card that says 5 channels blames the card, not the image.
+    with open(card_path(path), "w") as handle:
+        json.dump({"input_shape": [16, 16, 5], "preprocessing": {"mode": "tf"}}, handle)
+    assert main(["predict", path, str(image)]) == 2
+    assert "says the model takes 5 channel(s), but its signature takes 1" in (
+        capsys.readouterr().err
+    )
 
 
 # Special files: links to devices, FIFOs ---------------------------------------

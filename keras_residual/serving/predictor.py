@@ -29,6 +29,7 @@ from keras_residual.serving.model_card import card_path
 from keras_residual.serving.model_card import read_model_card
 from keras_residual.serving.onnx_predictor import ONNXPredictor
 from keras_residual.serving.predictor_base import Predictor
+from keras_residual.serving.predictor_base import check_card_channels
 from keras_residual.serving.predictor_base import check_signatures
 from keras_residual.serving.predictor_base import signature_names
 from keras_residual.serving.signatures import preprocess_uint8
@@ -56,10 +57,9 @@ class SavedModelPredictor(Predictor):
             ) from None
         signatures = dict(loaded.signatures)
         check_signatures(path, _found(signatures))
+        spec = signatures[SERVE_SIGNATURE].structured_input_signature[1][IMAGES_INPUT]
+        check_card_channels(self, spec.shape[-1])
         if not card:  # read what the card would say from the signature
-            spec = signatures[SERVE_SIGNATURE].structured_input_signature[1][
-                IMAGES_INPUT
-            ]
             self.channels = spec.shape[-1]
             self.preprocessing = "embedded" if spec.dtype == tf.uint8 else None
         self._loaded = loaded
@@ -118,10 +118,12 @@ class TFLitePredictor(Predictor):
         self._preprocessed = self._interpreter.get_signature_runner(
             PREPROCESSED_ENDPOINT
         )
+        spec = self._serve.get_input_details()[IMAGES_INPUT]
+        shape = list(spec["shape"])
+        channels = int(shape[-1]) if len(shape) == 4 and shape[-1] > 0 else None
+        check_card_channels(self, channels)
         if not card:  # read what the card would say from the signature
-            spec = self._serve.get_input_details()[IMAGES_INPUT]
-            shape = list(spec["shape"])
-            self.channels = int(shape[-1]) if len(shape) == 4 else None
+            self.channels = channels
             self.preprocessing = "embedded" if spec["dtype"] == np.uint8 else None
 
     def predict_images(self, images):

@@ -24,6 +24,16 @@ class Predictor:
         self.path = path
         self.card = card or {}
         shape = self.card.get("input_shape") or [None, None, None]
+        if (
+            not isinstance(shape, list)
+            or len(shape) != 3
+            or not all(d is None or (type(d) is int and d > 0) for d in shape)
+        ):
+            raise ValueError(
+                f"The model card of {path!r} gives the input shape {shape!r}; "
+                "an export of this package takes (height, width, channels) of "
+                "positive sizes. The card is corrupt or belongs to another model."
+            )
         self.image_size = tuple(shape[:2])
         self.channels = shape[2]
         self.preprocessing = (self.card.get("preprocessing") or {}).get("mode")
@@ -116,3 +126,20 @@ def signature_names(signature, kind):
     if kind == "outputs":
         return tuple(signature.structured_outputs)
     return tuple(signature.structured_input_signature[1])
+
+
+def check_card_channels(predictor, channels):
+    """Refuses a card whose channels differ from those the model's own
+    signature takes (`channels`; None when the signature leaves them open).
+
+    Args:
+        predictor: `Predictor`. Its `channels` came from the card.
+        channels: int or None. The signature's channels.
+    """
+    if None not in (predictor.channels, channels) and predictor.channels != channels:
+        raise ValueError(
+            f"The model card of {predictor.path!r} says the model takes "
+            f"{predictor.channels} channel(s), but its signature takes "
+            f"{channels}: the card belongs to another export. Export the model "
+            "again."
+        )
