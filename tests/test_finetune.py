@@ -224,6 +224,7 @@ def test_finetune_refuses_other_architectures_and_bad_options(tmp_path):
             data,
             str(tmp_path / "f"),
             weights="digits",
+            recipe_overrides={"head_epochs": 1},
             **dict(common, epochs=1),
         )
 
@@ -367,8 +368,10 @@ def test_default_fine_tuning_of_shipped_weights_on_few_images_does_not_collapse(
     tmp_path,
 ):
     """The issue's collapse case: 90 grey digits of 3 classes, weights='digits',
-    6 epochs of the default recipe. It once fell to chance (33%) in its second
-    phase and kept that; now it warms up at the switch and keeps its best."""
+    6 epochs of the default recipe, two seeds. It once fell to chance (33%)
+    in its second phase and kept that, and later fell to 84% on another CPU;
+    now the probe fits the classifier first and, as the features already
+    solve the task, the backbone trains at a low rate."""
     images, labels = load_digits_arrays()["train"]
     test_images, test_labels = load_digits_arrays()["test"]
     picked = np.concatenate([np.flatnonzero(labels == c)[:30] for c in (0, 1, 7)])
@@ -378,13 +381,17 @@ def test_default_fine_tuning_of_shipped_weights_on_few_images_does_not_collapse(
         "train": (images[picked], np.vectorize(relabel.get)(labels[picked])),
         "test": (test_images[keep], np.vectorize(relabel.get)(test_labels[keep])),
     }
-    result = kr.train(
-        "ResNet20", data, str(tmp_path / "r"), weights="digits", epochs=6, verbose=0
-    )
-    assert result.metrics["test_accuracy"] >= 0.9
-    metrics = json.load(open(tmp_path / "r" / "metrics.json"))
-    assert metrics["kept_epoch"] in range(1, 7)
-    rows = {row["epoch"]: row for row in result.history}
-    assert rows[metrics["kept_epoch"]]["val_accuracy"] == max(
-        row["val_accuracy"] for row in result.history
-    )
+    for seed in (0, 1):
+        out = tmp_path / f"r{seed}"
+        result = kr.train(
+            "ResNet20", data, str(out), weights="digits", epochs=6, seed=seed,
+            verbose=0,
+        )  # fmt: skip
+        assert result.metrics["test_accuracy"] >= 0.9
+        # The probe alone classifies the validation images, so the backbone
+        # moves at the lowest rate.
+        probe = json.load(open(out / "checkpoints" / "probe.json"))
+        assert probe["validation_accuracy"] >= 0.9
+        assert probe["backbone_lr_ratio"] < 0.5
+        metrics = json.load(open(out / "metrics.json"))
+        assert metrics["kept_epoch"] in range(1, 7)

@@ -7,11 +7,11 @@ import pytest
 
 import keras_residual as kr
 from keras_residual.training.losses import ClassificationCrossentropy
+from keras_residual.training.optimizers import no_decay_variables
 from keras_residual.training.precision import Hardware
 from keras_residual.training.precision import auto_precision
 from keras_residual.training.precision import read_cpu_flags
 from keras_residual.training.precision import resolve_jit_compile
-from keras_residual.training.recipe import no_decay_variables
 
 
 def _lr(schedule, step):

@@ -1,6 +1,8 @@
 """`keras-residual train` and `tune`: a recipe run and an architecture
 search from the command line."""
 
+import argparse
+
 import keras_residual
 from keras_residual.cli.zoo import add_model_overrides
 from keras_residual.cli.zoo import model_overrides
@@ -85,6 +87,18 @@ def _unfreeze(value):
         ) from None
 
 
+def _ratio(value):
+    """`--backbone-lr-ratio`: "auto" or a number."""
+    if value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be 'auto' or a number in (0, 1]; received {value!r}"
+        ) from None
+
+
 def _jit(value):
     return {"auto": "auto", "on": True, "off": False}[value]
 
@@ -127,8 +141,9 @@ def add_train_parser(commands):
     )
     train.add_argument(
         "--backbone-lr-ratio",
-        type=float,
-        help="Fine-tuning: the backbone's learning rate / the head's.",
+        type=_ratio,
+        help="Fine-tuning: the backbone's learning rate / the head's, or "
+        "'auto' (from the linear probe; the finetune recipe's default).",
     )
     train.add_argument(
         "--layer-decay",

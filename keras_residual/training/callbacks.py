@@ -288,3 +288,37 @@ class Throughput(keras.callbacks.Callback):
         seconds = (self._trained or time.perf_counter()) - self._started
         logs["train_seconds"] = seconds
         logs["images_per_second"] = self.images_per_epoch / seconds
+
+
+def run_callbacks(run_dir, monitor="val_accuracy", tensorboard=True):
+    """A run's callbacks, writing into `run_dir`: a non-finite-loss guard,
+    the resumable backup (`checkpoints/`, `history.csv`), the best model
+    (`checkpoints/best.keras`) and TensorBoard logs (`logs/`).
+
+    Args:
+        run_dir: str. Where the callbacks write.
+        monitor: str. The metric the best model follows. Defaults to
+            `"val_accuracy"`.
+        tensorboard: bool. Add TensorBoard logs. Defaults to `True`.
+    """
+    backup = ResumableBackup(
+        os.path.join(run_dir, "checkpoints"),
+        csv_path=os.path.join(run_dir, "history.csv"),
+    )
+    callbacks = [NonFiniteLossGuard(), backup]
+    if monitor:
+        callbacks.append(
+            BestModelCheckpoint(
+                os.path.join(run_dir, "checkpoints", "best.keras"),
+                monitor=monitor,
+                mode="min" if "loss" in monitor else "max",
+                backup=backup,
+            )
+        )
+    if tensorboard:
+        callbacks.append(
+            keras.callbacks.TensorBoard(
+                os.path.join(run_dir, "logs"), write_graph=False
+            )
+        )
+    return callbacks

@@ -20,6 +20,7 @@ from keras_residual.training.callbacks import BestModelCheckpoint
 from keras_residual.training.callbacks import NonFiniteLossGuard
 from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.training.callbacks import Throughput
+from keras_residual.training.linear_probe import probe_and_choose_rate
 from keras_residual.training.runs import load_trained_model
 from keras_residual.weights.converters import read_checkpoint
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
@@ -261,6 +262,12 @@ def set_phase(model, phase, recipe):
         recipe: `Recipe`. Supplies `unfreeze`, `backbone_lr_ratio`,
             `layer_decay` and `freeze_bn`.
     """
+    if phase == 2 and recipe.layer_decay is None and recipe.backbone_lr_ratio == "auto":
+        raise ValueError(
+            "`backbone_lr_ratio='auto'` is chosen by the linear probe; pass "
+            "the recipe through `linear_probe.probe_and_choose_rate` (as "
+            "`train` does) or give a ratio."
+        )
     ranks = layer_ranks(model)
     head = len(model.spec.stages) + 1
     # The lowest rank phase 2 trains: the stem for "all", else the first of
@@ -356,6 +363,8 @@ def fit_in_phases(
             return head, head_guard
         backup.rows = list(head.rows)
         backup.resumed_from = head.resumed_from
+    if recipe.linear_probe:
+        recipe = probe_and_choose_rate(network, data, recipe, steps, backup, run_dir)
     multipliers = set_phase(network, 2, recipe)
     with scope():
         network.compile(

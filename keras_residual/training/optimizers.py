@@ -59,3 +59,13 @@ class ScaledAdamW(_PerVariableLearningRate, keras.optimizers.AdamW):
             variables use factor 1. Defaults to `None`.
         **kwargs: `keras.optimizers.AdamW` arguments.
     """
+
+
+def no_decay_variables(model):
+    """The trainable variables weight decay must skip: every variable of
+    rank <= 1 (BN gamma/beta, biases, gate biases).
+
+    Args:
+        model: `keras.Model`. The model.
+    """
+    return [v for v in model.trainable_variables if len(v.shape) <= 1]

@@ -134,14 +134,17 @@ register_recipe(
         schedule="cosine",
         warmup_epochs=1,
         label_smoothing=0.1,
-        head_epochs=1,
+        head_epochs=0,
+        linear_probe=True,
         unfreeze="all",
-        backbone_lr_ratio=1.0,
+        backbone_lr_ratio="auto",
         freeze_bn=False,
-        description="From pretrained weights: 1 epoch of the new head on a "
-        "frozen backbone, then all of it at one rate with BatchNorm trained, "
-        "a 1-epoch warm-up in each phase; Nesterov SGD 0.1 (at batch 64), "
-        "cosine, wd 5e-4, label smoothing 0.1. The run keeps its best "
-        "validation epoch.",
+        description="From pretrained weights (LP-FT): the new classifier "
+        "fitted first on the frozen backbone's features (a linear probe), "
+        "then all of it with BatchNorm trained: the backbone at the head's "
+        "rate unless the probe already classifies the validation images "
+        "(then down to 0.1x); Nesterov SGD 0.1 (at batch 64), 1-epoch "
+        "warm-up, cosine, wd 5e-4, label smoothing 0.1. The run keeps its "
+        "best validation epoch when the last is worse beyond noise.",
     )
 )

@@ -8,17 +8,15 @@ model.fit(train, validation_data=val, **recipe.fit_kwargs("runs/r20"))
 """
 
 import dataclasses
-import os
 
 import keras
 
 from keras_residual.core.heads import head_outputs_logits
-from keras_residual.training.callbacks import BestModelCheckpoint
-from keras_residual.training.callbacks import NonFiniteLossGuard
-from keras_residual.training.callbacks import ResumableBackup
+from keras_residual.training.callbacks import run_callbacks
 from keras_residual.training.losses import ClassificationCrossentropy
 from keras_residual.training.optimizers import ScaledAdamW
 from keras_residual.training.optimizers import ScaledSGD
+from keras_residual.training.optimizers import no_decay_variables
 from keras_residual.training.precision import resolve_jit_compile
 from keras_residual.utils.validation import check_bool
 from keras_residual.utils.validation import check_choice
@@ -71,14 +69,20 @@ class Recipe:
         unfreeze: str or int. Phase 2 trains `"all"` of the backbone, or
             only its last N stages (and the final norm); 0 trains the head
             alone (a linear probe). Defaults to `"all"`.
-        backbone_lr_ratio: float. Phase 2's backbone learning rate as a
-            fraction of the head's, in (0, 1]. Defaults to `1.0`.
+        backbone_lr_ratio: float or `"auto"`. Phase 2's backbone learning
+            rate as a fraction of the head's, in (0, 1]; `"auto"` (with
+            `linear_probe`) takes it from the probe, see
+            `ProbeResult.backbone_ratio`. Defaults to `1.0`.
         layer_decay: float or None. Instead of one ratio, a factor per
             stage: the last stage learns at `layer_decay` times the head's
             rate, the one before at its square, and so on down to the stem.
             Defaults to `None`.
         freeze_bn: bool. Keep BatchNorm layers frozen (statistics and
             affine parameters) in phase 2, as for small fine-tuning sets.
+            Defaults to `False`.
+        linear_probe: bool. Before phase 2, fit the new classifier to
+            convergence on the frozen backbone's features of one pass over
+            the training data (LP-FT; see `training.linear_probe`).
             Defaults to `False`.
         keep_best: bool. `train()` ends with the best validation epoch's
             weights when the last is worse. Defaults to `True`.
@@ -104,9 +108,10 @@ class Recipe:
     clipnorm: float = None
     head_epochs: int = 0
     unfreeze: object = "all"
-    backbone_lr_ratio: float = 1.0
+    backbone_lr_ratio: object = 1.0
     layer_decay: float = None
     freeze_bn: bool = False
+    linear_probe: bool = False
     keep_best: bool = True
     description: str = ""
 
@@ -155,16 +160,30 @@ class Recipe:
                 "`unfreeze` must be 'all' or the number (>= 0) of last stages "
                 f"to train; received {self.unfreeze!r}."
             )
-        check_float(
-            "backbone_lr_ratio",
-            self.backbone_lr_ratio,
-            minimum=0.0,
-            maximum=1.0,
-            min_inclusive=False,
-        )
+        if isinstance(self.backbone_lr_ratio, str) and self.backbone_lr_ratio != "auto":
+            raise ValueError(
+                "`backbone_lr_ratio` must be 'auto' or a number in (0, 1]; "
+                f"received {self.backbone_lr_ratio!r}."
+            )
+        if self.backbone_lr_ratio == "auto":
+            if not self.linear_probe:
+                raise ValueError(
+                    "`backbone_lr_ratio='auto'` is chosen from the linear "
+                    "probe's validation accuracy; set linear_probe=True too, "
+                    "or pass a ratio in (0, 1]."
+                )
+        else:
+            check_float(
+                "backbone_lr_ratio",
+                self.backbone_lr_ratio,
+                minimum=0.0,
+                maximum=1.0,
+                min_inclusive=False,
+            )
         if self.layer_decay is not None:
             check_float("layer_decay", self.layer_decay, 0.0, 1.0, min_inclusive=False)
         check_bool("freeze_bn", self.freeze_bn)
+        check_bool("linear_probe", self.linear_probe)
         check_bool("keep_best", self.keep_best)
         milestones = tuple(self.milestones)
         if (
@@ -350,27 +369,7 @@ class Recipe:
                 `"val_accuracy"`.
             tensorboard: bool. Add TensorBoard logs. Defaults to `True`.
         """
-        backup = ResumableBackup(
-            os.path.join(run_dir, "checkpoints"),
-            csv_path=os.path.join(run_dir, "history.csv"),
-        )
-        callbacks = [NonFiniteLossGuard(), backup]
-        if monitor:
-            callbacks.append(
-                BestModelCheckpoint(
-                    os.path.join(run_dir, "checkpoints", "best.keras"),
-                    monitor=monitor,
-                    mode="min" if "loss" in monitor else "max",
-                    backup=backup,
-                )
-            )
-        if tensorboard:
-            callbacks.append(
-                keras.callbacks.TensorBoard(
-                    os.path.join(run_dir, "logs"), write_graph=False
-                )
-            )
-        return callbacks
+        return run_callbacks(run_dir, monitor, tensorboard)
 
     def fit_kwargs(self, run_dir=None, epochs=None, callbacks=(), **options):
         """Arguments for `model.fit(data, **...)`: `epochs` and callbacks.
@@ -388,13 +387,3 @@ class Recipe:
             "epochs": self.epochs if epochs is None else epochs,
             "callbacks": list(callbacks) + recipe_callbacks,
         }
-
-
-def no_decay_variables(model):
-    """The trainable variables weight decay must skip: every variable of
-    rank <= 1 (BN gamma/beta, biases, gate biases).
-
-    Args:
-        model: `keras.Model`. The model.
-    """
-    return [v for v in model.trainable_variables if len(v.shape) <= 1]
