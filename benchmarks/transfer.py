@@ -16,16 +16,18 @@ Augmentation: crops and flips for Fashion-MNIST, crops only for digits (a
 flipped digit is another digit).
 
 Methods, side by side with the same images, epochs and batch size:
-`scratch` (the `fast` recipe), `linear_probe` (the new head alone),
-`lp_ft` (a third of the epochs for the head, then everything at one rate,
-BatchNorm trained), `full_ft` (the `fast` recipe from the weights: one
-rate, BatchNorm trained, no head phase), `finetune_v0` (the `finetune`
-preset as it was before this benchmark: 3 head epochs, backbone at 0.1x
-the head's rate, BatchNorm frozen, no warm-up) and `default` (what
-`train(weights=...)` does now). Every method runs at k = 10
-(--every-method-k); scratch, full_ft and default at every k; with all the
-images, scratch and default with every seed and the others with seed 0
-(--all-methods). Medians over --seeds seeds (the draw of the k images and
+`scratch` (the `fast` recipe), `linear_probe` (the new head alone: the
+fitted probe, then the head's epochs), `lp_ft` (a third of the epochs for
+the head with plain `fit`, then everything at one rate, BatchNorm
+trained), `full_ft` (the `fast` recipe from the weights: one rate,
+BatchNorm trained, no head phase), `finetune_v0` (the `finetune` preset
+as it was before this benchmark: 3 head epochs, backbone at 0.1x the
+head's rate, BatchNorm frozen, no warm-up) and `default` (what
+`train(weights=...)` does now: the fitted linear probe, then everything,
+the backbone's rate chosen from the probe's validation accuracy). Every
+method runs at k = 10 (--every-method-k); scratch, full_ft and default at
+every k; with all the images, scratch and default with every seed and the
+others with seed 0 (--all-methods). Medians over --seeds seeds (the draw of the k images and
 the initialisation).
 
     apt-get install dataset-fashion-mnist
@@ -56,6 +58,7 @@ FINETUNE_V0 = {
     "learning_rate": 0.1,
     "batch_size": 64,
     "unfreeze": "all",
+    "linear_probe": False,
 }
 METHODS = ("scratch", "linear_probe", "lp_ft", "full_ft", "finetune_v0", "default")
 # The methods run at every k; the others at --every-method-k only.
@@ -79,9 +82,12 @@ def method_options(method, weights, epochs):
         }
     head = {"linear_probe": 0, "lp_ft": max(epochs // 3, 1)}[method]
     overrides = {
-        "linear_probe": {"unfreeze": 0, "head_epochs": 0},
+        # The fitted probe, then more epochs of the head alone.
+        "linear_probe": {"unfreeze": 0, "head_epochs": 0, "backbone_lr_ratio": 1.0},
+        # Head epochs with plain fit, then everything at one rate.
         "lp_ft": {
             "head_epochs": head,
+            "linear_probe": False,
             "backbone_lr_ratio": 1.0,
             "freeze_bn": False,
             "warmup_epochs": 1.0,
