@@ -80,7 +80,7 @@ def pooled_features(model, dataset, steps):
         `(features, labels, sample_weights)` as NumPy arrays.
     """
     classifier = model.get_layer(CLASSIFIER_LAYER)
-    extractor = keras.Model(model.inputs, classifier.input, name="probe_features")
+    extractor = keras.Model(model.inputs[0], classifier.input, name="probe_features")
     features, labels, weights = [], [], []
     for batch in dataset.take(steps).as_numpy_iterator():
         images, batch_labels = batch[0], batch[1]
