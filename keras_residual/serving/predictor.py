@@ -251,6 +251,8 @@ def load_predictor(path, trust=False):
     if os.path.isdir(os.path.join(path, "saved_model")):  # a run directory
         path = os.path.join(path, "saved_model")
     path = latest_version(path)
+    if not os.path.isdir(path):
+        check_regular_file(path, "Model file")
     card = read_model_card(path)
     if os.path.isdir(path):
         if not os.path.isfile(os.path.join(path, "saved_model.pb")):

@@ -91,24 +91,14 @@ def load_weights(model, path, exclude=(), skip_missing=False):
             ".weights.h5 file, or a timm/torchvision .safetensors or .pth file."
         ) from None
     with handle:
-        _check_readable(handle, path, _largest_variable_bytes(model))
-        if _is_legacy(handle):
-            group = handle["model_weights"] if "model_weights" in handle else handle
-            pairs = _legacy_assignments(model, group, path, exclude, skip_missing)
-        elif "layers" in handle or "vars" in handle:
-            pairs = None
-            if exclude:
-                raise ValueError(
-                    f"{path!r} is a Keras 3 .weights.h5 file; loading all but "
-                    f"{list(exclude)} needs a legacy .h5 file or "
-                    "include_top=False."
-                )
-            _check_keras3_structure(model, handle, path)
-        else:
+        try:
+            pairs = _inspect(handle, model, path, exclude, skip_missing)
+        except (KeyError, OSError, RuntimeError, IndexError, AttributeError) as error:
+            # h5py's answers to a damaged file: objects it cannot open.
             raise ValueError(
-                f"{path!r} is an HDF5 file but not a Keras weights file "
-                "(neither legacy 'layer_names' nor Keras 3 'layers')."
-            )
+                f"`weights` file {path!r} is corrupt: {type(error).__name__} "
+                f"reading it ({str(error)[:200]}). Nothing was loaded."
+            ) from None
     if pairs is not None:
         # Every value converted before the first is assigned: all or nothing.
         pairs = [
@@ -133,6 +123,29 @@ def load_weights(model, path, exclude=(), skip_missing=False):
             f"Could not load {path!r} into {model.name}: {error}. The model "
             "was left unchanged."
         ) from error
+
+
+def _inspect(handle, model, path, exclude, skip_missing):
+    """Checks an open weights file in full; returns the legacy file's
+    `(variable, value)` pairs, or None for a Keras 3 file (which Keras
+    loads once the structure is checked)."""
+    _check_readable(handle, path, _largest_variable_bytes(model))
+    if _is_legacy(handle):
+        group = handle["model_weights"] if "model_weights" in handle else handle
+        return _legacy_assignments(model, group, path, exclude, skip_missing)
+    if "layers" in handle or "vars" in handle:
+        if exclude:
+            raise ValueError(
+                f"{path!r} is a Keras 3 .weights.h5 file; loading all but "
+                f"{list(exclude)} needs a legacy .h5 file or "
+                "include_top=False."
+            )
+        _check_keras3_structure(model, handle, path)
+        return None
+    raise ValueError(
+        f"{path!r} is an HDF5 file but not a Keras weights file "
+        "(neither legacy 'layer_names' nor Keras 3 'layers')."
+    )
 
 
 def _largest_variable_bytes(model):

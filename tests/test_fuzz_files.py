@@ -1,0 +1,119 @@
+"""Seeded fuzzing of every reader of untrusted files: hostile files of each
+kind (special files, links to devices, YAML alias bombs, nesting too deep
+to parse, duplicate keys, random and truncated bytes) go to each reader,
+in a real subprocess with a deadline, so that a hang or a crash fails the
+test instead of stopping the suite. Every call must return or raise a
+`ValueError`/`TypeError`; the script prints how each one answered."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import subprocess_env
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+FUZZ = r"""
+import json, os, struct, sys, time
+import numpy as np
+import keras_residual as kr
+from keras_residual.search.space import SearchSpace
+from keras_residual.serving.predictor import load_predictor
+from keras_residual.weights import load_weights
+from keras_residual.weights import save_legacy_weights
+
+folder, count = sys.argv[1], int(sys.argv[2])
+rng = np.random.default_rng(0)
+model = kr.ResNet20(input_shape=(32, 32, 1), classes=3, depths=(1, 1, 1))
+valid_h5 = os.path.join(folder, "valid.h5")
+save_legacy_weights(model, valid_h5)
+valid_bytes = open(valid_h5, "rb").read()
+
+
+def alias_bomb():
+    text = "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    for i in range(8):
+        name, previous = chr(98 + i), chr(97 + i)
+        text += f"{name}: &{name} [{', '.join(['*' + previous] * 9)}]\n"
+    return text.encode()
+
+
+def safetensors_with(header):
+    blob = json.dumps(header).encode() if not isinstance(header, bytes) else header
+    return struct.pack("<Q", len(blob)) + blob
+
+
+KINDS = {
+    "empty": lambda: b"",
+    "random": lambda: rng.bytes(int(rng.integers(1, 4096))),
+    "truncated_h5": lambda: valid_bytes[: int(rng.integers(8, len(valid_bytes)))],
+    "mutated_h5": lambda: bytes(
+        b ^ (0xFF if rng.random() < 0.001 else 0) for b in valid_bytes
+    ),
+    "alias_bomb": alias_bomb,
+    "deep": lambda: b"[" * 100_000 + b"]" * 100_000,
+    "duplicate_keys": lambda: b'{"depth": [1], "depth": [2]}',
+    "deep_header": lambda: safetensors_with(b'{"a": ' + b"[" * 50_000 + b"]" * 50_000),
+    "huge_header": lambda: struct.pack("<Q", 2**62) + b"{}",
+    "overlap": lambda: safetensors_with(
+        {"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]},
+         "b": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}
+    ) + b"\0" * 16,
+}
+SPECIAL = ("fifo", "dev_zero", "directory")
+READERS = {
+    "space.yaml": lambda p: SearchSpace.from_file(p),
+    "space.json": lambda p: SearchSpace.from_file(p),
+    "ckpt.safetensors": lambda p: kr.from_checkpoint(p),
+    "weights.h5": lambda p: load_weights(model, p),
+    "model.tflite": lambda p: load_predictor(p),
+    "model.keras": lambda p: load_predictor(p),
+}
+answers = {}
+for trial in range(count):
+    kinds = list(KINDS) + list(SPECIAL)
+    kind = kinds[trial % len(kinds)]
+    for name, reader in READERS.items():
+        path = os.path.join(folder, f"{trial}-{kind}-{name}")
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "dev_zero":
+            os.symlink("/dev/zero", path)
+        elif kind == "directory":
+            os.mkdir(path)
+        else:
+            with open(path, "wb") as handle:
+                handle.write(KINDS[kind]())
+        started = time.monotonic()
+        try:
+            reader(path)
+            answer = "read"
+        except (ValueError, TypeError):
+            answer = "refused"
+        seconds = time.monotonic() - started
+        assert seconds < 20, (kind, name, seconds)
+        answers[f"{kind} {name}"] = answer
+print(json.dumps(answers))
+"""
+
+
+@pytest.mark.xdist_group("subprocess")
+def test_hostile_files_are_refused_or_read_never_hang_or_crash(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "-c", FUZZ, str(tmp_path), "13"],
+        env=subprocess_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, (run.returncode, run.stderr[-3000:])
+    answers = json.loads(run.stdout.strip().splitlines()[-1])
+    assert len(answers) == 13 * 6
+    # Nothing hostile is read as valid (a few flipped bits may leave a
+    # weights file valid), and every special file is refused.
+    read = {key for key, value in answers.items() if value == "read"}
+    assert read <= {"mutated_h5 weights.h5"}, read
