@@ -119,6 +119,22 @@ def test_a_bad_last_tensor_of_a_legacy_file_assigns_nothing(
     assert_unchanged(model, before)
 
 
+def test_hard_link_cycles_and_missing_groups_are_named_errors(tmp_path):
+    """Once a RecursionError and a KeyError from h5py, with tracebacks."""
+    path = str(tmp_path / "cycle.h5")
+    save_legacy_weights(tiny_model(), path)
+    with h5py.File(path, "r+") as handle:
+        handle["conv1_conv"]["loop"] = handle["conv1_conv"]  # a hard link
+    with pytest.raises(ValueError, match="is corrupt: RecursionError"):
+        load_weights(tiny_model(), path)
+    path = str(tmp_path / "missing.h5")
+    save_legacy_weights(tiny_model(), path)
+    with h5py.File(path, "r+") as handle:
+        del handle["conv1_bn"]  # still listed in layer_names
+    with pytest.raises(ValueError, match="is corrupt: KeyError"):
+        load_weights(tiny_model(), path)
+
+
 def test_a_negative_variance_in_a_keras3_weights_file_is_refused(tmp_path):
     source = tiny_model()
     variance = source.get_layer("conv1_bn").moving_variance

@@ -93,8 +93,13 @@ def load_weights(model, path, exclude=(), skip_missing=False):
     with handle:
         try:
             pairs = _inspect(handle, model, path, exclude, skip_missing)
-        except (KeyError, OSError, RuntimeError, IndexError, AttributeError) as error:
-            # h5py's answers to a damaged file: objects it cannot open.
+        except (
+            KeyError,
+            OSError,
+            RuntimeError,  # RecursionError too: a hard-link cycle
+            IndexError,
+            AttributeError,
+        ) as error:  # h5py's answers to a damaged file
             raise ValueError(
                 f"`weights` file {path!r} is corrupt: {type(error).__name__} "
                 f"reading it ({str(error)[:200]}). Nothing was loaded."
