@@ -27,8 +27,8 @@ head's rate, BatchNorm frozen, no warm-up) and `default` (what
 the backbone's rate chosen from the probe's validation accuracy). Every
 method runs at k = 10 (--every-method-k); scratch, full_ft and default at
 every k; with all the images, scratch and default with every seed and the
-others with seed 0 (--all-methods). Medians over --seeds seeds (the draw of the k images and
-the initialisation).
+others with seed 0 (--all-methods). Medians over --seeds seeds (the draw
+of the k images and the initialisation).
 
     apt-get install dataset-fashion-mnist
     python -m benchmarks transfer                   # 3 seeds, every k
