@@ -56,10 +56,17 @@ def small_digits(train=64, test=64, validation=0):
 
 
 def assert_trains_and_reloads(model, x, y, path):
-    """One epoch of SGD on `(x, y)`, then a `.keras` round trip at `path`
-    (`safe_mode=True`) that must predict what the model predicts."""
+    """One epoch of SGD on `(x, y)` that must change the trainable
+    weights, then a `.keras` round trip at `path` (`safe_mode=True`) that
+    must predict what the model predicts."""
+    before = [keras.ops.convert_to_numpy(v) for v in model.trainable_weights]
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=1, verbose=0)
+    changed = [
+        not np.array_equal(old, keras.ops.convert_to_numpy(new))
+        for old, new in zip(before, model.trainable_weights)
+    ]
+    assert any(changed), "training changed no trainable weight"
     model.save(path)
     reloaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_allclose(

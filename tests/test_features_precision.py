@@ -6,6 +6,8 @@ import pytest
 import keras_residual as kr
 from tests.conftest import random_images
 
+pytestmark = pytest.mark.jax  # also run on the JAX backend
+
 
 def test_resnet50_pyramid_taps_the_stage_outputs():
     features = kr.pyramid_model(kr.ResNet50(include_top=False))

@@ -95,6 +95,7 @@ def test_scaled_optimizers_apply_each_variables_multiplier(optimizer):
         optimizer(multipliers={"x": -1.0})
 
 
+@pytest.mark.jax
 def test_a_zero_multiplier_freezes_a_variable_inside_fit():
     """Through `fit` (the stateless path on JAX): a variable with multiplier
     0 does not move, the others do. Run on both backends in CI."""

@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.join(ROOT, "examples"))
 from hybrid_spec import HYBRID  # noqa: E402
 
 
+@pytest.mark.jax
 def test_hybrid_spec_builds_trains_round_trips_and_reloads(tmp_path):
     keras.utils.set_random_seed(0)
     model = kr.build(HYBRID, classes=10)

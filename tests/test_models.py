@@ -12,6 +12,8 @@ import pytest
 import keras_residual as kr
 from tests.conftest import random_images
 
+pytestmark = pytest.mark.jax  # also run on the JAX backend
+
 MODELS = list(kr.list_models())
 SMALL = 32  # the smallest accepted input; keeps the ImageNet models cheap
 
@@ -168,6 +170,9 @@ def test_every_layer_is_prefixed_by_its_block_or_a_known_part(case):
 
 def test_list_models_describes_every_model_in_one_line():
     models = kr.list_models()
-    assert len(models) >= 16
+    from keras_residual.models.zoo import MODELS as registry
+
+    assert list(models) == [name for name, _ in registry.items()]
+    assert {"ResNet20", "ResNet50", "DenseNet121", "HighwayNet20"} <= set(models)
     for name, description in models.items():
         assert description and "\n" not in description, name

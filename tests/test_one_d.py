@@ -65,6 +65,10 @@ def test_resnet18_on_audio_length_inputs_trains_and_reloads(tmp_path):
 @pytest.mark.parametrize("options", [{"attention": "se"}, {"attention": "eca"}])
 def test_block_options_work_in_1d(options, tmp_path):
     model = kr.build("ResNet20", input_shape=(64, 3), classes=2, **options)
+    kind = options["attention"]  # each block carries the attention it names
+    assert any(f"_{kind}" in layer.name for layer in model.layers), [
+        layer.name for layer in model.layers
+    ]
     rng = np.random.default_rng(1)
     x = rng.random((4, 64, 3), dtype=np.float32)
     assert_trains_and_reloads(model, x, rng.integers(0, 2, 4), tmp_path / "o.keras")

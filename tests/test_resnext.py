@@ -74,8 +74,10 @@ def test_bad_cardinality_and_base_width_are_refused():
         kr.build("ResNeXt50_32x4d", cardinality="32", input_shape=(32, 32, 3))
 
 
+@pytest.mark.jax
 @pytest.mark.parametrize(
-    "rank, stride, padding", [(2, 1, "same"), (2, 2, "valid"), (1, 2, "same")]
+    "rank, stride, padding",
+    [(2, 1, "same"), (2, 2, "valid"), (1, 2, "same")],
 )
 def test_grouped_conv_layers_equal_keras_conv_in_outputs_and_gradients(
     rank, stride, padding

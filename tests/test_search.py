@@ -377,8 +377,23 @@ def test_sigkill_during_a_trial_then_rerun_keeps_completed_trials(tmp_path):
 
 
 @pytest.mark.xdist_group("subprocess")
+def _wait_for_listener(port, process, timeout=120):
+    """Returns once something accepts connections on 127.0.0.1:`port`."""
+    import socket
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert process.poll() is None, process.communicate()[0][-2000:]
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"nothing listened on port {port} in {timeout} s")
+
+
 def test_chief_and_two_workers_share_out_the_trials(tmp_path):
     out = str(tmp_path / "distributed")
+    port = free_port()
     space_file = tmp_path / "space.json"
     space_file.write_text(json.dumps(dict(SMALL, family=["residual", "plain"])))
     common = [
@@ -394,7 +409,7 @@ def test_chief_and_two_workers_share_out_the_trials(tmp_path):
         "0",
         "--no-export",
         "--oracle-address",
-        f"127.0.0.1:{free_port()}",
+        f"127.0.0.1:{port}",
     ]
     chief = subprocess.Popen(
         _tune(*common, "--chief"),
@@ -404,7 +419,7 @@ def test_chief_and_two_workers_share_out_the_trials(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    time.sleep(3)
+    _wait_for_listener(port, chief)  # the oracle serves before workers ask
     workers = [
         subprocess.Popen(
             _tune(*common, "--worker", str(i)),

@@ -40,8 +40,18 @@ def snapshot(model):
     return [keras.ops.convert_to_numpy(v).copy() for v in model.weights]
 
 
-@pytest.mark.parametrize("size", [64, 57])
-@pytest.mark.parametrize("name", sorted(CHECKPOINTS))
+# One case per layout also runs on JAX (the backend-neutral converters).
+ON_JAX = {("resnet_bottleneck", 64), ("resnetv2", 64), ("densenet", 57)}
+
+
+@pytest.mark.parametrize(
+    "name, size",
+    [
+        pytest.param(name, size, marks=[pytest.mark.jax] * ((name, size) in ON_JAX))
+        for name in sorted(CHECKPOINTS)
+        for size in (64, 57)
+    ],
+)
 def test_converted_checkpoint_matches_timm_logits(name, size):
     model = kr.from_checkpoint(
         fixture(name), input_shape=(size, size, 3), classifier_activation=None
@@ -50,6 +60,7 @@ def test_converted_checkpoint_matches_timm_logits(name, size):
     np.testing.assert_allclose(logits_of(model, size), expected, atol=1e-4, rtol=0)
 
 
+@pytest.mark.jax
 def test_converted_vit_matches_timm_logits():
     """timm's fused qkv split into Keras' per-head query, key and value."""
     model = kr.from_checkpoint(fixture("vit"), classifier_activation=None)

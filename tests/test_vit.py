@@ -159,6 +159,7 @@ def hybrid_spec(head="avg"):
     )
 
 
+@pytest.mark.jax
 def test_hybrid_spec_tokenizes_after_conv_stages_trains_and_reloads(tmp_path):
     model = kr.build(hybrid_spec(), classes=4)
     names = [layer.name for layer in model.layers]
