@@ -450,7 +450,8 @@ def test_train_fine_tunes_from_a_timm_checkpoint_file(tmp_path):
             weights=fixture("resnet_basic"),
             epochs=2,
             batch_size=8,
-            recipe_overrides={"head_epochs": 1},
+            # BatchNorm frozen on request (the default trains it).
+            recipe_overrides={"head_epochs": 1, "freeze_bn": True},
             precision="float32",
             export=False,
             verbose=0,

@@ -12,6 +12,12 @@ class StrictYamlLoader(yaml.SafeLoader):
     """`yaml.SafeLoader` without aliases and without duplicate keys."""
 
     def compose_node(self, parent, index):
+        """Refuses an alias, then composes as `yaml.SafeLoader` does.
+
+        Args:
+            parent: yaml.Node or None. The enclosing node.
+            index: object. The position in the parent.
+        """
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.composer.ComposerError(
@@ -23,6 +29,12 @@ class StrictYamlLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
+        """Refuses a duplicate key, then constructs as `yaml.SafeLoader` does.
+
+        Args:
+            node: yaml.MappingNode. The mapping.
+            deep: bool. Construct nested objects at once. Defaults to `False`.
+        """
         seen = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
@@ -37,7 +49,11 @@ class StrictYamlLoader(yaml.SafeLoader):
 
 
 def unique_keys(pairs):
-    """A `json.loads` `object_pairs_hook` refusing duplicate keys."""
+    """A `json.loads` `object_pairs_hook` refusing duplicate keys.
+
+    Args:
+        pairs: list of tuple. The `(key, value)` pairs of one JSON object.
+    """
     result = {}
     for key, value in pairs:
         if key in result:
@@ -49,6 +65,9 @@ def unique_keys(pairs):
 def load_yaml(text):
     """Parses YAML `text` with `StrictYamlLoader`.
 
+    Args:
+        text: str. The YAML document.
+
     Raises:
         yaml.YAMLError: invalid YAML, an alias or a duplicate key.
         RecursionError: nesting deeper than the parser can follow.
@@ -58,6 +77,9 @@ def load_yaml(text):
 
 def load_json(text):
     """Parses JSON `text`, refusing duplicate keys.
+
+    Args:
+        text: str or bytes. The JSON document.
 
     Raises:
         json.JSONDecodeError: invalid JSON.

@@ -153,10 +153,19 @@ def _inspect(handle, model, path, exclude, skip_missing):
     )
 
 
+# Datasets up to this size are read and then compared by shape; beyond it,
+# only a dataset the model's largest variable could need (16x, for float64
+# and files of wider models) is read at all.
+READ_FLOOR_BYTES = 256 * 1024 * 1024
+
+
 def _largest_variable_bytes(model):
-    """The bytes of `model`'s largest variable, in float64 (the widest dtype
-    a weights file stores); a larger dataset cannot be one of its weights."""
-    return max((int(np.prod(v.shape)) * 8 for v in model.weights), default=0)
+    """The largest dataset worth reading for `model`: 16 times its largest
+    variable's float32 bytes, at least `READ_FLOOR_BYTES`. A larger one
+    cannot be its weights, and reading it could exhaust memory (a tiny
+    compressed file can declare gigabytes)."""
+    largest = max((int(np.prod(v.shape)) * 4 for v in model.weights), default=0)
+    return max(16 * largest, READ_FLOOR_BYTES)
 
 
 def _check_readable(handle, path, max_dataset_bytes=None):

@@ -30,9 +30,9 @@ def check_hdf5_file(handle, path, max_dataset_bytes=None):
         if max_dataset_bytes is not None and declared > max_dataset_bytes:
             raise ValueError(
                 f"`weights` file {path!r}: dataset {name!r} declares shape "
-                f"{dataset.shape} ({declared} bytes), larger than any variable "
-                f"of the model ({max_dataset_bytes} bytes at most). Nothing was "
-                "read or loaded."
+                f"{dataset.shape} ({declared} bytes), far larger than any "
+                f"variable of the model could need ({max_dataset_bytes} bytes "
+                "at most). Nothing was read or loaded."
             )
         if dataset.external:
             raise ValueError(
