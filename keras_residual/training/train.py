@@ -125,11 +125,13 @@ def train(
         weights: str, path or None. Start from pretrained weights: a name
             registered for `model` (`"imagenet"`, `"digits"`), a weights
             file, a `.keras` file or a run directory. The recipe's
-            fine-tuning fields apply: `head_epochs` of the head alone (such
-            as `"finetune"`'s 3), then `unfreeze`, `backbone_lr_ratio`,
-            `layer_decay` and `freeze_bn` (see
-            `keras_residual.training.finetune`); with another number of
-            classes the classifier is new. Defaults to `None` (from scratch).
+            fine-tuning fields apply: `head_epochs` of the head alone, the
+            `linear_probe` (`"finetune"` fits the new classifier on the
+            frozen features first), then `unfreeze`, `backbone_lr_ratio`
+            (`"auto"`: from the probe), `layer_decay` and `freeze_bn` (see
+            `keras_residual.training.finetune` and `.linear_probe`); with
+            another number of classes the classifier is new. Defaults to
+            `None` (from scratch).
         preprocessing: str or None. How the data is scaled: `"tf"`,
             `"caffe"` or `"torch"`. Defaults to the weights' own, else
             `"tf"`.
