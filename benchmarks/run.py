@@ -60,6 +60,7 @@ SUITE = (
     Benchmark("input_pipeline", "benchmarks.input_pipeline", ("input_pipeline",)),
     Benchmark("zoo_build", "benchmarks.zoo_build", ("zoo_build",)),
     Benchmark("cpu_training", "benchmarks.cpu_training", ("cpu_training",)),
+    Benchmark("fit_path", "benchmarks.fit_path", ("fit_path",)),
     Benchmark(
         "families_training", "benchmarks.families_training", ("families_training",)
     ),

@@ -1,0 +1,137 @@
+"""Training speed through `fit` beside `train_on_batch`, ours against
+keras.applications, on the same model, data and compile settings.
+
+Both models are compiled alike (SGD with momentum, `jit_compile=False`,
+float32), warmed up once through each path, then timed in alternating
+rounds: one `fit` epoch over --images NumPy images at --batch, and the
+same images as `train_on_batch` calls. The figures are images per second,
+medians of --rounds rounds, and the ratios ours / keras.applications per
+path. `fit` feeds batches through `tf.data` with an unknown batch size;
+`train_on_batch` traces for the exact batch.
+
+    python -m benchmarks.fit_path                       # ResNet50, 224 px, b32
+    python -m benchmarks.fit_path --size 96 --batch 16
+    python -m benchmarks.fit_path --smoke
+"""
+
+import argparse
+import statistics
+import time
+
+from benchmarks.common import hardware
+from benchmarks.common import ratio
+from benchmarks.common import write_result
+
+PATHS = ("fit", "train_on_batch")
+
+
+def build(label, size):
+    """Ours or keras.applications' ResNet50, compiled as the issue
+    measured."""
+    import keras
+
+    import keras_residual as kr
+
+    shape = (size, size, 3)
+    if label == "ours":
+        model = kr.ResNet50(weights=None, input_shape=shape)
+    else:
+        model = keras.applications.ResNet50(weights=None, input_shape=shape)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
+        loss="sparse_categorical_crossentropy",
+        jit_compile=False,
+    )
+    return model
+
+
+def rate(model, path, images, labels, batch):
+    """Images per second of one pass over the images through `path`."""
+    start = time.perf_counter()
+    if path == "fit":
+        model.fit(images, labels, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    else:
+        for i in range(0, len(images), batch):
+            model.train_on_batch(images[i : i + batch], labels[i : i + batch])
+    return len(images) / (time.perf_counter() - start)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--images", type=int, default=96)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.size, args.batch, args.images, args.rounds = 32, 4, 8, 1
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    images = rng.random((args.images, args.size, args.size, 3), dtype=np.float32)
+    labels = rng.integers(0, 1000, args.images)
+    models = {label: build(label, args.size) for label in ("ours", "peer")}
+    first = images[: args.batch], labels[: args.batch]
+    for model in models.values():  # trace both paths before timing
+        for path in PATHS:
+            rate(model, path, *first, args.batch)
+    samples = {(label, path): [] for label in models for path in PATHS}
+    for _ in range(args.rounds):
+        for label, model in models.items():
+            for path in PATHS:
+                samples[(label, path)].append(
+                    rate(model, path, images, labels, args.batch)
+                )
+    medians = {key: statistics.median(values) for key, values in samples.items()}
+    figures = {
+        path: {
+            "ours": medians[("ours", path)],
+            "keras.applications": medians[("peer", path)],
+            "ratio": medians[("ours", path)] / medians[("peer", path)],
+            "ours_runs": samples[("ours", path)],
+            "peer_runs": samples[("peer", path)],
+        }
+        for path in PATHS
+    }
+    ours = medians[("ours", "fit")], medians[("ours", "train_on_batch")]
+    ours_fit_over_batch = ours[0] / ours[1]
+    for path, row in figures.items():
+        print(
+            f"{path:<15} ours {row['ours']:7.2f} img/s  keras.applications "
+            f"{row['keras.applications']:7.2f} img/s  ratio {row['ratio']:.2f}x",
+            flush=True,
+        )
+    print(f"ours: fit / train_on_batch {ours_fit_over_batch:.2f}x", flush=True)
+    result = {
+        "hardware": hardware(),
+        "size": args.size,
+        "batch": args.batch,
+        "images": args.images,
+        "rounds": args.rounds,
+        "paths": figures,
+        "ours_fit_over_train_on_batch": ours_fit_over_batch,
+    }
+    print("wrote", write_result("fit_path", result, smoke=args.smoke))
+    return result
+
+
+def table_rows(result):
+    setting = f"{result['size']} px, batch {result['batch']}, float32"
+    rows = []
+    for path, row in result["paths"].items():
+        rows.append(
+            {
+                "benchmark": f"ResNet50 training through `{path}`, {setting}",
+                "measure": f"images/s, median of {result['rounds']} rounds",
+                "ours": f"{row['ours']:.2f}",
+                "peer": f"keras.applications {row['keras.applications']:.2f}",
+                "ratio": ratio(row["ratio"]),
+                "target": "≥ 1.15× through fit",
+            }
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    main()
