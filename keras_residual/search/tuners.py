@@ -7,8 +7,7 @@ import time
 import keras_tuner
 
 from keras_residual.search.hypermodel import TRIAL_ID
-from keras_residual.utils.files import check_regular_file
-from keras_residual.utils.strict_parsing import load_json
+from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
@@ -182,11 +181,10 @@ def check_saved_trials(project_dir):
         path = os.path.join(project_dir, name, "trial.json")
         if name.startswith("trial_") and os.path.lexists(path):
             state = _read_state(path)
-            found.append(
-                (path, state.get("trial_id") if isinstance(state, dict) else None)
-            )
-            if found[-1][1] != name[len("trial_") :]:
-                found[-1] = (path, f"{found[-1][1]!r} in the folder {name!r}")
+            trial_id = state.get("trial_id") if isinstance(state, dict) else None
+            if trial_id != name[len("trial_") :]:  # the id keras-tuner writes to
+                trial_id = f"{trial_id!r} (in the folder {name!r})"
+            found.append((path, trial_id))
     oracle = os.path.join(project_dir, "oracle.json")
     if os.path.lexists(oracle):
         state = _read_state(oracle)
@@ -207,12 +205,9 @@ def check_saved_trials(project_dir):
 
 
 def _read_state(path):
-    check_regular_file(path, "Search state file", MAX_STATE_BYTES)
     try:
-        with open(path, encoding="utf-8") as handle:
-            return load_json(handle.read())
-    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        return read_json_file(path, "Search state file", MAX_STATE_BYTES)
+    except ValueError as error:
         raise ValueError(
-            f"Search state file {path!r} is not readable JSON ({error}); "
-            "pass overwrite=True (`--overwrite`) to start a new search."
+            f"{error} Pass overwrite=True (`--overwrite`) to start a new search."
         ) from None

@@ -12,8 +12,7 @@ import keras
 import numpy
 
 from keras_residual.core.heads import is_classifier
-from keras_residual.utils.files import check_regular_file
-from keras_residual.utils.strict_parsing import load_json
+from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.version import __version__
 
 MODEL_CARD = "model_card.json"
@@ -110,16 +109,7 @@ def read_model_card(path):
     card = card_path(path)
     if not os.path.lexists(card):
         return None
-    check_regular_file(card, "The model card", MAX_CARD_BYTES)
-    try:
-        with open(card, encoding="utf-8") as handle:
-            content = load_json(handle.read())
-    except (OSError, ValueError, UnicodeDecodeError) as error:
-        raise ValueError(
-            f"The model card {card!r} is not readable JSON ({error})."
-        ) from None
-    except RecursionError:
-        raise ValueError(f"The model card {card!r} is nested too deeply.") from None
+    content = read_json_file(card, "The model card", MAX_CARD_BYTES)
     if not isinstance(content, dict):
         raise ValueError(
             f"The model card {card!r} holds a JSON {type(content).__name__}; "

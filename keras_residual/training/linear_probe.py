@@ -14,6 +14,7 @@ import os
 import keras
 import numpy as np
 
+from keras_residual.core.heads import head_outputs_logits
 from keras_residual.training.losses import ClassificationCrossentropy
 from keras_residual.utils.atomic import write_json
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
@@ -129,7 +130,7 @@ def fit_linear_probe(
     probe.compile(
         optimizer=keras.optimizers.Adam(PROBE_LEARNING_RATE),
         loss=ClassificationCrossentropy(
-            from_logits=classifier.activation is keras.activations.linear,
+            from_logits=head_outputs_logits(model),
             label_smoothing=label_smoothing,
             reduction="mean_with_sample_weight",
         ),

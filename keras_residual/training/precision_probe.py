@@ -22,8 +22,7 @@ import numpy as np
 
 from keras_residual.core.builder import plan_blocks
 from keras_residual.utils.atomic import write_json
-from keras_residual.utils.files import check_regular_file
-from keras_residual.utils.strict_parsing import load_json
+from keras_residual.utils.strict_parsing import read_json_file
 
 MIN_SPEEDUP = 1.10
 CACHE_FILE = "precision_probe.json"
@@ -170,15 +169,11 @@ def read_cache():
     if not os.path.lexists(path):
         return {}
     try:
-        check_regular_file(path, "The precision cache", MAX_CACHE_BYTES)
-        with open(path, encoding="utf-8") as handle:
-            entries = load_json(handle.read())
+        entries = read_json_file(path, "The precision cache", MAX_CACHE_BYTES)
         if not isinstance(entries, dict):
             raise ValueError("not a JSON object")
         return entries
-    except RecursionError:
-        error = "nested too deeply"
-    except (OSError, ValueError, UnicodeDecodeError) as caught:
+    except ValueError as caught:
         error = caught
     warnings.warn(
         f"Ignoring the unreadable precision cache {path} ({error}); it "

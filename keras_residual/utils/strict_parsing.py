@@ -7,6 +7,8 @@ import json
 
 import yaml
 
+from keras_residual.utils.files import check_regular_file
+
 
 class StrictYamlLoader(yaml.SafeLoader):
     """`yaml.SafeLoader` without aliases and without duplicate keys."""
@@ -87,3 +89,26 @@ def load_json(text):
         RecursionError: nesting deeper than the parser can follow.
     """
     return json.loads(text, object_pairs_hook=unique_keys)
+
+
+def read_json_file(path, what, max_bytes):
+    """Reads a JSON file another program may have written: a regular file
+    of at most `max_bytes`, parsed with `load_json`.
+
+    Args:
+        path: str. The file.
+        what: str. What it is, for the messages (e.g. "The model card").
+        max_bytes: int. The largest size allowed.
+
+    Raises:
+        ValueError: a special or oversized file, invalid JSON, a duplicate
+            key or nesting too deep, naming `what` and `path`.
+    """
+    check_regular_file(path, what, max_bytes)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return load_json(handle.read())
+    except RecursionError:
+        raise ValueError(f"{what} {path!r} is nested too deeply.") from None
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{what} {path!r} is not readable JSON ({error}).") from None

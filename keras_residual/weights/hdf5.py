@@ -134,7 +134,7 @@ def _inspect(handle, model, path, exclude, skip_missing):
     """Checks an open weights file in full; returns the legacy file's
     `(variable, value)` pairs, or None for a Keras 3 file (which Keras
     loads once the structure is checked)."""
-    _check_readable(handle, path, _largest_variable_bytes(model))
+    _check_readable(handle, path, _dataset_read_limit(model))
     if _is_legacy(handle):
         group = handle["model_weights"] if "model_weights" in handle else handle
         return _legacy_assignments(model, group, path, exclude, skip_missing)
@@ -159,7 +159,7 @@ def _inspect(handle, model, path, exclude, skip_missing):
 READ_FLOOR_BYTES = 256 * 1024 * 1024
 
 
-def _largest_variable_bytes(model):
+def _dataset_read_limit(model):
     """The largest dataset worth reading for `model`: 16 times its largest
     variable's float32 bytes, at least `READ_FLOOR_BYTES`. A larger one
     cannot be its weights, and reading it could exhaust memory (a tiny
