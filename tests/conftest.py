@@ -90,8 +90,19 @@ def subprocess_env(**extra):
 def run_cli(*arguments, env=None, timeout=600):
     """`python -m keras_residual.cli ARGUMENTS` in a real child process
     (`env` defaults to `subprocess_env()`)."""
+    return _run_child(["-m", "keras_residual.cli", *arguments], env, timeout)
+
+
+def run_python(code, *arguments, env=None, timeout=600):
+    """`python -c CODE ARGUMENTS` in a real child process, e.g. a fuzzer
+    that must not take the test process down with it (`env` defaults to
+    `subprocess_env()`)."""
+    return _run_child(["-c", code, *arguments], env, timeout)
+
+
+def _run_child(arguments, env, timeout):
     return subprocess.run(
-        [sys.executable, "-m", "keras_residual.cli", *map(str, arguments)],
+        [sys.executable, *map(str, arguments)],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -6,15 +6,10 @@ test instead of stopping the suite. Every call must return or raise a
 `ValueError`/`TypeError`; the script prints how each one answered."""
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import subprocess_env
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.conftest import run_python
 
 FUZZ = r"""
 import json, os, struct, sys, time
@@ -102,14 +97,7 @@ print(json.dumps(answers))
 
 @pytest.mark.xdist_group("subprocess")
 def test_hostile_files_are_refused_or_read_never_hang_or_crash(tmp_path):
-    run = subprocess.run(
-        [sys.executable, "-c", FUZZ, str(tmp_path), "13"],
-        env=subprocess_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = run_python(FUZZ, tmp_path, 13)
     assert run.returncode == 0, (run.returncode, run.stderr[-3000:])
     answers = json.loads(run.stdout.strip().splitlines()[-1])
     assert len(answers) == 13 * 6

@@ -3,8 +3,6 @@ them (it trusts the flatbuffer and crashes the process on a bad one), and a
 model that computes NaN is an error, not an answer."""
 
 import os
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -14,9 +12,8 @@ import keras_residual as kr
 from keras_residual.serving.model_card import card_path
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.serving.tflite_check import check_tflite_file
-from tests.conftest import subprocess_env
+from tests.conftest import run_python
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIAS = np.array([0.125, -0.375, 0.8125], "float32")  # bytes found in the file
 
 
@@ -99,13 +96,6 @@ def test_mutated_files_are_refused_or_served_but_never_crash(tmp_path):
     """60 seeded byte mutations and truncations, in a real subprocess: without
     the check, about 4 in 10 of them crash the interpreter (SIGSEGV/SIGBUS)."""
     path = _cardless_tflite(tmp_path)
-    run = subprocess.run(
-        [sys.executable, "-c", FUZZ, path, "60"],
-        env=subprocess_env(),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = run_python(FUZZ, path, 60, timeout=300)
     assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
     assert "'refused'" in run.stdout and "'served'" in run.stdout
