@@ -162,7 +162,7 @@ def write_result(name, payload, smoke=False):
 
 
 def ratio(value, digits=2):
-    """Formats a ratio for the README table."""
+    """Formats a ratio for the benchmark table."""
     return "n/a" if value is None else f"{value:.{digits}f}×"
 
 

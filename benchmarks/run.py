@@ -1,6 +1,6 @@
-"""One entry point for every benchmark, and the README's performance table.
+"""One entry point for every benchmark, and the table of docs/benchmarks.md.
 
-    python -m benchmarks                      # run all, rewrite the README table
+    python -m benchmarks                      # run all, rewrite the docs table
     python -m benchmarks precision applications
     python -m benchmarks --smoke              # every benchmark, a few steps
     python -m benchmarks --list
@@ -11,7 +11,7 @@ Each benchmark runs in its own process (`python -m benchmarks.NAME`), so
 precision policies and memory don't leak from one to the next; the GPU
 benchmark runs with KERAS_BACKEND=jax. A benchmark writes its JSON to
 `benchmarks/results/` (smoke runs write to a temporary folder instead) and
-has a `table_rows(result)` that turns it into rows of the README table,
+has a `table_rows(result)` that turns it into rows of the table,
 which is regenerated between its two marker comments.
 """
 
@@ -29,7 +29,11 @@ from benchmarks.common import RESULTS_DIR
 from benchmarks.common import RESULTS_ENV
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-README = os.path.join(ROOT, "README.md")
+# The page whose table `--table` rewrites ($BENCHMARKS_TABLE_PAGE: another
+# copy, as the docs test uses).
+TABLE_PAGE = os.environ.get(
+    "BENCHMARKS_TABLE_PAGE", os.path.join(ROOT, "docs", "benchmarks.md")
+)
 TABLE_START = "<!-- benchmark-table:start (python -m benchmarks --table) -->"
 TABLE_END = "<!-- benchmark-table:end -->"
 
@@ -132,7 +136,7 @@ def load_results(folder, benchmarks=SUITE):
 
 
 def table_rows(results, benchmarks=SUITE):
-    """The README table rows of every result, via each benchmark's
+    """The table rows of every result, via each benchmark's
     `table_rows(result)`."""
     rows = []
     for benchmark in benchmarks:
@@ -162,38 +166,39 @@ def format_table(rows):
     return "\n".join(lines)
 
 
-def rewrite_readme(table, readme=README):
-    """Replaces the text between the table markers in the README."""
-    with open(readme) as handle:
+def rewrite_table(table, page=TABLE_PAGE):
+    """Replaces the text between the table markers in `page` (the docs'
+    benchmarks page)."""
+    with open(page) as handle:
         text = handle.read()
     if TABLE_START not in text or TABLE_END not in text:
         raise SystemExit(
-            f"{readme} has no benchmark table markers "
+            f"{page} has no benchmark table markers "
             f"({TABLE_START!r} ... {TABLE_END!r})."
         )
     head, rest = text.split(TABLE_START, 1)
     _, tail = rest.split(TABLE_END, 1)
     from keras_residual.utils.atomic import write_text
 
-    write_text(readme, f"{head}{TABLE_START}\n{table}\n{TABLE_END}{tail}")
+    write_text(page, f"{head}{TABLE_START}\n{table}\n{TABLE_END}{tail}")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Run benchmarks and regenerate the README table.",
+        description="Run benchmarks and regenerate the docs table.",
     )
     parser.add_argument("names", nargs="*", help="Benchmarks to run (all).")
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help="A few steps each, results in a temporary folder, README untouched.",
+        help="A few steps each, results in a temporary folder, docs untouched.",
     )
     parser.add_argument("--list", action="store_true")
     parser.add_argument(
         "--table",
         action="store_true",
-        help="Only rewrite the README table from the results.",
+        help="Only rewrite the docs table from the results.",
     )
     args, options = parser.parse_known_args(argv)
     if args.list:
@@ -234,7 +239,7 @@ def main(argv=None):
         if args.smoke:
             return 0
     table = format_table(table_rows(load_results(RESULTS_DIR)))
-    rewrite_readme(table)
+    rewrite_table(table)
     print(table)
     return 0
 

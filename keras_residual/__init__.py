@@ -3,7 +3,7 @@ families for Keras 3.
 
 Every model comes from one block registry and one Functional-API builder.
 This module is the public API only: it re-exports names from the
-subpackages (see the README's Architecture section).
+subpackages (see docs/architecture.md).
 """
 
 from keras_residual.analysis.telemetry import GateTelemetry

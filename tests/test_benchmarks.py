@@ -1,6 +1,6 @@
 """The benchmark suite: every benchmark runs in `--smoke` mode (a few steps,
-in a real child process through `python -m benchmarks`) and yields README
-table rows, and the README table is regenerated from result files."""
+in a real child process through `python -m benchmarks`) and yields docs
+table rows, and the docs table is regenerated from result files."""
 
 import json
 import os
@@ -50,13 +50,13 @@ def test_smoke_results_never_land_in_the_results_folder(tmp_path, monkeypatch):
     assert write_result("probe", {"x": 2}) == str(tmp_path / "probe.json")
 
 
-def test_readme_table_is_regenerated_between_its_markers(tmp_path):
+def test_docs_table_is_regenerated_between_its_markers(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{run.TABLE_START}\nold table\n{run.TABLE_END}\noutro\n")
     results = run.load_results(os.path.join(ROOT, "benchmarks", "results"))
     rows = run.table_rows(results)
     table = run.format_table(rows)
-    run.rewrite_readme(table, str(readme))
+    run.rewrite_table(table, str(readme))
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n")
     assert "old table" not in text and table in text
@@ -69,7 +69,7 @@ def test_readme_table_is_regenerated_between_its_markers(tmp_path):
     assert all("not yet measured" in row["ours"] for row in gpu)
     (tmp_path / "plain.md").write_text("no markers\n")
     with pytest.raises(SystemExit, match="no benchmark table markers"):
-        run.rewrite_readme(table, str(tmp_path / "plain.md"))
+        run.rewrite_table(table, str(tmp_path / "plain.md"))
 
 
 def test_unknown_benchmark_names_are_refused_with_close_matches():

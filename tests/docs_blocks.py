@@ -1,0 +1,152 @@
+"""The code blocks of the docs: parsed here, run by `tests/test_docs.py`.
+
+A block is a fenced `python` or `bash` block. HTML comments on the lines
+just before it direct the runner (see docs/getting-started.md, "The docs'
+code blocks"):
+
+    <!-- docs-test: ci-run -->                  the set-up commands
+    <!-- docs-test: network "TEXT" -->          must fail offline with TEXT
+    <!-- docs-test: replace "A" "B" -->         run with A replaced by B
+    <!-- docs-test: file NAME -->               write the block to NAME
+    <!-- docs-test: needs fashion_mnist -->     needs the apt package
+
+`python -m tests.docs_blocks PLAN.json` runs one page's plan in the current
+folder (the test's sandbox): python blocks share one namespace, bash
+blocks run with `bash -e -o pipefail`. It prints `BLOCK <line> ok` per
+block and exits 1 at the first failure, naming the block's line.
+"""
+
+import dataclasses
+import json
+import re
+import shlex
+import subprocess
+import sys
+import traceback
+
+FENCE = re.compile(r"^```(\S*)\s*$")
+DIRECTIVE = re.compile(r"^<!-- docs-test: (.*) -->\s*$")
+RUN = ("python", "bash")
+KINDS = ("ci-run", "network", "replace", "file", "needs")
+
+
+@dataclasses.dataclass
+class Block:
+    """One fenced block.
+
+    Args:
+        language: str. The fence's info string (`python`, `bash`, `text`...).
+        code: str. The block's text.
+        line: int. The line of its opening fence (1-based).
+        directives: list. `(kind, arguments)` pairs from its comments.
+    """
+
+    language: str
+    code: str
+    line: int
+    directives: list = dataclasses.field(default_factory=list)
+
+    def arguments(self, kind):
+        """The argument lists of every directive of `kind`."""
+        return [args for k, args in self.directives if k == kind]
+
+
+def parse(text):
+    """The fenced blocks of a markdown text, with their directives.
+
+    Raises ValueError on an unknown directive or an unclosed fence.
+    """
+    blocks, pending, fence = [], [], None
+    for number, line in enumerate(text.splitlines(), 1):
+        if fence is not None:
+            if line.strip() == "```":
+                blocks.append(fence)
+                fence = None
+            else:
+                fence.code += line + "\n"
+            continue
+        directive = DIRECTIVE.match(line)
+        if directive:
+            kind, *args = shlex.split(directive.group(1))
+            if kind not in KINDS:
+                raise ValueError(f"line {number}: unknown directive {kind!r}")
+            pending.append((kind, args))
+            continue
+        opening = FENCE.match(line)
+        if opening:
+            fence = Block(opening.group(1), "", number, pending)
+        elif line.strip() and pending:
+            raise ValueError(f"line {number}: a directive must precede a block")
+        pending = [] if opening or line.strip() else pending
+    if fence is not None:
+        raise ValueError(f"line {fence.line}: unclosed code block")
+    return blocks
+
+
+def plan(blocks, has_fashion_mnist):
+    """The steps the child runs: one dict per runnable block or file."""
+    steps = []
+    for block in blocks:
+        code = block.code
+        for old, new in block.arguments("replace"):
+            if old not in code:
+                raise ValueError(f"line {block.line}: {old!r} is not in the block")
+            code = code.replace(old, new)
+        step = {"line": block.line, "language": block.language, "code": code}
+        if block.arguments("file"):
+            (name,) = block.arguments("file")[0]
+            steps.append(dict(step, language="file", name=name))
+            continue
+        if block.language not in RUN or block.arguments("ci-run"):
+            continue
+        expected = [args[0] for args in block.arguments("network")]
+        if ["fashion_mnist"] in block.arguments("needs") and not has_fashion_mnist:
+            expected.append("apt-get install dataset-fashion-mnist")
+        steps.append(dict(step, fails_with=expected))
+    return steps
+
+
+def run_step(step, namespace):
+    """Runs one step; returns None, or the error text when it failed."""
+    if step["language"] == "file":
+        with open(step["name"], "w") as handle:
+            handle.write(step["code"])
+        return None
+    if step["language"] == "python":
+        try:
+            exec(compile(step["code"], f"<block {step['line']}>", "exec"), namespace)
+        except Exception:  # noqa: BLE001 - reported, then judged
+            return traceback.format_exc()
+        return None
+    done = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", step["code"]],
+        capture_output=True,
+        text=True,
+    )
+    return None if done.returncode == 0 else done.stdout + done.stderr
+
+
+def main(plan_path):
+    with open(plan_path) as handle:
+        steps = json.load(handle)
+    namespace = {"__name__": "__docs__"}
+    for step in steps:
+        error = run_step(step, namespace)
+        expected = step.get("fails_with")
+        if expected:
+            if error is None:
+                print(f"BLOCK {step['line']} ran, but should fail with {expected}")
+                return 1
+            missing = [text for text in expected if text not in error]
+            if missing:
+                print(f"BLOCK {step['line']} lacks {missing}:\n{error[-3000:]}")
+                return 1
+        elif error is not None:
+            print(f"BLOCK {step['line']} failed:\n{error[-3000:]}")
+            return 1
+        print(f"BLOCK {step['line']} ok", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,183 @@
+"""The docs: every python and bash block of every page runs (offline, in a
+sandbox, one child process per page), links resolve, the set-up commands
+are `.ci/run`'s, and the README stays a front page."""
+
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import subprocess_env
+from tests.docs_blocks import parse
+from tests.docs_blocks import plan
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAGES = sorted(
+    os.path.relpath(path, ROOT)
+    for path in [
+        os.path.join(ROOT, "README.md"),
+        os.path.join(ROOT, "CHANGELOG.md"),
+        os.path.join(ROOT, "CONTRIBUTING.md"),
+        os.path.join(ROOT, "saved_models", "README.md"),
+        *glob.glob(os.path.join(ROOT, "docs", "*.md")),
+    ]
+)
+# Cuts the network: every HTTP(S) client goes through a closed port.
+OFFLINE = {
+    **{name: "http://127.0.0.1:9" for name in ("http_proxy", "https_proxy")},
+    **{name: "http://127.0.0.1:9" for name in ("HTTP_PROXY", "HTTPS_PROXY")},
+    "HF_HUB_OFFLINE": "1",
+    "no_proxy": "",
+    "NO_PROXY": "",
+}
+
+
+def read(page):
+    with open(os.path.join(ROOT, page)) as handle:
+        return handle.read()
+
+
+def has_fashion_mnist():
+    from keras_residual.data.fashion_mnist import find_files
+
+    return find_files() is not None
+
+
+def runnable_pages():
+    return [page for page in PAGES if plan(parse(read(page)), True)]
+
+
+def write_images(folder):
+    """Real digits as PNG files: `my_images/` (three classes of 12),
+    `photo.png`, `digit.png` and `other.jpg`."""
+    import keras
+
+    from keras_residual.data import load_digits_arrays
+
+    images, labels = load_digits_arrays()["train"]
+    for label in range(3):
+        os.makedirs(folder / "my_images" / f"digit_{label}")
+        for index in np.flatnonzero(labels == label)[:12]:
+            keras.utils.save_img(
+                folder / "my_images" / f"digit_{label}" / f"{index}.png",
+                images[index],
+            )
+    keras.utils.save_img(folder / "photo.png", images[0])
+    keras.utils.save_img(folder / "digit.png", images[1])
+    keras.utils.save_img(folder / "other.jpg", np.repeat(images[2], 3, axis=-1))
+
+
+def test_every_page_parses_and_names_known_directives():
+    for page in PAGES:
+        blocks = parse(read(page))
+        for block in blocks:
+            assert block.language, f"{page}:{block.line}: a fence without a language"
+
+
+def test_the_parser_refuses_what_it_cannot_run():
+    with pytest.raises(ValueError, match="unknown directive 'skip'"):
+        parse("<!-- docs-test: skip -->\n```python\nx = 1\n```\n")
+    with pytest.raises(ValueError, match="unclosed"):
+        parse("```python\nx = 1\n")
+    with pytest.raises(ValueError, match="must precede a block"):
+        parse("<!-- docs-test: file a.txt -->\ntext\n```python\nx = 1\n```\n")
+    blocks = parse('<!-- docs-test: replace "30" "1" -->\n```bash\necho 3\n```\n')
+    with pytest.raises(ValueError, match="'30' is not in the block"):
+        plan(blocks, True)
+
+
+@pytest.mark.parametrize("page", runnable_pages())
+def test_code_blocks_run(page, tmp_path):
+    steps = plan(parse(read(page)), has_fashion_mnist())
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    write_images(sandbox)
+    # The benchmark page's table is rewritten into a copy, then compared.
+    table = sandbox / "benchmarks.md"
+    table.write_text(read(os.path.join("docs", "benchmarks.md")))
+    for folder in ("examples", "saved_models", "tests"):  # read by the blocks
+        os.symlink(os.path.join(ROOT, folder), sandbox / folder)
+    plan_path = tmp_path / "plan.json"
+    plan_path.write_text(json.dumps(steps))
+    env = subprocess_env(
+        **OFFLINE,
+        KERAS_HOME=str(tmp_path / "keras_home"),
+        TFDS_DATA_DIR=str(tmp_path / "tensorflow_datasets"),
+        PYTHONPATH=ROOT,
+        BENCHMARKS_TABLE_PAGE=str(table),
+        BENCHMARK_RESULTS_DIR=str(sandbox / "benchmark_results"),
+        MPLBACKEND="Agg",
+    )
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tests", "docs_blocks.py"), plan_path],
+        cwd=sandbox,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    report = done.stdout + done.stderr[-4000:]
+    assert done.returncode == 0, f"{page}: {report}"
+    assert done.stdout.count(" ok\n") == len(steps), report
+    assert table.read_text() == read(os.path.join("docs", "benchmarks.md")), (
+        "docs/benchmarks.md's table is not what `python -m benchmarks --table` "
+        "writes from benchmarks/results/"
+    )
+
+
+def ci_commands(text):
+    return [
+        line
+        for line in text.splitlines()
+        if line.strip() and not line.startswith(("#", "set ", "cd ", "export "))
+    ]
+
+
+def test_set_up_commands_are_what_ci_runs():
+    ci = ci_commands(read(os.path.join(".ci", "run")))
+    assert len(ci) == 2
+    pages = {
+        page: [b for b in parse(read(page)) if b.arguments("ci-run")] for page in PAGES
+    }
+    assert len(pages["README.md"]) == 1
+    for page, blocks in pages.items():
+        for block in blocks:
+            assert ci_commands(block.code) == ci, f"{page}:{block.line}"
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def anchors(page):
+    """The heading anchors of a markdown page (mkdocs' slugs)."""
+    text = re.sub(r"```.*?```", "", read(page), flags=re.S)
+    return {
+        re.sub(r"[-\s]+", "-", re.sub(r"[^\w\s-]", "", heading.lower())).strip("-")
+        for heading in re.findall(r"^#+ (.*)$", text, flags=re.M)
+    }
+
+
+def test_links_between_pages_resolve():
+    for page in PAGES:
+        text = re.sub(r"```.*?```", "", read(page), flags=re.S)
+        for target in LINK.findall(text):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            path, _, anchor = target.partition("#")
+            linked = os.path.normpath(os.path.join(os.path.dirname(page), path))
+            assert os.path.exists(os.path.join(ROOT, linked)), f"{page}: {target}"
+            if anchor:
+                assert anchor in anchors(linked if path else page), f"{page}: {target}"
+
+
+def test_readme_is_a_front_page():
+    lines = read("README.md").splitlines()
+    assert len(lines) <= 250, len(lines)
+    for page in glob.glob(os.path.join(ROOT, "docs", "*.md")):
+        name = os.path.relpath(page, ROOT)
+        assert name in read("README.md") or name.endswith("index.md"), name
