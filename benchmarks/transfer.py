@@ -201,7 +201,7 @@ def main(argv=None):
         help="The k at which every method runs (elsewhere: scratch, full_ft "
         "and default).",
     )
-    parser.add_argument("--pretrain-epochs", type=int, default=3)
+    parser.add_argument("--pretrain-epochs", type=int, default=12)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--all-epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=16)
