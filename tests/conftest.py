@@ -1,5 +1,6 @@
-"""Shared test helpers. Tests run under the TensorFlow backend by default and
-again with KERAS_BACKEND=jax (see README)."""
+"""Shared test helpers and the test tiers. Tests run under the TensorFlow
+backend by default and again with KERAS_BACKEND=jax (the `jax` marker; see
+docs/getting-started.md). `nox -s tests-fast` leaves out `slow` and `deep`."""
 
 import http.server
 import os
@@ -20,6 +21,19 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from keras_residual.data import load_digits_arrays  # noqa: E402
+
+# xdist groups whose tests run real processes or whole searches: slow.
+SLOW_GROUPS = ("subprocess", "search")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks as `slow` every test that runs real processes or searches (its
+    xdist group says so) or builds a deep zoo model, beside the tests marked
+    `slow` by hand, so that `-m "not slow"` selects the fast tier."""
+    for item in items:
+        groups = [m.args[0] for m in item.iter_markers("xdist_group") if m.args]
+        if item.get_closest_marker("deep") or set(groups) & set(SLOW_GROUPS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)

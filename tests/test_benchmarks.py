@@ -28,6 +28,7 @@ def run_benchmarks(*arguments, timeout=900):
 
 
 @pytest.mark.parametrize("name", [b.name for b in run.SUITE])
+@pytest.mark.slow
 def test_benchmark_runs_in_smoke_mode_and_yields_table_rows(name):
     done = run_benchmarks(name, "--smoke")
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
@@ -77,6 +78,7 @@ def test_unknown_benchmark_names_are_refused_with_close_matches():
         run.select(["precison"])
 
 
+@pytest.mark.slow
 def test_options_after_one_benchmark_name_reach_its_script():
     done = run_benchmarks("degradation", "--dataset", "fashion_mnist", "--smoke")
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])

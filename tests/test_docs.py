@@ -92,6 +92,7 @@ def test_the_parser_refuses_what_it_cannot_run():
 
 
 @pytest.mark.parametrize("page", runnable_pages())
+@pytest.mark.slow
 def test_code_blocks_run(page, tmp_path):
     steps = plan(parse(read(page)), has_fashion_mnist())
     sandbox = tmp_path / "sandbox"

@@ -113,6 +113,7 @@ def test_a_zero_multiplier_freezes_a_variable_inside_fit():
     assert not np.array_equal(np.asarray(moving), before[1])
 
 
+@pytest.mark.slow
 def test_finetune_from_a_run_directory_with_new_classes(tmp_path, capsys):
     """Pretrain on digits 0-4, fine-tune on 5-7: a new 3-class head, two
     phases, the pipeline following the pretrained run's preprocessing."""

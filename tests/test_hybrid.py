@@ -35,6 +35,7 @@ def test_hybrid_spec_builds_trains_round_trips_and_reloads(tmp_path):
     np.testing.assert_allclose(np.array(reloaded(x)), np.array(model(x)), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_hybrid_example_runs():
     result = subprocess.run(
         [sys.executable, os.path.join("examples", "hybrid_spec.py")],

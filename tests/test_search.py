@@ -391,6 +391,7 @@ def _wait_for_listener(port, process, timeout=120):
     raise AssertionError(f"nothing listened on port {port} in {timeout} s")
 
 
+@pytest.mark.slow
 def test_chief_and_two_workers_share_out_the_trials(tmp_path):
     out = str(tmp_path / "distributed")
     port = free_port()

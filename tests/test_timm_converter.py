@@ -431,6 +431,7 @@ def test_minimal_writer_round_trips_through_the_reader(tmp_path):
         np.testing.assert_array_equal(again[key], state[key])
 
 
+@pytest.mark.slow
 def test_train_fine_tunes_from_a_timm_checkpoint_file(tmp_path):
     """`train(weights=<.safetensors>)`: the network the checkpoint holds,
     adapted to 1-channel digits, a new 3-class head, two phases; the
