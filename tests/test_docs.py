@@ -182,3 +182,27 @@ def test_readme_is_a_front_page():
     for page in glob.glob(os.path.join(ROOT, "docs", "*.md")):
         name = os.path.relpath(page, ROOT)
         assert name in read("README.md") or name.endswith("index.md"), name
+
+
+def test_the_docs_session_fails_on_a_broken_link(tmp_path):
+    """`nox -s docs` (CI's docs check) builds strictly: a copy of the repository
+    whose docs gain a broken link fails it, the untouched copy passes."""
+    for name in os.listdir(ROOT):
+        if name not in ("docs", ".git", "runs", "site"):
+            os.symlink(os.path.join(ROOT, name), tmp_path / name)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for page in os.listdir(os.path.join(ROOT, "docs")):
+        (docs / page).write_bytes(open(os.path.join(ROOT, "docs", page), "rb").read())
+
+    def docs_session():
+        return subprocess.run(
+            ["nox", "-s", "docs"], cwd=tmp_path, capture_output=True, text=True
+        )
+
+    assert docs_session().returncode == 0
+    with open(docs / "zoo.md", "a") as handle:
+        handle.write("\n[a broken link](no-such-page.md)\n")
+    failed = docs_session()
+    assert failed.returncode != 0
+    assert "no-such-page.md" in failed.stdout + failed.stderr
