@@ -963,14 +963,15 @@ def test_search_spaces_refuse_aliases_duplicates_and_deep_nesting(
         ("bad.json", '{"family": ["residual"], "depth": [1, 2,}', "line 1, column"),
     ],
 )
+@pytest.mark.parametrize("command", ["search", "tune"])  # tune: the 0.1 alias
 def test_broken_search_space_files_exit_2_naming_file_line_and_column(
-    tmp_path, capsys, name, text, where
+    tmp_path, capsys, name, text, where, command
 ):
     from keras_residual.cli import main
 
     path = tmp_path / name
     path.write_text(text)
-    code = main(["tune", "--space", str(path), "--out", str(tmp_path / "search")])
+    code = main([command, "--space", str(path), "--out", str(tmp_path / "search")])
     assert code == 2
     error = capsys.readouterr().err
     assert name in error and where in error

@@ -1,4 +1,4 @@
-"""`keras-residual train` and `tune`: a recipe run and an architecture
+"""`keras-residual train` and `search`: a recipe run and an architecture
 search from the command line."""
 
 import argparse
@@ -234,13 +234,16 @@ def _add_data_options(parser):
 
 
 def add_tune_parser(commands):
-    """Adds the `tune` sub-command.
+    """Adds the `search` sub-command (`tune`, its 0.1 name, is an alias), the
+    command line of `keras_residual.search.search()`.
 
     Args:
         commands: the `add_subparsers()` object of the main parser.
     """
     tune = commands.add_parser(
-        "tune", help="Search block family, depth and width with Keras Tuner."
+        "search",
+        aliases=["tune"],
+        help="Search block family, depth and width with Keras Tuner (also `tune`).",
     )
     _add_data_options(tune)
     tune.add_argument(
