@@ -114,12 +114,19 @@ def run_python(code, *arguments, env=None, timeout=600):
     return _run_child(["-c", code, *arguments], env, timeout)
 
 
-def _run_child(arguments, env, timeout):
+def run_python_file(path, *arguments, env=None, timeout=600, cwd=None):
+    """`python PATH ARGUMENTS` in a real child process, in `cwd` (`env`
+    defaults to `subprocess_env()`)."""
+    return _run_child([path, *arguments], env, timeout, cwd)
+
+
+def _run_child(arguments, env, timeout, cwd=None):
     return subprocess.run(
         [sys.executable, *map(str, arguments)],
         capture_output=True,
         text=True,
         timeout=timeout,
+        cwd=cwd,
         env=env or subprocess_env(),
     )
 

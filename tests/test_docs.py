@@ -2,16 +2,17 @@
 sandbox, one child process per page), links resolve, the set-up commands
 are `.ci/run`'s, and the README stays a front page."""
 
+import functools
 import glob
 import json
 import os
 import re
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from tests.conftest import run_python_file
 from tests.conftest import subprocess_env
 from tests.docs_blocks import parse
 from tests.docs_blocks import plan
@@ -29,11 +30,12 @@ PAGES = sorted(
 )
 # Cuts the network: every HTTP(S) client goes through a closed port.
 OFFLINE = {
-    **{name: "http://127.0.0.1:9" for name in ("http_proxy", "https_proxy")},
-    **{name: "http://127.0.0.1:9" for name in ("HTTP_PROXY", "HTTPS_PROXY")},
+    **dict.fromkeys(
+        ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"),
+        "http://127.0.0.1:9",
+    ),
+    **dict.fromkeys(("no_proxy", "NO_PROXY"), ""),
     "HF_HUB_OFFLINE": "1",
-    "no_proxy": "",
-    "NO_PROXY": "",
 }
 
 
@@ -114,13 +116,12 @@ def test_code_blocks_run(page, tmp_path):
         BENCHMARK_RESULTS_DIR=str(sandbox / "benchmark_results"),
         MPLBACKEND="Agg",
     )
-    done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tests", "docs_blocks.py"), plan_path],
-        cwd=sandbox,
+    done = run_python_file(
+        os.path.join(ROOT, "tests", "docs_blocks.py"),
+        plan_path,
         env=env,
-        capture_output=True,
-        text=True,
         timeout=900,
+        cwd=sandbox,
     )
     report = done.stdout + done.stderr[-4000:]
     assert done.returncode == 0, f"{page}: {report}"
@@ -154,6 +155,7 @@ def test_set_up_commands_are_what_ci_runs():
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
+@functools.cache
 def anchors(page):
     """The heading anchors of a markdown page (mkdocs' slugs)."""
     text = re.sub(r"```.*?```", "", read(page), flags=re.S)
