@@ -208,3 +208,23 @@ def test_the_docs_session_fails_on_a_broken_link(tmp_path):
     failed = docs_session()
     assert failed.returncode != 0
     assert "no-such-page.md" in failed.stdout + failed.stderr
+
+
+def test_ci_runs_the_same_pytest_commands_as_the_nox_sessions():
+    """The README's second command spells out pytest; `nox -s tests` and
+    `nox -s tests-jax` must run the very same commands."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "noxfile", os.path.join(ROOT, "noxfile.py")
+    )
+    noxfile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(noxfile)
+    pytest_command = " ".join(noxfile.PYTEST)
+    test_line = ci_commands(read(os.path.join(".ci", "run")))[1]
+    assert test_line.split(" && ") == [
+        "nox -s lint docs",
+        pytest_command,
+        f'KERAS_BACKEND=jax {pytest_command} -m "jax and not deep"',
+    ]
+    assert '"jax and not deep"' in read("noxfile.py")
