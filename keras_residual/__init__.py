@@ -6,12 +6,8 @@ This module is the public API only: it re-exports names from the
 subpackages (see docs/architecture.md).
 """
 
-from keras_residual.analysis.telemetry import GateTelemetry
-from keras_residual.analysis.telemetry import gate_activations
-from keras_residual.analysis.telemetry import plot_gate_activations
-from keras_residual.blocks import BlockCall
-from keras_residual.blocks import BlockInfo
-from keras_residual.blocks import LayerFactory
+from keras_residual import search  # callable: search(dataset, out, ...)
+from keras_residual.analysis.flops import count_flops
 from keras_residual.blocks import get_block
 from keras_residual.blocks import list_blocks
 from keras_residual.blocks import list_search_families
@@ -19,10 +15,7 @@ from keras_residual.blocks import list_stems
 from keras_residual.blocks import register_block
 from keras_residual.blocks import register_search_family
 from keras_residual.blocks import register_stem
-from keras_residual.blocks import residual_add
-from keras_residual.blocks import shortcut_path
 from keras_residual.core.builder import ResidualModel
-from keras_residual.core.builder import plan_blocks
 from keras_residual.core.heads import list_heads
 from keras_residual.core.heads import register_final_norm
 from keras_residual.core.heads import register_head
@@ -75,6 +68,7 @@ from keras_residual.models.zoo import get_spec
 from keras_residual.models.zoo import list_models
 from keras_residual.models.zoo import register_model
 from keras_residual.serving.export import export
+from keras_residual.serving.predictor import load_predictor
 from keras_residual.training.losses import ClassificationCrossentropy
 from keras_residual.training.precision import resolve_precision
 from keras_residual.training.precision import set_precision
@@ -83,8 +77,26 @@ from keras_residual.training.presets import list_recipes
 from keras_residual.training.presets import register_recipe
 from keras_residual.training.recipe import Recipe
 from keras_residual.training.train import train
+from keras_residual.utils.deprecation import moved_attribute
 from keras_residual.utils.download import WeightsFile
 from keras_residual.version import __version__
 from keras_residual.weights import list_weights
 from keras_residual.weights import load_weights
 from keras_residual.weights import register_weights
+
+# 0.1 names that moved to a namespace: they still import, with a warning.
+_MOVED = {
+    **dict.fromkeys(
+        ("BlockCall", "BlockInfo", "LayerFactory", "residual_add", "shortcut_path"),
+        "keras_residual.blocks",
+    ),
+    "plan_blocks": "keras_residual.core",
+    **dict.fromkeys(
+        ("GateTelemetry", "gate_activations", "plot_gate_activations"),
+        "keras_residual.analysis",
+    ),
+}
+
+
+def __getattr__(name):
+    return moved_attribute(__name__, name, _MOVED)

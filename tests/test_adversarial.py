@@ -340,7 +340,7 @@ def test_one_hot_labels_are_read_as_classes_and_other_matrices_refused():
     one_hot = np.eye(10, dtype="float32")[labels]
     data = kr.load_data((images, one_hot), batch_size=len(labels), augment="none")
     data_ref = kr.load_data((images, labels), batch_size=len(labels), augment="none")
-    assert data.num_classes == data_ref.num_classes == 10
+    assert data.classes == data_ref.classes == 10
     _, read = next(iter(data.train))
     _, expected = next(iter(data_ref.train))
     np.testing.assert_array_equal(np.sort(read), np.sort(expected))

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 import keras_residual as kr
+from keras_residual.blocks import residual_add
+from keras_residual.blocks import shortcut_path
 from tests.conftest import random_images
 
 
@@ -31,7 +33,7 @@ def test_registry_lists_the_residual_family_with_merges():
 # A squeeze-and-excitation basic block, registered from this test file alone.
 def se_basic_block(x, call):
     layers, name = call.layers, call.name
-    shortcut = kr.shortcut_path(x, call)
+    shortcut = shortcut_path(x, call)
     y = layers.conv(
         x, call.filters, 3, f"{name}_1_conv", strides=call.stride, padding="same"
     )
@@ -48,7 +50,7 @@ def se_basic_block(x, call):
         call.filters, activation="sigmoid", name=f"{name}_se_expand"
     )(squeeze)
     y = keras.layers.Multiply(name=f"{name}_se_scale")([y, squeeze])
-    y = kr.residual_add(call, shortcut, y)
+    y = residual_add(call, shortcut, y)
     return layers.act(y, name=f"{name}_out")
 
 

@@ -49,7 +49,7 @@ def _standardize(rows):
 
 def test_digits_pipeline_batches_scales_and_does_not_flip():
     data = load_data("digits", batch_size=50)
-    assert data.num_classes == 10 and data.image_shape == (32, 32, 1)
+    assert data.classes == 10 and data.image_shape == (32, 32, 1)
     assert data.augment == "crop" and data.steps_per_epoch == 26
     images, labels = next(iter(data.test))
     assert images.shape == (50, 32, 32, 1) and labels.dtype == tf.int32
@@ -76,7 +76,7 @@ def test_augmentation_is_pad_and_crop_plus_optional_flip(augment):
         {"train": (x, np.zeros(64, "int32"))},
         batch_size=64,
         augment=augment,
-        num_classes=2,
+        classes=2,
         validation_fraction=0.0,
     )
     batch = (next(iter(data.train))[0].numpy() + 1.0) * 127.5
@@ -94,7 +94,7 @@ def test_augmentation_is_pad_and_crop_plus_optional_flip(augment):
 def test_array_labels_out_of_range_and_bad_shapes_are_refused():
     x = np.zeros((10, 8, 8, 3), "float32")
     with pytest.raises(ValueError, match=r"Labels out of range.*label 7.*5"):
-        load_data((x, np.arange(10) % 8), num_classes=5)
+        load_data((x, np.arange(10) % 8), classes=5)
     with pytest.raises(ValueError, match=r"1 or 3 channels.*\(10, 8, 8, 2\)"):
         load_data((np.zeros((10, 8, 8, 2)), np.zeros(10, "int32")))
     with pytest.raises(ValueError, match=r"10 images but 9 labels"):
@@ -139,7 +139,7 @@ def test_image_directory_source(tmp_path):
     data = load_data(
         str(tmp_path), image_size=16, batch_size=4, validation_fraction=0.2
     )
-    assert data.class_names == ("cat", "dog", "owl") and data.num_classes == 3
+    assert data.class_names == ("cat", "dog", "owl") and data.classes == 3
     assert data.image_shape == (16, 16, 3)
     assert data.sizes == {"train": 12, "validation": 3}
     images, labels = next(iter(data.train))
@@ -150,7 +150,7 @@ def test_tfds_dataset_through_tfds_mock_data(tmp_path):
     with tfds.testing.mock_data(num_examples=24):
         data = load_data("mnist", data_dir=str(tmp_path), batch_size=8)
         images, labels = next(iter(data.train))
-    assert data.source == "tfds:mnist" and data.num_classes == 10
+    assert data.source == "tfds:mnist" and data.classes == 10
     assert data.image_shape == (28, 28, 1) and data.augment == "crop_flip"
     assert images.shape == (8, 28, 28, 1) and labels.dtype == tf.int32
     assert data.test is not None and data.validation is not None

@@ -381,10 +381,15 @@ def test_cli_export_predict_and_evaluate_a_run(run, tmp_path, capsys):
             )
         )
         assert card["metrics"]["test_accuracy"] == run.metrics["test_accuracy"]
-        assert (
-            cli.main(["evaluate", out, "--json", str(tmp_path / f"{name}.json")]) == 0
-        )
-        result = json.load(open(tmp_path / f"{name}.json"))
+        written = str(tmp_path / f"{name}.json")
+        capsys.readouterr()
+        if format == "saved_model":  # the 0.1 form: --json FILE wrote FILE
+            with pytest.warns(FutureWarning, match="--out FILE"):
+                assert cli.main(["evaluate", out, "--json", written]) == 0
+        else:  # --json prints what --out writes
+            assert cli.main(["evaluate", out, "--json", "--out", written]) == 0
+            assert json.loads(capsys.readouterr().out) == json.load(open(written))
+        result = json.load(open(written))
         assert result["examples"] == 359
         assert result["accuracy"] == pytest.approx(
             run.metrics["test_accuracy"], abs=1.5 / 359
@@ -546,7 +551,7 @@ def test_auto_preprocessing_comes_from_the_model_never_from_its_name(tmp_path):
     )
     np.testing.assert_allclose(predictor.predict_images(images), expected, atol=1e-5)
     bare = kr.export(
-        unknown, str(tmp_path / "bare.keras"), format="keras", preprocessing=None
+        unknown, str(tmp_path / "bare.keras"), format="keras", preprocessing="none"
     )
     os.remove(bare + ".model_card.json")
     with pytest.raises(ValueError, match=r"records no preprocessing"):

@@ -252,7 +252,7 @@ def test_load_data_prepares_the_files_with_tfds_builder_offline(tmp_path, tfds_s
     assert (prepared / "dataset_info.json").is_file()
     assert any(name.startswith("fashion_mnist-train.") for name in os.listdir(prepared))
     assert set(os.listdir(tmp_path)) - before == {"tensorflow_datasets"}
-    assert data.source == "fashion_mnist" and data.num_classes == 10
+    assert data.source == "fashion_mnist" and data.classes == 10
     assert data.class_names[0] == "T-shirt/top" and data.class_names[9] == "Ankle boot"
     assert data.image_shape == (28, 28, 1) and data.augment == "crop_flip"
     assert data.sizes == {"train": 360, "validation": 40, "test": 100}

@@ -326,8 +326,8 @@ def test_sigkill_in_either_phase_then_resume_continues_in_the_right_phase(tmp_pa
 
 
 def test_a_run_whose_validation_accuracy_falls_keeps_its_best_epoch(tmp_path, capsys):
-    from keras_residual.serving.export import save_keras
     from keras_residual.training.runs import keep_best_epoch
+    from keras_residual.utils.atomic import save_keras
 
     model = kr.build("ResNet20", input_shape=(32, 32, 1), classes=3, depths=(1, 1, 1))
     best = [w.copy() for w in model.get_weights()]

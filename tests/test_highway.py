@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import keras_residual as kr
+from keras_residual import analysis
 from tests.conftest import random_images
 
 
@@ -48,7 +49,7 @@ def test_gate_starts_nearly_closed_at_sigmoid_of_its_bias(bias):
     for layer in model.layers:
         if layer.name.endswith("_gate_conv"):
             np.testing.assert_array_equal(np.array(layer.bias), bias)
-    means = kr.gate_activations(model, random_images(8, 32))
+    means = analysis.gate_activations(model, random_images(8, 32))
     assert len(means) == 9
     for block, mean in means.items():
         assert abs(mean - sigmoid(bias)) < 0.1, (block, mean)
@@ -97,7 +98,7 @@ def test_gate_telemetry_reaches_history_csv_tensorboard_and_a_png(tmp_path):
     x = random_images(16, 32)
     y = np.arange(16) % 10
     png = tmp_path / "gates.png"
-    telemetry = kr.GateTelemetry(x[:4], plot_path=str(png))
+    telemetry = analysis.GateTelemetry(x[:4], plot_path=str(png))
     csv_path = tmp_path / "history.csv"
     callbacks = [telemetry, keras.callbacks.CSVLogger(str(csv_path))]
     if keras.backend.backend() == "tensorflow":
@@ -125,4 +126,4 @@ def test_gate_telemetry_reaches_history_csv_tensorboard_and_a_png(tmp_path):
 
 def test_gate_telemetry_needs_highway_blocks():
     with pytest.raises(ValueError, match="no highway gates"):
-        kr.gate_activations(kr.ResNet20(), random_images(2, 32))
+        analysis.gate_activations(kr.ResNet20(), random_images(2, 32))

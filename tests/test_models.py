@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import keras_residual as kr
+from keras_residual.core import plan_blocks
 from tests.conftest import random_images
 
 pytestmark = pytest.mark.jax  # also run on the JAX backend
@@ -88,7 +89,7 @@ def test_one_training_step_lowers_loss(case):
     """
     name, _ = case
     spec = kr.get_spec(name)
-    size = max(SMALL, 2 * kr.plan_blocks(spec)[-1].reduction)
+    size = max(SMALL, 2 * plan_blocks(spec)[-1].reduction)
     overrides = (
         {"depths": tuple(min(d, 2) for d in spec.depths)}
         if sum(spec.depths) > DEEP_BLOCKS

@@ -80,7 +80,9 @@ def test_predictor_and_evaluation_run_onnx_files(digits, tmp_path):
     assert result["signature"] == "serving_default"
     assert result["accuracy"] == pytest.approx(keras_accuracy, abs=1.5 / 359)
     # The float variant takes the preprocessed input, like serve_preprocessed.
-    float_path = kr.export(model, str(tmp_path / "f.onnx"), "onnx", preprocessing=None)
+    float_path = kr.export(
+        model, str(tmp_path / "f.onnx"), "onnx", preprocessing="none"
+    )
     session = _session(float_path)
     assert session.get_inputs()[0].type == "tensor(float)"
     (probabilities,) = session.run(["probabilities"], {"images": floats})

@@ -182,7 +182,7 @@ def test_modern_recipe_with_mixup_trains_on_one_hot_pipelines():
         "ResNet20",
         depths=(1, 1, 1),
         input_shape=data.image_shape,
-        classes=data.num_classes,
+        classes=data.classes,
     )
     model.compile(**recipe.compile_kwargs(model, data.steps_per_epoch))
     history = model.fit(

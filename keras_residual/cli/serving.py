@@ -13,6 +13,7 @@ from keras_residual.serving.predictor import load_predictor
 from keras_residual.serving.predictor import read_images
 from keras_residual.training.runs import load_trained_model
 from keras_residual.utils.atomic import write_json
+from keras_residual.utils.deprecation import warn_once
 from keras_residual.utils.validation import check_int
 from keras_residual.utils.validation import printable
 
@@ -96,20 +97,29 @@ def add_serving_parsers(commands):
         help="TFDS data directory, also searched for Fashion-MNIST's IDX files.",
     )
     evaluate.add_argument("--batch-size", type=int, default=128)
-    evaluate.add_argument("--json", help="Also write the results to this file.")
+    evaluate.add_argument(
+        "--json",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="FILE",
+        help="Print the results as one JSON object (as predict --json does). "
+        "`--json FILE`, the 0.1 form, still writes FILE (use --out).",
+    )
+    evaluate.add_argument("--out", help="Also write the results (JSON) to this file.")
     add_trust_flag(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
 
 def _export(args):
     model, metrics = load_trained_model(args.source)
-    preprocessing = None if args.preprocessing == "none" else args.preprocessing
+    preprocessing = args.preprocessing
     if metrics and args.preprocessing == "auto":
         preprocessing = metrics.get("preprocessing", "auto")
     representative = None
     if args.dataset:
         mode = preprocessing
-        if mode in (None, "auto"):
+        if mode in ("none", "auto"):
             mode = getattr(model, "preprocessing", None) or "tf"
         representative = load_data(
             args.dataset,
@@ -142,7 +152,7 @@ def _predict(args):
     if not predictor.preprocessing:
         raise ValueError(
             f"{args.model!r} was exported without embedded preprocessing "
-            "(preprocessing=None), so it cannot take image files."
+            "(preprocessing='none'), so it cannot take image files."
         )
     names = predictor.class_names
     for path, image in zip(args.images, read_images(args.images, predictor.channels)):
@@ -175,13 +185,24 @@ def _evaluate(args):
         data_dir=args.data_dir,
         trust=args.trust_model,
     )
-    print(
-        f"{printable(args.model)} on {printable(args.dataset)} {args.split} "
-        f"({results['examples']} images): accuracy "
-        f"{results['accuracy']:.4f}, loss {results['loss']:.4f}"
-    )
-    if args.json:
-        write_json(args.json, results)
+    out = args.out
+    if isinstance(args.json, str):  # 0.1: `--json FILE` wrote the file
+        warn_once(
+            ("evaluate", "--json FILE"),
+            "`evaluate --json FILE` is deprecated: --json prints JSON, as in "
+            "predict; write the file with --out FILE.",
+        )
+        out = out or args.json
+    if args.json is True:
+        print(json.dumps(results))
+    else:
+        print(
+            f"{printable(args.model)} on {printable(args.dataset)} {args.split} "
+            f"({results['examples']} images): accuracy "
+            f"{results['accuracy']:.4f}, loss {results['loss']:.4f}"
+        )
+    if out:
+        write_json(out, results)
 
 
 def add_trust_flag(parser):

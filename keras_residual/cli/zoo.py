@@ -54,8 +54,8 @@ def add_model_overrides(parser):
 def _summary(args):
     overrides = model_overrides(args)
     input_shape = None
-    if args.input_size:
-        input_shape = (args.input_size, args.input_size, 3)
+    if args.image_size:
+        input_shape = (args.image_size, args.image_size, 3)
     model = keras_residual.build(
         args.model, include_top=True, input_shape=input_shape, **overrides
     )
@@ -93,7 +93,13 @@ def add_zoo_parsers(commands):
     )
     summary.add_argument("model", help="A name from `keras-residual models`.")
     add_model_overrides(summary)
-    summary.add_argument("--input-size", type=int)
+    summary.add_argument(
+        "--image-size",
+        "--input-size",  # its 0.1 name
+        dest="image_size",
+        type=int,
+        help="Input height and width (as train --image-size).",
+    )
     summary.add_argument(
         "--spec",
         action="store_true",

@@ -7,6 +7,8 @@ from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.data.pipeline import Pipeline
 from keras_residual.data.sources import SourceOptions
 from keras_residual.data.sources import load_source
+from keras_residual.utils.deprecation import renamed_argument
+from keras_residual.utils.deprecation import warn_once
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int
@@ -28,7 +30,8 @@ class DataBundle:
         train: `tf.data.Dataset`. Shuffled, augmented, batched training data.
         validation: `tf.data.Dataset` or None. Batched, not augmented.
         test: `tf.data.Dataset` or None. Batched, not augmented.
-        num_classes: int. Number of classes.
+        classes: int. Number of classes (`num_classes`, its 0.1 name, still
+            reads, with a warning).
         image_shape: tuple. `(height, width, channels)` fed to the model.
         class_names: tuple of str. Names of the classes.
         sizes: dict. Number of examples per split (None where unknown).
@@ -43,7 +46,7 @@ class DataBundle:
     train: object
     validation: object
     test: object
-    num_classes: int
+    classes: int
     image_shape: tuple
     class_names: tuple
     sizes: dict
@@ -52,6 +55,15 @@ class DataBundle:
     preprocessing: str = "tf"
     augment: str = "none"
     uniform_batches: bool = False
+
+    @property
+    def num_classes(self):
+        """The 0.1 name of `classes`."""
+        warn_once(
+            ("DataBundle", "num_classes"),
+            "DataBundle.num_classes is deprecated; read DataBundle.classes.",
+        )
+        return self.classes
 
     @property
     def steps_per_epoch(self):
@@ -76,7 +88,7 @@ def load_data(
     seed=0,
     cache=True,
     label_mode="sparse",
-    num_classes=None,
+    classes=None,
     mixup_alpha=0.0,
     cutmix_alpha=0.0,
     class_names=None,
@@ -86,6 +98,7 @@ def load_data(
     color_mode="auto",
     test_fraction=0.1,
     default_image_size=None,
+    num_classes=None,
 ):
     """Builds train/validation/test `tf.data` pipelines.
 
@@ -117,7 +130,7 @@ def load_data(
             file. Defaults to `True`.
         label_mode: str. `"sparse"` integer labels or `"categorical"`
             one-hot labels. Defaults to `"sparse"`.
-        num_classes: int or None. Classes; must cover every label. Defaults
+        classes: int or None. Classes; must cover every label. Defaults
             to the source's.
         mixup_alpha: float. MixUp on training batches when > 0 (needs
             `label_mode="categorical"`). Defaults to `0`.
@@ -145,6 +158,7 @@ def load_data(
             `image_size` is None (`train` passes the weights' or the model's
             size). Defaults to `None`: the images' own size, where they all
             share one.
+        num_classes: int or None. The 0.1 name of `classes`; warns.
 
     Returns:
         A `DataBundle`.
@@ -172,8 +186,11 @@ def load_data(
                 "`label_mode='categorical'`; received "
                 f"label_mode={label_mode!r}."
             )
+    num_classes = renamed_argument(
+        "load_data", "num_classes", "classes", num_classes, classes
+    )
     if num_classes is not None:
-        check_int("num_classes", num_classes, minimum=2)
+        check_int("classes", num_classes, minimum=2)
     size = _image_size(image_size)
 
     raw = load_source(
@@ -209,13 +226,13 @@ def load_data(
     elif raw.max_label is not None and raw.max_label >= num_classes:
         raise ValueError(
             f"Labels out of range: the data has label {raw.max_label} but "
-            f"`num_classes`/`classes` is {num_classes}; labels must lie in "
+            f"`classes` is {num_classes}; labels must lie in "
             f"[0, {num_classes - 1}]. Use classes >= {raw.max_label + 1}."
         )
     elif raw.num_classes > num_classes:
         raise ValueError(
             f"Labels out of range: {raw.source} has {raw.num_classes} "
-            f"classes but `num_classes`/`classes` is {num_classes}."
+            f"classes but `classes` is {num_classes}."
         )
     if augment == "auto":
         augment = "crop" if raw.source == "digits" else "crop_flip"
@@ -254,7 +271,7 @@ def load_data(
             splits.get("validation"), training=False, size=sizes.get("validation")
         ),
         test=pipe(splits.get("test"), training=False, size=sizes.get("test")),
-        num_classes=num_classes,
+        classes=num_classes,
         image_shape=tuple(image_shape),
         class_names=tuple(raw.class_names or (str(i) for i in range(num_classes))),
         sizes=sizes,

@@ -12,7 +12,7 @@ import keras
 from keras_residual.analysis.flops import count_flops
 from keras_residual.search.hypermodel import REJECTED
 from keras_residual.serving.export import export as export_model
-from keras_residual.serving.export import save_keras
+from keras_residual.utils.atomic import save_keras
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.atomic import write_text
 

@@ -88,7 +88,7 @@ def search(
         hypermodel = ResidualHyperModel(
             space,
             input_shape=data.image_shape,
-            classes=data.num_classes,
+            classes=data.classes,
             steps_per_epoch=data.steps_per_epoch or 100,
             epochs=epochs,
             recipe=recipe,

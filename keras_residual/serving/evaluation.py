@@ -77,9 +77,9 @@ def evaluate_export(
             f"{[s for s in SPLITS if s == 'all' or getattr(data, s) is not None]}."
         )
     classes = (predictor.card or {}).get("classes")
-    if classes is not None and classes < data.num_classes:
+    if classes is not None and classes < data.classes:
         raise ValueError(
-            f"{model_path!r} has {classes} classes; {dataset!r} has {data.num_classes}."
+            f"{model_path!r} has {classes} classes; {dataset!r} has {data.classes}."
         )
     exact = (
         predictor.takes_preprocessed

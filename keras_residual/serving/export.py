@@ -34,7 +34,9 @@ from keras_residual.serving.tflite import tflite_accuracy
 from keras_residual.utils.atomic import atomic_directory
 from keras_residual.utils.atomic import atomic_path
 from keras_residual.utils.atomic import remove_stale_staging
+from keras_residual.utils.atomic import save_keras  # noqa: F401 (0.1 import path)
 from keras_residual.utils.atomic import write_json
+from keras_residual.utils.deprecation import renamed_argument
 from keras_residual.utils.download import file_digest
 from keras_residual.utils.download import tree_digest
 from keras_residual.utils.dtype_policy import global_dtype_policy
@@ -47,7 +49,7 @@ DEFAULT_TOP_K = 5
 
 def export(
     model,
-    path,
+    out=None,
     format="saved_model",
     *,
     preprocessing="auto",
@@ -60,23 +62,25 @@ def export(
     representative_data=None,
     version=None,
     fold_batch_norm="auto",
+    path=None,
 ):
     """Exports `model` for serving, atomically, with a model card.
 
     Args:
         model: `keras.Model`. A model with one image input.
-        path: str. A directory for `"saved_model"`, a `.keras`, `.tflite`
-            or `.onnx` file otherwise.
+        out: str. Where to write: a directory for `"saved_model"`, a
+            `.keras`, `.tflite` or `.onnx` file otherwise (the name `out`
+            means the same in `train`, `search` and the CLI).
         format: str. `"saved_model"`, `"keras"`, `"tflite"` or `"onnx"`
             (the `serving_default` graph, for ONNX Runtime; needs the
             `onnx` extra). Defaults to `"saved_model"`.
         preprocessing: str or None. Preprocessing to embed in the serving
             signature, which then takes uint8 images of any size: `"tf"`,
-            `"caffe"` or `"torch"`; `None` for a signature that takes the
-            model's own float32 input; `"auto"` for the mode the model
-            records (`model.preprocessing`: its weights', or the pipeline's
-            that trained it), never guessed from its name; a model that
-            records none is refused. Defaults to `"auto"`.
+            `"caffe"` or `"torch"`; `"none"` for a signature that takes the
+            model's own float32 input (`None`, the 0.1 spelling, warns);
+            `"auto"` for the mode the model records (`model.preprocessing`:
+            its weights', or the pipeline's that trained it), never guessed
+            from its name; a model that records none is refused. Defaults to `"auto"`.
         image_size: tuple of int or None. `(height, width)` images are
             resized to. Defaults to the model's input size, or its spec's
             `default_size` when that is dynamic.
@@ -96,14 +100,15 @@ def export(
             `tf.data.Dataset` or an array of preprocessed images: calibrates
             int8; a bundle's test split also gives the card the TFLite
             model's accuracy. Defaults to `None`.
-        version: int or None. For a SavedModel, write it to `path/<version>/`,
-            the layout TF Serving watches (`path` is the model's base
-            directory; other versions stay). Defaults to `None` (`path`).
+        version: int or None. For a SavedModel, write it to `out/<version>/`,
+            the layout TF Serving watches (`out` is the model's base
+            directory; other versions stay). Defaults to `None` (`out`).
         fold_batch_norm: bool or `"auto"`. Fold each BatchNorm that follows
             a convolution into it, in the exported graph only. `"auto"`
             folds for SavedModels, where it measured faster; ONNX Runtime
             and the TFLite converter fold by themselves. Defaults to
             `"auto"`.
+        path: str or None. The 0.1 name of `out`; warns.
 
     Returns:
         The path written.
@@ -118,6 +123,9 @@ def export(
         raise TypeError(
             f"`model` must be a keras.Model; received {type(model).__name__}."
         )
+    path = renamed_argument("export", "path", "out", path, out)
+    if path is None:
+        raise TypeError("export() needs `out`, the destination to write.")
     model = _functional(model)
     check_choice("format", format, FORMATS)
     check_quantize(quantize, format, representative_data)
@@ -224,13 +232,13 @@ def _versioned(path, format, version):
         return path
     if format != "saved_model":
         raise ValueError(
-            f"`version={version!r}` writes TF Serving's `path/<version>/` "
+            f"`version={version!r}` writes TF Serving's `out/<version>/` "
             f"layout of a SavedModel; received format={format!r}."
         )
     check_int("version", version, minimum=1)
     if os.path.isfile(path):
         raise ValueError(
-            f"`path` {path!r} is a file; with `version` it is the model's base "
+            f"`out` {path!r} is a file; with `version` it is the model's base "
             "directory, which holds one directory per version."
         )
     return os.path.join(path, str(version))
@@ -251,20 +259,6 @@ def _write_card_for(card, staged, path):
     whose artefact is missing or does not match, which loading refuses."""
     card = dict(card, artifact_sha256=file_digest(staged, "sha256"))
     write_json(card_path(path), card)
-
-
-def save_keras(model, path):
-    """Saves `model` as a `.keras` file at `path`, atomically.
-
-    Args:
-        model: `keras.Model`. The model.
-        path: str. The destination, ending in `.keras`.
-    """
-    if not str(path).endswith(".keras"):
-        raise ValueError(f"`path` must end in '.keras'; received {path!r}.")
-    with atomic_path(path, suffix=".keras") as temporary:
-        model.save(temporary)
-    return path
 
 
 def float32_model(model):

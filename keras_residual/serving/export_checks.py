@@ -14,6 +14,7 @@ from keras_residual.serving.endpoints import PROBABILITIES_OUTPUT
 from keras_residual.serving.endpoints import SERVE_ENDPOINTS
 from keras_residual.serving.endpoints import TOP_K_CLASSES_OUTPUT
 from keras_residual.serving.endpoints import TOP_K_SCORES_OUTPUT
+from keras_residual.utils.deprecation import warn_once
 from keras_residual.utils.validation import check_choice
 
 FILE_SUFFIXES = {"keras": ".keras", "tflite": ".tflite", "onnx": ".onnx"}
@@ -96,7 +97,8 @@ def resolve_image_size(model, image_size):
 
 
 def resolve_preprocessing(model, preprocessing):
-    """The preprocessing mode to embed: `"auto"` reads the model's own.
+    """The preprocessing mode to embed (None for none): `"auto"` reads the
+    model's own, `"none"` embeds none (`None`, its 0.1 spelling, warns).
 
     Args:
         model: `keras.Model`. The model.
@@ -111,18 +113,27 @@ def resolve_preprocessing(model, preprocessing):
                 "built with registered weights nor trained by "
                 "keras_residual.train). Pass the mode its inputs were scaled "
                 "with: preprocessing='tf' ([-1, 1], what load_data and train "
-                "use), 'caffe' or 'torch'; or None for a signature that takes "
+                "use), 'caffe' or 'torch'; or 'none' for a signature that takes "
                 "the model's own float input."
             )
         return resolve_preprocessing(model, preprocessing)
     if preprocessing is None:
+        warn_once(
+            ("export", "preprocessing=None"),
+            "export(preprocessing=None) is deprecated: pass 'none' for a "
+            "signature without embedded preprocessing (None means 'the "
+            "default' elsewhere in keras_residual).",
+            stacklevel=4,
+        )
+        preprocessing = "none"
+    check_choice("preprocessing", preprocessing, PREPROCESSING_MODES + ("auto", "none"))
+    if preprocessing == "none":
         return None
-    check_choice("preprocessing", preprocessing, PREPROCESSING_MODES + ("auto",))
     channels = model.input_shape[-1]
     if preprocessing in ("caffe", "torch") and channels != 3:
         raise ValueError(
             f"preprocessing={preprocessing!r} needs RGB images; the model "
-            f"takes {channels} channel(s). Use 'tf' or None."
+            f"takes {channels} channel(s). Use 'tf' or 'none'."
         )
     return preprocessing
 

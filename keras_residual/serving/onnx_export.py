@@ -3,10 +3,10 @@ without TensorFlow.
 
 The `.onnx` file holds the SavedModel's `serving_default` graph, converted
 by tf2onnx: `images` (uint8 of any size, resized and preprocessed inside,
-or the model's own float input for an export with `preprocessing=None`) ->
+or the model's own float input for an export with `preprocessing="none"`) ->
 `probabilities`, `top_k_classes`, `top_k_scores` (or `features`). An ONNX
 graph has one entry point, so the float `serve_preprocessed` variant is
-the export with `preprocessing=None`.
+the export with `preprocessing="none"`.
 """
 
 import importlib

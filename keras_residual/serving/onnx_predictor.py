@@ -18,7 +18,7 @@ class ONNXPredictor(Predictor):
 
     Its one graph is the `serving_default` signature, so an export with
     preprocessing inside takes uint8 images only: `predict_preprocessed`
-    needs an export with `preprocessing=None`.
+    needs an export with `preprocessing="none"`.
     """
 
     def __init__(self, path, card):
@@ -74,7 +74,7 @@ class ONNXPredictor(Predictor):
         if not self.takes_preprocessed:
             raise ValueError(
                 f"{self.path!r} embeds its preprocessing, so it takes uint8 "
-                "images only; export with preprocessing=None for an ONNX "
+                "images only; export with preprocessing='none' for an ONNX "
                 "graph that takes preprocessed float input."
             )
         return self._run(self.check_images(inputs, "float32"))

@@ -8,7 +8,7 @@ Endpoints (each also a SavedModel signature):
   channels)`, any height and width (resized bilinearly inside) ->
   `probabilities` float32 `(batch, classes)`, `top_k_classes` int32 and
   `top_k_scores` float32 `(batch, k)`. A model without a classifier returns
-  `features` instead. With `preprocessing=None`, `images` is the model's own
+  `features` instead. With `preprocessing="none"`, `images` is the model's own
   float32 input instead.
 - `serve_preprocessed`: `inputs` float32 with the model's input shape,
   already preprocessed -> `probabilities` (or `features`); the model alone,

@@ -11,9 +11,9 @@ import time
 
 import keras
 
-from keras_residual.serving.export import save_keras
 from keras_residual.utils.atomic import atomic_path
 from keras_residual.utils.atomic import remove_stale_staging
+from keras_residual.utils.atomic import save_keras
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.atomic import write_text
 from keras_residual.utils.download import file_digest

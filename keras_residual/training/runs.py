@@ -10,11 +10,11 @@ import keras
 
 from keras_residual.analysis.plots import plot_history
 from keras_residual.serving.export import export as export_model
-from keras_residual.serving.export import save_keras
 from keras_residual.training.precision import detect_hardware
 from keras_residual.training.precision import resolve_jit_compile
 from keras_residual.utils.atomic import is_staging_name
 from keras_residual.utils.atomic import remove_stale_staging
+from keras_residual.utils.atomic import save_keras
 from keras_residual.utils.atomic import write_json
 
 
@@ -269,7 +269,7 @@ def run_metrics(
         "train_images": data.sizes["train"],
         "test_images": data.sizes.get("test"),
         "image_shape": list(data.image_shape),
-        "classes": data.num_classes,
+        "classes": data.classes,
         "class_names": list(data.class_names),
         "preprocessing": data.preprocessing,
     }

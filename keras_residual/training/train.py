@@ -238,7 +238,7 @@ def train(
         data_dir=data_dir,
         download=download,
         seed=seed,
-        num_classes=classes,
+        classes=classes,
         uniform_batches=distribution.num_processes > 1,
         skip_bad_images=skip_bad_images,
         class_names=class_names,
@@ -262,7 +262,7 @@ def train(
                 network = build(
                     model,
                     input_shape=data.image_shape,
-                    classes=data.num_classes,
+                    classes=data.classes,
                     preprocessing=data.preprocessing,
                     **(model_overrides or {}),
                 )
@@ -271,7 +271,7 @@ def train(
                     pretrained,
                     model,
                     data.image_shape,
-                    data.num_classes,
+                    data.classes,
                     data.preprocessing,
                     **(model_overrides or {}),
                 )

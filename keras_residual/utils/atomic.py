@@ -157,3 +157,17 @@ def _fsync_directory(directory):
         pass
     finally:
         os.close(handle)
+
+
+def save_keras(model, path):
+    """Saves `model` as a `.keras` file at `path`, atomically.
+
+    Args:
+        model: `keras.Model`. The model.
+        path: str. The destination, ending in `.keras`.
+    """
+    if not str(path).endswith(".keras"):
+        raise ValueError(f"`path` must end in '.keras'; received {path!r}.")
+    with atomic_path(path, suffix=".keras") as temporary:
+        model.save(temporary)
+    return path
