@@ -23,6 +23,7 @@ from keras_residual.core.spec import ModelSpec
 from keras_residual.core.spec import StageSpec
 from keras_residual.core.spec import StemSpec
 from keras_residual.data.loader import load_data
+from keras_residual.data.options import DataOptions
 from keras_residual.layers import DropPath
 from keras_residual.layers import ZeroPadShortcut
 from keras_residual.models.checkpoints import from_checkpoint
@@ -70,6 +71,8 @@ from keras_residual.models.zoo import register_model
 from keras_residual.serving.export import export
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.training.losses import ClassificationCrossentropy
+from keras_residual.training.options import DistributionOptions
+from keras_residual.training.options import RunOptions
 from keras_residual.training.precision import resolve_precision
 from keras_residual.training.precision import set_precision
 from keras_residual.training.presets import get_recipe

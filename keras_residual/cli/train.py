@@ -4,20 +4,46 @@ search from the command line."""
 import argparse
 
 import keras_residual
+from keras_residual.cli.options import add_option_flags
+from keras_residual.cli.options import options_from_args
 from keras_residual.cli.zoo import add_model_overrides
 from keras_residual.cli.zoo import model_overrides
-from keras_residual.core.preprocessing import PREPROCESSING_MODES
-from keras_residual.data.loader import AUGMENTATIONS
-from keras_residual.data.loader import COLOR_MODES
+from keras_residual.data.options import DataOptions
 from keras_residual.search.run import search
 from keras_residual.search.tuners import TUNERS
 from keras_residual.search.tuners import configure_distributed_search
-from keras_residual.training.distribute import DISTRIBUTIONS
+from keras_residual.training.options import DistributionOptions
+from keras_residual.training.options import RunOptions
 from keras_residual.training.precision import PRECISIONS
 
 
 def _train(args):
-    recipe_overrides = {
+    result = keras_residual.train(
+        args.model,
+        args.dataset,
+        args.out,
+        data=options_from_args(args, DataOptions),
+        run=options_from_args(args, RunOptions),
+        distribution=options_from_args(args, DistributionOptions),
+        model_overrides=model_overrides(args),
+        recipe_overrides=_recipe_overrides(args),
+    )
+    metrics = result.metrics
+    accuracy = metrics["test_accuracy"]
+    print(
+        f"{metrics['model']} on {metrics['dataset']}: "
+        f"{metrics['epochs_completed']} epochs, test accuracy "
+        f"{'n/a' if accuracy is None else f'{accuracy:.4f}'}, "
+        f"{metrics['params']:,} parameters, "
+        f"{metrics['images_per_second'] or 0:.0f} images/s "
+        f"({metrics['precision']}), {metrics['wall_seconds']:.1f} s. "
+        f"Run directory: {result.run_dir}"
+    )
+
+
+def _recipe_overrides(args):
+    """The recipe fields the recipe flags set."""
+    return {
         key: value
         for key, value in (
             ("learning_rate", args.learning_rate),
@@ -33,46 +59,6 @@ def _train(args):
         )
         if value is not None
     }
-    result = keras_residual.train(
-        args.model,
-        args.dataset,
-        args.out,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        recipe=args.recipe,
-        weights=args.weights,
-        preprocessing=args.preprocessing,
-        precision=args.precision,
-        jit_compile=_jit(args.jit_compile),
-        seed=args.seed,
-        resume=args.resume,
-        distribute=args.distribute,
-        coordinator_address=args.coordinator_address,
-        num_processes=args.num_processes,
-        process_id=args.process_id,
-        data_dir=args.data_dir,
-        download=args.download,
-        image_size=args.image_size,
-        classes=args.classes,
-        augment=args.augment,
-        color_mode=args.color_mode,
-        skip_bad_images=args.skip_bad_images,
-        export=not args.no_export,
-        verbose=args.verbose,
-        model_overrides=model_overrides(args),
-        recipe_overrides=recipe_overrides,
-    )
-    metrics = result.metrics
-    accuracy = metrics["test_accuracy"]
-    print(
-        f"{metrics['model']} on {metrics['dataset']}: "
-        f"{metrics['epochs_completed']} epochs, test accuracy "
-        f"{'n/a' if accuracy is None else f'{accuracy:.4f}'}, "
-        f"{metrics['params']:,} parameters, "
-        f"{metrics['images_per_second'] or 0:.0f} images/s "
-        f"({metrics['precision']}), {metrics['wall_seconds']:.1f} s. "
-        f"Run directory: {result.run_dir}"
-    )
 
 
 def _unfreeze(value):
@@ -99,10 +85,6 @@ def _ratio(value):
         ) from None
 
 
-def _jit(value):
-    return {"auto": "auto", "on": True, "off": False}[value]
-
-
 def add_train_parser(commands):
     """Adds the `train` and `tune` sub-commands.
 
@@ -115,24 +97,10 @@ def add_train_parser(commands):
     train.add_argument(
         "--model", default="ResNet20", help="A name from `keras-residual models`."
     )
-    _add_data_options(train)
+    _add_dataset(train)
     train.add_argument("--out", required=True, help="The run directory.")
-    train.add_argument("--epochs", type=int)
-    train.add_argument(
-        "--recipe",
-        help="he2015, modern, fast or finetune (see `keras-residual recipes`). "
-        "Defaults to finetune with --weights, else fast.",
-    )
-    train.add_argument(
-        "--weights",
-        help="Fine-tune from pretrained weights: a registered name (imagenet, "
-        "digits), a weights file, a .keras file or a run directory.",
-    )
-    train.add_argument(
-        "--preprocessing",
-        choices=PREPROCESSING_MODES,
-        help="How images are scaled; defaults to the weights' own, else tf.",
-    )
+    for group in (RunOptions, DataOptions, DistributionOptions):
+        add_option_flags(train, group)
     train.add_argument(
         "--head-epochs", type=int, help="Fine-tuning: epochs of the new head alone."
     )
@@ -166,71 +134,27 @@ def add_train_parser(commands):
         const=False,
         help="Fine-tuning: train BatchNorm layers in phase 2 (the default).",
     )
-    train.add_argument("--precision", default="auto", choices=PRECISIONS)
-    train.add_argument("--jit-compile", default="auto", choices=("auto", "on", "off"))
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument(
-        "--resume",
-        action="store_true",
-        help="Continue the run in --out from its last completed epoch.",
-    )
-    train.add_argument("--distribute", default="none", choices=DISTRIBUTIONS)
-    train.add_argument(
-        "--coordinator-address", help="host:port of process 0 (multi-process JAX)."
-    )
-    train.add_argument("--num-processes", type=int)
-    train.add_argument("--process-id", type=int)
-    train.add_argument("--classes", type=int)
-    train.add_argument("--augment", default="auto", choices=AUGMENTATIONS)
-    train.add_argument(
-        "--color-mode",
-        default="auto",
-        choices=COLOR_MODES,
-        help="An image folder's channels: auto (grey when all its images are "
-        "grey), rgb or grayscale.",
-    )
-    train.add_argument(
-        "--skip-bad-images",
-        action="store_true",
-        help="Leave out image files that cannot be decoded (counted and "
-        "reported) instead of refusing the folder.",
-    )
     train.add_argument("--learning-rate", type=float)
     train.add_argument("--label-smoothing", type=float)
     train.add_argument("--mixup", type=float, help="MixUp alpha.")
     train.add_argument("--cutmix", type=float, help="CutMix alpha.")
     train.add_argument("--steps-per-execution", type=int)
-    train.add_argument(
-        "--verbose",
-        type=int,
-        default=1,
-        choices=(0, 1, 2),
-        help="1 shows a progress bar. Defaults to 1.",
-    )
-    train.add_argument(
-        "--no-export", action="store_true", help="Skip model.keras and saved_model/."
-    )
     add_model_overrides(train)
     train.set_defaults(run=_train)
     add_tune_parser(commands)
 
 
-def _add_data_options(parser):
+def _add_dataset(parser):
     parser.add_argument(
         "--dataset",
         default="digits",
         help="'digits' (embedded), 'fashion_mnist' (offline after `apt-get "
         "install dataset-fashion-mnist`), a TFDS name or an image directory.",
     )
-    parser.add_argument(
-        "--data-dir",
-        help="TFDS data directory, also searched for Fashion-MNIST's IDX files.",
-    )
-    parser.add_argument(
-        "--download", action="store_true", help="Let TFDS download a missing dataset."
-    )
-    parser.add_argument("--image-size", type=int)
-    parser.add_argument("--batch-size", type=int)
+
+
+# The data options `search()` takes.
+SEARCH_DATA_OPTIONS = ("batch_size", "image_size", "data_dir", "download")
 
 
 def add_tune_parser(commands):
@@ -245,7 +169,8 @@ def add_tune_parser(commands):
         aliases=["tune"],
         help="Search block family, depth and width with Keras Tuner (also `tune`).",
     )
-    _add_data_options(tune)
+    _add_dataset(tune)
+    add_option_flags(tune, DataOptions, only=SEARCH_DATA_OPTIONS)
     tune.add_argument(
         "--out", required=True, help="Output directory; rerunning resumes the search."
     )

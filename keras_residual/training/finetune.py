@@ -298,6 +298,7 @@ def fit_in_phases(
     recipe,
     run_dir,
     *,
+    fine_tune=True,
     epochs,
     steps,
     batch_size,
@@ -306,10 +307,11 @@ def fit_in_phases(
     callbacks,
     verbose,
 ):
-    """Fine-tunes in two phases with plain `fit`, resumable after a kill in
-    either: phase 1 (the head, `recipe.head_epochs` epochs; none when 0)
-    checkpoints into `run_dir/checkpoints/head/`, phase 2 into
-    `run_dir/checkpoints/` like any run. A resumed run with a phase-2
+    """Trains with plain `fit`, from scratch in one phase, or fine-tunes in
+    two, resumable after a kill in either: phase 1 (the head,
+    `recipe.head_epochs` epochs; none when 0) checkpoints into
+    `run_dir/checkpoints/head/`, phase 2 into `run_dir/checkpoints/` like
+    any run. A resumed run with a phase-2
     checkpoint skips phase 1 and restores phase 2's trainable set and
     optimizer state; one without goes on with phase 1.
 
@@ -318,6 +320,8 @@ def fit_in_phases(
         data: `DataBundle`. The data.
         recipe: `Recipe`. Its fine-tuning fields decide the phases.
         run_dir: str. The run directory.
+        fine_tune: bool. Two phases from pretrained weights; False trains
+            every layer in one phase, from scratch. Defaults to `True`.
         epochs: int. Epochs of both phases together.
         steps: int. Steps per epoch.
         batch_size: int. The global batch size.
@@ -330,7 +334,8 @@ def fit_in_phases(
         `(backup, guard)`: phase 2's `ResumableBackup` (its rows hold every
         epoch) and the `NonFiniteLossGuard` that stopped training, if any.
     """
-    check_unfreeze(recipe, network)
+    if fine_tune:
+        check_unfreeze(recipe, network)
     meter = Throughput(data.sizes["train"] or steps * batch_size)
     recipe_callbacks = recipe.callbacks(run_dir)
     backup = next(c for c in recipe_callbacks if isinstance(c, ResumableBackup))
@@ -340,7 +345,8 @@ def fit_in_phases(
         os.path.join(run_dir, "checkpoints", "head"),
         csv_path=os.path.join(run_dir, "history.csv"),
     )
-    if recipe.head_epochs and backup.read_state() is None:  # phase 1 not done
+    # Phase 1, unless a phase-2 checkpoint shows it is done.
+    if fine_tune and recipe.head_epochs and backup.read_state() is None:
         set_phase(network, 1, recipe)
         with scope():
             network.compile(
@@ -363,15 +369,20 @@ def fit_in_phases(
             return head, head_guard
         backup.rows = list(head.rows)
         backup.resumed_from = head.resumed_from
-    if recipe.linear_probe:
-        recipe = probe_and_choose_rate(network, data, recipe, steps, backup, run_dir)
-    multipliers = set_phase(network, 2, recipe)
+    first_epoch = recipe.head_epochs if fine_tune else 0
+    multipliers = None
+    if fine_tune:
+        if recipe.linear_probe:
+            recipe = probe_and_choose_rate(
+                network, data, recipe, steps, backup, run_dir
+            )
+        multipliers = set_phase(network, 2, recipe)
     with scope():
         network.compile(
             **recipe.compile_kwargs(
                 network,
                 steps,
-                epochs - recipe.head_epochs,
+                epochs - first_epoch,
                 batch_size,
                 jit_compile,
                 multipliers=multipliers or None,
@@ -379,7 +390,7 @@ def fit_in_phases(
         )
     network.fit(
         data.train,
-        initial_epoch=recipe.head_epochs,
+        initial_epoch=first_epoch,
         epochs=epochs,
         callbacks=[*callbacks, meter, *recipe_callbacks],
         **fit,

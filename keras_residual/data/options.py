@@ -1,0 +1,61 @@
+"""`DataOptions`: the data options of `train()` and `keras-residual train`,
+each written once (see `keras_residual.utils.options`)."""
+
+from keras_residual.data.loader import AUGMENTATIONS
+from keras_residual.data.loader import COLOR_MODES
+from keras_residual.utils.options import option
+from keras_residual.utils.options import option_group
+
+
+@option_group
+class DataOptions:
+    """How `train()` reads its dataset (the arguments it passes to
+    `load_data`)."""
+
+    batch_size: int = option(
+        None,
+        "Global batch size; the learning rate scales with it. None: the recipe's.",
+        cli_type=int,
+    )
+    image_size: int = option(
+        None,
+        "Resize images to this size. None: the size the weights were trained "
+        "at, else the data's.",
+        cli_type=int,
+        setting=True,
+    )
+    classes: int = option(
+        None, "Classifier size. None: the data's.", cli_type=int, setting=True
+    )
+    augment: str = option(
+        "auto",
+        "Training augmentation (see `load_data`).",
+        choices=AUGMENTATIONS,
+        setting=True,
+    )
+    color_mode: str = option(
+        "auto",
+        "An image folder's channels: auto (grey when all its images are "
+        "grey), rgb or grayscale. Pretrained weights of another channel count "
+        "are adapted (timm's rule).",
+        choices=COLOR_MODES,
+        setting=True,
+    )
+    class_names: tuple = option(
+        None,
+        "Names of the classes of array data (folders and TFDS name their "
+        "own); the model records the data's names, so `model.keras`, the "
+        "SavedModel and `predict` show them.",
+        cli=False,
+    )
+    skip_bad_images: bool = option(
+        False,
+        "Leave out an image folder's files that cannot be decoded (counted "
+        "and reported) instead of refusing the folder.",
+    )
+    data_dir: str = option(
+        None,
+        "TFDS data directory, also searched for Fashion-MNIST's IDX files.",
+        cli_type=str,
+    )
+    download: bool = option(False, "Let TFDS download a missing dataset.")

@@ -1,0 +1,83 @@
+"""`RunOptions` and `DistributionOptions`: the options of `train()` and
+`keras-residual train` other than data, each written once (see
+`keras_residual.utils.options`)."""
+
+from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.training.distribute import DISTRIBUTIONS
+from keras_residual.training.precision import PRECISIONS
+from keras_residual.utils.options import option
+from keras_residual.utils.options import option_group
+
+JIT_FLAGS = {"auto": "auto", "on": True, "off": False}
+
+
+@option_group
+class RunOptions:
+    """What a `train()` run does: its recipe, weights, numerics and
+    artefacts."""
+
+    epochs: int = option(None, "Epochs. None: the recipe's.", cli_type=int)
+    recipe: str = option(
+        None,
+        "A recipe name (he2015, modern, fast, finetune; see `list_recipes()`) "
+        "or a `Recipe`. None: finetune with `weights`, else fast.",
+        cli_type=str,
+    )
+    weights: str = option(
+        None,
+        "Fine-tune from pretrained weights: a name registered for the model "
+        "(imagenet, digits), a weights file, a .keras file or a run directory; "
+        "the recipe's fine-tuning fields apply (see docs/fine-tuning.md). "
+        "None: from scratch.",
+        cli_type=str,
+    )
+    preprocessing: str = option(
+        None,
+        "How images are scaled: tf, caffe or torch. None: the weights' own, else tf.",
+        choices=PREPROCESSING_MODES,
+    )
+    precision: str = option(
+        "auto",
+        "auto (measured for this machine and model), float32, mixed_float16 "
+        "or mixed_bfloat16.",
+        choices=PRECISIONS,
+    )
+    jit_compile: object = option(
+        "auto",
+        "XLA compilation: 'auto', True or False (CLI: auto, on, off).",
+        cli_choices=tuple(JIT_FLAGS),
+        parse=JIT_FLAGS.get,
+    )
+    seed: int = option(
+        0, "Seeds initialisation, shuffling and augmentation.", setting=True
+    )
+    resume: bool = option(
+        False,
+        "Continue the run in `out` from its last completed epoch; without it, "
+        "an existing run in `out` is refused.",
+    )
+    export: bool = option(
+        True,
+        "Write model.keras and saved_model/ at the end (process 0 only).",
+    )
+    verbose: int = option(
+        1, "fit's verbosity (1 shows a progress bar).", choices=(0, 1, 2)
+    )
+
+
+@option_group
+class DistributionOptions:
+    """Data parallelism of a `train()` run."""
+
+    distribute: str = option(
+        "none", "none, mirrored or data_parallel.", choices=DISTRIBUTIONS
+    )
+    coordinator_address: str = option(
+        None, "Multi-process JAX: process 0's host:port.", cli_type=str
+    )
+    num_processes: int = option(
+        None, "Multi-process JAX: the number of processes.", cli_type=int
+    )
+    process_id: int = option(
+        None, "Multi-process JAX: this process's index.", cli_type=int
+    )

@@ -1,0 +1,91 @@
+"""`train()`'s options are written once, in option groups (#27): the flat
+0.1 keywords and the groups give the same run, the CLI flags come from the
+groups' fields, and mistakes are refused with close matches."""
+
+import argparse
+import dataclasses
+import json
+import os
+
+import pytest
+
+import keras_residual as kr
+from keras_residual.cli.options import add_option_flags
+from keras_residual.cli.options import options_from_args
+from keras_residual.data.options import DataOptions
+from keras_residual.training.options import DistributionOptions
+from keras_residual.training.options import RunOptions
+from keras_residual.training.runs import RUN_IDENTITY
+
+GROUPS = (DataOptions, RunOptions, DistributionOptions)
+TINY = {"depths": (1, 1, 1)}
+
+
+def test_each_field_documents_itself_in_the_group_docstring():
+    for group in GROUPS:
+        for field in dataclasses.fields(group):
+            assert f"{field.name}: " in group.__doc__, (group, field.name)
+            assert field.metadata["doc"].split()[0] in group.__doc__
+
+
+def test_cli_flags_are_the_groups_fields_and_parse_back_to_the_defaults():
+    parser = argparse.ArgumentParser()
+    for group in GROUPS:
+        add_option_flags(parser, group)
+    flags = {a.dest for a in parser._actions}  # noqa: SLF001
+    for group in GROUPS:
+        cli_fields = {
+            f.name for f in dataclasses.fields(group) if f.metadata.get("cli", True)
+        }
+        assert cli_fields <= flags
+        assert options_from_args(parser.parse_args([]), group) == group()
+    args = parser.parse_args(["--no-export", "--jit-compile", "off", "--epochs", "3"])
+    run = options_from_args(args, RunOptions)
+    assert run == RunOptions(export=False, jit_compile=False, epochs=3)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--precision", "float64"])  # choices from the field
+
+
+def test_unknown_keywords_and_wrong_groups_are_refused_with_close_matches(tmp_path):
+    with pytest.raises(TypeError, match=r"'epoch'.*did you mean 'epochs'"):
+        kr.train("ResNet20", "digits", str(tmp_path / "a"), epoch=1)
+    with pytest.raises(TypeError, match=r"`run` must be a RunOptions"):
+        kr.train("ResNet20", "digits", str(tmp_path / "b"), run={"epochs": 1})
+    assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")
+
+
+@pytest.mark.xdist_group("train_tiny")
+def test_the_flat_keywords_and_the_groups_give_the_same_run(tmp_path):
+    flat = kr.train(
+        "ResNet20",
+        "digits",
+        str(tmp_path / "flat"),
+        epochs=1,
+        batch_size=128,
+        precision="float32",
+        seed=3,
+        augment="none",
+        export=False,
+        verbose=0,
+        model_overrides=TINY,
+    )
+    grouped = kr.train(
+        "ResNet20",
+        "digits",
+        str(tmp_path / "grouped"),
+        data=DataOptions(batch_size=128, augment="crop"),
+        run=RunOptions(epochs=1, precision="float32", seed=3, export=False),
+        augment="none",  # a flat keyword overrides the group's field
+        verbose=0,
+        model_overrides=TINY,
+    )
+    settings = [
+        json.load(open(os.path.join(r.run_dir, "run.json"))) for r in (flat, grouped)
+    ]
+    assert settings[0] == settings[1]
+    assert set(RUN_IDENTITY) <= set(settings[0])
+    assert settings[0]["augment"] == "none" and settings[0]["seed"] == 3
+    assert flat.metrics["test_accuracy"] == pytest.approx(
+        grouped.metrics["test_accuracy"], abs=1e-6
+    )
+    assert not os.path.exists(os.path.join(flat.run_dir, "model.keras"))
