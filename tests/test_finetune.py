@@ -203,7 +203,9 @@ def test_finetune_refuses_other_architectures_and_bad_options(tmp_path):
     highway.save(keras_file)
     with pytest.raises(ValueError, match=r"`weights`.*highway\.keras.*layer"):
         kr.train("ResNet20", data, str(tmp_path / "b"), weights=keras_file, **common)
-    with pytest.raises(ValueError, match=r"`weights` 'no_such'.*registered.*run"):
+    with pytest.raises(
+        ValueError, match=r"received 'no_such'.*'digits'.*run directory"
+    ):
         kr.train("ResNet20", data, str(tmp_path / "c"), weights="no_such", **common)
     empty = tmp_path / "empty_run"
     empty.mkdir()

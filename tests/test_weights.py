@@ -296,3 +296,44 @@ def test_rgb_weights_adapt_to_one_or_n_input_channels(tmp_path):
         )
     finally:
         kr.weights.unregister_weights("ResNet20", "rgb_test")
+
+
+def test_build_takes_a_keras_file_or_run_directory_through_the_one_resolver(
+    tmp_path,
+):
+    """`build()` and `train()` resolve `weights=` with one function: a
+    `.keras` file loads into `build()` too, with the source's input,
+    preprocessing and class names, and a new classifier for other classes."""
+    from keras_residual.weights.resolve import resolve_weights
+
+    keras.utils.set_random_seed(7)
+    source = kr.ResNet20(
+        input_shape=(32, 32, 1),
+        classes=4,
+        depths=(1, 1, 1),
+        preprocessing="tf",
+        class_names=["a", "b", "c", "d"],
+    )
+    path = str(tmp_path / "source.keras")
+    source.save(path)
+    request = resolve_weights("ResNet20", path)
+    assert request.kind == "keras" and request.classes == 4
+    assert resolve_weights("ResNet20", request) is request
+
+    same = kr.build("ResNet20", weights=path, depths=(1, 1, 1))
+    assert same.input_shape == (None, 32, 32, 1)
+    assert same.preprocessing == "tf" and same.class_names == ["a", "b", "c", "d"]
+    assert_same_weights(weights_of(same), weights_of(source))
+    images = random_images(2, 32, channels=1)
+    np.testing.assert_allclose(same.predict(images), source.predict(images), atol=1e-6)
+
+    with pytest.warns(UserWarning, match="except the classifier 'predictions'"):
+        other = kr.build("ResNet20", weights=path, depths=(1, 1, 1), classes=3)
+    assert other.class_names is None
+    for layer in other.layers:
+        if layer.weights and layer.name != "predictions":
+            assert_same_weights(
+                layer.get_weights(), source.get_layer(layer.name).get_weights()
+            )
+    with pytest.raises(ValueError, match="does not fit"):
+        kr.build("ResNet20", weights=path)  # 3 blocks a stage: not the same net

@@ -128,8 +128,12 @@ def build(
             spec (`ModelSpec`, its dict or its JSON-decoded dict).
         include_top: bool. Add the pooling and `predictions` classifier.
             Defaults to `True`.
-        weights: None, str or path. `None`, a weights file, or a name
-            registered for the model (e.g. `"imagenet"`). Defaults to `None`.
+        weights: None, str or path. A name registered for the model (e.g.
+            `"imagenet"`), a weights file (`.h5`, `.weights.h5`), a
+            timm/torchvision state dict (`.safetensors`, `.pth`), a `.keras`
+            file or a run directory of `train()`; another number of
+            `classes` leaves the classifier new, with a warning. Defaults to
+            `None`.
         input_tensor: tensor or None. Optional input tensor.
         input_shape: tuple or None. `(height, width, channels)`.
         pooling: None, `"avg"` or `"max"`. Pooling for `include_top=False`.
@@ -161,19 +165,8 @@ def build(
     _check_weights_rank(weights, request, input_shape, input_tensor)
     if classes is None:
         classes = _default_classes(request, default_classes)
-    entry = request.entry if request else None
-    if (
-        input_shape is None
-        and input_tensor is None
-        and entry
-        and (
-            entry.input_channels != 3
-            or entry.input_size not in (None, spec.default_size)
-        )
-    ):
-        # The weights' own input: Fashion-MNIST's are 28x28x1.
-        size = (entry.input_size or spec.default_size) if include_top else None
-        input_shape = (size, size, entry.input_channels)
+    if input_shape is None and input_tensor is None:
+        input_shape = _weights_input_shape(request, spec, include_top)
     network = ResidualModel(
         spec,
         include_top=include_top,
@@ -185,7 +178,7 @@ def build(
         name=name or (model_name.lower() if model_name else "residual_model"),
         preprocessing=preprocessing,
         class_names=(
-            _class_names(entry, classes, include_top)
+            _class_names(request, classes, include_top)
             if class_names is None
             else class_names
         ),
@@ -211,16 +204,33 @@ def _check_weights_rank(weights, request, input_shape, input_tensor):
 
 def _default_classes(request, default_classes):
     """The weights' classes, else the model's default."""
+    return (request and request.classes) or default_classes
+
+
+def _weights_input_shape(request, spec, include_top):
+    """The input the weights were trained on where it is not the spec's
+    default RGB input (Fashion-MNIST's are 28x28x1), else None."""
+    entry = request.entry if request else None
+    source = request.source_model if request else None
+    if entry and (
+        entry.input_channels != 3 or entry.input_size not in (None, spec.default_size)
+    ):
+        size = (entry.input_size or spec.default_size) if include_top else None
+        return (size, size, entry.input_channels)
+    if source is not None and len(source.image_shape) == 3:
+        height, width, channels = source.image_shape
+        return (height, width, channels) if include_top else (None, None, channels)
+    return None
+
+
+def _class_names(request, classes, include_top):
+    """The weights' class names (registered, or a trained model's), where
+    their classifier is kept."""
+    names = None
     if request and request.entry:
-        return request.entry.classes
-    if request and request.checkpoint and request.checkpoint.architecture.classes:
-        return request.checkpoint.architecture.classes
-    return default_classes
-
-
-def _class_names(entry, classes, include_top):
-    """The registered weights' class names, where their classifier is kept."""
-    names = entry.class_names if entry else None
+        names = request.entry.class_names
+    elif request and request.source_model is not None:
+        names = request.source_model.class_names
     if not include_top or not names or len(names) != classes:
         return None
     return list(names)
@@ -228,11 +238,11 @@ def _class_names(entry, classes, include_top):
 
 def _preprocessing(preprocessing, request):
     """The preprocessing the model records: the one given, else the
-    registered weights' own; a disagreement with the weights is refused."""
+    weights' own; a disagreement with registered weights is refused."""
     entry = request.entry if request else None
     trained = entry.preprocessing if entry else None
     if preprocessing is None:
-        return trained
+        return request.preprocessing if request else None
     check_choice("preprocessing", preprocessing, PREPROCESSING_MODES)
     if trained is not None and preprocessing != trained:
         raise ValueError(
@@ -252,8 +262,10 @@ and accepts `build()` overrides (`depths`, `widths`, `width_multiplier`,
 Args:
     include_top: bool. Add the `avg_pool` + `predictions` head.
         Defaults to `True`.
-    weights: None, str or path. `None`, a weights file or a registered name
-        (see `keras_residual.list_weights("{name}")`). Defaults to `None`.
+    weights: None, str or path. A registered name (see
+        `keras_residual.list_weights("{name}")`), a weights file, a state
+        dict, a `.keras` file or a run directory (as `build()`). Defaults to
+        `None`.
     input_tensor: tensor or None. Optional input tensor.
     input_shape: tuple or None. `(height, width, channels)`, at least
         {min_size}x{min_size}. Defaults to `({size}, {size}, 3)` with the top

@@ -1,5 +1,5 @@
-"""Fine-tuning from pretrained weights: reading `weights=` (a registered
-name, a weights file, a `.keras` file or a run directory) into a new model,
+"""Fine-tuning from pretrained weights: the model built with them (through
+`build()`, which resolves `weights=` with `keras_residual.weights.resolve`),
 and the trainable set and learning rates of the two phases.
 
 Phase 1 trains the new classifier only; the backbone is frozen, so its
@@ -9,8 +9,8 @@ backbone, or its last N stages, with a lower learning rate than the head
 BatchNorm layers.
 """
 
-import dataclasses
 import os
+import warnings
 
 import keras
 
@@ -21,190 +21,41 @@ from keras_residual.training.callbacks import NonFiniteLossGuard
 from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.training.callbacks import Throughput
 from keras_residual.training.linear_probe import probe_and_choose_rate
-from keras_residual.training.runs import load_trained_model
-from keras_residual.weights.converters import read_checkpoint
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
-from keras_residual.weights.hdf5 import adapt_input_channels
-from keras_residual.weights.hdf5 import load_weights_but_classifier
-from keras_residual.weights.registry import get_weights_entry
-from keras_residual.weights.state_dict import checkpoint_format
 
 
-@dataclasses.dataclass(frozen=True)
-class Pretrained:
-    """A resolved `weights=` argument of `train()`.
+def build_pretrained(request, model, input_shape, classes, preprocessing, **overrides):
+    """Builds `model` for `input_shape` and `classes` with the resolved
+    weights, all or nothing (`build()` loads them); a different number of
+    classes gets a new classifier, and a printed line says so.
 
     Args:
-        weights: str. What the user passed (a name, or an absolute path).
-        kind: str. `"registered"`, `"file"` (HDF5), `"checkpoint"` (a
-            timm/torchvision state dict) or `"keras"` (a `.keras` file or a
-            run directory).
-        preprocessing: str or None. The mode the weights were trained with.
-        input_size: tuple or None. `(height, width)` they were trained at.
-        classes: int or None. Their classifier's size.
-        source_model: `keras.Model` or None. The loaded model (`"keras"`).
-    """
-
-    weights: str
-    kind: str
-    preprocessing: str = None
-    input_size: tuple = None
-    classes: int = None
-    source_model: object = None
-
-
-def resolve_pretrained(weights, model):
-    """Reads what `train(weights=...)` names, before any data is loaded.
-
-    Args:
-        weights: str or path. A weights name registered for `model`, a
-            weights file (`.h5`, `.weights.h5`), a `.keras` file or a run
-            directory of `train()`.
-        model: str or spec. The `model` argument of `train()`.
-
-    Returns:
-        A `Pretrained`.
-    """
-    if not isinstance(weights, (str, os.PathLike)):
-        raise TypeError(
-            "`weights` must be a registered weights name or a path; received "
-            f"{weights!r} of type {type(weights).__name__}."
-        )
-    weights = os.fspath(weights)
-    entry = get_weights_entry(model, weights) if isinstance(model, str) else None
-    if entry is not None:
-        size = entry.input_size
-        return Pretrained(
-            weights,
-            "registered",
-            entry.preprocessing,
-            None if size is None else (size, size),
-            entry.classes,
-        )
-    if os.path.isdir(weights) or weights.endswith(".keras"):
-        if not os.path.exists(weights):
-            raise ValueError(f"`weights` file not found: {weights!r}.")
-        source, _ = load_trained_model(weights, argument="`weights`", compile=False)
-        if not hasattr(source, "spec"):
-            raise ValueError(
-                f"`weights` {weights!r} holds a {type(source).__name__}, not a "
-                "keras_residual model; load its weights into a keras_residual "
-                "model and save that."
-            )
-        size = tuple(source.image_shape[:2])
-        return Pretrained(
-            os.path.abspath(weights),
-            "keras",
-            source.preprocessing,
-            None if None in size else size,
-            source.classes if source.include_top else None,
-            source,
-        )
-    if os.path.isfile(weights) and checkpoint_format(weights) in (
-        "safetensors",
-        "torch",
-    ):
-        architecture = read_checkpoint(weights).architecture
-        return Pretrained(
-            os.path.abspath(weights), "checkpoint", classes=architecture.classes
-        )
-    if os.path.isfile(weights):
-        return Pretrained(os.path.abspath(weights), "file")
-    raise ValueError(
-        f"`weights` {weights!r} is neither a weights name registered for "
-        f"{model!r} nor an existing file or run directory. Pass a registered "
-        "name (see keras_residual.list_weights()), an .h5, .weights.h5, "
-        ".safetensors, .pth or .keras file, or a run directory of "
-        "keras_residual.train."
-    )
-
-
-def build_pretrained(
-    pretrained, model, input_shape, classes, preprocessing, **overrides
-):
-    """Builds `model` for `input_shape` and `classes` with the pretrained
-    weights, all or nothing; a different number of classes gets a new
-    classifier (and a printed line says so).
-
-    Args:
-        pretrained: `Pretrained`. From `resolve_pretrained`.
+        request: `WeightsRequest`. From `resolve_weights`.
         model: str or spec. What to build.
         input_shape: tuple. The data's image shape.
         classes: int. The data's classes.
-        preprocessing: str. The mode the data is scaled with.
+        preprocessing: str. The mode the data is scaled with; it may differ
+            from the weights' when `train(preprocessing=...)` says so.
         **overrides: `build()` overrides.
     """
-    # build() loads registered weights and PyTorch checkpoints itself (in
-    # the checkpoint's layout, with a new classifier where classes differ).
-    by_build = pretrained.kind in ("registered", "checkpoint")
-    network = build(
-        model,
-        input_shape=input_shape,
-        classes=classes,
-        weights=pretrained.weights if by_build else None,
-        **overrides,
-    )
-    # What the model is trained on from here; it may differ from what the
-    # weights saw when `train(preprocessing=...)` says so.
+    with warnings.catch_warnings():  # said below, in train's words
+        warnings.filterwarnings("ignore", "Loaded .* except the classifier")
+        network = build(
+            model,
+            input_shape=input_shape,
+            classes=classes,
+            weights=request,
+            **overrides,
+        )
     network.preprocessing = preprocessing
-    if pretrained.kind == "keras":
-        _copy_weights(pretrained.source_model, network, pretrained.weights)
-    elif pretrained.kind == "file":
-        load_weights_but_classifier(network, pretrained.weights)
-    if pretrained.classes is not None and pretrained.classes != classes:
+    if request.classes is not None and request.classes != classes:
         print(
-            f"Fine-tuning from {pretrained.weights}: new {classes}-class "
+            f"Fine-tuning from {request.weights}: new {classes}-class "
             f"classifier {CLASSIFIER_LAYER!r} (the weights have "
-            f"{pretrained.classes} classes).",
+            f"{request.classes} classes).",
             flush=True,
         )
     return network
-
-
-def _copy_weights(source, network, weights):
-    """Copies `source`'s variables into `network` layer by layer, by name;
-    only the classifier may differ (it is left new), the first convolution
-    is adapted to another number of input channels (timm's rule), and
-    neither model may have a weighted layer the other lacks. Checks
-    everything before assigning anything."""
-    pairs = []
-    first = True
-    for layer in network.layers:
-        if not layer.weights:
-            continue
-        try:
-            origin = source.get_layer(layer.name)
-        except ValueError:
-            origin = None
-        shapes = [tuple(v.shape) for v in layer.weights]
-        values = None if origin is None else origin.get_weights()
-        if first and values is not None:
-            values = adapt_input_channels(values, shapes, layer.name, network.name)
-        first = False
-        found = None if values is None else [tuple(v.shape) for v in values]
-        if found == shapes:
-            pairs.append((layer, values))
-        elif layer.name != CLASSIFIER_LAYER:
-            raise ValueError(
-                f"`weights` {weights!r} does not fit {network.name}: its layer "
-                f"{layer.name!r} has shapes {found}, the model expects {shapes}. "
-                "It belongs to another architecture; nothing was loaded."
-            )
-    ours = {layer.name for layer in network.layers}
-    extra = [
-        layer.name
-        for layer in source.layers
-        if layer.weights and layer.name not in ours
-    ]
-    if extra:
-        raise ValueError(
-            f"`weights` {weights!r} does not fit {network.name}: it has layers "
-            f"the model lacks ({', '.join(extra[:3])}"
-            f"{', ...' if len(extra) > 3 else ''}). It belongs to another "
-            "architecture; nothing was loaded."
-        )
-    for layer, values in pairs:
-        layer.set_weights(values)
 
 
 def layer_ranks(model):

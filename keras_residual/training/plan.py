@@ -9,11 +9,11 @@ import os
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.models.zoo import model_spec
 from keras_residual.training.distribute import setup_distribution
-from keras_residual.training.finetune import resolve_pretrained
 from keras_residual.training.presets import run_recipe
 from keras_residual.utils.options import option_settings
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
+from keras_residual.weights.resolve import resolve_weights
 
 
 @dataclasses.dataclass
@@ -26,7 +26,7 @@ class RunPlan:
         data: `DataOptions`. The data options.
         run: `RunOptions`. The run options.
         recipe: `Recipe`. The resolved recipe (its epochs are the run's).
-        pretrained: `Pretrained` or None. The resolved `weights`.
+        pretrained: `WeightsRequest` or None. The resolved `weights`.
         preprocessing: str. How images are scaled.
         batch_size: int. The global batch size.
         distribution: `Distribution`. The data-parallel set-up.
@@ -81,7 +81,7 @@ def plan_run(model, dataset, out, groups, model_overrides, recipe_overrides):
     """
     data, run = groups["data"], groups["run"]
     recipe = run_recipe(run.recipe, run.weights, run.epochs, recipe_overrides)
-    pretrained = None if run.weights is None else resolve_pretrained(run.weights, model)
+    pretrained = resolve_weights(model, run.weights)
     preprocessing = run.preprocessing
     if preprocessing is None:
         preprocessing = (pretrained and pretrained.preprocessing) or "tf"

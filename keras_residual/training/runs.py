@@ -16,57 +16,7 @@ from keras_residual.utils.atomic import is_staging_name
 from keras_residual.utils.atomic import remove_stale_staging
 from keras_residual.utils.atomic import save_keras
 from keras_residual.utils.atomic import write_json
-
-
-def load_trained_model(source, argument="RUN_DIR_OR_CHECKPOINT", compile=True):
-    """Loads a trained model: what `export` exports and `train(weights=...)`
-    fine-tunes from.
-
-    Args:
-        source: str. A run directory (its `model.keras`, else
-            `checkpoints/best.keras`, and its `metrics.json`) or a `.keras`
-            file.
-        argument: str. The argument named in error messages. Defaults to
-            `"RUN_DIR_OR_CHECKPOINT"`.
-        compile: bool. Restore the optimizer and loss too. Defaults to
-            `True`.
-
-    Returns:
-        `(model, metrics)`, where `metrics` is the run's `metrics.json` or
-        None.
-    """
-    metrics = None
-    if os.path.isdir(source):
-        candidates = [
-            os.path.join(source, "model.keras"),
-            os.path.join(source, "checkpoints", "best.keras"),
-        ]
-        checkpoint = next((c for c in candidates if os.path.isfile(c)), None)
-        if checkpoint is None:
-            raise ValueError(
-                f"{source!r} holds no model.keras or checkpoints/best.keras; "
-                "pass a run directory of `keras-residual train` or a .keras "
-                "file."
-            )
-        metrics_path = os.path.join(source, "metrics.json")
-        if os.path.isfile(metrics_path):
-            with open(metrics_path) as handle:
-                metrics = json.load(handle)
-    elif os.path.isfile(source) and source.endswith(".keras"):
-        checkpoint = source
-    else:
-        raise ValueError(
-            f"{argument} must be a run directory or a .keras file; received {source!r}."
-        )
-    try:
-        model = keras.saving.load_model(checkpoint, safe_mode=True, compile=compile)
-    except Exception as error:
-        raise ValueError(
-            f"Could not load {checkpoint!r} ({type(error).__name__}: "
-            f"{str(error).splitlines()[0][:200]})."
-        ) from None
-    return model, metrics
-
+from keras_residual.weights.keras_source import load_trained_model  # noqa: F401
 
 # Settings that must not change when a run is resumed.
 RUN_IDENTITY = (

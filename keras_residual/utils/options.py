@@ -86,7 +86,11 @@ def gather_options(where, groups, flat):
 
 
 def option_settings(*groups):
-    """`{name: value}` of the fields marked `setting` across `groups`."""
+    """`{name: value}` of the fields marked `setting` across `groups`.
+
+    Args:
+        *groups: option group instances.
+    """
     return {
         field.name: getattr(group, field.name)
         for group in groups

@@ -1,5 +1,7 @@
-"""Resolving `weights=` (a registered name or a file) and loading it into a
-freshly built model, downloading registered files on first use."""
+"""Resolving `weights=` (a registered name, a weights file, a PyTorch state
+dict, a `.keras` file or a run directory) and loading it into a freshly
+built model, downloading registered files on first use: the one resolver
+of `build()`, `from_checkpoint()` and `train()`."""
 
 import dataclasses
 import os
@@ -13,6 +15,9 @@ from keras_residual.weights.converters import load_checkpoint
 from keras_residual.weights.converters import read_checkpoint
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.hdf5 import load_weights
+from keras_residual.weights.hdf5 import load_weights_but_classifier
+from keras_residual.weights.keras_source import copy_weights
+from keras_residual.weights.keras_source import load_keras_source
 from keras_residual.weights.registry import WeightsEntry
 from keras_residual.weights.registry import get_weights_entry
 from keras_residual.weights.registry import list_weights
@@ -24,78 +29,140 @@ STATE_DICT_SUFFIXES = (".safetensors", *TORCH_SUFFIXES)
 
 @dataclasses.dataclass(frozen=True)
 class WeightsRequest:
-    """A resolved `weights=` argument.
+    """A resolved `weights=` argument, the one answer `build()`,
+    `from_checkpoint()` and `train()` share.
 
     Args:
-        entry: `WeightsEntry` or None. The registered weights, if any.
-        path: str or None. A user-given file.
-        checkpoint: `TorchCheckpoint` or None. A PyTorch state dict (timm,
-            torchvision), read and recognised; the model is built in its
-            layout.
+        weights: str. A registered name as given, or an absolute path.
+        kind: str. `"registered"`, `"checkpoint"` (a timm/torchvision state
+            dict), `"file"` (a Keras weights file) or `"keras"` (a `.keras`
+            file or a run directory of `train()`).
+        entry: `WeightsEntry` or None. The registered weights.
+        checkpoint: `TorchCheckpoint` or None. A state dict, read and
+            recognised; the model is built in its layout.
+        source_model: `ResidualModel` or None. The loaded `"keras"` source.
     """
 
+    weights: str
+    kind: str
     entry: WeightsEntry = None
-    path: str = None
     checkpoint: TorchCheckpoint = None
+    source_model: object = None
+
+    @property
+    def path(self):
+        """The user's file, or None for registered weights."""
+        return None if self.kind == "registered" else self.weights
+
+    @property
+    def preprocessing(self):
+        """The preprocessing mode the weights were trained with, if known."""
+        if self.entry is not None:
+            return self.entry.preprocessing
+        return getattr(self.source_model, "preprocessing", None)
+
+    @property
+    def input_size(self):
+        """`(height, width)` the weights were trained at, if known."""
+        if self.entry is not None and self.entry.input_size is not None:
+            return (self.entry.input_size,) * 2
+        if self.source_model is not None:
+            size = tuple(self.source_model.image_shape[:2])
+            return None if None in size else size
+        return None
+
+    @property
+    def classes(self):
+        """The number of classes of the weights' classifier, if any."""
+        if self.entry is not None:
+            return self.entry.classes
+        if self.checkpoint is not None:
+            return self.checkpoint.architecture.classes
+        if self.source_model is not None and self.source_model.include_top:
+            return self.source_model.classes
+        return None
 
 
-def resolve_weights(model_name, weights, include_top, classifier_activation):
+def resolve_weights(
+    model_name, weights, include_top=True, classifier_activation="softmax"
+):
     """Interprets `weights=` before anything is built or downloaded.
 
     Args:
         model_name: str or None. The registered model name (None for a spec
-            built directly, which takes weight files only).
-        weights: None, str or path. The `weights=` argument.
-        include_top: bool. Whether the model has its classifier.
+            built directly, which takes files only).
+        weights: None, str, path or `WeightsRequest`. A name registered for
+            the model, a weights file (`.h5`, `.weights.h5`), a state dict
+            (`.safetensors`, `.pth`), a `.keras` file or a run directory of
+            `train()`; a `WeightsRequest` is returned as it is.
+        include_top: bool. Whether the model has its classifier. Defaults
+            to `True`.
         classifier_activation: str or None. The classifier's activation.
+            Defaults to `"softmax"`.
 
     Returns:
         A `WeightsRequest`, or None for `weights=None`.
 
     Raises:
-        ValueError: unknown name (with close matches), missing file, or a
-            classifier activation other than softmax/None with pretrained
+        ValueError: unknown name (with close matches), missing file, a
+            `.keras` source that is not a keras_residual model, or a
+            classifier activation other than softmax/None with registered
             weights.
     """
-    if weights is None:
-        return None
+    if weights is None or isinstance(weights, WeightsRequest):
+        return weights
     if not isinstance(weights, (str, os.PathLike)):
         raise TypeError(
             "`weights` must be None, a file path or a registered name; "
             f"received {weights!r} of type {type(weights).__name__}."
         )
     weights = os.fspath(weights)
-    entry = get_weights_entry(model_name, weights)
-    if entry is None and os.path.isfile(weights):
-        if checkpoint_format(weights) in ("safetensors", "torch"):
-            return WeightsRequest(path=weights, checkpoint=read_checkpoint(weights))
-        return WeightsRequest(path=weights)
+    model_name = model_name if isinstance(model_name, str) else None
+    entry = get_weights_entry(model_name, weights) if model_name else None
     if entry is None:
-        tags = list_weights(model_name) if model_name else []
-        looks_like_path = os.sep in weights or weights.endswith(
-            (".h5", ".keras", *STATE_DICT_SUFFIXES)
-        )
-        if looks_like_path or not tags:
-            raise ValueError(
-                f"Weights file not found: received weights={weights!r}. "
-                "Pass an existing .h5, .weights.h5, .safetensors or .pth file"
-                + (f", or one of {tags}" if tags else "")
-                + ", or None."
-            )
-        raise ValueError(
-            unknown_name_message("weights", weights, tags, kind="weights name")
-            + " Or pass a path to a weights file."
-        )
+        return _resolve_path(model_name, weights)
     if include_top and classifier_activation not in (None, "softmax"):
         raise ValueError(
             f"With pretrained weights ({weights!r}), `classifier_activation` "
             f"must be None or 'softmax'; received {classifier_activation!r}."
         )
     weights_file = entry.top or entry.notop
+    checkpoint = None
     if weights_file.file_name.endswith(STATE_DICT_SUFFIXES):
         checkpoint = read_checkpoint(fetch_file(weights_file))
-        return WeightsRequest(entry=entry, checkpoint=checkpoint)
-    return WeightsRequest(entry=entry)
+    return WeightsRequest(weights, "registered", entry=entry, checkpoint=checkpoint)
+
+
+def _resolve_path(model_name, weights):
+    """A `WeightsRequest` for a path, or the error for what is neither a
+    registered name nor an existing file."""
+    if os.path.isdir(weights) or (
+        weights.endswith(".keras") and os.path.isfile(weights)
+    ):
+        source = load_keras_source(weights)
+        return WeightsRequest(os.path.abspath(weights), "keras", source_model=source)
+    if os.path.isfile(weights):
+        path = os.path.abspath(weights)
+        if checkpoint_format(weights) in ("safetensors", "torch"):
+            return WeightsRequest(path, "checkpoint", checkpoint=read_checkpoint(path))
+        return WeightsRequest(path, "file")
+    tags = list_weights(model_name) if model_name else []
+    looks_like_path = os.sep in weights or weights.endswith(
+        (".h5", ".keras", *STATE_DICT_SUFFIXES)
+    )
+    if looks_like_path or not tags:
+        raise ValueError(
+            f"`weights` {weights!r} is neither a weights name registered for "
+            f"{model_name or 'this model'!r} nor an existing file or run "
+            "directory (not found). Pass an .h5, .weights.h5, .safetensors, "
+            ".pth or .keras file, a run directory of keras_residual.train"
+            + (f", one of {tags}" if tags else "")
+            + ", or None."
+        )
+    raise ValueError(
+        unknown_name_message("weights", weights, tags, kind="weights name")
+        + " Or pass a path to a weights file or a run directory."
+    )
 
 
 def fetch_file(weights_file):
@@ -177,8 +244,13 @@ def load_requested_weights(model, request):
     if request.checkpoint is not None:
         _load_torch_checkpoint(model, request.checkpoint)
         return
-    if request.path is not None:
-        load_weights(model, request.path)
+    if request.kind == "keras":
+        copy_weights(request.source_model, model, request.weights)
+        _warn_new_classifier(model, request)
+        return
+    if request.kind == "file":
+        load_weights_but_classifier(model, request.path)
+        _warn_new_classifier(model, request)
         return
     entry = request.entry
     channels = model.image_shape[-1]
@@ -212,6 +284,19 @@ def load_requested_weights(model, request):
         exclude=exclude,
         skip_missing=bool(exclude) and weights_file is entry.top,
     )
+
+
+def _warn_new_classifier(model, request):
+    """Says so where a model source's classifier was left out."""
+    classes = request.classes
+    if model.include_top and classes is not None and classes != model.classes:
+        warnings.warn(
+            f"Loaded {request.weights!r} into every layer of {model.name} "
+            f"except the classifier {CLASSIFIER_LAYER!r}: the weights have "
+            f"{classes} classes and the model {model.classes}. Train the "
+            "classifier before use.",
+            stacklevel=4,
+        )
 
 
 def _load_torch_checkpoint(model, checkpoint):
