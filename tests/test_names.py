@@ -111,3 +111,33 @@ def test_summary_takes_image_size_as_train_does_and_input_size_still(capsys):
     for flag in ("--image-size", "--input-size"):
         assert cli.main(["summary", "ResNet20", flag, "40"]) == 0
         assert "(None, 40, 40, 3)" in capsys.readouterr().out
+
+
+def test_one_keras_applications_signature_for_every_constructor():
+    import inspect
+
+    import keras
+
+    from keras_residual.core.application import APPLICATION_ARGS
+
+    theirs = list(inspect.signature(keras.applications.ResNet50).parameters)
+    assert list(APPLICATION_ARGS) == theirs + ["preprocessing"]  # their order
+    for name in kr.list_models():
+        parameters = inspect.signature(getattr(kr, name)).parameters
+        assert list(parameters)[:-1] == list(APPLICATION_ARGS), name
+        assert parameters["name"].default == name.lower()
+    build = list(inspect.signature(kr.build).parameters)
+    assert [p for p in build if p in APPLICATION_ARGS] == list(APPLICATION_ARGS)
+    checkpoint = list(inspect.signature(kr.from_checkpoint).parameters)
+    assert checkpoint[1:-1] == [p for p in APPLICATION_ARGS if p != "weights"]
+    model = list(inspect.signature(kr.ResidualModel).parameters)
+    assert set(APPLICATION_ARGS) - {"weights"} <= set(model)
+
+
+def test_entry_points_refuse_misspelt_arguments_with_the_right_name():
+    with pytest.raises(TypeError, match="'inclde_top'; did you mean 'include_top'"):
+        kr.ResNet20(inclde_top=False)
+    with pytest.raises(TypeError, match=r"ResNet20\(\): too many positional"):
+        kr.ResNet20(True, None, None, None, None, 10, "softmax", "n", None, 5)
+    model = kr.ResNet20(False, None, None, (32, 32, 3), "avg")  # as keras'
+    assert model.output.shape == (None, 64)

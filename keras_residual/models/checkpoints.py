@@ -2,23 +2,13 @@
 
 import os
 
+from keras_residual.core.application import application_function
 from keras_residual.models.zoo import build
 from keras_residual.weights.converters import read_checkpoint
 
 
-def from_checkpoint(
-    path,
-    *,
-    include_top=True,
-    input_shape=None,
-    input_tensor=None,
-    pooling=None,
-    classes=None,
-    classifier_activation="softmax",
-    name=None,
-    preprocessing=None,
-    **overrides,
-):
+@application_function(leading=("path",), omit=("weights",))
+def from_checkpoint(path, name=None, **arguments):
     """Builds the Keras network a timm/torchvision state dict describes
     (ResNet-18 to 152, timm ResNetV2, DenseNet) and loads it, all or
     nothing. Its depths, widths and layout (padding, stride placement,
@@ -48,14 +38,7 @@ def from_checkpoint(
     architecture = read_checkpoint(os.fspath(path), tensors=False).architecture
     return build(
         architecture.spec,
-        include_top=include_top,
         weights=path,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
         name=name or architecture.family,
-        preprocessing=preprocessing,
-        **overrides,
+        **arguments,
     )

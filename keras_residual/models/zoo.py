@@ -2,6 +2,7 @@
 
 import dataclasses
 
+from keras_residual.core.application import application_function
 from keras_residual.core.builder import ResidualModel
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.core.spec import ModelSpec
@@ -286,33 +287,9 @@ Returns:
 
 def _entry_point(model_name, default_classes):
     # The signature shows the default name, as keras.applications' does.
-    default_name = model_name.lower()
-
-    def entry_point(
-        include_top=True,
-        weights=None,
-        input_tensor=None,
-        input_shape=None,
-        pooling=None,
-        classes=default_classes,
-        classifier_activation="softmax",
-        name=default_name,
-        preprocessing=None,
-        **overrides,
-    ):
-        return build(
-            model_name,
-            include_top=include_top,
-            weights=weights,
-            input_tensor=input_tensor,
-            input_shape=input_shape,
-            pooling=pooling,
-            classes=classes,
-            classifier_activation=classifier_activation,
-            name=name,
-            preprocessing=preprocessing,
-            **overrides,
-        )
+    @application_function(classes=default_classes, name=model_name.lower())
+    def entry_point(**arguments):
+        return build(model_name, **arguments)
 
     entry = MODELS.get(model_name)
     entry_point.__name__ = entry_point.__qualname__ = model_name

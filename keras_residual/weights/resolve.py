@@ -249,8 +249,10 @@ def load_requested_weights(model, request):
         _warn_new_classifier(model, request)
         return
     if request.kind == "file":
-        load_weights_but_classifier(model, request.path)
-        _warn_new_classifier(model, request)
+        if model.include_top:  # another number of classes: a new classifier
+            load_weights_but_classifier(model, request.path)
+        else:
+            load_weights(model, request.path)
         return
     entry = request.entry
     channels = model.image_shape[-1]
