@@ -13,11 +13,12 @@ import keras_residual as kr
 from keras_residual.cli.options import add_option_flags
 from keras_residual.cli.options import options_from_args
 from keras_residual.data.options import DataOptions
+from keras_residual.search.options import SearchOptions
 from keras_residual.training.options import DistributionOptions
 from keras_residual.training.options import RunOptions
 from keras_residual.training.runs import RUN_IDENTITY
 
-GROUPS = (DataOptions, RunOptions, DistributionOptions)
+GROUPS = (DataOptions, RunOptions, DistributionOptions, SearchOptions)
 TINY = {"depths": (1, 1, 1)}
 
 
@@ -30,10 +31,10 @@ def test_each_field_documents_itself_in_the_group_docstring():
 
 def test_cli_flags_are_the_groups_fields_and_parse_back_to_the_defaults():
     parser = argparse.ArgumentParser()
-    for group in GROUPS:
+    for group in GROUPS[:3]:  # train's flags; search's below
         add_option_flags(parser, group)
     flags = {a.dest for a in parser._actions}  # noqa: SLF001
-    for group in GROUPS:
+    for group in GROUPS[:3]:
         cli_fields = {
             f.name for f in dataclasses.fields(group) if f.metadata.get("cli", True)
         }
@@ -44,6 +45,13 @@ def test_cli_flags_are_the_groups_fields_and_parse_back_to_the_defaults():
     assert run == RunOptions(export=False, jit_compile=False, epochs=3)
     with pytest.raises(SystemExit):
         parser.parse_args(["--precision", "float64"])  # choices from the field
+    search = argparse.ArgumentParser()
+    add_option_flags(search, SearchOptions)
+    assert options_from_args(search.parse_args([]), SearchOptions) == SearchOptions()
+    args = search.parse_args(["--tuner", "bayesian", "--max-flops", "5", "--no-export"])
+    assert options_from_args(args, SearchOptions) == SearchOptions(
+        tuner="bayesian", max_flops=5, export=False
+    )
 
 
 def test_unknown_keywords_and_wrong_groups_are_refused_with_close_matches(tmp_path):
@@ -51,7 +59,12 @@ def test_unknown_keywords_and_wrong_groups_are_refused_with_close_matches(tmp_pa
         kr.train("ResNet20", "digits", str(tmp_path / "a"), epoch=1)
     with pytest.raises(TypeError, match=r"`run` must be a RunOptions"):
         kr.train("ResNet20", "digits", str(tmp_path / "b"), run={"epochs": 1})
-    assert not os.path.exists(tmp_path / "a") and not os.path.exists(tmp_path / "b")
+    with pytest.raises(TypeError, match=r"'max_trial'.*did you mean 'max_trials'"):
+        kr.search("digits", str(tmp_path / "s"), max_trial=1)
+    with pytest.raises(TypeError, match=r"`search_options` must be a SearchOptions"):
+        kr.search("digits", str(tmp_path / "t"), search_options=RunOptions())
+    for name in "abst":
+        assert not os.path.exists(tmp_path / name)
 
 
 @pytest.mark.xdist_group("train_tiny")

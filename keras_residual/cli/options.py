@@ -15,7 +15,7 @@ def add_option_flags(parser, group, only=None):
         only: iterable of str or None. Field names to add. Defaults to all
             but those marked `cli=False`.
     """
-    title = group.__doc__.strip().split("\n\n")[0].replace("\n", " ")
+    title = " ".join(group.__doc__.split("\n\n")[0].split()).rstrip(".")
     parser = parser.add_argument_group(f"{group.__name__}: {title}")
     for field in _cli_fields(group, only):
         meta = field.metadata

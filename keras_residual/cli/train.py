@@ -9,12 +9,11 @@ from keras_residual.cli.options import options_from_args
 from keras_residual.cli.zoo import add_model_overrides
 from keras_residual.cli.zoo import model_overrides
 from keras_residual.data.options import DataOptions
+from keras_residual.search.options import SearchOptions
 from keras_residual.search.run import search
-from keras_residual.search.tuners import TUNERS
 from keras_residual.search.tuners import configure_distributed_search
 from keras_residual.training.options import DistributionOptions
 from keras_residual.training.options import RunOptions
-from keras_residual.training.precision import PRECISIONS
 
 
 def _train(args):
@@ -153,10 +152,6 @@ def _add_dataset(parser):
     )
 
 
-# The data options `search()` takes.
-SEARCH_DATA_OPTIONS = ("batch_size", "image_size", "data_dir", "download")
-
-
 def add_tune_parser(commands):
     """Adds the `search` sub-command (`tune`, its 0.1 name, is an alias), the
     command line of `keras_residual.search.search()`.
@@ -170,27 +165,11 @@ def add_tune_parser(commands):
         help="Search block family, depth and width with Keras Tuner (also `tune`).",
     )
     _add_dataset(tune)
-    add_option_flags(tune, DataOptions, only=SEARCH_DATA_OPTIONS)
+    add_option_flags(tune, DataOptions)
     tune.add_argument(
         "--out", required=True, help="Output directory; rerunning resumes the search."
     )
-    tune.add_argument("--tuner", default="random", choices=TUNERS)
-    tune.add_argument("--max-trials", type=int, default=10)
-    tune.add_argument(
-        "--epochs", type=int, default=10, help="Epochs per trial (Hyperband's maximum)."
-    )
-    tune.add_argument("--space", help="A JSON or YAML search-space file.")
-    tune.add_argument("--max-params", type=int)
-    tune.add_argument("--max-flops", type=int)
-    tune.add_argument("--objective", default="val_accuracy")
-    tune.add_argument("--recipe", default="fast")
-    tune.add_argument("--seed", type=int, default=0)
-    tune.add_argument("--precision", default="auto", choices=PRECISIONS)
-    tune.add_argument(
-        "--overwrite", action="store_true", help="Discard a previous search in --out."
-    )
-    tune.add_argument("--no-export", action="store_true")
-    tune.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    add_option_flags(tune, SearchOptions)
     role = tune.add_mutually_exclusive_group()
     role.add_argument(
         "--chief",
@@ -213,21 +192,6 @@ def _tune(args):
     search(
         args.dataset,
         args.out,
-        tuner=args.tuner,
-        max_trials=args.max_trials,
-        epochs=args.epochs,
-        space=args.space,
-        max_params=args.max_params,
-        max_flops=args.max_flops,
-        objective=args.objective,
-        recipe=args.recipe,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        precision=args.precision,
-        data_dir=args.data_dir,
-        download=args.download,
-        image_size=args.image_size,
-        overwrite=args.overwrite,
-        export=not args.no_export,
-        verbose=args.verbose,
+        search_options=options_from_args(args, SearchOptions),
+        data=options_from_args(args, DataOptions),
     )

@@ -1,5 +1,5 @@
-"""`DataOptions`: the data options of `train()` and `keras-residual train`,
-each written once (see `keras_residual.utils.options`)."""
+"""`DataOptions`: the data options of `train()`, `search()` and their
+commands, each written once (see `keras_residual.utils.options`)."""
 
 from keras_residual.data.loader import AUGMENTATIONS
 from keras_residual.data.loader import COLOR_MODES
@@ -9,8 +9,8 @@ from keras_residual.utils.options import option_group
 
 @option_group
 class DataOptions:
-    """How `train()` reads its dataset (the arguments it passes to
-    `load_data`)."""
+    """How a run reads its dataset: the arguments `train()` and `search()`
+    pass to `load_data`."""
 
     batch_size: int = option(
         None,

@@ -5,6 +5,7 @@ is written once and the signature's keywords, the docstring, the CLI flags
 
 import dataclasses
 import difflib
+import inspect
 import textwrap
 
 
@@ -28,7 +29,7 @@ def option_group(cls):
     """Class decorator: a frozen dataclass whose docstring gains an `Args:`
     section written from its fields' docs and defaults."""
     cls = dataclasses.dataclass(frozen=True)(cls)
-    lines = [textwrap.dedent(cls.__doc__ or "").strip(), "", "Args:"]
+    lines = [inspect.cleandoc(cls.__doc__ or ""), "", "Args:"]
     for field in dataclasses.fields(cls):
         text = f"{field.name}: {field.metadata['doc']} Defaults to `{field.default!r}`."
         lines.extend(
