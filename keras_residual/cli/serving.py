@@ -184,6 +184,7 @@ def _evaluate(args):
         batch_size=args.batch_size,
         data_dir=args.data_dir,
         trust=args.trust_model,
+        verbose=0 if args.json is True else 1,  # stdout holds the JSON only
     )
     out = args.out
     if isinstance(args.json, str):  # 0.1: `--json FILE` wrote the file

@@ -163,34 +163,21 @@ def load_data(
     Returns:
         A `DataBundle`.
     """
-    check_int("batch_size", batch_size, minimum=1)
-    check_choice("augment", augment, AUGMENTATIONS)
-    check_choice("label_mode", label_mode, LABEL_MODES)
-    check_choice("preprocessing", preprocessing, PREPROCESSING_MODES)
-    check_float("validation_fraction", validation_fraction, minimum=0.0, maximum=0.9)
-    check_float("test_fraction", test_fraction, minimum=0.0, maximum=0.9)
-    check_choice("color_mode", color_mode, COLOR_MODES)
-    if validation_fraction + test_fraction >= 1.0:
-        raise ValueError(
-            f"`validation_fraction` ({validation_fraction}) and `test_fraction` "
-            f"({test_fraction}) together must leave training data (sum < 1)."
-        )
-    for argument, value in (
-        ("mixup_alpha", mixup_alpha),
-        ("cutmix_alpha", cutmix_alpha),
-    ):
-        check_float(argument, value, minimum=0.0)
-        if value > 0 and label_mode != "categorical":
-            raise ValueError(
-                f"`{argument}={value}` mixes labels, which needs "
-                "`label_mode='categorical'`; received "
-                f"label_mode={label_mode!r}."
-            )
     num_classes = renamed_argument(
         "load_data", "num_classes", "classes", num_classes, classes
     )
-    if num_classes is not None:
-        check_int("classes", num_classes, minimum=2)
+    _check_arguments(
+        batch_size=batch_size,
+        augment=augment,
+        label_mode=label_mode,
+        preprocessing=preprocessing,
+        validation_fraction=validation_fraction,
+        test_fraction=test_fraction,
+        color_mode=color_mode,
+        mixup_alpha=mixup_alpha,
+        cutmix_alpha=cutmix_alpha,
+        classes=num_classes,
+    )
     size = _image_size(image_size)
 
     raw = load_source(
@@ -208,32 +195,7 @@ def load_data(
             default_size=_image_size(default_image_size),
         ),
     )
-    if num_classes is None:
-        num_classes = raw.num_classes
-        if raw.max_label is not None and raw.max_label >= num_classes:
-            raise ValueError(
-                f"`class_names` names {num_classes} classes but the labels go "
-                f"up to {raw.max_label}; give one name per class "
-                f"({raw.max_label + 1} names)."
-            )
-        if num_classes < 2:
-            raise ValueError(
-                f"`dataset` {raw.source!r} has {num_classes} class(es)"
-                + (f" ({list(raw.class_names)})" if raw.class_names else "")
-                + "; a classifier needs at least 2 (one folder, or one label "
-                "value, per class)."
-            )
-    elif raw.max_label is not None and raw.max_label >= num_classes:
-        raise ValueError(
-            f"Labels out of range: the data has label {raw.max_label} but "
-            f"`classes` is {num_classes}; labels must lie in "
-            f"[0, {num_classes - 1}]. Use classes >= {raw.max_label + 1}."
-        )
-    elif raw.num_classes > num_classes:
-        raise ValueError(
-            f"Labels out of range: {raw.source} has {raw.num_classes} "
-            f"classes but `classes` is {num_classes}."
-        )
+    num_classes = _resolve_classes(raw, num_classes)
     if augment == "auto":
         augment = "crop" if raw.source == "digits" else "crop_flip"
     image_shape = raw.image_shape
@@ -281,6 +243,79 @@ def load_data(
         augment=augment,
         uniform_batches=uniform_batches,
     )
+
+
+def _check_arguments(
+    *,
+    batch_size,
+    augment,
+    label_mode,
+    preprocessing,
+    validation_fraction,
+    test_fraction,
+    color_mode,
+    mixup_alpha,
+    cutmix_alpha,
+    classes,
+):
+    """Refuses bad `load_data` arguments before any data is read."""
+    check_int("batch_size", batch_size, minimum=1)
+    check_choice("augment", augment, AUGMENTATIONS)
+    check_choice("label_mode", label_mode, LABEL_MODES)
+    check_choice("preprocessing", preprocessing, PREPROCESSING_MODES)
+    check_float("validation_fraction", validation_fraction, minimum=0.0, maximum=0.9)
+    check_float("test_fraction", test_fraction, minimum=0.0, maximum=0.9)
+    check_choice("color_mode", color_mode, COLOR_MODES)
+    if validation_fraction + test_fraction >= 1.0:
+        raise ValueError(
+            f"`validation_fraction` ({validation_fraction}) and `test_fraction` "
+            f"({test_fraction}) together must leave training data (sum < 1)."
+        )
+    for argument, value in (
+        ("mixup_alpha", mixup_alpha),
+        ("cutmix_alpha", cutmix_alpha),
+    ):
+        check_float(argument, value, minimum=0.0)
+        if value > 0 and label_mode != "categorical":
+            raise ValueError(
+                f"`{argument}={value}` mixes labels, which needs "
+                "`label_mode='categorical'`; received "
+                f"label_mode={label_mode!r}."
+            )
+    if classes is not None:
+        check_int("classes", classes, minimum=2)
+
+
+def _resolve_classes(raw, classes):
+    """The number of classes: `classes`, which must cover every label, or
+    the source's (at least 2)."""
+    if classes is None:
+        classes = raw.num_classes
+        if raw.max_label is not None and raw.max_label >= classes:
+            raise ValueError(
+                f"`class_names` names {classes} classes but the labels go "
+                f"up to {raw.max_label}; give one name per class "
+                f"({raw.max_label + 1} names)."
+            )
+        if classes < 2:
+            raise ValueError(
+                f"`dataset` {raw.source!r} has {classes} class(es)"
+                + (f" ({list(raw.class_names)})" if raw.class_names else "")
+                + "; a classifier needs at least 2 (one folder, or one label "
+                "value, per class)."
+            )
+    elif raw.max_label is not None and raw.max_label >= classes:
+        raise ValueError(
+            f"Labels out of range: the data has label {raw.max_label} but "
+            f"`classes` is {classes}; labels must lie in "
+            f"[0, {classes - 1}]. Use classes >= {raw.max_label + 1}."
+        )
+    elif raw.num_classes > classes:
+        raise ValueError(
+            f"Labels out of range: {raw.source} has {raw.num_classes} "
+            f"classes but `classes` is {classes}."
+        )
+    return classes
 
 
 def _image_size(image_size):

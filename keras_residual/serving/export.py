@@ -164,7 +164,6 @@ def export(
             f"keras-residual export MODEL.keras --format {format} --out "
             f"MODEL.{format}`."
         )
-    serve_names = SERVE_ENDPOINTS if format == "saved_model" else (SERVE_SIGNATURE,)
     graph_model = float32_model(model)
     if fold:
         graph_model, folded = fold_batch_norms(graph_model)
@@ -174,26 +173,46 @@ def export(
         preprocessing=preprocessing,
         image_size=image_size,
         top_k=top_k,
-        serve_names=serve_names,
+        serve_names=SERVE_ENDPOINTS if format == "saved_model" else (SERVE_SIGNATURE,),
     )
     if format == "saved_model":
-        with atomic_directory(path, overwrite=True) as temporary:
-            archive.write_out(temporary, verbose=False)
-            card["artifact_sha256"] = tree_digest(temporary, exclude=(MODEL_CARD,))
-            write_json(os.path.join(temporary, MODEL_CARD), card)
-        return path
+        return _write_saved_model(archive, path, card)
     if format == "onnx":
-        serialized = convert_to_onnx(
-            archive,
-            metadata={
-                "keras_residual.preprocessing": preprocessing or "none",
-                "keras_residual.image_size": list(image_size),
-                "keras_residual.class_names": class_names or [],
-            },
-        )
-        card["onnx"] = {"opset": ONNX_OPSET, "size_bytes": len(serialized)}
-        card["signatures"] = {SERVE_SIGNATURE: card["signatures"][SERVE_SIGNATURE]}
-        return _write_file(serialized, path, card, ".onnx")
+        return _write_onnx(archive, path, card, preprocessing, image_size, class_names)
+    return _write_tflite(
+        archive, path, card, model, preprocessing, quantize, representative_data
+    )
+
+
+def _write_saved_model(archive, path, card):
+    """Writes a SavedModel directory and its card, atomically."""
+    with atomic_directory(path, overwrite=True) as temporary:
+        archive.write_out(temporary, verbose=False)
+        card["artifact_sha256"] = tree_digest(temporary, exclude=(MODEL_CARD,))
+        write_json(os.path.join(temporary, MODEL_CARD), card)
+    return path
+
+
+def _write_onnx(archive, path, card, preprocessing, image_size, class_names):
+    """Converts the serving graph to ONNX and writes it with its card."""
+    serialized = convert_to_onnx(
+        archive,
+        metadata={
+            "keras_residual.preprocessing": preprocessing or "none",
+            "keras_residual.image_size": list(image_size),
+            "keras_residual.class_names": class_names or [],
+        },
+    )
+    card["onnx"] = {"opset": ONNX_OPSET, "size_bytes": len(serialized)}
+    card["signatures"] = {SERVE_SIGNATURE: card["signatures"][SERVE_SIGNATURE]}
+    return _write_file(serialized, path, card, ".onnx")
+
+
+def _write_tflite(
+    archive, path, card, model, preprocessing, quantize, representative_data
+):
+    """Converts the serving graph to TFLite (quantized on request) and
+    writes it with its card; a bundle's test split scores the result."""
     images = None
     if representative_data is not None:
         images = calibration_images(representative_data, model.input.shape[1:])
