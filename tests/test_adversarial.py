@@ -988,6 +988,7 @@ for index in range(1000):
 """
 
 
+@pytest.mark.slow  # a real process
 def test_sigkill_during_export_leaves_nothing_that_loads_wrong(tmp_path):
     """A real process exporting in a loop is killed at a random instant;
     whatever it left either loads consistently or is refused, and the next

@@ -4,6 +4,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # every test here runs a real process
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

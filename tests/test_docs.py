@@ -186,6 +186,7 @@ def test_readme_is_a_front_page():
         assert name in read("README.md") or name.endswith("index.md"), name
 
 
+@pytest.mark.slow  # a real process
 def test_the_docs_session_fails_on_a_broken_link(tmp_path):
     """`nox -s docs` (CI's docs check) builds strictly: a copy of the repository
     whose docs gain a broken link fails it, the untouched copy passes."""

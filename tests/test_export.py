@@ -121,6 +121,7 @@ def test_embedded_preprocessing_equals_keras_applications(mode):
     np.testing.assert_allclose(actual, expected, atol=1e-5)
 
 
+@pytest.mark.slow  # a real process
 def test_saved_model_cli_lists_the_signatures(saved_model):
     shown = subprocess.run(
         ["saved_model_cli", "show", "--dir", saved_model, "--all"],

@@ -323,6 +323,7 @@ def test_a_corrupt_file_stops_before_tfds_writes_anything(
     assert not (prepared / "dataset_info.json").exists()
 
 
+@pytest.mark.slow  # a real process
 def test_missing_files_name_each_file_and_the_debian_package(tmp_path, no_dpkg):
     with pytest.raises(ValueError) as error:
         load_data("fashion_mnist", data_dir=str(tmp_path / "tfds"))
@@ -369,6 +370,7 @@ def _reference_script():
     return module
 
 
+@pytest.mark.slow  # a real process
 def test_reference_script_ships_weights_scored_on_raw_uint8_test_images(
     tmp_path, tfds_slice
 ):
@@ -406,6 +408,7 @@ def test_reference_script_ships_weights_scored_on_raw_uint8_test_images(
     assert card["class_names"] == list(fashion_mnist.CLASS_NAMES)
 
 
+@pytest.mark.slow  # a real process
 @pytest.mark.skipif(
     "ResNet20" not in __import__("keras_residual").weights.FASHION_MNIST_WEIGHTS,
     reason="before examples/reference_models.py --dataset fashion_mnist has run",

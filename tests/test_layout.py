@@ -9,6 +9,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 
 import keras_residual as kr
 from tests.conftest import subprocess_env
@@ -240,6 +241,7 @@ def test_a_keras_file_saved_by_version_0_1_reloads_and_predicts_the_same():
     )
 
 
+@pytest.mark.slow  # a real process
 def test_importing_the_package_on_jax_does_not_load_tensorflow():
     """The function-level TensorFlow imports exist for this."""
     code = (

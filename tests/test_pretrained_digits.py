@@ -37,7 +37,13 @@ def test_every_reference_model_is_shipped_and_registered():
         assert card["input_shape"] == [32, 32, entry["input_channels"]]
 
 
-@pytest.mark.parametrize("name", REFERENCE_MODELS)
+@pytest.mark.parametrize(
+    "name",
+    [  # DenseNet-BC-100, the large model of the three, is in the slow tier
+        pytest.param(name, marks=[pytest.mark.slow] if "DenseNet" in name else [])
+        for name in REFERENCE_MODELS
+    ],
+)
 def test_digits_weights_classify_the_test_split_and_match_the_saved_model(name):
     model = getattr(kr, name)(weights="digits")
     assert model.input_shape == (None, 32, 32, 1)

@@ -447,3 +447,18 @@ def test_chief_and_two_workers_share_out_the_trials(tmp_path):
     assert summary["trials"] == 4
     assert {r["trial_id"] for r in summary["rows"]} == ran[0] | ran[1]
     assert "best:" in chief_output
+
+
+def test_constructing_a_tuner_declares_every_hyperparameter_without_a_model(
+    tmp_path, monkeypatch
+):
+    """keras-tuner builds once per conditional scope to find the space; the
+    hypermodel samples only then (a model per family took seconds)."""
+    hypermodel = ResidualHyperModel(SearchSpace())
+    monkeypatch.setattr(
+        hypermodel, "build_model", lambda *a, **k: pytest.fail("a model was built")
+    )
+    tuner = make_tuner("random", hypermodel, str(tmp_path / "t"), max_trials=1)
+    names = {hp.name for hp in tuner.oracle.get_space().space}
+    assert {"family", "growth_rate", "gate_bias", "cardinality"} <= names, names
+    assert not hypermodel.declaring  # trials build real models again

@@ -137,6 +137,7 @@ def cached_files(hf_home):
     ]
 
 
+@pytest.mark.slow  # a real process
 def test_hub_weights_download_match_timm_and_are_reused_from_the_cache(hub, tmp_path):
     data = open(FIXTURE, "rb").read()
     path = "/timm/tiny.hub_in1k/resolve/main/model.safetensors"
@@ -150,6 +151,7 @@ def test_hub_weights_download_match_timm_and_are_reused_from_the_cache(hub, tmp_
     assert hub.gets == [path]  # served from huggingface_hub's cache
 
 
+@pytest.mark.slow  # a real process
 def test_corrupt_hub_file_is_refused_and_not_cached(hub, tmp_path):
     data = open(FIXTURE, "rb").read()
     corrupt = bytearray(data)
@@ -167,6 +169,7 @@ def test_corrupt_hub_file_is_refused_and_not_cached(hub, tmp_path):
     assert hub.gets == [path, path]
 
 
+@pytest.mark.slow  # a real process
 def test_missing_hub_file_is_a_clear_os_error(hub, tmp_path):
     missing = fetch(hub, "timm/not-there", tmp_path)
     assert missing["error"] == "OSError"

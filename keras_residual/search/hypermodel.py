@@ -3,6 +3,7 @@
 the parameter or FLOP budget before any training, and compiles with the
 training recipe."""
 
+import contextlib
 import os
 import re
 import shutil
@@ -75,6 +76,7 @@ class ResidualHyperModel(keras_tuner.HyperModel):
         self.timings = {}
         self.current_trial = None
         self.backup_root = None
+        self.declaring = False
         self._check_budget_is_reachable()
 
     def spec_for(self, values):
@@ -114,9 +116,22 @@ class ResidualHyperModel(keras_tuner.HyperModel):
                 return f"{flops:,} FLOPs > max_flops {self.max_flops:,}"
         return None
 
+    @contextlib.contextmanager
+    def declaring_only(self):
+        """While a tuner is constructed: keras-tuner calls `build` once per
+        conditional scope to discover the hyperparameters, and ignores the
+        model; sampling declares them, so no model is built."""
+        self.declaring = True
+        try:
+            yield self
+        finally:
+            self.declaring = False
+
     def build(self, hp):
         started = time.perf_counter()
         values = self.space.sample(hp)
+        if self.declaring:
+            return None
         keras.backend.clear_session()
         model = self.build_model(values)
         violation = self.budget_violation(model)

@@ -142,24 +142,25 @@ def make_tuner(
         overwrite=overwrite,
         max_consecutive_failed_trials=max_trials,
     )
-    if kind == "random":
-        tuner = RandomSearch(hypermodel, max_trials=max_trials, **common)
-    elif kind == "bayesian":
-        tuner = BayesianOptimization(
-            hypermodel,
-            max_trials=max_trials,
-            num_initial_points=min(3, max_trials),
-            **common,
-        )
-    else:
-        tuner = Hyperband(
-            hypermodel,
-            max_epochs=hypermodel.epochs,
-            factor=3,
-            hyperband_iterations=max_trials,
-            **common,
-        )
-        tuner.oracle.max_trials = max_trials
+    with hypermodel.declaring_only():
+        if kind == "random":
+            tuner = RandomSearch(hypermodel, max_trials=max_trials, **common)
+        elif kind == "bayesian":
+            tuner = BayesianOptimization(
+                hypermodel,
+                max_trials=max_trials,
+                num_initial_points=min(3, max_trials),
+                **common,
+            )
+        else:
+            tuner = Hyperband(
+                hypermodel,
+                max_epochs=hypermodel.epochs,
+                factor=3,
+                hyperband_iterations=max_trials,
+                **common,
+            )
+            tuner.oracle.max_trials = max_trials
     return tuner
 
 
