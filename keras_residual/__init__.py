@@ -41,6 +41,8 @@ from keras_residual.models.densenet import DenseNet169
 from keras_residual.models.densenet import DenseNet201
 from keras_residual.models.densenet import DenseNetBC100
 from keras_residual.models.densenet import DenseNetBC250
+from keras_residual.models.discovery import list_models
+from keras_residual.models.discovery import list_weights
 from keras_residual.models.features import pyramid_model
 from keras_residual.models.highway import HighwayNet19
 from keras_residual.models.highway import HighwayNet20
@@ -66,7 +68,6 @@ from keras_residual.models.vit import ViTSmall16
 from keras_residual.models.vit import ViTTiny16
 from keras_residual.models.zoo import build
 from keras_residual.models.zoo import get_spec
-from keras_residual.models.zoo import list_models
 from keras_residual.models.zoo import register_model
 from keras_residual.serving.export import export
 from keras_residual.serving.predictor import load_predictor
@@ -83,7 +84,6 @@ from keras_residual.training.train import train
 from keras_residual.utils.deprecation import moved_attribute
 from keras_residual.utils.download import WeightsFile
 from keras_residual.version import __version__
-from keras_residual.weights import list_weights
 from keras_residual.weights import load_weights
 from keras_residual.weights import register_weights
 

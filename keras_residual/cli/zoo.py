@@ -5,10 +5,32 @@ import keras_residual
 
 
 def _models(args):
-    for name, description in keras_residual.list_models().items():
-        tags = keras_residual.list_weights(name)
+    models = keras_residual.list_models(args.patterns or None, args.pretrained)
+    if not models:
+        raise ValueError(
+            f"No model matches {args.patterns}"
+            + (" with registered weights" if args.pretrained else "")
+            + "; `keras-residual models` lists them all."
+        )
+    for name, description in models.items():
+        tags = keras_residual.list_weights().get(name, [])
         weights = f"  [weights: {', '.join(tags)}]" if tags else ""
         print(f"{name:<18} {description}{weights}")
+
+
+def _weights(args):
+    table = keras_residual.list_weights(args.model)
+    if not table:
+        raise ValueError(
+            f"No weights are registered for {args.model}; "
+            "`keras-residual models --pretrained` lists the models that have some."
+        )
+    for tag, info in table.items():
+        top1 = "n/a" if info.top1 is None else f"{info.top1:.2f}%"
+        print(
+            f"{tag:<22} top-1 {top1:<7} {info.size_mb:>7.1f} MB  "
+            f"{info.license}  ({info.source})"
+        )
 
 
 def _blocks(args):
@@ -76,12 +98,29 @@ def _recipes(args):
 
 
 def add_zoo_parsers(commands):
-    """Adds the `models`, `blocks`, `recipes` and `summary` sub-commands.
+    """Adds the `models`, `weights`, `blocks`, `recipes` and `summary`
+    sub-commands.
 
     Args:
         commands: the `add_subparsers()` object of the main parser.
     """
-    commands.add_parser("models", help="List the model zoo.").set_defaults(run=_models)
+    models = commands.add_parser("models", help="List the model zoo.")
+    models.add_argument(
+        "patterns",
+        nargs="*",
+        metavar="PATTERN",
+        help="fnmatch patterns such as 'resnet5*' (any case; also matched "
+        "against weights tags).",
+    )
+    models.add_argument(
+        "--pretrained", action="store_true", help="Only models with registered weights."
+    )
+    models.set_defaults(run=_models)
+    weights = commands.add_parser(
+        "weights", help="A model's registered weights: top-1, size, licence, source."
+    )
+    weights.add_argument("model", help="A name from `keras-residual models`.")
+    weights.set_defaults(run=_weights)
     commands.add_parser("blocks", help="List registered blocks.").set_defaults(
         run=_blocks
     )

@@ -15,6 +15,8 @@ from keras_residual.models import resnet_d  # noqa: F401
 from keras_residual.models import vit  # noqa: F401
 
 # isort: on
+from keras_residual.models.discovery import list_models
+from keras_residual.models.discovery import list_weights
 from keras_residual.models.features import pyramid_model
 from keras_residual.models.preprocessing import decode_predictions
 from keras_residual.models.preprocessing import preprocess_for
@@ -22,5 +24,4 @@ from keras_residual.models.preprocessing import preprocess_input
 from keras_residual.models.zoo import MODELS
 from keras_residual.models.zoo import build
 from keras_residual.models.zoo import get_spec
-from keras_residual.models.zoo import list_models
 from keras_residual.models.zoo import register_model

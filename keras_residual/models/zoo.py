@@ -59,11 +59,6 @@ def register_model(
     return _entry_point(name, classes)
 
 
-def list_models():
-    """Returns `{name: one-line description}` for every registered model."""
-    return {name: entry.description for name, entry in MODELS.items()}
-
-
 def get_model_entry(name):
     """Returns the `ModelEntry` registered under `name`.
 

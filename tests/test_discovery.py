@@ -1,0 +1,66 @@
+"""Finding models and weights (#28, discovery): fnmatch patterns and
+`pretrained=` as in timm, and each weights entry's top-1, source, licence
+and size."""
+
+import os
+
+import keras
+import pytest
+
+import keras_residual as kr
+from keras_residual import cli
+from keras_residual.models.zoo import MODELS
+from keras_residual.weights.registry import get_weights_entry
+
+NAMES = [name for name, _ in MODELS.items()]
+
+
+def test_patterns_match_names_in_any_case_and_weights_tags():
+    expected = [n for n in NAMES if n.lower().startswith("resnet5")]
+    assert list(kr.list_models("resnet5*")) == expected
+    assert list(kr.list_models("RESNET5*")) == expected
+    both = kr.list_models(["resnet5*", "*vit*"])
+    assert set(both) == set(expected) | {n for n in NAMES if "vit" in n.lower()}
+    assert list(kr.list_models("resnet50.a1_in1k")) == ["ResNet50"]  # timm's id
+    assert "ResNet50" in kr.list_models("*a1_in1k")  # a weights tag
+    assert list(kr.list_models("*.digits")) == [
+        n for n in NAMES if "digits" in kr.weights.list_weights(n)
+    ]
+    assert kr.list_models() == {n: MODELS.get(n).description for n in NAMES}
+    with pytest.raises(TypeError, match="`pattern`"):
+        kr.list_models(5)
+    with pytest.raises(TypeError, match="`pretrained`"):
+        kr.list_models(pretrained="yes")
+
+
+def test_pretrained_lists_exactly_the_models_with_registered_weights():
+    registered = kr.weights.list_weights()  # {model: [tags]}
+    assert set(kr.list_models(pretrained=True)) == {n for n in registered if n}
+    assert set(kr.list_models("resnet2*", pretrained=True)) == {"ResNet20"}
+
+
+def test_list_weights_gives_top1_source_licence_and_size():
+    table = kr.list_weights("ResNet20")
+    assert "digits" in table and "fashion_mnist" in table  # `in` still works
+    digits = table["digits"]
+    entry = get_weights_entry("ResNet20", "digits")
+    assert digits.top1 == entry.top1 and digits.license == entry.license
+    assert digits.size_mb == round(os.path.getsize(entry.top.path) / 1e6, 1)
+    peer = keras.applications.ResNet50(weights=None).count_params()
+    assert kr.list_weights("ResNet50")["imagenet"].size_mb == round(4 * peer / 1e6, 1)
+    assert kr.list_weights("ResNet34") == {}
+    assert kr.list_weights() == kr.weights.list_weights()
+    with pytest.raises(ValueError, match="Did you mean 'ResNet50'"):
+        kr.list_weights("Resnet50")
+
+
+def test_models_and_weights_commands(capsys):
+    assert cli.main(["models", "--pretrained", "resnet2*"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ResNet20 ")
+    assert "digits" in lines[0]
+    assert cli.main(["weights", "ResNet20"]) == 0
+    out = capsys.readouterr().out
+    assert "digits" in out and "MB" in out and "top-1" in out
+    assert cli.main(["models", "no-such-*"]) == 2
+    assert "No model matches" in capsys.readouterr().err
