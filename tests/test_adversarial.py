@@ -565,7 +565,7 @@ def test_the_cli_turns_any_other_exception_into_one_line_unless_debug(
     group raises) exits 2 with its type in one line; --debug re-raises."""
     from keras_residual.cli import main
 
-    def broken():
+    def broken(*args, **kwargs):
         raise KeyError("layer_names")
 
     monkeypatch.setattr(kr, "list_models", broken)

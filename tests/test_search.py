@@ -251,6 +251,35 @@ def test_over_budget_trials_are_rejected_and_reported_without_crashing(tmp_path)
 
 
 @pytest.mark.xdist_group("search")
+def test_a_search_whose_every_trial_is_rejected_is_refused_in_one_line(tmp_path):
+    """keras-tuner stops after max_trials consecutive failures with a
+    RuntimeError that carries a traceback; the search says what happened.
+    One trial of two widths, one over budget: some seed samples it."""
+    space = {"family": ["residual"], "depth": [1], "base_width": [8, 32]}
+    refused = []
+    for seed in range(6):
+        try:
+            search(
+                small_digits(train=64, validation=32),
+                str(tmp_path / f"s{seed}"),
+                max_trials=1,
+                epochs=1,
+                space=space,
+                max_params=20_000,
+                seed=seed,
+                verbose=0,
+                export=False,
+            )
+        except ValueError as error:
+            refused.append(str(error))
+    assert refused, "no seed sampled the over-budget width"
+    message = refused[0]
+    assert message.startswith("Every one of the 1 trial(s) failed or was rejected")
+    assert "max_params 20,000" in message and "Traceback" not in message
+    assert "\n" not in message
+
+
+@pytest.mark.xdist_group("search")
 @pytest.mark.parametrize("tuner", ["random", "hyperband", "bayesian"])
 def test_tuners_search_and_save_a_rebuildable_best_spec_and_model(tuner, tmp_path):
     import tensorflow as tf

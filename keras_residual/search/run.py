@@ -87,9 +87,7 @@ def search(
             settings.seed,
             settings.overwrite,
         )
-        search_tuner.search(
-            bundle.train, validation_data=bundle.validation, verbose=settings.verbose
-        )
+        _run_trials(search_tuner, bundle, settings, out)
         if is_worker():
             return _worker_summary(hypermodel)
         return report(
@@ -102,6 +100,26 @@ def search(
             policy,
             settings.export,
         )
+
+
+def _run_trials(search_tuner, bundle, settings, out):
+    """Runs the tuner's trials; a search whose every trial failed or was
+    rejected is refused in one line (keras-tuner raises a `RuntimeError`
+    that carries a traceback)."""
+    try:
+        search_tuner.search(
+            bundle.train, validation_data=bundle.validation, verbose=settings.verbose
+        )
+    except RuntimeError as error:
+        if "consecutive failures" not in str(error):
+            raise
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        raise ValueError(
+            f"Every one of the {settings.max_trials} trial(s) failed or was "
+            f"rejected; the last: {lines[-1].split(': ', 1)[-1]} Loosen "
+            "`max_params`/`max_flops`, narrow `space`, or run more trials; "
+            f"the trials are in {os.path.join(out, 'tuner')}."
+        ) from None
 
 
 def _load(dataset, data, recipe, seed):

@@ -10,7 +10,6 @@ BatchNorm layers.
 """
 
 import os
-import warnings
 
 import keras
 
@@ -38,15 +37,13 @@ def build_pretrained(request, model, input_shape, classes, preprocessing, **over
             from the weights' when `train(preprocessing=...)` says so.
         **overrides: `build()` overrides.
     """
-    with warnings.catch_warnings():  # said below, in train's words
-        warnings.filterwarnings("ignore", "Loaded .* except the classifier")
-        network = build(
-            model,
-            input_shape=input_shape,
-            classes=classes,
-            weights=request,
-            **overrides,
-        )
+    network = build(
+        model,
+        input_shape=input_shape,
+        classes=classes,
+        weights=request,
+        **overrides,
+    )
     network.preprocessing = preprocessing
     if request.classes is not None and request.classes != classes:
         print(
