@@ -59,3 +59,20 @@ class DataOptions:
         cli_type=str,
     )
     download: bool = option(False, "Let TFDS download a missing dataset.")
+
+    def load_kwargs(self):
+        """The `load_data` keywords these options give (all but
+        `batch_size`, whose default is the recipe's)."""
+        return {
+            name: getattr(self, name)
+            for name in (
+                "image_size",
+                "classes",
+                "augment",
+                "color_mode",
+                "class_names",
+                "skip_bad_images",
+                "data_dir",
+                "download",
+            )
+        }

@@ -2,8 +2,8 @@
 other than data, each written once (see `keras_residual.utils.options`)."""
 
 from keras_residual.search.tuners import TUNERS
-from keras_residual.training.options import JIT_FLAGS
-from keras_residual.training.precision import PRECISIONS
+from keras_residual.training.options import jit_compile_option
+from keras_residual.training.options import precision_option
 from keras_residual.utils.options import option
 from keras_residual.utils.options import option_group
 
@@ -28,17 +28,8 @@ class SearchOptions:
     objective: str = option("val_accuracy", "A logged metric to maximise.")
     recipe: str = option("fast", "The recipe each trial trains with.")
     seed: int = option(0, "Seeds the tuner, initialisation and shuffling.")
-    precision: str = option(
-        "auto",
-        "auto, float32, mixed_float16 or mixed_bfloat16.",
-        choices=PRECISIONS,
-    )
-    jit_compile: object = option(
-        "auto",
-        "XLA compilation: 'auto', True or False (CLI: auto, on, off).",
-        cli_choices=tuple(JIT_FLAGS),
-        parse=JIT_FLAGS.get,
-    )
+    precision: str = precision_option()
+    jit_compile: object = jit_compile_option()
     overwrite: bool = option(
         False, "Discard a previous search in `out` instead of resuming it."
     )

@@ -128,15 +128,8 @@ def _load(dataset, data, recipe, seed):
     return load_data(
         dataset,
         batch_size=data.batch_size or recipe.batch_size,
-        image_size=data.image_size,
-        classes=data.classes,
-        augment=data.augment,
-        color_mode=data.color_mode,
-        class_names=data.class_names,
-        skip_bad_images=data.skip_bad_images,
-        data_dir=data.data_dir,
-        download=data.download,
         seed=seed,
+        **data.load_kwargs(),
     )
 
 

@@ -11,6 +11,26 @@ from keras_residual.utils.options import option_group
 JIT_FLAGS = {"auto": "auto", "on": True, "off": False}
 
 
+def precision_option():
+    """The `precision` field of an option group."""
+    return option(
+        "auto",
+        "auto (measured for this machine and model), float32, mixed_float16 "
+        "or mixed_bfloat16.",
+        choices=PRECISIONS,
+    )
+
+
+def jit_compile_option():
+    """The `jit_compile` field of an option group."""
+    return option(
+        "auto",
+        "XLA compilation: 'auto', True or False (CLI: auto, on, off).",
+        cli_choices=tuple(JIT_FLAGS),
+        parse=JIT_FLAGS.get,
+    )
+
+
 @option_group
 class RunOptions:
     """What a `train()` run does: its recipe, weights, numerics and
@@ -36,18 +56,8 @@ class RunOptions:
         "How images are scaled: tf, caffe or torch. None: the weights' own, else tf.",
         choices=PREPROCESSING_MODES,
     )
-    precision: str = option(
-        "auto",
-        "auto (measured for this machine and model), float32, mixed_float16 "
-        "or mixed_bfloat16.",
-        choices=PRECISIONS,
-    )
-    jit_compile: object = option(
-        "auto",
-        "XLA compilation: 'auto', True or False (CLI: auto, on, off).",
-        cli_choices=tuple(JIT_FLAGS),
-        parse=JIT_FLAGS.get,
-    )
+    precision: str = precision_option()
+    jit_compile: object = jit_compile_option()
     seed: int = option(
         0, "Seeds initialisation, shuffling and augmentation.", setting=True
     )

@@ -160,23 +160,18 @@ def train(
 
 def _load(plan):
     """The run's `DataBundle`."""
-    data = plan.data
     return load_data(
         plan.dataset,
-        batch_size=plan.batch_size,
-        image_size=plan.image_size,
-        preprocessing=plan.preprocessing,
-        augment=data.augment,
-        data_dir=data.data_dir,
-        download=data.download,
-        seed=plan.run.seed,
-        classes=data.classes,
-        uniform_batches=plan.distribution.num_processes > 1,
-        skip_bad_images=data.skip_bad_images,
-        class_names=data.class_names,
-        color_mode=data.color_mode,
-        default_image_size=plan.default_image_size,
-        **plan.recipe.data_kwargs(),
+        **{
+            **plan.data.load_kwargs(),
+            "image_size": plan.image_size,  # the weights' where none is given
+            "batch_size": plan.batch_size,
+            "preprocessing": plan.preprocessing,
+            "seed": plan.run.seed,
+            "uniform_batches": plan.distribution.num_processes > 1,
+            "default_image_size": plan.default_image_size,
+            **plan.recipe.data_kwargs(),
+        },
     )
 
 
