@@ -35,6 +35,7 @@ from keras_residual.models.cifar import ResNet32
 from keras_residual.models.cifar import ResNet44
 from keras_residual.models.cifar import ResNet56
 from keras_residual.models.cifar import ResNet110
+from keras_residual.models.create import create_model
 from keras_residual.models.densenet import DenseNet40
 from keras_residual.models.densenet import DenseNet121
 from keras_residual.models.densenet import DenseNet169

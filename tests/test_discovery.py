@@ -64,3 +64,26 @@ def test_models_and_weights_commands(capsys):
     assert "digits" in out and "MB" in out and "top-1" in out
     assert cli.main(["models", "no-such-*"]) == 2
     assert "No model matches" in capsys.readouterr().err
+
+
+def test_create_model_takes_names_timm_ids_and_refuses_the_rest():
+    from keras_residual.weights.hub_ids import parse_hub_id
+
+    model = kr.create_model("resnet18.tv_in1k", num_classes=5)  # timm's id
+    assert model.name == "resnet18" and model.output.shape == (None, 5)
+    assert kr.create_model("ResNet20", num_classes=3).output.shape == (None, 3)
+    with pytest.raises(ValueError, match=r"Did you mean .*'ResNet50'") as error:
+        kr.create_model("resnet5O")
+    assert "'imagenet'" not in str(error.value)  # a tag, not a timm id
+    with pytest.raises(ValueError, match="no weights are registered for ResNet34"):
+        kr.create_model("ResNet34", pretrained=True)
+    with pytest.raises(TypeError, match="`num_classes` or `classes`"):
+        kr.create_model("ResNet20", num_classes=3, classes=3)
+    assert parse_hub_id("hf-hub:timm/resnet50.a1_in1k") == (
+        "timm/resnet50.a1_in1k",
+        None,
+    )
+    assert parse_hub_id("hf://me/model@v2") == ("me/model", "v2")
+    for bad in ("hf-hub:model", "hf://me/../x", "hf-hub:/x"):
+        with pytest.raises(ValueError, match="not a Hub id"):
+            parse_hub_id(bad)

@@ -175,3 +175,97 @@ def test_missing_hub_file_is_a_clear_os_error(hub, tmp_path):
     assert missing["error"] == "OSError"
     assert hub.endpoint in missing["message"]
     assert "pass its path as `weights`" in missing["message"]
+
+
+BY_ID = """
+import json, os, sys
+import numpy as np
+import keras_residual as kr
+from keras_residual.weights.converters import read_checkpoint
+from keras_residual.weights.hub_ids import register_hub_architecture
+
+fixture = sys.argv[1]
+spec = read_checkpoint(fixture).architecture.spec
+kr.register_model("TinyHubResNet", spec, description="test", classes=10)
+register_hub_architecture("tiny_resnet", "TinyHubResNet")
+logits = np.load(os.path.join(os.path.dirname(fixture), "logits.npz"))
+model = kr.create_model(
+    "hf-hub:me/tiny", pretrained=True, classifier_activation=None
+)
+out = model.predict(logits["input_64"], verbose=0)
+other = kr.build("TinyHubResNet", weights="hf://me/tiny", classes=3)
+result = {
+    "max_diff": float(np.abs(out - logits["resnet_basic_64"]).max()),
+    "preprocessing": model.preprocessing,
+    "class_names": model.class_names,
+    "input_shape": list(model.input_shape),
+    "other_classes": other.classes,
+}
+for name in ("hf-hub:me/effnet", "hf-hub:me/tiny"):
+    try:
+        kr.build("ResNet50", weights=name)
+    except ValueError as error:
+        result[name] = str(error)
+print(json.dumps(result))
+"""
+
+
+@pytest.mark.slow  # a real process
+def test_a_hub_id_builds_the_architecture_its_config_names(hub, tmp_path):
+    """`weights="hf-hub:ORG/REPO"`: config.json (timm's pretrained_cfg)
+    picks the model, the preprocessing, the input size and the class names;
+    an architecture without a model is refused before its weights are
+    fetched."""
+    data = open(FIXTURE, "rb").read()
+    names = [f"class {i}" for i in range(10)]
+    configs = {
+        "me/tiny": {
+            "architecture": "tiny_resnet",
+            "num_classes": 10,
+            "label_names": names,
+            "pretrained_cfg": {
+                "input_size": [3, 64, 64],
+                "mean": [0.485, 0.456, 0.406],
+                "std": [0.229, 0.224, 0.225],
+            },
+        },
+        "me/effnet": {"architecture": "efficientnet_b0", "num_classes": 1000},
+    }
+    for repo, config in configs.items():
+        text = json.dumps(config).encode()
+        hub.files[f"/{repo}/resolve/main/config.json"] = (
+            text,
+            hashlib.sha256(text).hexdigest(),
+        )
+    for repo in configs:  # both have weights; only one may be fetched
+        hub.files[f"/{repo}/resolve/main/model.safetensors"] = (
+            data,
+            hashlib.sha256(data).hexdigest(),
+        )
+    env = subprocess_env(
+        HF_ENDPOINT=hub.endpoint,
+        HF_HOME=str(tmp_path),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_XET="1",
+        PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    env.pop("HF_HUB_OFFLINE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", BY_ID, FIXTURE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["max_diff"] < 1e-4
+    assert result["preprocessing"] == "torch"
+    assert result["class_names"] == names
+    assert result["input_shape"] == [None, 64, 64, 3]
+    assert result["other_classes"] == 3
+    assert "'efficientnet_b0'" in result["hf-hub:me/effnet"]
+    assert "nothing was downloaded but its config.json" in result["hf-hub:me/effnet"]
+    assert "not a ResNet50" in result["hf-hub:me/tiny"]
+    assert "/me/effnet/resolve/main/model.safetensors" not in hub.gets
+    assert hub.gets.count("/me/tiny/resolve/main/model.safetensors") == 1  # cached

@@ -15,6 +15,7 @@ from keras_residual.models import resnet_d  # noqa: F401
 from keras_residual.models import vit  # noqa: F401
 
 # isort: on
+from keras_residual.models.create import create_model
 from keras_residual.models.discovery import list_models
 from keras_residual.models.discovery import list_weights
 from keras_residual.models.features import pyramid_model

@@ -208,6 +208,9 @@ def _weights_input_shape(request, spec, include_top):
     default RGB input (Fashion-MNIST's are 28x28x1), else None."""
     entry = request.entry if request else None
     source = request.source_model if request else None
+    hub_size = request.input_size if request and request.kind == "hub" else None
+    if hub_size and hub_size[0] != spec.default_size:
+        return (hub_size[0], hub_size[1], 3) if include_top else None
     if entry and (
         entry.input_channels != 3 or entry.input_size not in (None, spec.default_size)
     ):
@@ -222,11 +225,7 @@ def _weights_input_shape(request, spec, include_top):
 def _class_names(request, classes, include_top):
     """The weights' class names (registered, or a trained model's), where
     their classifier is kept."""
-    names = None
-    if request and request.entry:
-        names = request.entry.class_names
-    elif request and request.source_model is not None:
-        names = request.source_model.class_names
+    names = request.class_names if request else None
     if not include_top or not names or len(names) != classes:
         return None
     return list(names)

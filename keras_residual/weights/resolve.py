@@ -16,6 +16,13 @@ from keras_residual.weights.converters import read_checkpoint
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.hdf5 import load_weights
 from keras_residual.weights.hdf5 import load_weights_but_classifier
+from keras_residual.weights.hub_ids import fetch_hub_weights
+from keras_residual.weights.hub_ids import hub_class_names
+from keras_residual.weights.hub_ids import hub_input_size
+from keras_residual.weights.hub_ids import hub_model
+from keras_residual.weights.hub_ids import hub_preprocessing
+from keras_residual.weights.hub_ids import is_hub_id
+from keras_residual.weights.hub_ids import read_hub_config
 from keras_residual.weights.keras_source import copy_weights
 from keras_residual.weights.keras_source import load_keras_source
 from keras_residual.weights.registry import WeightsEntry
@@ -34,13 +41,15 @@ class WeightsRequest:
 
     Args:
         weights: str. A registered name as given, or an absolute path.
-        kind: str. `"registered"`, `"checkpoint"` (a timm/torchvision state
-            dict), `"file"` (a Keras weights file) or `"keras"` (a `.keras`
-            file or a run directory of `train()`).
+        kind: str. `"registered"`, `"hub"` (a Hub id, `"hf-hub:ORG/REPO"`),
+            `"checkpoint"` (a timm/torchvision state dict), `"file"` (a
+            Keras weights file) or `"keras"` (a `.keras` file or a run
+            directory of `train()`).
         entry: `WeightsEntry` or None. The registered weights.
         checkpoint: `TorchCheckpoint` or None. A state dict, read and
             recognised; the model is built in its layout.
         source_model: `ResidualModel` or None. The loaded `"keras"` source.
+        hub_config: dict or None. A Hub id's `config.json`.
     """
 
     weights: str
@@ -48,24 +57,38 @@ class WeightsRequest:
     entry: WeightsEntry = None
     checkpoint: TorchCheckpoint = None
     source_model: object = None
+    hub_config: dict = None
 
     @property
     def path(self):
-        """The user's file, or None for registered weights."""
-        return None if self.kind == "registered" else self.weights
+        """The user's file, or None for registered weights and Hub ids."""
+        return None if self.kind in ("registered", "hub") else self.weights
 
     @property
     def preprocessing(self):
         """The preprocessing mode the weights were trained with, if known."""
         if self.entry is not None:
             return self.entry.preprocessing
+        if self.hub_config is not None:
+            return hub_preprocessing(self.hub_config)
         return getattr(self.source_model, "preprocessing", None)
+
+    @property
+    def class_names(self):
+        """The names of the weights' classes, if known."""
+        if self.entry is not None:
+            return self.entry.class_names
+        if self.hub_config is not None:
+            return hub_class_names(self.hub_config)
+        return getattr(self.source_model, "class_names", None)
 
     @property
     def input_size(self):
         """`(height, width)` the weights were trained at, if known."""
         if self.entry is not None and self.entry.input_size is not None:
             return (self.entry.input_size,) * 2
+        if self.hub_config is not None and hub_input_size(self.hub_config):
+            return (hub_input_size(self.hub_config),) * 2
         if self.source_model is not None:
             size = tuple(self.source_model.image_shape[:2])
             return None if None in size else size
@@ -92,9 +115,10 @@ def resolve_weights(
         model_name: str or None. The registered model name (None for a spec
             built directly, which takes files only).
         weights: None, str, path or `WeightsRequest`. A name registered for
-            the model, a weights file (`.h5`, `.weights.h5`), a state dict
-            (`.safetensors`, `.pth`), a `.keras` file or a run directory of
-            `train()`; a `WeightsRequest` is returned as it is.
+            the model, a Hub id (`"hf-hub:ORG/REPO"`), a weights file
+            (`.h5`, `.weights.h5`), a state dict (`.safetensors`, `.pth`), a
+            `.keras` file or a run directory of `train()`; a
+            `WeightsRequest` is returned as it is.
         include_top: bool. Whether the model has its classifier. Defaults
             to `True`.
         classifier_activation: str or None. The classifier's activation.
@@ -118,6 +142,8 @@ def resolve_weights(
         )
     weights = os.fspath(weights)
     model_name = model_name if isinstance(model_name, str) else None
+    if is_hub_id(weights):
+        return _resolve_hub_id(model_name, weights)
     entry = get_weights_entry(model_name, weights) if model_name else None
     if entry is None:
         return _resolve_path(model_name, weights)
@@ -131,6 +157,22 @@ def resolve_weights(
     if weights_file.file_name.endswith(STATE_DICT_SUFFIXES):
         checkpoint = read_checkpoint(fetch_file(weights_file))
     return WeightsRequest(weights, "registered", entry=entry, checkpoint=checkpoint)
+
+
+def _resolve_hub_id(model_name, weights):
+    """A `WeightsRequest` for a Hub id: its config.json first (an
+    unsupported or other architecture is refused before the weights are
+    downloaded), then its model.safetensors."""
+    config = read_hub_config(weights)
+    model = hub_model(config, weights)
+    if model_name is not None and model_name != model:
+        raise ValueError(
+            f"`weights` {weights!r} holds a {config['architecture']!r} (built as "
+            f"{model}), not a {model_name}. Build {model} with it, or call "
+            f"keras_residual.create_model({weights!r})."
+        )
+    checkpoint = read_checkpoint(fetch_hub_weights(weights))
+    return WeightsRequest(weights, "hub", checkpoint=checkpoint, hub_config=config)
 
 
 def _resolve_path(model_name, weights):
