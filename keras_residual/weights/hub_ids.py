@@ -123,7 +123,11 @@ def fetch_hub_weights(weights):
 
 def hub_preprocessing(config):
     """The preprocessing mode of `config`'s normalisation: `"torch"`
-    (ImageNet mean and std), `"tf"` (mean and std 0.5), else None."""
+    (ImageNet mean and std), `"tf"` (mean and std 0.5), else None.
+
+    Args:
+        config: dict. From `read_hub_config`.
+    """
     settings = config.get("pretrained_cfg") or {}
     mean, std = settings.get("mean"), settings.get("std")
     if _close(mean, IMAGENET_MEAN_RGB) and _close(std, IMAGENET_STD_RGB):
@@ -134,7 +138,11 @@ def hub_preprocessing(config):
 
 
 def hub_input_size(config):
-    """The image size of `config`'s `input_size` (`[3, H, W]`), or None."""
+    """The image size of `config`'s `input_size` (`[3, H, W]`), or None.
+
+    Args:
+        config: dict. From `read_hub_config`.
+    """
     size = (config.get("pretrained_cfg") or {}).get("input_size")
     if isinstance(size, list) and len(size) == 3 and size[1] == size[2]:
         return size[1] if isinstance(size[1], int) else None
@@ -142,7 +150,11 @@ def hub_input_size(config):
 
 
 def hub_class_names(config):
-    """`config`'s `label_names`, where it lists them as strings."""
+    """`config`'s `label_names`, where it lists them as strings.
+
+    Args:
+        config: dict. From `read_hub_config`.
+    """
     names = config.get("label_names")
     if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
         return tuple(names)
