@@ -87,3 +87,20 @@ def test_create_model_takes_names_timm_ids_and_refuses_the_rest():
     for bad in ("hf-hub:model", "hf://me/../x", "hf-hub:/x"):
         with pytest.raises(ValueError, match="not a Hub id"):
             parse_hub_id(bad)
+
+
+def test_the_weights_page_lists_every_registered_entry():
+    page = open(os.path.join(os.path.dirname(__file__), "..", "docs", "weights.md"))
+    rows = {
+        tuple(cell.strip() for cell in line.strip().strip("|").split("|"))
+        for line in page
+        if line.startswith("| ")
+    }
+    for model, tags in kr.list_weights().items():
+        for tag in tags:
+            entry = get_weights_entry(model, tag)
+            top1 = "n/a" if entry.top1 is None else f"{entry.top1:.2f}"
+            assert any(
+                row[:3] == (model, f"`{tag}`", top1) and row[4] == entry.license
+                for row in rows
+            ), (model, tag)
