@@ -405,7 +405,6 @@ def test_sigkill_during_a_trial_then_rerun_keeps_completed_trials(tmp_path):
     assert summary["trials"] == 3 and summary["completed"] == 3
 
 
-@pytest.mark.xdist_group("subprocess")
 def _wait_for_listener(port, process, timeout=120):
     """Returns once something accepts connections on 127.0.0.1:`port`."""
     import socket
