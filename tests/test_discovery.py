@@ -66,6 +66,7 @@ def test_models_and_weights_commands(capsys):
     assert "No model matches" in capsys.readouterr().err
 
 
+@pytest.mark.jax
 def test_create_model_takes_names_timm_ids_and_refuses_the_rest():
     from keras_residual.weights.hub_ids import parse_hub_id
 

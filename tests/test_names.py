@@ -134,6 +134,7 @@ def test_one_keras_applications_signature_for_every_constructor():
     assert set(APPLICATION_ARGS) - {"weights"} <= set(model)
 
 
+@pytest.mark.jax
 def test_entry_points_refuse_misspelt_arguments_with_the_right_name():
     with pytest.raises(TypeError, match="'inclde_top'; did you mean 'include_top'"):
         kr.ResNet20(inclde_top=False)

@@ -298,6 +298,7 @@ def test_rgb_weights_adapt_to_one_or_n_input_channels(tmp_path):
         kr.weights.unregister_weights("ResNet20", "rgb_test")
 
 
+@pytest.mark.jax
 def test_build_takes_a_keras_file_or_run_directory_through_the_one_resolver(
     tmp_path,
 ):
