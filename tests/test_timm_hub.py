@@ -22,6 +22,8 @@ FIXTURE = os.path.join(
     os.path.dirname(__file__), "data", "timm", "resnet_basic.safetensors"
 )
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
+# A tag the local Hub resolves to another commit (a repo that changed).
+PINNED_COMMITS = {"v1": "fedcba9876543210fedcba9876543210fedcba98"}
 
 CLIENT = """
 import json, os, sys, warnings
@@ -86,8 +88,9 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         data, announced = self.server.files[path]
+        revision = path.split("/resolve/", 1)[-1].split("/", 1)[0]
         self.send_response(200)
-        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("X-Repo-Commit", PINNED_COMMITS.get(revision, COMMIT))
         self.send_header("ETag", f'"{announced}"')
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -194,12 +197,14 @@ model = kr.create_model(
 )
 out = model.predict(logits["input_64"], verbose=0)
 other = kr.build("TinyHubResNet", weights="hf://me/tiny", classes=3)
+pinned = kr.create_model("hf-hub:me/tiny@v1", pretrained=True)
 result = {
     "max_diff": float(np.abs(out - logits["resnet_basic_64"]).max()),
     "preprocessing": model.preprocessing,
     "class_names": model.class_names,
     "input_shape": list(model.input_shape),
     "other_classes": other.classes,
+    "pinned_names": pinned.class_names,
 }
 for name in ("hf-hub:me/effnet", "hf-hub:me/tiny"):
     try:
@@ -218,6 +223,7 @@ def test_a_hub_id_builds_the_architecture_its_config_names(hub, tmp_path):
     fetched."""
     data = open(FIXTURE, "rb").read()
     names = [f"class {i}" for i in range(10)]
+    old = [f"old class {i}" for i in range(10)]
     configs = {
         "me/tiny": {
             "architecture": "tiny_resnet",
@@ -231,12 +237,21 @@ def test_a_hub_id_builds_the_architecture_its_config_names(hub, tmp_path):
         },
         "me/effnet": {"architecture": "efficientnet_b0", "num_classes": 1000},
     }
-    for repo, config in configs.items():
+    # The repo as it was at tag v1: other label names.
+    configs_at = {("me/tiny", "v1"): dict(configs["me/tiny"], label_names=old)}
+    for (repo, revision), config in {
+        **{(repo, "main"): config for repo, config in configs.items()},
+        **configs_at,
+    }.items():
         text = json.dumps(config).encode()
-        hub.files[f"/{repo}/resolve/main/config.json"] = (
+        hub.files[f"/{repo}/resolve/{revision}/config.json"] = (
             text,
             hashlib.sha256(text).hexdigest(),
         )
+    hub.files["/me/tiny/resolve/v1/model.safetensors"] = (
+        data,
+        hashlib.sha256(data).hexdigest(),
+    )
     for repo in configs:  # both have weights; only one may be fetched
         hub.files[f"/{repo}/resolve/main/model.safetensors"] = (
             data,
@@ -264,6 +279,7 @@ def test_a_hub_id_builds_the_architecture_its_config_names(hub, tmp_path):
     assert result["class_names"] == names
     assert result["input_shape"] == [None, 64, 64, 3]
     assert result["other_classes"] == 3
+    assert result["pinned_names"] == old  # @v1 pins the repo as it was
     assert "'efficientnet_b0'" in result["hf-hub:me/effnet"]
     assert "nothing was downloaded but its config.json" in result["hf-hub:me/effnet"]
     assert "not a ResNet50" in result["hf-hub:me/tiny"]
