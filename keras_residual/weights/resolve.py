@@ -288,7 +288,8 @@ def load_requested_weights(model, request):
         return
     if request.kind == "keras":
         copy_weights(request.source_model, model, request.weights)
-        _warn_new_classifier(model, request)
+        if model.include_top and request.classes not in (None, model.classes):
+            warn_new_classifier(model, repr(request.weights), request.classes, 3)
         return
     if request.kind == "file":
         if model.include_top:  # another number of classes: a new classifier
@@ -312,13 +313,7 @@ def load_requested_weights(model, request):
         weights_file = entry.notop or entry.top
         if model.include_top:
             exclude = (CLASSIFIER_LAYER,)
-            warnings.warn(
-                f"Loaded {entry.tag!r} weights into every layer of "
-                f"{model.name} except the classifier {CLASSIFIER_LAYER!r}: "
-                f"the weights have {entry.classes} classes and the model "
-                f"{model.classes}. Train the classifier before use.",
-                stacklevel=3,
-            )
+            warn_new_classifier(model, f"{entry.tag!r} weights", entry.classes, 3)
         elif entry.notop is None:
             exclude = (CLASSIFIER_LAYER,)
     path = fetch_file(weights_file)
@@ -330,17 +325,23 @@ def load_requested_weights(model, request):
     )
 
 
-def _warn_new_classifier(model, request):
-    """Says so where a model source's classifier was left out."""
-    classes = request.classes
-    if model.include_top and classes is not None and classes != model.classes:
-        warnings.warn(
-            f"Loaded {request.weights!r} into every layer of {model.name} "
-            f"except the classifier {CLASSIFIER_LAYER!r}: the weights have "
-            f"{classes} classes and the model {model.classes}. Train the "
-            "classifier before use.",
-            stacklevel=4,
-        )
+def warn_new_classifier(model, source, classes, stacklevel):
+    """Says that `source` was loaded into every layer of `model` but its
+    classifier, which stays new.
+
+    Args:
+        model: `keras.Model`. The model loaded into.
+        source: str. What was loaded, as the message names it.
+        classes: int or None. The weights' classes (None: no classifier).
+        stacklevel: int. Frames between this call and the user's call.
+    """
+    warnings.warn(
+        f"Loaded {source} into every layer of {model.name} except the "
+        f"classifier {CLASSIFIER_LAYER!r}: the weights have {classes or 'no'} "
+        f"classes and the model {model.classes}. Train the classifier before "
+        "use.",
+        stacklevel=stacklevel + 1,
+    )
 
 
 def _load_torch_checkpoint(model, checkpoint):
@@ -350,11 +351,5 @@ def _load_torch_checkpoint(model, checkpoint):
     exclude = ()
     if model.include_top and classes != model.classes:
         exclude = (CLASSIFIER_LAYER,)
-        warnings.warn(
-            f"Loaded {checkpoint.path!r} into every layer of {model.name} "
-            f"except the classifier {CLASSIFIER_LAYER!r}: the checkpoint has "
-            f"{classes or 'no'} classes and the model {model.classes}. Train "
-            "the classifier before use.",
-            stacklevel=4,
-        )
+        warn_new_classifier(model, repr(checkpoint.path), classes, 4)
     load_checkpoint(model, checkpoint, exclude=exclude)
