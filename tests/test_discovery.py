@@ -12,7 +12,7 @@ from keras_residual import cli
 from keras_residual.models.zoo import MODELS
 from keras_residual.weights.registry import get_weights_entry
 
-NAMES = [name for name, _ in MODELS.items()]
+NAMES = MODELS.names()
 
 
 def test_patterns_match_names_in_any_case_and_weights_tags():

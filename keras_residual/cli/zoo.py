@@ -12,8 +12,9 @@ def _models(args):
             + (" with registered weights" if args.pretrained else "")
             + "; `keras-residual models` lists them all."
         )
+    registered = keras_residual.list_weights()  # {model: [tags]}
     for name, description in models.items():
-        tags = keras_residual.list_weights().get(name, [])
+        tags = registered.get(name, [])
         weights = f"  [weights: {', '.join(tags)}]" if tags else ""
         print(f"{name:<18} {description}{weights}")
 

@@ -9,6 +9,7 @@ from keras_residual.weights.hub_ids import hub_model
 from keras_residual.weights.hub_ids import is_hub_id
 from keras_residual.weights.hub_ids import read_hub_config
 from keras_residual.weights.registry import list_weights
+from keras_residual.weights.resolve import resolve_weights
 
 
 def create_model(model_name, pretrained=False, num_classes=None, **kwargs):
@@ -36,7 +37,10 @@ def create_model(model_name, pretrained=False, num_classes=None, **kwargs):
                 "create_model() takes `num_classes` or `classes`, not both."
             )
         kwargs["classes"] = num_classes
-    name, tag = _resolve_name(model_name)
+    if is_hub_id(model_name):
+        name, weights = _hub_model(model_name, pretrained)
+        return build(name, weights=weights, **kwargs)
+    name, tag = _registered_name(model_name)
     if pretrained and tag is None:
         raise ValueError(
             f"`pretrained=True`: no weights are registered for {name}; "
@@ -45,17 +49,25 @@ def create_model(model_name, pretrained=False, num_classes=None, **kwargs):
     return build(name, weights=tag if pretrained else None, **kwargs)
 
 
-def _resolve_name(model_name):
-    """`(registered model, weights tag or Hub id or None)` of a name."""
-    if is_hub_id(model_name):
-        return hub_model(read_hub_config(model_name), model_name), model_name
+def _hub_model(hub_id, pretrained):
+    """`(registered model, weights)` of a Hub id: with `pretrained`, the id
+    resolved once (its config.json, then its weights) and handed to
+    `build()` as it is, so nothing is fetched twice."""
+    if not pretrained:
+        return hub_model(read_hub_config(hub_id), hub_id), None
+    request = resolve_weights(None, hub_id)
+    return hub_model(request.hub_config, hub_id), request
+
+
+def _registered_name(model_name):
+    """`(registered model, weights tag or None)` of a name or timm id."""
     registered = list_weights()
     if isinstance(model_name, str) and model_name in MODELS:
         return model_name, (registered.get(model_name) or [None])[0]
     for model, tags in registered.items():
         if model_name in tags:
             return model, model_name
-    known = [name for name, _ in MODELS.items()]
+    known = MODELS.names()
     # timm's ids ("arch.tag"), not names shared by many models ("imagenet")
     known += sorted({tag for tags in registered.values() for tag in tags if "." in tag})
     raise ValueError(

@@ -9,7 +9,6 @@ import os
 
 from keras_residual.core.builder import ResidualModel
 from keras_residual.models.zoo import MODELS
-from keras_residual.utils.validation import unknown_name_message
 from keras_residual.weights.registry import get_weights_entry
 from keras_residual.weights.registry import list_weights as registered_weights
 
@@ -83,10 +82,7 @@ def list_weights(model=None):
     """
     if model is None:
         return registered_weights()
-    if not isinstance(model, str) or model not in MODELS:
-        raise ValueError(
-            unknown_name_message("model", model, [n for n, _ in MODELS.items()])
-        )
+    MODELS.get(model)  # an unknown name is refused with close matches
     return {tag: _info(model, tag) for tag in registered_weights(model)}
 
 
