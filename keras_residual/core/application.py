@@ -4,9 +4,10 @@ plus `preprocessing`), and `application_function` gives a function that
 signature, checked when it is called."""
 
 import dataclasses
-import difflib
 import functools
 import inspect
+
+from keras_residual.utils.validation import close_matches
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,7 +101,7 @@ def _refuse_misspelt(where, overrides, named):
     """An override that is a near miss of a named parameter is a typo
     (`inclde_top`), not a spec override: refused with the right name."""
     for key in overrides:
-        close = difflib.get_close_matches(key, list(named), n=1, cutoff=0.8)
+        close = close_matches(key, named, n=1, cutoff=0.8)
         if close:
             raise TypeError(
                 f"{where}() got an unexpected keyword argument {key!r}; did you "

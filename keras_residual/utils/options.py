@@ -4,9 +4,10 @@ is written once and the signature's keywords, the docstring, the CLI flags
 (`keras_residual.cli.options`) and `run.json` all come from it."""
 
 import dataclasses
-import difflib
 import inspect
 import textwrap
+
+from keras_residual.utils.validation import close_matches
 
 
 def option(default, doc, **metadata):
@@ -68,7 +69,7 @@ def gather_options(where, groups, flat):
     }
     unknown = sorted(set(flat) - set(owner))
     if unknown:
-        close = difflib.get_close_matches(unknown[0], list(owner), n=3)
+        close = close_matches(unknown[0], owner)
         raise TypeError(
             f"{where}() got an unexpected keyword argument {unknown[0]!r}"
             + (f"; did you mean {' or '.join(map(repr, close))}?" if close else "")

@@ -9,18 +9,20 @@ import math
 import numbers
 
 
-def close_matches(value, allowed, n=3):
+def close_matches(value, allowed, n=3, cutoff=0.5):
     """Returns up to `n` names from `allowed` that look like `value`.
 
     Args:
         value: str. The name the user gave.
         allowed: iterable of str. The valid names.
         n: int. Maximum number of suggestions. Defaults to `3`.
+        cutoff: float. How alike (difflib's ratio, ignoring case) a name
+            must be. Defaults to `0.5`.
     """
     allowed = list(allowed)
     lowered = {name.lower(): name for name in allowed}
     matches = difflib.get_close_matches(
-        str(value).lower(), list(lowered), n=n, cutoff=0.5
+        str(value).lower(), list(lowered), n=n, cutoff=cutoff
     )
     return [lowered[m] for m in matches]
 
