@@ -71,7 +71,9 @@ from keras_residual.models.zoo import build
 from keras_residual.models.zoo import get_spec
 from keras_residual.models.zoo import register_model
 from keras_residual.serving.export import export
+from keras_residual.serving.hub_push import push_to_hub
 from keras_residual.serving.predictor import load_predictor
+from keras_residual.serving.presets import save_to_preset
 from keras_residual.training.losses import ClassificationCrossentropy
 from keras_residual.training.options import DistributionOptions
 from keras_residual.training.options import RunOptions
@@ -87,6 +89,7 @@ from keras_residual.utils.download import WeightsFile
 from keras_residual.version import __version__
 from keras_residual.weights import load_weights
 from keras_residual.weights import register_weights
+from keras_residual.weights.presets import load_preset
 
 # 0.1 names that moved to a namespace: they still import, with a warning.
 _MOVED = {

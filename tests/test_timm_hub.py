@@ -4,27 +4,22 @@ refused and not cached. The client runs in a real child process, since
 huggingface_hub reads HF_ENDPOINT when it is imported."""
 
 import hashlib
-import http.server
 import json
 import os
 import subprocess
 import sys
-import threading
-import urllib.parse
 
 import pytest
 
 from tests.conftest import subprocess_env
+from tests.local_hub import start_hub
+from tests.local_hub import stop_hub
 
 pytest.importorskip("huggingface_hub")
 
 FIXTURE = os.path.join(
     os.path.dirname(__file__), "data", "timm", "resnet_basic.safetensors"
 )
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
-# A tag the local Hub resolves to another commit (a repo that changed).
-PINNED_COMMITS = {"v1": "fedcba9876543210fedcba9876543210fedcba98"}
-
 CLIENT = """
 import json, os, sys, warnings
 import numpy as np
@@ -55,58 +50,11 @@ print(json.dumps({
 """
 
 
-class LocalHub(http.server.ThreadingHTTPServer):
-    """Answers huggingface_hub's HEAD and GET for `/{repo}/resolve/{rev}/{file}`
-    with the file it holds and the sha256 it announces (the ETag of an LFS
-    file), and counts the GETs."""
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), HubHandler)
-        self.files, self.gets = {}, []
-
-    @property
-    def endpoint(self):
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class HubHandler(http.server.BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_HEAD(self):
-        self._respond(body=False)
-
-    def do_GET(self):
-        self._respond(body=True)
-
-    def _respond(self, body):
-        path = urllib.parse.urlparse(self.path).path
-        if path not in self.server.files:
-            self.send_response(404)
-            self.send_header("X-Error-Code", "EntryNotFound")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        data, announced = self.server.files[path]
-        revision = path.split("/resolve/", 1)[-1].split("/", 1)[0]
-        self.send_response(200)
-        self.send_header("X-Repo-Commit", PINNED_COMMITS.get(revision, COMMIT))
-        self.send_header("ETag", f'"{announced}"')
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if body:
-            self.server.gets.append(path)
-            self.wfile.write(data)
-
-
 @pytest.fixture
 def hub():
-    server = LocalHub()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = start_hub()
     yield server
-    server.shutdown()
-    server.server_close()
+    stop_hub(server)
 
 
 def fetch(hub, repo, hf_home):

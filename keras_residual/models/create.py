@@ -8,6 +8,8 @@ from keras_residual.utils.validation import unknown_name_message
 from keras_residual.weights.hub_ids import hub_model
 from keras_residual.weights.hub_ids import is_hub_id
 from keras_residual.weights.hub_ids import read_hub_config
+from keras_residual.weights.presets import is_preset_config
+from keras_residual.weights.presets import preset_model_config
 from keras_residual.weights.registry import list_weights
 from keras_residual.weights.resolve import resolve_weights
 
@@ -19,7 +21,8 @@ def create_model(model_name, pretrained=False, num_classes=None, **kwargs):
         model_name: str. A registered name (`"ResNet50"`), a timm id that
             is a registered weights tag (`"resnet50.a1_in1k"`), or a Hub id
             (`"hf-hub:ORG/REPO"`, `"hf://ORG/REPO"`) whose `config.json`
-            names a supported architecture.
+            names a supported architecture or is a keras_residual preset
+            (from `push_to_hub`).
         pretrained: bool. Load the weights: the timm id's or the Hub id's,
             or a registered name's first registered weights. Defaults to
             `False`.
@@ -38,8 +41,8 @@ def create_model(model_name, pretrained=False, num_classes=None, **kwargs):
             )
         kwargs["classes"] = num_classes
     if is_hub_id(model_name):
-        name, weights = _hub_model(model_name, pretrained)
-        return build(name, weights=weights, **kwargs)
+        name, weights, defaults = _hub_model(model_name, pretrained)
+        return build(name, weights=weights, **{**defaults, **kwargs})
     name, tag = _registered_name(model_name)
     if pretrained and tag is None:
         raise ValueError(
@@ -50,13 +53,27 @@ def create_model(model_name, pretrained=False, num_classes=None, **kwargs):
 
 
 def _hub_model(hub_id, pretrained):
-    """`(registered model, weights)` of a Hub id: with `pretrained`, the id
-    resolved once (its config.json, then its weights) and handed to
-    `build()` as it is, so nothing is fetched twice."""
-    if not pretrained:
-        return hub_model(read_hub_config(hub_id), hub_id), None
-    request = resolve_weights(None, hub_id)
-    return hub_model(request.hub_config, hub_id), request
+    """`(model, weights, build defaults)` of a Hub id: with `pretrained`,
+    the id resolved once (its config.json, then its weights) and handed to
+    `build()` as it is, so nothing is fetched twice. A keras_residual
+    preset gives its own spec, name, input shape and classes."""
+    if pretrained:
+        request = resolve_weights(None, hub_id)
+        if request.kind == "preset":
+            source = request.source_model
+            return source.spec, request, {"name": source.name}
+        return hub_model(request.hub_config, hub_id), request, {}
+    config = read_hub_config(hub_id)
+    if not is_preset_config(config):
+        return hub_model(config, hub_id), None, {}
+    model = preset_model_config(config, hub_id)
+    defaults = {
+        "name": model["name"],
+        "input_shape": tuple(model["input_shape"]),
+        "classes": model["classes"],
+        "include_top": model["include_top"],
+    }
+    return model["spec"], None, defaults
 
 
 def _registered_name(model_name):

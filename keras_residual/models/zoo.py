@@ -127,7 +127,8 @@ def build(
         weights: None, str or path. A name registered for the model (e.g.
             `"imagenet"`), a weights file (`.h5`, `.weights.h5`), a
             timm/torchvision state dict (`.safetensors`, `.pth`), a `.keras`
-            file or a run directory of `train()`; another number of
+            file, a run directory of `train()`, a Hub id or a preset folder
+            (`save_to_preset`); another number of
             `classes` leaves the classifier new, with a warning. Defaults to
             `None`.
         input_tensor: tensor or None. Optional input tensor.

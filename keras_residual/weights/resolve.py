@@ -25,6 +25,10 @@ from keras_residual.weights.hub_ids import is_hub_id
 from keras_residual.weights.hub_ids import read_hub_config
 from keras_residual.weights.keras_source import copy_weights
 from keras_residual.weights.keras_source import load_keras_source
+from keras_residual.weights.presets import is_preset_config
+from keras_residual.weights.presets import is_preset_directory
+from keras_residual.weights.presets import load_preset
+from keras_residual.weights.presets import model_from_preset
 from keras_residual.weights.registry import WeightsEntry
 from keras_residual.weights.registry import get_weights_entry
 from keras_residual.weights.registry import list_weights
@@ -41,14 +45,16 @@ class WeightsRequest:
 
     Args:
         weights: str. A registered name as given, or an absolute path.
-        kind: str. `"registered"`, `"hub"` (a Hub id, `"hf-hub:ORG/REPO"`),
-            `"checkpoint"` (a timm/torchvision state dict), `"file"` (a
-            Keras weights file) or `"keras"` (a `.keras` file or a run
-            directory of `train()`).
+        kind: str. `"registered"`, `"hub"` (a Hub id of a timm checkpoint,
+            `"hf-hub:ORG/REPO"`), `"checkpoint"` (a timm/torchvision state
+            dict), `"file"` (a Keras weights file), `"keras"` (a `.keras`
+            file or a run directory of `train()`) or `"preset"` (a preset
+            folder or Hub id, from `save_to_preset`/`push_to_hub`).
         entry: `WeightsEntry` or None. The registered weights.
         checkpoint: `TorchCheckpoint` or None. A state dict, read and
             recognised; the model is built in its layout.
-        source_model: `ResidualModel` or None. The loaded `"keras"` source.
+        source_model: `ResidualModel` or None. The loaded `"keras"` or
+            `"preset"` source.
         hub_config: dict or None. A Hub id's `config.json`.
     """
 
@@ -62,7 +68,9 @@ class WeightsRequest:
     @property
     def path(self):
         """The user's file, or None for registered weights and Hub ids."""
-        return None if self.kind in ("registered", "hub") else self.weights
+        if self.kind in ("registered", "hub") or is_hub_id(self.weights):
+            return None
+        return self.weights
 
     @property
     def preprocessing(self):
@@ -117,8 +125,8 @@ def resolve_weights(
         weights: None, str, path or `WeightsRequest`. A name registered for
             the model, a Hub id (`"hf-hub:ORG/REPO"`), a weights file
             (`.h5`, `.weights.h5`), a state dict (`.safetensors`, `.pth`), a
-            `.keras` file or a run directory of `train()`; a
-            `WeightsRequest` is returned as it is.
+            `.keras` file, a run directory of `train()` or a preset (folder
+            or Hub id); a `WeightsRequest` is returned as it is.
         include_top: bool. Whether the model has its classifier. Defaults
             to `True`.
         classifier_activation: str or None. The classifier's activation.
@@ -164,6 +172,9 @@ def _resolve_hub_id(model_name, weights):
     unsupported or other architecture is refused before the weights are
     downloaded), then its model.safetensors."""
     config = read_hub_config(weights)
+    if is_preset_config(config):
+        source = model_from_preset(config, fetch_hub_weights(weights), weights)
+        return WeightsRequest(weights, "preset", source_model=source)
     model = hub_model(config, weights)
     if model_name is not None and model_name != model:
         raise ValueError(
@@ -178,6 +189,9 @@ def _resolve_hub_id(model_name, weights):
 def _resolve_path(model_name, weights):
     """A `WeightsRequest` for a path, or the error for what is neither a
     registered name nor an existing file."""
+    if is_preset_directory(weights):
+        source = load_preset(weights)
+        return WeightsRequest(os.path.abspath(weights), "preset", source_model=source)
     if os.path.isdir(weights) or (
         weights.endswith(".keras") and os.path.isfile(weights)
     ):
@@ -286,7 +300,7 @@ def load_requested_weights(model, request):
     if request.checkpoint is not None:
         _load_torch_checkpoint(model, request.checkpoint)
         return
-    if request.kind == "keras":
+    if request.kind in ("keras", "preset"):
         copy_weights(request.source_model, model, request.weights)
         if model.include_top and request.classes not in (None, model.classes):
             warn_new_classifier(model, repr(request.weights), request.classes, 3)

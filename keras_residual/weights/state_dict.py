@@ -4,11 +4,13 @@ checked in full (header, offsets, sizes) before a tensor is returned.
 Pickled torch files (`.pth`, `.pt`, `.bin`) need `torch` and are read with
 `weights_only=True`, so no code in the file runs."""
 
+import json
 import os
 import struct
 
 import numpy as np
 
+from keras_residual.utils.atomic import atomic_path
 from keras_residual.utils.files import check_regular_file
 from keras_residual.utils.strict_parsing import load_json
 
@@ -23,6 +25,10 @@ SAFETENSORS_DTYPES = {
     "U8": np.uint8,
     "BOOL": np.bool_,
     "BF16": np.uint16,  # widened to float32 on reading
+}
+# BF16 is read only (widened to float32): NumPy has no bfloat16 to write.
+WRITABLE_DTYPES = {
+    np.dtype(t): code for code, t in SAFETENSORS_DTYPES.items() if code != "BF16"
 }
 TORCH_SUFFIXES = (".pth", ".pt", ".bin")
 # A header larger than this is not a weights file (safetensors caps it at
@@ -139,6 +145,41 @@ def read_safetensors(path):
             array = (array.astype(np.uint32) << 16).view(np.float32)
         tensors[name] = array
     return tensors
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """Writes `{name: numpy array}` as a safetensors file, atomically.
+
+    Args:
+        path: str. The file.
+        tensors: dict. Arrays of a dtype in `SAFETENSORS_DTYPES` (not BF16).
+        metadata: dict of str or None. The header's `__metadata__`.
+            Defaults to `None`.
+    """
+    header, chunks, offset = {}, [], 0
+    for name, array in tensors.items():
+        native = np.asarray(array).dtype.newbyteorder("=")
+        if native not in WRITABLE_DTYPES:
+            raise ValueError(
+                f"Tensor {name!r} has dtype {native}; writable: "
+                f"{sorted(str(d) for d in WRITABLE_DTYPES)}."
+            )
+        data = np.ascontiguousarray(array, dtype=native.newbyteorder("<")).tobytes()
+        header[name] = {
+            "dtype": WRITABLE_DTYPES[native],
+            "shape": list(np.shape(array)),
+            "data_offsets": [offset, offset + len(data)],
+        }
+        chunks.append(data)
+        offset += len(data)
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    encoded = json.dumps(header, separators=(",", ":")).encode()
+    encoded += b" " * (-len(encoded) % 8)  # the data starts 8-byte aligned
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        handle.write(struct.pack("<Q", len(encoded)) + encoded)
+        for data in chunks:
+            handle.write(data)
 
 
 def _check_entry(path, name, info, data_size):

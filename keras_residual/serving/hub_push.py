@@ -1,0 +1,88 @@
+"""`push_to_hub()`: a preset uploaded to a Hugging Face Hub repository in
+one commit, through the optional `huggingface_hub` library (its token,
+`HF_ENDPOINT` and retries). An interrupted upload commits nothing; running
+it again completes it."""
+
+import os
+import re
+import tempfile
+
+from keras_residual.serving.presets import save_to_preset
+from keras_residual.weights.presets import is_preset_directory
+
+REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def push_to_hub(
+    source,
+    repo_id,
+    *,
+    private=None,
+    token=None,
+    commit_message=None,
+    license="other",
+):
+    """Uploads a model as a preset to the Hub and returns its pinned id.
+
+    Args:
+        source: `ResidualModel` or str. A preset folder (from
+            `save_to_preset`), a run directory of `train()`, a `.keras` file
+            or a model; all but a preset folder are saved as a preset first.
+        repo_id: str. `"ORG/NAME"`; the repository is created if missing.
+        private: bool or None. Visibility of a new repository. Defaults to
+            `None` (the Hub's default).
+        token: str or None. A Hub token. Defaults to `None`
+            (huggingface_hub's saved token or `HF_TOKEN`).
+        commit_message: str or None. Defaults to `None` ("Upload <name>").
+        license: str. The card's licence where a preset is written here.
+            Defaults to `"other"`.
+
+    Returns:
+        str. `"hf://ORG/NAME@COMMIT"`: loads this upload even after the
+        repository changes.
+
+    Raises:
+        ValueError: a bad `repo_id`, or `huggingface_hub` is missing.
+        OSError: the upload failed (nothing was committed).
+    """
+    if not isinstance(repo_id, str) or not REPO_ID.match(repo_id) or ".." in repo_id:
+        raise ValueError(
+            f"`repo_id` must be 'ORG/NAME' (letters, digits, '.', '_', '-'); "
+            f"received {repo_id!r}."
+        )
+    try:
+        import huggingface_hub  # lazy: an optional extra
+    except ImportError:
+        raise ValueError(
+            "push_to_hub needs `huggingface_hub`: pip install 'keras-residual[hub]'."
+        ) from None
+    with tempfile.TemporaryDirectory(prefix="keras-residual-push-") as scratch:
+        folder = _preset_folder(source, scratch, repo_id, license)
+        api = huggingface_hub.HfApi(token=token)
+        try:
+            api.create_repo(repo_id, private=private, exist_ok=True)
+            commit = api.upload_folder(
+                folder_path=folder,
+                repo_id=repo_id,
+                commit_message=commit_message or f"Upload {os.path.basename(folder)}",
+            )
+        except Exception as error:  # network, HTTP and Hub errors alike
+            raise OSError(
+                f"Could not upload to {repo_id} on "
+                f"{os.environ.get('HF_ENDPOINT', 'https://huggingface.co')} "
+                f"({type(error).__name__}: {str(error).splitlines()[0][:300]}). "
+                "Nothing was committed; run it again to upload."
+            ) from error
+    return f"hf://{repo_id}@{commit.oid}"
+
+
+def _preset_folder(source, scratch, repo_id, license):
+    """A preset folder of `source`: itself, or one written in `scratch`."""
+    if isinstance(source, (str, os.PathLike)) and is_preset_directory(
+        os.fspath(source)
+    ):
+        return os.fspath(source)
+    name = repo_id.split("/")[1]
+    return save_to_preset(
+        source, os.path.join(scratch, name), license=license, repo_id=repo_id
+    )
