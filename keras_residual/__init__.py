@@ -49,6 +49,8 @@ from keras_residual.models.highway import HighwayNet19
 from keras_residual.models.highway import HighwayNet20
 from keras_residual.models.highway import HighwayNet56
 from keras_residual.models.highway import HighwayNet110
+from keras_residual.models.keras_hub_interop import from_keras_hub
+from keras_residual.models.keras_hub_interop import to_keras_hub
 from keras_residual.models.preprocessing import decode_predictions
 from keras_residual.models.preprocessing import preprocess_for
 from keras_residual.models.preprocessing import preprocess_input

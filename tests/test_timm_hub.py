@@ -233,3 +233,91 @@ def test_a_hub_id_builds_the_architecture_its_config_names(hub, tmp_path):
     assert "not a ResNet50" in result["hf-hub:me/tiny"]
     assert "/me/effnet/resolve/main/model.safetensors" not in hub.gets
     assert hub.gets.count("/me/tiny/resolve/main/model.safetensors") == 1  # cached
+
+
+FAMILIES_BY_ID = """
+import json, os, sys
+import numpy as np
+import keras_residual as kr
+from keras_residual.weights.converters import read_checkpoint
+from keras_residual.weights.hub_ids import register_hub_architecture
+
+folder, families = sys.argv[1], json.loads(sys.argv[2])
+logits = np.load(os.path.join(folder, "logits.npz"))
+result = {}
+for family, size in families.items():
+    architecture = read_checkpoint(os.path.join(folder, family + ".safetensors"))
+    kr.register_model(
+        f"Tiny_{family}", architecture.architecture.spec, description=family, classes=10
+    )
+    register_hub_architecture(f"tiny_{family}", f"Tiny_{family}")
+    model = kr.create_model(
+        f"hf-hub:me/{family}", pretrained=True, classifier_activation=None
+    )
+    out = model.predict(logits[f"input_{size}"], verbose=0)
+    result[family] = {
+        "max_diff": float(np.abs(out - logits[f"{family}_{size}"]).max()),
+        "input_shape": list(model.input_shape),
+        "blocks": sorted({s.block for s in model.spec.stages}),
+    }
+print(json.dumps(result))
+"""
+# Every family the converters read, as a timm-written fixture, and the
+# input size its logits were recorded at.
+FAMILY_FIXTURES = {
+    "resnet_basic": 64,
+    "resnet_bottleneck": 64,
+    "resnext": 64,
+    "seresnet": 64,
+    "resnet_d": 64,
+    "resnetv2": 64,
+    "densenet": 64,
+    "vit": 32,
+}
+
+
+@pytest.mark.slow  # a real process
+def test_a_hub_id_builds_each_supported_family_from_its_config(hub, tmp_path):
+    """For every converter family, a repository of a timm-written checkpoint
+    and a config.json naming its architecture builds that architecture at
+    the config's input size, with timm's logits; offline, on 127.0.0.1."""
+    folder = os.path.dirname(FIXTURE)
+    for family, size in FAMILY_FIXTURES.items():
+        data = open(os.path.join(folder, family + ".safetensors"), "rb").read()
+        config = json.dumps(
+            {
+                "architecture": f"tiny_{family}",
+                "num_classes": 10,
+                "pretrained_cfg": {"input_size": [3, size, size]},
+            }
+        ).encode()
+        for name, content in (("config.json", config), ("model.safetensors", data)):
+            hub.files[f"/me/{family}/resolve/main/{name}"] = (
+                content,
+                hashlib.sha256(content).hexdigest(),
+            )
+    env = subprocess_env(
+        HF_ENDPOINT=hub.endpoint,
+        HF_HOME=str(tmp_path),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_XET="1",
+        PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    env.pop("HF_HUB_OFFLINE", None)
+    done = subprocess.run(
+        [sys.executable, "-c", FAMILIES_BY_ID, folder, json.dumps(FAMILY_FIXTURES)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(result) == set(FAMILY_FIXTURES)
+    for family, size in FAMILY_FIXTURES.items():
+        assert result[family]["max_diff"] < 1e-4, family
+        assert result[family]["input_shape"] == [None, size, size, 3], family
+    assert result["resnext"]["blocks"] == ["resnext"]
+    assert result["densenet"]["blocks"] == ["dense"]
+    assert result["vit"]["blocks"] == ["transformer"]
+    assert result["resnetv2"]["blocks"] == ["preact_bottleneck"]

@@ -210,7 +210,8 @@ def shortcut_path(x, call, projection_input=None, norm=True):
     (ResNet-D), a strided projection first average-pools (`{name}_0_pool`,
     2x2 at the stride, padding "same" so that an odd size keeps its edge,
     as timm's `ceil_mode=True, count_include_pad=False`) and then convolves
-    at stride 1.
+    at stride 1. With `project_first=True` the stage's first block projects
+    even where the shape is kept (keras-hub's `basic_block_vd`).
 
     Args:
         x: tensor. The block input.
@@ -220,7 +221,10 @@ def shortcut_path(x, call, projection_input=None, norm=True):
             Defaults to `x`.
         norm: bool. Whether the projection has a BN. Defaults to `True`.
     """
-    if not changes_shape(x, call):
+    first = "projected" not in call.stage_state
+    call.stage_state["projected"] = True
+    project_first = call.arg("project_first", False, (True, False))
+    if not changes_shape(x, call) and not (first and project_first):
         return x
     if call.shortcut == "zero_pad":
         return ZeroPadShortcut(

@@ -14,6 +14,7 @@ from keras_residual.blocks.base import register_block
 from keras_residual.blocks.search_family import register_search_family
 from keras_residual.blocks.stems import register_stem
 from keras_residual.layers.remat import MemoryEfficientBottleneck
+from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int
 
@@ -130,13 +131,20 @@ def dense_transition(x, call):
 def densenet_stem(x, stem, layers):
     """7×7/2 conv, BN, ReLU and a 3×3/2 max pool named `pool1`, as in
     keras.applications; the paddings it leaves unnamed are `conv1_pad` and
-    `pool1_pad` here.
+    `pool1_pad` here. `args={"padding": "same"}` pads both as "same"
+    instead (keras-hub's DenseNetBackbone).
 
     Args:
         x: tensor. The input images.
         stem: `StemSpec`. Supplies `filters`.
         layers: `LayerFactory`. Makes the named layers.
     """
+    padding = stem.args.get("padding", "symmetric")
+    check_choice("stem.args['padding']", padding, ("symmetric", "same"))
+    if padding == "same":  # keras-hub's DenseNetBackbone
+        x = layers.conv(x, stem.filters, 7, "conv1_conv", strides=2, padding="same")
+        x = layers.act(layers.bn(x, "conv1_bn"), "conv1")
+        return layers.pool(x, 3, "pool1", strides=2, padding="same")
     x = layers.pad(x, 3, "conv1_pad")
     x = layers.conv(x, stem.filters, 7, "conv1_conv", strides=2)
     x = layers.act(layers.bn(x, "conv1_bn"), "conv1")

@@ -25,7 +25,7 @@ PADDINGS = ("same", "symmetric")
 @register_block(
     "basic",
     expansion=1,
-    options=("padding", "attention", "avg_down"),
+    options=("padding", "attention", "avg_down", "project_first"),
     description=("Post-activation basic block: two 3x3 convs (He et al. 2015)."),
 )
 def basic_block(x, call):

@@ -1,6 +1,6 @@
 """The model zoo: the registry and `build()`, preprocessing, feature
-pyramids, and one module per family. Importing a family module registers
-its models."""
+pyramids, keras-hub interop, and one module per family. Importing a family
+module registers its models."""
 
 # Registration order is the zoo's listing order.
 # isort: off
@@ -13,6 +13,11 @@ from keras_residual.models import resnext  # noqa: F401
 from keras_residual.models import senet  # noqa: F401
 from keras_residual.models import resnet_d  # noqa: F401
 from keras_residual.models import vit  # noqa: F401
+
+# keras-hub backbone families (from_keras_hub / to_keras_hub).
+from keras_residual.models import keras_hub_resnet  # noqa: F401
+from keras_residual.models import keras_hub_densenet  # noqa: F401
+from keras_residual.models import keras_hub_vit  # noqa: F401
 
 # isort: on
 from keras_residual.models.create import create_model
