@@ -201,7 +201,10 @@ out = {}
 for hub_id in sys.argv[2:]:
     model = kr.create_model(hub_id, pretrained=True)
     same = kr.load_preset(hub_id)
+    untrained = kr.create_model(hub_id)  # the architecture only
     out[hub_id] = {
+        "untrained": [untrained.count_params(), list(untrained.input_shape)],
+        "trained": [model.count_params(), list(model.input_shape)],
         "predictions": model.predict(images, verbose=0).tolist(),
         "again": same.predict(images, verbose=0).tolist(),
         "class_names": model.class_names,
@@ -313,6 +316,7 @@ def test_a_fine_tuned_run_is_pushed_and_loaded_back_by_id(tmp_path):
     np.testing.assert_allclose(pinned["predictions"], expected, atol=1e-6)
     np.testing.assert_allclose(pinned["again"], expected, atol=1e-6)
     assert pinned["class_names"] == list(run.model.class_names)
+    assert pinned["untrained"] == pinned["trained"]
     np.testing.assert_allclose(
         newest["predictions"], other.predict(test_images, verbose=0), atol=1e-6
     )
