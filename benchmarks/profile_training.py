@@ -1,13 +1,15 @@
 """Where a training step's time goes: the ops that dominate one framework's
 CPU training step, by self time, for the `cpu_training` race's cases.
 
-TensorFlow: our model's `train_on_batch` under `tf.profiler`, read back
-from the XSpace trace (host-side op events, grouped by op type).
+TensorFlow: our model's `train_on_batch` (or, with `--path fit`, `fit`)
+under `tf.profiler`, read back from the XSpace trace (host-side op events,
+grouped by op type).
 PyTorch: the same case with torchvision / a CIFAR ResNet20 under
 `torch.profiler`, grouped by op. Each framework runs in its own process
 (a torch-only Python can run the second):
 
     python -m benchmarks.profile_training --framework tensorflow --model ResNet20
+    python -m benchmarks.profile_training --framework tensorflow --path fit
     TORCH_PYTHON -m benchmarks.profile_training --framework torch --model ResNet20
 """
 
@@ -30,7 +32,10 @@ def _top(totals, steps, count):
     return total / steps, [(name, value / steps, value / total) for name, value in rows]
 
 
-def profile_tensorflow(model_name, case, steps, precision):
+def profile_tensorflow(model_name, case, steps, precision, path="train_on_batch"):
+    """`(wall seconds per step, {op type: seconds})` of `steps` training
+    steps of a registered model through `path`: `"train_on_batch"` on
+    tensors, or `"fit"` (one epoch of `steps` batches of NumPy arrays)."""
     import keras
     import numpy as np
     import tensorflow as tf
@@ -43,21 +48,29 @@ def profile_tensorflow(model_name, case, steps, precision):
     model.compile(
         optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
         loss="sparse_categorical_crossentropy",
+        jit_compile=False,
     )
     rng = np.random.default_rng(0)
-    x = tf.constant(rng.uniform(-1, 1, (case["batch"], *shape)).astype("float32"))
-    y = tf.constant(rng.integers(0, case["classes"], case["batch"]))
-    for _ in range(3):
-        model.train_on_batch(x, y)
+    images = rng.uniform(-1, 1, (steps * case["batch"], *shape)).astype("float32")
+    labels = rng.integers(0, case["classes"], steps * case["batch"])
+    x, y = tf.constant(images[: case["batch"]]), tf.constant(labels[: case["batch"]])
+
+    def run():
+        if path == "fit":
+            model.fit(images, labels, batch_size=case["batch"], verbose=0)
+        else:
+            for _ in range(steps):
+                model.train_on_batch(x, y)
+
+    run()  # warm up: trace the step
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
         started = time.perf_counter()
-        for _ in range(steps):
-            model.train_on_batch(x, y)
+        run()
         wall = (time.perf_counter() - started) / steps
         tf.profiler.experimental.stop()
-        (path,) = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
-        totals = _xspace_op_times(path)
+        (trace,) = glob.glob(os.path.join(logdir, "**", "*.xplane.pb"), recursive=True)
+        totals = _xspace_op_times(trace)
     return wall, totals
 
 
@@ -126,13 +139,25 @@ def main(argv=None):
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--top", type=int, default=12)
+    parser.add_argument(
+        "--path",
+        choices=("train_on_batch", "fit"),
+        default="train_on_batch",
+        help="TensorFlow: profile train_on_batch steps or one fit epoch.",
+    )
     args = parser.parse_args(argv)
     case = CASES[args.model]
-    profile = profile_tensorflow if args.framework == "tensorflow" else profile_torch
-    wall, totals = profile(args.model, case, args.steps, args.precision)
+    if args.framework == "tensorflow":
+        wall, totals = profile_tensorflow(
+            args.model, case, args.steps, args.precision, args.path
+        )
+    else:
+        wall, totals = profile_torch(args.model, case, args.steps, args.precision)
     per_step, rows = _top(totals, args.steps, args.top)
     print(
-        f"{args.framework} {args.model} {case} {args.precision}: step {wall:.3f} s "
+        f"{args.framework} {args.model} {case} {args.precision} "
+        f"({args.path if args.framework == 'tensorflow' else 'step'}): "
+        f"step {wall:.3f} s "
         f"wall, {per_step:.3f} s in ops (op time can exceed wall: ops overlap "
         "across threads)"
     )

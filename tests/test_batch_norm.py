@@ -6,11 +6,14 @@ Expected values come from Keras' own `BatchNormalization` with the same
 weights, never from the layer under test.
 """
 
+import re
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_residual as kr
 from keras_residual import layers as residual_layers
 
 
@@ -102,3 +105,30 @@ def test_config_and_weight_files_are_keras_batch_normalizations(tmp_path):
     ours_model.load_weights(path)
     for mine, yours in zip(ours_model.get_weights(), theirs_model.get_weights()):
         np.testing.assert_array_equal(mine, yours)
+
+
+def test_fit_runs_the_fused_and_grouped_kernels_as_train_on_batch_does():
+    """Issue 30: a ResNeXt's training step through `fit` (NumPy arrays,
+    `tf.data` with an unknown batch size) runs the same kernels as through
+    `train_on_batch`, read from TensorFlow's profiler: the fused BatchNorm
+    forward and backward, native (grouped) convolutions, and no XLA."""
+    from benchmarks.profile_training import profile_tensorflow
+    from keras_residual.models.resnext import resnext_spec
+
+    kr.register_model(
+        "TinyResNeXtProfile",
+        resnext_spec((1, 1, 1, 1), cardinality=4, base_width=4),
+        description="profile test",
+        classes=10,
+        overwrite=True,
+    )
+    case = {"size": 32, "batch": 4, "classes": 10}
+    kernels = {}
+    for path in ("fit", "train_on_batch"):
+        _, totals = profile_tensorflow("TinyResNeXtProfile", case, 2, "float32", path)
+        # oneDNN (on by default on x86) renames kernels `_MklNative<Op>`.
+        ops = {re.sub(r"^_Mkl(Native)?", "", op) for op in totals}
+        kernels[path] = {op for op in ops if "Conv" in op or "BatchNorm" in op}
+        assert {"FusedBatchNormV3", "FusedBatchNormGradV3", "Conv2D"} <= ops, path
+        assert not any("Xla" in op for op in ops), path
+    assert kernels["fit"] == kernels["train_on_batch"]
