@@ -127,3 +127,25 @@ def test_gate_telemetry_reaches_history_csv_tensorboard_and_a_png(tmp_path):
 def test_gate_telemetry_needs_highway_blocks():
     with pytest.raises(ValueError, match="no highway gates"):
         analysis.gate_activations(kr.ResNet20(), random_images(2, 32))
+
+
+@pytest.mark.jax
+def test_gate_telemetry_under_mixed_bfloat16_matches_float32(tmp_path):
+    """Issue 29: the same weights under `mixed_bfloat16` report the mean
+    gates float32 reports, within 1e-2 (NumPy's bfloat16 sum used to give
+    about 2**-12), and the plot draws them."""
+    keras.utils.set_random_seed(0)
+    reference = kr.HighwayNet20(depths=(2, 2, 2))
+    images = random_images(256, 32)
+    expected = analysis.gate_activations(reference, images)
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    model = kr.HighwayNet20(depths=(2, 2, 2))
+    model.set_weights(reference.get_weights())
+    assert model.get_layer("conv2_block1_gate").compute_dtype == "bfloat16"
+    means = analysis.gate_activations(model, images)
+    assert list(means) == list(expected)
+    for name, value in means.items():
+        assert abs(value - expected[name]) < 1e-2, (name, value, expected[name])
+        assert value > 0.05
+    png = analysis.plot_gate_activations(means, str(tmp_path / "gates.png"))
+    assert open(png, "rb").read()[:8] == b"\x89PNG\r\n\x1a\n"
