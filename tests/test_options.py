@@ -43,6 +43,9 @@ def test_cli_flags_are_the_groups_fields_and_parse_back_to_the_defaults():
     args = parser.parse_args(["--no-export", "--jit-compile", "off", "--epochs", "3"])
     run = options_from_args(args, RunOptions)
     assert run == RunOptions(export=False, jit_compile=False, epochs=3)
+    # A bool that defaults to True takes --name and --no-name.
+    args = parser.parse_args(["--no-tensorboard", "--export"])
+    assert options_from_args(args, RunOptions) == RunOptions(tensorboard=False)
     with pytest.raises(SystemExit):
         parser.parse_args(["--precision", "float64"])  # choices from the field
     search = argparse.ArgumentParser()
@@ -79,6 +82,7 @@ def test_the_flat_keywords_and_the_groups_give_the_same_run(tmp_path):
         seed=3,
         augment="none",
         export=False,
+        tensorboard=False,
         verbose=0,
         model_overrides=TINY,
     )
@@ -102,3 +106,6 @@ def test_the_flat_keywords_and_the_groups_give_the_same_run(tmp_path):
         grouped.metrics["test_accuracy"], abs=1e-6
     )
     assert not os.path.exists(os.path.join(flat.run_dir, "model.keras"))
+    # tensorboard=False writes no logs/; the default does.
+    assert not os.path.exists(os.path.join(flat.run_dir, "logs"))
+    assert os.listdir(os.path.join(grouped.run_dir, "logs"))

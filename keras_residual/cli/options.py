@@ -1,13 +1,14 @@
 """Command-line flags generated from option groups
 (`keras_residual.utils.options`), and the groups read back from them."""
 
+import argparse
 import dataclasses
 
 
 def add_option_flags(parser, group, only=None):
     """Adds a flag per command-line field of `group` to `parser`, under a
     heading of the group's: `--name` (a bool defaulting to True gets
-    `--no-name`).
+    `--name` and `--no-name`).
 
     Args:
         parser: `argparse.ArgumentParser`. The sub-command's parser.
@@ -21,16 +22,18 @@ def add_option_flags(parser, group, only=None):
         meta = field.metadata
         flag = "--" + field.name.replace("_", "-")
         if isinstance(field.default, bool):
-            if field.default:
-                flag = "--no-" + field.name.replace("_", "-")
-            parser.add_argument(
-                flag,
-                dest=field.name,
-                action="store_false" if field.default else "store_true",
-                help=f"Turns off (on by default): {meta['doc']}"
-                if field.default
-                else meta["doc"],
-            )
+            if field.default:  # --name and --no-name
+                parser.add_argument(
+                    flag,
+                    dest=field.name,
+                    default=True,
+                    action=argparse.BooleanOptionalAction,
+                    help=f"On by default: {meta['doc']}",
+                )
+            else:
+                parser.add_argument(
+                    flag, dest=field.name, action="store_true", help=meta["doc"]
+                )
             continue
         choices = meta.get("cli_choices") or meta.get("choices")
         default = field.default

@@ -154,6 +154,7 @@ def fit_in_phases(
     scope,
     callbacks,
     verbose,
+    tensorboard=True,
 ):
     """Trains with plain `fit`, from scratch in one phase, or fine-tunes in
     two, resumable after a kill in either: phase 1 (the head,
@@ -177,6 +178,7 @@ def fit_in_phases(
         scope: callable. Returns the distribution scope to compile in.
         callbacks: sequence. Extra callbacks, run first in both phases.
         verbose: int. `fit`'s verbosity.
+        tensorboard: bool. Write TensorBoard logs. Defaults to `True`.
 
     Returns:
         `(backup, guard)`: phase 2's `ResumableBackup` (its rows hold every
@@ -185,7 +187,7 @@ def fit_in_phases(
     if fine_tune:
         check_unfreeze(recipe, network)
     meter = Throughput(data.sizes["train"] or steps * batch_size)
-    recipe_callbacks = recipe.callbacks(run_dir)
+    recipe_callbacks = recipe.callbacks(run_dir, tensorboard=tensorboard)
     backup = next(c for c in recipe_callbacks if isinstance(c, ResumableBackup))
     guard = next(c for c in recipe_callbacks if isinstance(c, NonFiniteLossGuard))
     fit = dict(validation_data=data.validation, verbose=verbose, shuffle=False)

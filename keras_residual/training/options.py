@@ -73,6 +73,7 @@ class RunOptions:
     verbose: int = option(
         1, "fit's verbosity (1 shows a progress bar).", choices=(0, 1, 2)
     )
+    tensorboard: bool = option(True, "Write TensorBoard logs to the run's logs/.")
 
 
 @option_group

@@ -152,6 +152,7 @@ def train(
             scope=plan.distribution.scope,
             callbacks=callbacks,
             verbose=plan.run.verbose,
+            tensorboard=plan.run.tensorboard,
         )
         if guard.stopped_at is not None:
             raise TrainingDiverged(diverged_message(guard.stopped_at, backup))
