@@ -107,6 +107,13 @@ def add_serving_parsers(commands):
         "`--json FILE`, the 0.1 form, still writes FILE (use --out).",
     )
     evaluate.add_argument("--out", help="Also write the results (JSON) to this file.")
+    evaluate.add_argument(
+        "--report",
+        metavar="DIR",
+        help="Write report.json (per-class precision/recall/F1, top-1/top-5, "
+        "confusion matrix, most wrong images), confusion.png and "
+        "most_wrong.png into DIR.",
+    )
     add_trust_flag(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
@@ -185,6 +192,7 @@ def _evaluate(args):
         data_dir=args.data_dir,
         trust=args.trust_model,
         verbose=0 if args.json is True else 1,  # stdout holds the JSON only
+        report=args.report,
     )
     out = args.out
     if isinstance(args.json, str):  # 0.1: `--json FILE` wrote the file
@@ -201,6 +209,12 @@ def _evaluate(args):
             f"{printable(args.model)} on {printable(args.dataset)} {args.split} "
             f"({results['examples']} images): accuracy "
             f"{results['accuracy']:.4f}, loss {results['loss']:.4f}"
+            + (
+                f"; macro F1 {results['macro_f1']:.4f}, report in "
+                f"{printable(args.report)}"
+                if args.report
+                else ""
+            )
         )
     if out:
         write_json(out, results)

@@ -1,6 +1,8 @@
 """Evaluating an exported model (SavedModel, TFLite, ONNX or `.keras`) on
 a dataset split, through its serving signatures."""
 
+import os
+
 import keras
 import numpy as np
 
@@ -9,6 +11,8 @@ from keras_residual.core.preprocessing import to_pixels
 from keras_residual.data.loader import load_data
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
+from keras_residual.serving.evaluation_report import WorstImages
+from keras_residual.serving.evaluation_report import write_report
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.utils.validation import check_choice
 
@@ -24,6 +28,7 @@ def evaluate_export(
     data_dir=None,
     verbose=1,
     trust=False,
+    report=None,
 ):
     """Accuracy and cross-entropy of an exported classifier on a split.
 
@@ -44,10 +49,15 @@ def evaluate_export(
         verbose: int. 1 shows a progress bar. Defaults to `1`.
         trust: bool. Run a SavedModel whose graph uses ops outside the
             tensor-op allow-list. Defaults to `False`.
+        report: str or None. A folder to write `report.json` (per-class
+            precision, recall and F1, top-1/top-5, the confusion matrix,
+            the most wrong images), `confusion.png` and `most_wrong.png`
+            into. Defaults to `None`.
 
     Returns:
         A dict: `accuracy`, `loss`, `examples`, `signature`, `model`,
-        `dataset`, `split`.
+        `dataset`, `split`; with `report`, also `top5`, `macro_f1` and
+        `report` (the folder).
     """
     check_choice("split", split, SPLITS)
     predictor = load_predictor(model_path, trust=trust)
@@ -87,20 +97,26 @@ def evaluate_export(
         and tuple(data.image_shape[:2]) == predictor.image_size
     )
     correct, loss, seen = 0, 0.0, 0
+    all_labels, all_probabilities, worst = [], [], WorstImages()
     progress = keras.utils.Progbar(size, verbose=verbose, unit_name="image")
     for batch in (batch for part in batches for batch in part):
         images, labels = batch[0].numpy(), batch[1].numpy().reshape(-1)
+        pixels = np.clip(np.round(to_pixels(images, data.preprocessing)), 0, 255)
+        pixels = pixels.astype("uint8")
         if exact:
             probabilities = predictor.predict_preprocessed(images)
         else:  # undo load_data's preprocessing
-            pixels = np.clip(np.round(to_pixels(images, data.preprocessing)), 0, 255)
-            probabilities = predictor.predict_images(pixels.astype("uint8"))
+            probabilities = predictor.predict_images(pixels)
         picked = probabilities[np.arange(len(labels)), labels]
         correct += int((probabilities.argmax(-1) == labels).sum())
         loss += float(-np.log(np.maximum(picked, 1e-7)).sum())
+        if report is not None:
+            all_labels.append(labels)
+            all_probabilities.append(probabilities)
+            worst.add(pixels, labels, probabilities, seen)
         seen += len(labels)
         progress.add(len(labels))
-    return {
+    results = {
         "accuracy": correct / seen,
         "loss": loss / seen,
         "examples": seen,
@@ -109,3 +125,16 @@ def evaluate_export(
         "dataset": dataset,
         "split": split,
     }
+    if report is not None:
+        figures = write_report(
+            os.fspath(report),
+            np.concatenate(all_labels),
+            np.concatenate(all_probabilities),
+            data.class_names,
+            worst,
+        )
+        top_k = next(key for key in figures if key.startswith("top") and key != "top1")
+        results.update(
+            {top_k: figures[top_k], "macro_f1": figures["macro_f1"], "report": report}
+        )
+    return results

@@ -1,0 +1,90 @@
+"""`evaluate --report DIR`: what an evaluation writes beside its accuracy:
+`report.json` (per-class precision, recall and F1, top-1 and top-5, the
+confusion matrix, the most wrong images), `confusion.png` and
+`most_wrong.png`, written into a folder the user named."""
+
+import os
+
+import numpy as np
+
+from keras_residual.analysis.classification import classification_report
+from keras_residual.analysis.classification import most_wrong
+from keras_residual.analysis.classification import plot_confusion_matrix
+from keras_residual.analysis.classification import plot_image_grid
+from keras_residual.utils.atomic import write_json
+
+REPORT_FILE = "report.json"
+WORST_IMAGES = 16
+
+
+class WorstImages:
+    """Keeps the `count` wrongly predicted images with the lowest
+    probability on their true class, batch by batch (bounded memory).
+
+    Args:
+        count: int. How many to keep. Defaults to `WORST_IMAGES`.
+    """
+
+    def __init__(self, count=WORST_IMAGES):
+        self.count = count
+        self.kept = []  # (true probability, index, pixels)
+
+    def add(self, pixels, labels, probabilities, offset):
+        """Considers one batch.
+
+        Args:
+            pixels: array. The batch's uint8 images.
+            labels: array of int. Their true classes.
+            probabilities: array. `(batch, classes)`.
+            offset: int. The index of the batch's first image.
+        """
+        for row in most_wrong(labels, probabilities, self.count):
+            index = row["index"]
+            self.kept.append((row["true_probability"], offset + index, pixels[index]))
+        self.kept = sorted(self.kept, key=lambda item: item[:2])[: self.count]
+
+    def images(self):
+        """`{global index: pixels}` of the kept images."""
+        return {index: pixels for _, index, pixels in self.kept}
+
+
+def write_report(directory, labels, probabilities, class_names, worst):
+    """Writes `report.json`, `confusion.png` and `most_wrong.png` into
+    `directory` and returns the report.
+
+    Args:
+        directory: str. The folder (created if missing).
+        labels: array of int. Every true class, in order.
+        probabilities: array. `(examples, classes)`.
+        class_names: sequence of str or None. A name per class.
+        worst: `WorstImages`. The images to show.
+    """
+    probabilities = np.asarray(probabilities)
+    names = list(class_names or [str(i) for i in range(probabilities.shape[1])])
+    names += [str(i) for i in range(len(names), probabilities.shape[1])]
+    report = classification_report(labels, probabilities, names)
+    report["class_names"] = names
+    report["most_wrong"] = [
+        dict(
+            row, label_name=names[row["label"]], predicted_name=names[row["predicted"]]
+        )
+        for row in most_wrong(labels, probabilities, worst.count)
+    ]
+    os.makedirs(directory, exist_ok=True)
+    plot_confusion_matrix(
+        report["confusion"], names, os.path.join(directory, "confusion.png")
+    )
+    pictures = worst.images()
+    rows = [row for row in report["most_wrong"] if row["index"] in pictures]
+    plot_image_grid(
+        [pictures[row["index"]] for row in rows],
+        [
+            f"#{row['index']}: {row['label_name']} -> {row['predicted_name']} "
+            f"({row['confidence']:.2f})"
+            for row in rows
+        ],
+        os.path.join(directory, "most_wrong.png"),
+        title="Most wrong (true -> predicted, confidence)",
+    )
+    write_json(os.path.join(directory, REPORT_FILE), report)
+    return report
