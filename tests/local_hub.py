@@ -11,10 +11,15 @@ import base64
 import hashlib
 import http.server
 import json
+import os
 import threading
 import urllib.parse
 
 import yaml
+
+from tests.conftest import subprocess_env
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 # A tag the hub resolves to another commit (a repo that changed).
@@ -216,6 +221,22 @@ class HubHandler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+def hub_env(hub, hf_home, **extra):
+    """The environment of a child process that talks to `hub`: its
+    endpoint, its own Hub cache in `hf_home`, no telemetry, Git LFS rather
+    than Xet, online, and this checkout importable; plus `extra`."""
+    env = subprocess_env(
+        HF_ENDPOINT=hub.endpoint,
+        HF_HOME=str(hf_home),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_XET="1",
+        PYTHONPATH=ROOT,
+        **extra,
+    )
+    env.pop("HF_HUB_OFFLINE", None)
+    return env
 
 
 def start_hub():

@@ -20,7 +20,7 @@ from keras_residual.weights.presets import load_variables
 from keras_residual.weights.state_dict import read_safetensors
 from keras_residual.weights.state_dict import write_safetensors
 from tests.conftest import run_cli
-from tests.conftest import subprocess_env
+from tests.local_hub import hub_env
 from tests.local_hub import start_hub
 from tests.local_hub import stop_hub
 
@@ -241,14 +241,7 @@ def test_a_fine_tuned_run_is_pushed_and_loaded_back_by_id(tmp_path):
     expected = run.model.predict(test_images, verbose=0)
     hub = start_hub()
     try:
-        env = subprocess_env(
-            HF_ENDPOINT=hub.endpoint,
-            HF_HOME=str(tmp_path / "hf"),
-            HF_HUB_DISABLE_TELEMETRY="1",
-            HF_HUB_DISABLE_XET="1",
-            HF_TOKEN="local-test-token",
-        )
-        env.pop("HF_HUB_OFFLINE", None)
+        env = hub_env(hub, tmp_path / "hf", HF_TOKEN="local-test-token")
         command = [sys.executable, "-m", "keras_residual.cli", "push"]
         pusher = subprocess.Popen(
             [*command, run.run_dir, "me/digits3"],

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.conftest import subprocess_env
+from tests.local_hub import hub_env
 from tests.local_hub import start_hub
 from tests.local_hub import stop_hub
 
@@ -59,15 +59,7 @@ def hub():
 
 def fetch(hub, repo, hf_home):
     """Runs the client in a child process against the local Hub."""
-    env = subprocess_env(
-        HF_ENDPOINT=hub.endpoint,
-        HF_HOME=str(hf_home),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_XET="1",
-        KERAS_HOME=str(hf_home / "keras"),
-        PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
-    env.pop("HF_HUB_OFFLINE", None)
+    env = hub_env(hub, hf_home, KERAS_HOME=str(hf_home / "keras"))
     result = subprocess.run(
         [sys.executable, "-c", CLIENT, FIXTURE, repo],
         env=env,
@@ -205,14 +197,7 @@ def test_a_hub_id_builds_the_architecture_its_config_names(hub, tmp_path):
             data,
             hashlib.sha256(data).hexdigest(),
         )
-    env = subprocess_env(
-        HF_ENDPOINT=hub.endpoint,
-        HF_HOME=str(tmp_path),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_XET="1",
-        PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
-    env.pop("HF_HUB_OFFLINE", None)
+    env = hub_env(hub, tmp_path)
     done = subprocess.run(
         [sys.executable, "-c", BY_ID, FIXTURE],
         env=env,
@@ -296,14 +281,7 @@ def test_a_hub_id_builds_each_supported_family_from_its_config(hub, tmp_path):
                 content,
                 hashlib.sha256(content).hexdigest(),
             )
-    env = subprocess_env(
-        HF_ENDPOINT=hub.endpoint,
-        HF_HOME=str(tmp_path),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_XET="1",
-        PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-    )
-    env.pop("HF_HUB_OFFLINE", None)
+    env = hub_env(hub, tmp_path)
     done = subprocess.run(
         [sys.executable, "-c", FAMILIES_BY_ID, folder, json.dumps(FAMILY_FIXTURES)],
         env=env,
