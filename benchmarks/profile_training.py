@@ -34,8 +34,9 @@ def _top(totals, steps, count):
 
 def profile_tensorflow(model_name, case, steps, precision, path="train_on_batch"):
     """`(wall seconds per step, {op type: seconds})` of `steps` training
-    steps of a registered model through `path`: `"train_on_batch"` on
-    tensors, or `"fit"` (one epoch of `steps` batches of NumPy arrays)."""
+    steps of a registered model (or a `ModelSpec`) through `path`:
+    `"train_on_batch"` on tensors, or `"fit"` (one epoch of `steps`
+    batches of NumPy arrays)."""
     import keras
     import numpy as np
     import tensorflow as tf
