@@ -65,6 +65,10 @@ def test_run_directory_holds_every_artifact(run):
     assert metrics["images_per_second"] > 0 and metrics["wall_seconds"] > 0
     assert metrics["epochs_completed"] == 2 and metrics["test_images"] == 359
     assert [row["epoch"] for row in _history(run.run_dir)] == ["1", "2"]
+    # The learning rate of each epoch's end: the `fast` recipe warms up for
+    # one epoch, then its cosine decays to nearly 0 by the last.
+    rates = [float(row["learning_rate"]) for row in _history(run.run_dir)]
+    assert rates[0] > 0.01 and rates[1] < rates[0] / 10
     with open(os.path.join(run.run_dir, "curves.png"), "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
     assert os.path.exists(os.path.join(run.run_dir, "checkpoints", "best.keras"))

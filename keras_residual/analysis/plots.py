@@ -33,30 +33,70 @@ def save_figure(figure, path, dpi=100):
     return path
 
 
-def plot_history(rows, path, title="Training curves"):
-    """Plots loss and accuracy per epoch (train and validation) to a PNG.
+def plot_history(
+    rows,
+    path,
+    title="Training curves",
+    phase_switch=None,
+    best_epoch=None,
+    test_accuracy=None,
+):
+    """Plots loss and accuracy per epoch (train and validation), and the
+    learning rate where the rows hold it, to a PNG.
 
     Args:
         rows: list of dict. History rows with `epoch`, `loss`, `accuracy`,
-            `val_loss`, ...
+            `val_loss`, ... and optionally `learning_rate`.
         path: str. The PNG file.
         title: str. Defaults to `"Training curves"`.
+        phase_switch: int or None. The last epoch of fine-tuning's first
+            phase (the head alone), marked by a dashed line on every panel.
+            Defaults to `None`.
+        best_epoch: int or None. The epoch whose weights the run kept,
+            marked by a dotted line. Defaults to `None`.
+        test_accuracy: float or None. Drawn as a star at `best_epoch` (else
+            the last epoch) on the accuracy panel. Defaults to `None`.
     """
     plt = pyplot()
-    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
     epochs = [row["epoch"] for row in rows]
-    for axis, metric in ((loss_axis, "loss"), (accuracy_axis, "accuracy")):
+    rates = [row.get("learning_rate") for row in rows]
+    has_rate = any(r is not None and r != "" for r in rates)
+    figure, axes = plt.subplots(
+        1, 3 if has_rate else 2, figsize=(15 if has_rate else 10, 4)
+    )
+    for axis, metric in zip(axes, ("loss", "accuracy")):
         for key, label in ((metric, "train"), (f"val_{metric}", "validation")):
-            values = [row.get(key) for row in rows]
+            values = [_number(row.get(key)) for row in rows]
             if any(v is not None for v in values):
                 axis.plot(epochs, values, marker="o", markersize=3, label=label)
-        axis.set_xlabel("epoch")
         axis.set_ylabel(metric)
+    if test_accuracy is not None and epochs:
+        at = best_epoch if best_epoch is not None else epochs[-1]
+        axes[1].plot([at], [test_accuracy], "*", markersize=12, label="test")
+    if has_rate:
+        axes[2].plot(epochs, [_number(r) for r in rates], marker="o", markersize=3)
+        axes[2].set_ylabel("learning rate")
+    for axis in axes:
+        if phase_switch:
+            axis.axvline(
+                phase_switch + 0.5, color="gray", linestyle="--", label="head -> all"
+            )
+        if best_epoch is not None:
+            axis.axvline(
+                best_epoch, color="tab:green", linestyle=":", label="kept epoch"
+            )
+        axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
-        axis.legend()
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=8)
     figure.suptitle(title)
     figure.tight_layout()
     return save_figure(figure, path)
+
+
+def _number(value):
+    """A float, or None for a missing or empty (CSV) value."""
+    return None if value is None or value == "" else float(value)
 
 
 def plot_series(series, path, xlabel, ylabel, title, log_y=False):

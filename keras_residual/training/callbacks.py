@@ -290,6 +290,17 @@ class Throughput(keras.callbacks.Callback):
         logs["images_per_second"] = self.images_per_epoch / seconds
 
 
+class LearningRateLog(keras.callbacks.Callback):
+    """Adds `learning_rate` (the optimizer's base rate at the end of the
+    epoch, after its schedule) to each epoch's logs, so that the history
+    and `curves.png` show it."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            rate = self.model.optimizer.learning_rate
+            logs["learning_rate"] = float(keras.ops.convert_to_numpy(rate))
+
+
 def run_callbacks(run_dir, monitor="val_accuracy", tensorboard=True):
     """A run's callbacks, writing into `run_dir`: a non-finite-loss guard,
     the resumable backup (`checkpoints/`, `history.csv`), the best model

@@ -16,6 +16,7 @@ import keras
 from keras_residual.core.builder import stage_name
 from keras_residual.models.zoo import build
 from keras_residual.training.callbacks import BestModelCheckpoint
+from keras_residual.training.callbacks import LearningRateLog
 from keras_residual.training.callbacks import NonFiniteLossGuard
 from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.training.callbacks import Throughput
@@ -187,6 +188,7 @@ def fit_in_phases(
     if fine_tune:
         check_unfreeze(recipe, network)
     meter = Throughput(data.sizes["train"] or steps * batch_size)
+    rate = LearningRateLog()
     recipe_callbacks = recipe.callbacks(run_dir, tensorboard=tensorboard)
     backup = next(c for c in recipe_callbacks if isinstance(c, ResumableBackup))
     guard = next(c for c in recipe_callbacks if isinstance(c, NonFiniteLossGuard))
@@ -212,7 +214,7 @@ def fit_in_phases(
         network.fit(
             data.train,
             epochs=recipe.head_epochs,
-            callbacks=[*callbacks, meter, head_guard, head, best],
+            callbacks=[*callbacks, meter, rate, head_guard, head, best],
             **fit,
         )
         if head_guard.stopped_at is not None:
@@ -242,7 +244,7 @@ def fit_in_phases(
         data.train,
         initial_epoch=first_epoch,
         epochs=epochs,
-        callbacks=[*callbacks, meter, *recipe_callbacks],
+        callbacks=[*callbacks, meter, rate, *recipe_callbacks],
         **fit,
     )
     return backup, guard

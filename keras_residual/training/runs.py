@@ -232,7 +232,7 @@ def run_metrics(
     return metrics
 
 
-def write_artifacts(run_dir, model, rows, metrics, export):
+def write_artifacts(run_dir, model, rows, metrics, export, phase_switch=None):
     """Writes `curves.png`, `metrics.json` and, with `export`, `model.keras`
     and `saved_model/`.
 
@@ -242,12 +242,17 @@ def write_artifacts(run_dir, model, rows, metrics, export):
         rows: list of dict. The history.
         metrics: dict. From `run_metrics`.
         export: bool. Write the model files.
+        phase_switch: int or None. The last epoch of fine-tuning's first
+            phase, marked on `curves.png`. Defaults to `None`.
     """
     if rows:
         plot_history(
             rows,
             os.path.join(run_dir, "curves.png"),
             title=f"{metrics['model']} on {metrics['dataset']}",
+            phase_switch=phase_switch,
+            best_epoch=metrics.get("kept_epoch"),
+            test_accuracy=metrics.get("test_accuracy"),
         )
     if export:
         save_keras(model, os.path.join(run_dir, "model.keras"))

@@ -233,5 +233,6 @@ def _finish(plan, network, bundle, backup, policy, started):
         backup.rows,
         metrics,
         plan.run.export and plan.distribution.is_chief,
+        phase_switch=plan.recipe.head_epochs if plan.pretrained is not None else None,
     )
     return RunResult(network, backup.rows, metrics, plan.artifact_dir)
