@@ -20,6 +20,7 @@ from keras_residual.weights.presets import load_variables
 from keras_residual.weights.state_dict import read_safetensors
 from keras_residual.weights.state_dict import write_safetensors
 from tests.conftest import run_cli
+from tests.conftest import run_python
 from tests.local_hub import hub_env
 from tests.local_hub import start_hub
 from tests.local_hub import stop_hub
@@ -242,9 +243,15 @@ def test_a_fine_tuned_run_is_pushed_and_loaded_back_by_id(tmp_path):
     hub = start_hub()
     try:
         env = hub_env(hub, tmp_path / "hf", HF_TOKEN="local-test-token")
-        command = [sys.executable, "-m", "keras_residual.cli", "push"]
         pusher = subprocess.Popen(
-            [*command, run.run_dir, "me/digits3"],
+            [
+                sys.executable,
+                "-m",
+                "keras_residual.cli",
+                "push",
+                run.run_dir,
+                "me/digits3",
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -260,13 +267,7 @@ def test_a_fine_tuned_run_is_pushed_and_loaded_back_by_id(tmp_path):
         assert pusher.returncode == -signal.SIGKILL
         assert hub.commits_made == [] and hub.tree("me/digits3") is None
         hub.on_put = None
-        pushed = subprocess.run(
-            [*command, run.run_dir, "me/digits3"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        pushed = run_cli("push", run.run_dir, "me/digits3", env=env, timeout=300)
         assert pushed.returncode == 0, pushed.stderr[-3000:]
         first = pushed.stdout.strip().splitlines()[-1]
         assert first == f"hf://me/digits3@{hub.commits_made[0][1]}"
@@ -278,28 +279,12 @@ def test_a_fine_tuned_run_is_pushed_and_loaded_back_by_id(tmp_path):
         # The repository changes: another model pushed over it.
         other = kr.ResNet20(input_shape=(32, 32, 1), classes=3, preprocessing="tf")
         preset = kr.save_to_preset(other, tmp_path / "other")
-        second = subprocess.run(
-            [*command, preset, "me/digits3"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        second = run_cli("push", preset, "me/digits3", env=env, timeout=300)
         assert second.returncode == 0, second.stderr[-3000:]
         assert len(hub.commits_made) == 2
-        loaded = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                LOAD_BACK,
-                tmp_path / "images.npy",
-                first,
-                "hf://me/digits3",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
+        images = tmp_path / "images.npy"
+        loaded = run_python(
+            LOAD_BACK, images, first, "hf://me/digits3", env=env, timeout=300
         )
         assert loaded.returncode == 0, loaded.stderr[-3000:]
         result = json.loads(loaded.stdout.strip().splitlines()[-1])

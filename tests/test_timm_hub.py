@@ -6,11 +6,10 @@ huggingface_hub reads HF_ENDPOINT when it is imported."""
 import hashlib
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
+from tests.conftest import run_python
 from tests.local_hub import hub_env
 from tests.local_hub import start_hub
 from tests.local_hub import stop_hub
@@ -60,13 +59,7 @@ def hub():
 def fetch(hub, repo, hf_home):
     """Runs the client in a child process against the local Hub."""
     env = hub_env(hub, hf_home, KERAS_HOME=str(hf_home / "keras"))
-    result = subprocess.run(
-        [sys.executable, "-c", CLIENT, FIXTURE, repo],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_python(CLIENT, FIXTURE, repo, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -197,14 +190,7 @@ def test_a_hub_id_builds_the_architecture_its_config_names(hub, tmp_path):
             data,
             hashlib.sha256(data).hexdigest(),
         )
-    env = hub_env(hub, tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-c", BY_ID, FIXTURE],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_python(BY_ID, FIXTURE, env=hub_env(hub, tmp_path), timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["max_diff"] < 1e-4
@@ -281,14 +267,9 @@ def test_a_hub_id_builds_each_supported_family_from_its_config(hub, tmp_path):
                 content,
                 hashlib.sha256(content).hexdigest(),
             )
+    families = json.dumps(FAMILY_FIXTURES)
     env = hub_env(hub, tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-c", FAMILIES_BY_ID, folder, json.dumps(FAMILY_FIXTURES)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_python(FAMILIES_BY_ID, folder, families, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(result) == set(FAMILY_FIXTURES)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from keras_residual.core.builder import ResidualModel
+from keras_residual.core.spec import ModelSpec
 from keras_residual.utils.atomic import atomic_directory
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 
@@ -138,19 +139,16 @@ def to_keras_hub(model, directory, overwrite=False):
 
 
 def inference_only(spec):
-    """`spec` with the fields that do not change a forward pass set to
-    fixed values, so that two specs of the same network compare equal.
+    """`spec` with the fields that do not change a forward pass
+    (`TRAINING_FIELDS`) at their defaults, so that two specs of the same
+    network compare equal.
 
     Args:
         spec: `ModelSpec`.
     """
+    defaults = ModelSpec(stem=spec.stem, stages=spec.stages)
     return spec.replace(
-        default_size=224,
-        min_size=32,
-        kernel_initializer="glorot_uniform",
-        zero_init_residual=False,
-        drop_path_rate=0.0,
-        bn_momentum=0.9,
+        **{field: getattr(defaults, field) for field in TRAINING_FIELDS}
     )
 
 

@@ -12,8 +12,8 @@ from keras_residual.core.spec import StemSpec
 from keras_residual.models.keras_hub_interop import KerasHubFamily
 from keras_residual.models.keras_hub_interop import register_keras_hub_family
 from keras_residual.models.keras_hub_interop import rename_layers
+from keras_residual.weights.converters.resnet import TORCH_FIELDS
 
-TORCH_FIELDS = {"use_bias": False, "bn_epsilon": 1e-5, "bn_momentum": 0.9}
 BLOCK_LAYER = re.compile(r"^stack(\d+)_block(\d+)_(.+)$")
 # keras-hub's vd stem (three 3x3 convs) -> the deep stem's layer names.
 VD_STEM = {

@@ -101,11 +101,13 @@ def evaluate_export(
     progress = keras.utils.Progbar(size, verbose=verbose, unit_name="image")
     for batch in (batch for part in batches for batch in part):
         images, labels = batch[0].numpy(), batch[1].numpy().reshape(-1)
-        pixels = np.clip(np.round(to_pixels(images, data.preprocessing)), 0, 255)
-        pixels = pixels.astype("uint8")
+        pixels = None
+        if not exact or report is not None:  # undo load_data's preprocessing
+            pixels = np.clip(np.round(to_pixels(images, data.preprocessing)), 0, 255)
+            pixels = pixels.astype("uint8")
         if exact:
             probabilities = predictor.predict_preprocessed(images)
-        else:  # undo load_data's preprocessing
+        else:
             probabilities = predictor.predict_images(pixels)
         picked = probabilities[np.arange(len(labels)), labels]
         correct += int((probabilities.argmax(-1) == labels).sum())

@@ -8,7 +8,7 @@ import re
 import tempfile
 
 from keras_residual.serving.presets import save_to_preset
-from keras_residual.weights.presets import is_preset_directory
+from keras_residual.weights.presets import preset_directory_config
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -78,10 +78,9 @@ def push_to_hub(
 
 def _preset_folder(source, scratch, repo_id, license):
     """A preset folder of `source`: itself, or one written in `scratch`."""
-    if isinstance(source, (str, os.PathLike)) and is_preset_directory(
-        os.fspath(source)
-    ):
-        return os.fspath(source)
+    if isinstance(source, (str, os.PathLike)):
+        if preset_directory_config(os.fspath(source)) is not None:
+            return os.fspath(source)
     name = repo_id.split("/")[1]
     return save_to_preset(
         source, os.path.join(scratch, name), license=license, repo_id=repo_id

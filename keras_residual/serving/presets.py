@@ -64,7 +64,6 @@ def save_to_preset(model, directory, *, license="other", repo_id=None, overwrite
         )
     architecture = (metrics or {}).get("model") or model.name
     config = preset_config(model, architecture, metrics)
-    config["dataset"] = _dataset_name(config["dataset"])
     with atomic_directory(os.fspath(directory), overwrite=overwrite) as staging:
         write_safetensors(
             os.path.join(staging, WEIGHTS_FILE),
@@ -109,7 +108,7 @@ def preset_config(model, architecture, metrics=None):
         "pretrained_cfg": pretrained_cfg,
         "parameters": int(model.count_params()),
         "metrics": {k: (metrics or {}).get(k) for k in METRIC_KEYS},
-        "dataset": (metrics or {}).get("dataset"),
+        "dataset": _dataset_name((metrics or {}).get("dataset")),
         "versions": {"keras_residual": __version__, "keras": keras.__version__},
     }
 

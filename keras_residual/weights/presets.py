@@ -7,7 +7,6 @@ tensor per variable, named by its path) and a `README.md` model card.
 import os
 
 from keras_residual.core.builder import ResidualModel
-from keras_residual.utils.files import check_regular_file
 from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.weights.hub_ids import fetch_hub_weights
 from keras_residual.weights.hub_ids import is_hub_id
@@ -31,16 +30,18 @@ def is_preset_config(config):
     return isinstance(config, dict) and config.get("library_name") == PRESET_LIBRARY
 
 
-def is_preset_directory(path):
-    """Whether `path` is a folder holding a keras_residual preset.
+def preset_directory_config(path):
+    """The parsed `config.json` of a preset folder, or None where `path`
+    is not a folder holding a keras_residual preset's `config.json`.
 
     Args:
         path: str. A path.
     """
-    config = os.path.join(path, CONFIG_FILE)
-    if not (os.path.isdir(path) and os.path.isfile(config)):
-        return False
-    return is_preset_config(read_json_file(config, CONFIG_FILE, MAX_CONFIG_BYTES))
+    config_path = os.path.join(path, CONFIG_FILE)
+    if not (os.path.isdir(path) and os.path.isfile(config_path)):
+        return None
+    config = read_json_file(config_path, f"{path!r}'s {CONFIG_FILE}", MAX_CONFIG_BYTES)
+    return config if is_preset_config(config) else None
 
 
 def load_preset(source):
@@ -72,11 +73,20 @@ def load_preset(source):
             "('hf://ORG/NAME')."
         )
     config_path = os.path.join(source, CONFIG_FILE)
-    check_regular_file(config_path, f"The preset's {CONFIG_FILE}")
     config = read_json_file(
         config_path, f"{source!r}'s {CONFIG_FILE}", MAX_CONFIG_BYTES
     )
-    return model_from_preset(config, os.path.join(source, WEIGHTS_FILE), source)
+    return preset_from_folder(source, config)
+
+
+def preset_from_folder(folder, config):
+    """The model of a preset folder whose `config.json` is read already.
+
+    Args:
+        folder: str. The folder.
+        config: dict. Its parsed `config.json`.
+    """
+    return model_from_preset(config, os.path.join(folder, WEIGHTS_FILE), folder)
 
 
 def model_from_preset(config, weights_path, source):
@@ -101,8 +111,8 @@ def model_from_preset(config, weights_path, source):
 
 def load_variables(model, path, source):
     """Assigns every variable of `model` from a safetensors file named by
-    variable path, all or nothing: names, shapes and dtypes are checked
-    first.
+    variable path, all or nothing: names and shapes are checked first (each
+    tensor is cast to its variable's dtype).
 
     Args:
         model: `keras.Model`. The model.

@@ -26,9 +26,9 @@ from keras_residual.weights.hub_ids import read_hub_config
 from keras_residual.weights.keras_source import copy_weights
 from keras_residual.weights.keras_source import load_keras_source
 from keras_residual.weights.presets import is_preset_config
-from keras_residual.weights.presets import is_preset_directory
-from keras_residual.weights.presets import load_preset
 from keras_residual.weights.presets import model_from_preset
+from keras_residual.weights.presets import preset_directory_config
+from keras_residual.weights.presets import preset_from_folder
 from keras_residual.weights.registry import WeightsEntry
 from keras_residual.weights.registry import get_weights_entry
 from keras_residual.weights.registry import list_weights
@@ -189,8 +189,9 @@ def _resolve_hub_id(model_name, weights):
 def _resolve_path(model_name, weights):
     """A `WeightsRequest` for a path, or the error for what is neither a
     registered name nor an existing file."""
-    if is_preset_directory(weights):
-        source = load_preset(weights)
+    config = preset_directory_config(weights)
+    if config is not None:
+        source = preset_from_folder(weights, config)
         return WeightsRequest(os.path.abspath(weights), "preset", source_model=source)
     if os.path.isdir(weights) or (
         weights.endswith(".keras") and os.path.isfile(weights)
