@@ -8,6 +8,7 @@ from keras_residual.core.spec import StemSpec
 from keras_residual.models.preprocessing import decode_predictions  # noqa: F401
 from keras_residual.models.preprocessing import preprocess_for
 from keras_residual.models.zoo import register_model
+from keras_residual.weights.converters.resnet import TORCH_FIELDS
 from keras_residual.weights.registry import register_keras_applications_weights
 from keras_residual.weights.registry import register_timm_weights
 
@@ -45,17 +46,17 @@ def imagenet_resnet_spec(
     )
 
 
-# torchvision's ResNet18/34 layout: bias-free convs, BN epsilon 1e-5.
-_TORCH_BN = {"use_bias": False, "bn_epsilon": 1e-5, "bn_momentum": 0.9}
+# torchvision's ResNet18/34 layout: bias-free convs, BN epsilon 1e-5
+# (`TORCH_FIELDS`, the converters' own).
 
 ResNet18 = register_model(
     "ResNet18",
-    imagenet_resnet_spec((2, 2, 2, 2), block="basic", **_TORCH_BN),
+    imagenet_resnet_spec((2, 2, 2, 2), block="basic", **TORCH_FIELDS),
     description="ResNet-18, basic blocks, ImageNet layout (11.7M params).",
 )
 ResNet34 = register_model(
     "ResNet34",
-    imagenet_resnet_spec((3, 4, 6, 3), block="basic", **_TORCH_BN),
+    imagenet_resnet_spec((3, 4, 6, 3), block="basic", **TORCH_FIELDS),
     description="ResNet-34, basic blocks, ImageNet layout (21.8M params).",
 )
 ResNet50 = register_model(

@@ -6,8 +6,8 @@ Both are `build()` options of any ResNet:
 `kr.ResNet18(stem="deep", avg_down=True)`."""
 
 from keras_residual.models.resnet import imagenet_resnet_spec
-from keras_residual.models.resnext import TORCH_LAYOUT
 from keras_residual.models.zoo import register_model
+from keras_residual.weights.converters.resnet import TORCH_FIELDS
 from keras_residual.weights.registry import register_timm_weights
 
 RESNET_D_ARGS = {"avg_down": True, "stride_on": "3x3", "padding": "symmetric"}
@@ -15,7 +15,7 @@ RESNET_D_ARGS = {"avg_down": True, "stride_on": "3x3", "padding": "symmetric"}
 ResNet50D = register_model(
     "ResNet50D",
     imagenet_resnet_spec(
-        (3, 4, 6, 3), "bottleneck", args=RESNET_D_ARGS, stem="deep", **TORCH_LAYOUT
+        (3, 4, 6, 3), "bottleneck", args=RESNET_D_ARGS, stem="deep", **TORCH_FIELDS
     ),
     description="ResNet-50-D, deep stem and avg-pool shortcuts, timm resnet50d "
     "layout (25.6M params).",

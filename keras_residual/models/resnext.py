@@ -5,11 +5,12 @@ parameter counts. `cardinality` and `base_width` are `build()` options."""
 
 from keras_residual.models.resnet import imagenet_resnet_spec
 from keras_residual.models.zoo import register_model
+from keras_residual.weights.converters.resnet import TORCH_FIELDS
 from keras_residual.weights.registry import register_timm_weights
 
-# torchvision's ResNet family: bias-free convs, BN epsilon 1e-5, and a
-# strided 3x3 padded by one on every side.
-TORCH_LAYOUT = {"use_bias": False, "bn_epsilon": 1e-5, "bn_momentum": 0.9}
+# torchvision's ResNet family: bias-free convs, BN epsilon 1e-5
+# (`TORCH_FIELDS`, the converters' own), and a strided 3x3 padded by one on
+# every side.
 
 
 def resnext_spec(depths, cardinality, base_width):
@@ -27,7 +28,7 @@ def resnext_spec(depths, cardinality, base_width):
         "stride_on": "3x3",
         "padding": "symmetric",
     }
-    return imagenet_resnet_spec(depths, "resnext", args=args, **TORCH_LAYOUT)
+    return imagenet_resnet_spec(depths, "resnext", args=args, **TORCH_FIELDS)
 
 
 ResNeXt50_32x4d = register_model(

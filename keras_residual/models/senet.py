@@ -5,8 +5,8 @@ parameter count. Any residual model takes `attention="se"` or `"eca"` as a
 `build()` option."""
 
 from keras_residual.models.resnet import imagenet_resnet_spec
-from keras_residual.models.resnext import TORCH_LAYOUT
 from keras_residual.models.zoo import register_model
+from keras_residual.weights.converters.resnet import TORCH_FIELDS
 from keras_residual.weights.registry import register_timm_weights
 
 
@@ -18,7 +18,7 @@ def se_resnet_spec(depths, attention="se"):
         attention: str. `"se"` or `"eca"`. Defaults to `"se"`.
     """
     args = {"attention": attention, "stride_on": "3x3", "padding": "symmetric"}
-    return imagenet_resnet_spec(depths, "bottleneck", args=args, **TORCH_LAYOUT)
+    return imagenet_resnet_spec(depths, "bottleneck", args=args, **TORCH_FIELDS)
 
 
 SEResNet50 = register_model(
