@@ -11,6 +11,7 @@ from keras_residual.serving.export import FORMATS
 from keras_residual.serving.export import export
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.serving.predictor import read_images
+from keras_residual.serving.tta import TTA_MODES
 from keras_residual.training.runs import load_trained_model
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.deprecation import warn_once
@@ -114,6 +115,13 @@ def add_serving_parsers(commands):
         "confusion matrix, most wrong images), confusion.png and "
         "most_wrong.png into DIR.",
     )
+    evaluate.add_argument(
+        "--tta",
+        default="none",
+        choices=TTA_MODES,
+        help="Test-time augmentation: flip averages each image's and its "
+        "mirror image's probabilities. Defaults to none.",
+    )
     add_trust_flag(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
@@ -193,6 +201,7 @@ def _evaluate(args):
         trust=args.trust_model,
         verbose=0 if args.json is True else 1,  # stdout holds the JSON only
         report=args.report,
+        tta=args.tta,
     )
     out = args.out
     if isinstance(args.json, str):  # 0.1: `--json FILE` wrote the file
@@ -209,6 +218,7 @@ def _evaluate(args):
             f"{printable(args.model)} on {printable(args.dataset)} {args.split} "
             f"({results['examples']} images): accuracy "
             f"{results['accuracy']:.4f}, loss {results['loss']:.4f}"
+            + (f" (TTA {args.tta})" if args.tta != "none" else "")
             + (
                 f"; macro F1 {results['macro_f1']:.4f}, report in "
                 f"{printable(args.report)}"

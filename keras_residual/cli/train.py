@@ -49,6 +49,11 @@ def _recipe_overrides(args):
             ("label_smoothing", args.label_smoothing),
             ("mixup_alpha", args.mixup),
             ("cutmix_alpha", args.cutmix),
+            ("rand_augment", args.rand_augment),
+            ("rand_augment_magnitude", args.rand_augment_magnitude),
+            ("rotation", args.rotation),
+            ("color_jitter", args.color_jitter),
+            ("random_erasing", args.random_erasing),
             ("steps_per_execution", args.steps_per_execution),
             ("head_epochs", args.head_epochs),
             ("unfreeze", _unfreeze(args.unfreeze)),
@@ -137,6 +142,23 @@ def add_train_parser(commands):
     train.add_argument("--label-smoothing", type=float)
     train.add_argument("--mixup", type=float, help="MixUp alpha.")
     train.add_argument("--cutmix", type=float, help="CutMix alpha.")
+    train.add_argument(
+        "--rand-augment", type=int, help="RandAugment operations per image."
+    )
+    train.add_argument(
+        "--rand-augment-magnitude", type=float, help="RandAugment strength in (0, 1]."
+    )
+    train.add_argument(
+        "--rotation", type=float, help="Largest random rotation, in degrees."
+    )
+    train.add_argument(
+        "--color-jitter",
+        type=float,
+        help="Brightness, contrast (and saturation) jitter, a fraction.",
+    )
+    train.add_argument(
+        "--random-erasing", type=float, help="Probability of random erasing."
+    )
     train.add_argument("--steps-per-execution", type=int)
     add_model_overrides(train)
     train.set_defaults(run=_train)

@@ -4,6 +4,10 @@ directory or a TFDS dataset to batched train/validation/test pipelines."""
 import dataclasses
 
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.data.augmentation import Augmentation
+from keras_residual.data.augmentation import get_augmentation
+from keras_residual.data.balance import check_sampler
+from keras_residual.data.balance import count_classes
 from keras_residual.data.pipeline import Pipeline
 from keras_residual.data.sources import SourceOptions
 from keras_residual.data.sources import load_source
@@ -38,9 +42,16 @@ class DataBundle:
         batch_size: int. Global batch size.
         source: str. Where the data came from.
         preprocessing: str. The preprocessing mode applied to the images.
-        augment: str. The augmentation applied to `train`.
+        augment: str. The crop and flip applied to `train`.
+        augmentation: `Augmentation`. The augmentation beyond crop and
+            flip applied to `train`. Defaults to none.
         uniform_batches: bool. Every batch is full-size (multi-process
             training). Defaults to `False`.
+        sampler: str. `"shuffle"` or `"balanced"` (every class drawn
+            equally often). Defaults to `"shuffle"`.
+        train_labels: array, `tf.data.Dataset` or None. The training
+            labels, or the unbatched training split to count them from;
+            see `class_counts`. Defaults to `None`.
     """
 
     train: object
@@ -54,7 +65,20 @@ class DataBundle:
     source: str
     preprocessing: str = "tf"
     augment: str = "none"
+    augmentation: Augmentation = Augmentation()
     uniform_batches: bool = False
+    sampler: str = "shuffle"
+    train_labels: object = dataclasses.field(default=None, repr=False)
+
+    @property
+    def class_counts(self):
+        """Training examples per class (a tuple), counted once; a TFDS
+        split is read once for its labels. None when nothing says."""
+        if self.train_labels is None:
+            return None
+        if not isinstance(self.train_labels, tuple):
+            self.train_labels = count_classes(self.train_labels, self.classes)
+        return self.train_labels
 
     @property
     def num_classes(self):
@@ -99,6 +123,8 @@ def load_data(
     test_fraction=0.1,
     default_image_size=None,
     num_classes=None,
+    augmentation=None,
+    sampler="shuffle",
 ):
     """Builds train/validation/test `tf.data` pipelines.
 
@@ -159,6 +185,14 @@ def load_data(
             size). Defaults to `None`: the images' own size, where they all
             share one.
         num_classes: int or None. The 0.1 name of `classes`; warns.
+        augmentation: str, dict, `Augmentation` or None. Training
+            augmentation beyond crop and flip: a preset (`"grey"`,
+            `"photo"`; see `AUGMENTATION_PRESETS`) or its fields
+            (RandAugment, rotation, colour jitter, random erasing).
+            Defaults to `None` (none).
+        sampler: str. `"shuffle"`, or `"balanced"`: every class drawn
+            equally often in training (minority classes repeat; an epoch
+            keeps the split's size). Defaults to `"shuffle"`.
 
     Returns:
         A `DataBundle`.
@@ -179,6 +213,8 @@ def load_data(
         classes=num_classes,
     )
     size = _image_size(image_size)
+    augmentation = get_augmentation(augmentation)
+    check_sampler(sampler)
 
     raw = load_source(
         dataset,
@@ -225,10 +261,16 @@ def load_data(
         cutmix_alpha=cutmix_alpha,
         uniform=uniform_batches,
         preprocessing=preprocessing,
+        augmentation=augmentation,
     )
     splits, sizes = raw.splits, raw.sizes
+    train_labels = splits["train"] if raw.train_labels is None else raw.train_labels
+    counts = None
+    if sampler == "balanced":
+        counts = count_classes(train_labels, num_classes)
+        train_labels = counts
     return DataBundle(
-        train=pipe(splits["train"], training=True),
+        train=pipe(splits["train"], training=True, class_counts=counts),
         validation=pipe(
             splits.get("validation"), training=False, size=sizes.get("validation")
         ),
@@ -241,7 +283,10 @@ def load_data(
         source=raw.source,
         preprocessing=preprocessing,
         augment=augment,
+        augmentation=augmentation,
         uniform_batches=uniform_batches,
+        sampler=sampler,
+        train_labels=train_labels,
     )
 
 

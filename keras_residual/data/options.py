@@ -1,6 +1,8 @@
 """`DataOptions`: the data options of `train()`, `search()` and their
 commands, each written once (see `keras_residual.utils.options`)."""
 
+from keras_residual.data.augmentation import AUGMENTATION_PRESETS
+from keras_residual.data.balance import SAMPLERS
 from keras_residual.data.loader import AUGMENTATIONS
 from keras_residual.data.loader import COLOR_MODES
 from keras_residual.utils.options import option
@@ -31,6 +33,22 @@ class DataOptions:
         "auto",
         "Training augmentation (see `load_data`).",
         choices=AUGMENTATIONS,
+        setting=True,
+    )
+    augmentation: str = option(
+        None,
+        "Augmentation beyond crop and flip, a preset: grey (small grey "
+        "images) or photo (RandAugment and random erasing, as timm); the "
+        "recipe's augmentation fields add to it. None: the recipe's alone.",
+        choices=tuple(AUGMENTATION_PRESETS),
+        cli_type=str,
+        setting=True,
+    )
+    sampler: str = option(
+        "shuffle",
+        "shuffle, or balanced: training draws every class equally often "
+        "(minority classes repeat), for imbalanced data.",
+        choices=SAMPLERS,
         setting=True,
     )
     color_mode: str = option(
@@ -69,6 +87,8 @@ class DataOptions:
                 "image_size",
                 "classes",
                 "augment",
+                "augmentation",
+                "sampler",
                 "color_mode",
                 "class_names",
                 "skip_bad_images",

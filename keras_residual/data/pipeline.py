@@ -1,12 +1,15 @@
 """The one `tf.data` pipeline every source ends in: cache, shuffle,
-augment (pad-and-crop, plus flips for natural images), preprocess, batch,
-optional MixUp/CutMix, `prefetch(AUTOTUNE)`."""
+augment each image (pad-and-crop, plus flips for natural images, and
+RandAugment), batch, augment batches (rotation, colour jitter, erasing),
+preprocess, optional MixUp/CutMix, `prefetch(AUTOTUNE)`."""
 
 import dataclasses
 
 import keras
 
 from keras_residual.core.preprocessing import preprocess
+from keras_residual.data.augmentation import Augmentation
+from keras_residual.data.balance import balanced_sample
 
 
 @dataclasses.dataclass
@@ -29,6 +32,8 @@ class Pipeline:
             Defaults to `False`.
         preprocessing: str. The preprocessing mode applied to the images.
             Defaults to `"tf"`.
+        augmentation: `Augmentation`. Augmentation beyond crop and flip.
+            Defaults to `Augmentation()` (none).
     """
 
     batch_size: int
@@ -42,8 +47,9 @@ class Pipeline:
     cutmix_alpha: float
     uniform: bool = False
     preprocessing: str = "tf"
+    augmentation: Augmentation = Augmentation()
 
-    def __call__(self, dataset, training, size=None):
+    def __call__(self, dataset, training, size=None, class_counts=None):
         """Returns the batched pipeline over `dataset`, or None.
 
         Args:
@@ -51,6 +57,9 @@ class Pipeline:
             training: bool. Shuffle, augment and mix.
             size: int or None. Examples in `dataset` (to pad the last batch
                 under `uniform`).
+            class_counts: sequence of int or None. With counts, training
+                draws every class equally often (see `balanced_sample`).
+                Defaults to `None`.
         """
         import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
@@ -63,21 +72,29 @@ class Pipeline:
                 if isinstance(self.cache, str)
                 else dataset.cache()
             )
-        if training:
+        if training and class_counts is not None:
+            dataset = balanced_sample(
+                dataset, class_counts, sum(class_counts), self.seed
+            )
+        elif training:
             dataset = dataset.shuffle(
                 4096, seed=self.seed, reshuffle_each_iteration=True
             )
-            if self.augment != "none":
-                dataset = dataset.map(
-                    self._augment, num_parallel_calls=tf.data.AUTOTUNE
-                )
-        dataset = dataset.map(self._normalize, num_parallel_calls=tf.data.AUTOTUNE)
+        if training:
+            per_image = self._image_augmenter()
+            if per_image is not None:
+                dataset = dataset.map(per_image, num_parallel_calls=tf.data.AUTOTUNE)
         drop_remainder = False
         if self.uniform and training:
             drop_remainder = True
         elif self.uniform:
             dataset, drop_remainder = self._pad(dataset, size)
         dataset = dataset.batch(self.batch_size, drop_remainder=drop_remainder)
+        channels = dataset.element_spec[0].shape[-1]
+        per_batch = self._batch_augmenter(channels) if training else None
+        if per_batch is not None:
+            dataset = dataset.map(per_batch, num_parallel_calls=tf.data.AUTOTUNE)
+        dataset = dataset.map(self._normalize, num_parallel_calls=tf.data.AUTOTUNE)
         mixer = self._mixer() if training else None
         if mixer is not None:
             dataset = dataset.map(mixer, num_parallel_calls=tf.data.AUTOTUNE)
@@ -92,24 +109,56 @@ class Pipeline:
         label = tf.cast(tf.reshape(label, []), tf.int32)
         return image, label
 
-    def _augment(self, image, label):
+    def _image_augmenter(self):
+        """Pad-and-crop, flip and RandAugment of one image, or None."""
         import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
-        shape = tf.shape(image)
-        pad = max(int(image.shape[0] or 32) // 8, 1)
-        padded = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]])
-        image = tf.image.random_crop(padded, shape)
-        if self.augment == "crop_flip":
-            image = tf.image.random_flip_left_right(image)
-        return image, label
+        layers = self.augmentation.image_layers(self.seed)
+        if self.augment == "none" and not layers:
+            return None
 
-    def _normalize(self, image, label):
+        @tf.autograph.experimental.do_not_convert  # static Python branches
+        def augment(image, label):
+            if self.augment != "none":
+                shape = tf.shape(image)
+                pad = max(int(image.shape[0] or 32) // 8, 1)
+                padded = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]])
+                image = tf.image.random_crop(padded, shape)
+            if self.augment == "crop_flip":
+                image = tf.image.random_flip_left_right(image)
+            for layer in layers:
+                image = layer(image, training=True)
+            return image, label
+
+        return augment
+
+    def _batch_augmenter(self, channels):
+        """Rotation, colour jitter and erasing of a batch, or None.
+
+        Args:
+            channels: int. The images' channels.
+        """
         import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
-        image = preprocess(tf.cast(image, tf.float32), self.preprocessing)
+        layers = self.augmentation.batch_layers(channels, self.seed)
+        if not layers:
+            return None
+
+        @tf.autograph.experimental.do_not_convert  # a static loop
+        def augment(images, *rest):
+            for layer in layers:
+                images = layer(images, training=True)
+            return (images, *rest)
+
+        return augment
+
+    def _normalize(self, images, labels, *weights):
+        import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+        images = preprocess(tf.cast(images, tf.float32), self.preprocessing)
         if self.label_mode == "categorical":
-            label = tf.one_hot(label, self.num_classes)
-        return image, label
+            labels = tf.one_hot(labels, self.num_classes)
+        return (images, labels, *weights)
 
     def _pad(self, dataset, size):
         """Appends zero-weight copies of the first example so that `size`

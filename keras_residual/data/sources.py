@@ -66,6 +66,8 @@ class SourceData:
         image_shape: tuple. `(height, width, channels)`; None entries where
             images vary in size.
         class_names: sequence of str or None. The class names.
+        train_labels: array or None. The training split's labels, where
+            known without reading the images. Defaults to `None`.
     """
 
     source: str
@@ -75,6 +77,7 @@ class SourceData:
     max_label: int
     image_shape: tuple
     class_names: object = None
+    train_labels: object = None
 
 
 def load_source(dataset, options):
@@ -173,6 +176,7 @@ def _array_source(splits, options, source="arrays"):
         max_label=max_label,
         image_shape=arrays["train"][0].shape[1:],
         class_names=names,
+        train_labels=arrays["train"][1],
     )
 
 
@@ -278,6 +282,7 @@ def _directory_source(directory, options):
         max_label=len(class_names) - 1,
         image_shape=tuple(size) + (channels,),
         class_names=class_names,
+        train_labels=files["train"][1],
     )
 
 

@@ -14,6 +14,8 @@ from keras_residual.serving.endpoints import SERVE_SIGNATURE
 from keras_residual.serving.evaluation_report import WorstImages
 from keras_residual.serving.evaluation_report import write_report
 from keras_residual.serving.predictor import load_predictor
+from keras_residual.serving.tta import TTA_MODES
+from keras_residual.serving.tta import tta_probabilities
 from keras_residual.utils.validation import check_choice
 
 SPLITS = ("test", "validation", "all")
@@ -29,6 +31,7 @@ def evaluate_export(
     verbose=1,
     trust=False,
     report=None,
+    tta="none",
 ):
     """Accuracy and cross-entropy of an exported classifier on a split.
 
@@ -53,13 +56,17 @@ def evaluate_export(
             precision, recall and F1, top-1/top-5, the confusion matrix,
             the most wrong images), `confusion.png` and `most_wrong.png`
             into. Defaults to `None`.
+        tta: str. Test-time augmentation: `"none"` or `"flip"` (the
+            probabilities of each image and its mirror image, averaged).
+            Defaults to `"none"`.
 
     Returns:
         A dict: `accuracy`, `loss`, `examples`, `signature`, `model`,
-        `dataset`, `split`; with `report`, also `top5`, `macro_f1` and
+        `dataset`, `split`, `tta`; with `report`, also `top5`, `macro_f1` and
         `report` (the folder).
     """
     check_choice("split", split, SPLITS)
+    check_choice("tta", tta, TTA_MODES)
     predictor = load_predictor(model_path, trust=trust)
     mode = predictor.preprocessing
     data = load_data(
@@ -106,9 +113,11 @@ def evaluate_export(
             pixels = np.clip(np.round(to_pixels(images, data.preprocessing)), 0, 255)
             pixels = pixels.astype("uint8")
         if exact:
-            probabilities = predictor.predict_preprocessed(images)
+            probabilities = tta_probabilities(
+                predictor.predict_preprocessed, images, tta
+            )
         else:
-            probabilities = predictor.predict_images(pixels)
+            probabilities = tta_probabilities(predictor.predict_images, pixels, tta)
         picked = probabilities[np.arange(len(labels)), labels]
         correct += int((probabilities.argmax(-1) == labels).sum())
         loss += float(-np.log(np.maximum(picked, 1e-7)).sum())
@@ -126,6 +135,7 @@ def evaluate_export(
         "model": model_path,
         "dataset": dataset,
         "split": split,
+        "tta": tta,
     }
     if report is not None:
         figures = write_report(

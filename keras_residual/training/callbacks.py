@@ -11,6 +11,7 @@ import time
 
 import keras
 
+from keras_residual.training.optimizers import averaged_weights
 from keras_residual.utils.atomic import atomic_path
 from keras_residual.utils.atomic import remove_stale_staging
 from keras_residual.utils.atomic import save_keras
@@ -189,7 +190,9 @@ def history_csv(rows):
 
 class BestModelCheckpoint(keras.callbacks.Callback):
     """Saves the whole model (`.keras`) whenever `monitor` improves, through
-    a temporary file and rename. Epochs with a non-finite loss are skipped.
+    a temporary file and rename; with a weight average (EMA) in the
+    optimizer, the average is saved, as validation measured it. Epochs
+    with a non-finite loss are skipped.
 
     Args:
         filepath: str. A `.keras` path.
@@ -234,7 +237,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         )
         if better:
             self.best = float(value)
-            save_keras(self.model, self.filepath)
+            with averaged_weights(self.model):
+                save_keras(self.model, self.filepath)
 
 
 class NonFiniteLossGuard(keras.callbacks.TerminateOnNaN):

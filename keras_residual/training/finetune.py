@@ -14,6 +14,8 @@ import os
 import keras
 
 from keras_residual.core.builder import stage_name
+from keras_residual.data.balance import class_weights
+from keras_residual.data.balance import describe_counts
 from keras_residual.models.zoo import build
 from keras_residual.training.callbacks import BestModelCheckpoint
 from keras_residual.training.callbacks import LearningRateLog
@@ -21,6 +23,7 @@ from keras_residual.training.callbacks import NonFiniteLossGuard
 from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.training.callbacks import Throughput
 from keras_residual.training.linear_probe import probe_and_choose_rate
+from keras_residual.training.optimizers import detach_average
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 
 
@@ -156,6 +159,8 @@ def fit_in_phases(
     callbacks,
     verbose,
     tensorboard=True,
+    ema=None,
+    class_weight=None,
 ):
     """Trains with plain `fit`, from scratch in one phase, or fine-tunes in
     two, resumable after a kill in either: phase 1 (the head,
@@ -180,6 +185,10 @@ def fit_in_phases(
         callbacks: sequence. Extra callbacks, run first in both phases.
         verbose: int. `fit`'s verbosity.
         tensorboard: bool. Write TensorBoard logs. Defaults to `True`.
+        ema: float or None. Weight-average decay: validation, `best.keras`
+            and the model after `fit` use the average. Defaults to `None`.
+        class_weight: str, dict or None. See `class_weights`; "balanced"
+            reads the training split's class counts. Defaults to `None`.
 
     Returns:
         `(backup, guard)`: phase 2's `ResumableBackup` (its rows hold every
@@ -192,7 +201,36 @@ def fit_in_phases(
     recipe_callbacks = recipe.callbacks(run_dir, tensorboard=tensorboard)
     backup = next(c for c in recipe_callbacks if isinstance(c, ResumableBackup))
     guard = next(c for c in recipe_callbacks if isinstance(c, NonFiniteLossGuard))
-    fit = dict(validation_data=data.validation, verbose=verbose, shuffle=False)
+    fit = dict(
+        validation_data=data.validation,
+        verbose=verbose,
+        shuffle=False,
+        class_weight=(
+            None
+            if class_weight is None
+            else class_weights(class_weight, data.class_counts)
+        ),
+    )
+    if class_weight is not None or data.sampler == "balanced":
+        print(
+            describe_counts(data.class_counts, data.class_names)
+            + (f"; sampler {data.sampler}" if data.sampler != "shuffle" else "")
+            + (
+                "; class weights "
+                + ", ".join(f"{w:.3g}" for w in fit["class_weight"].values())
+                if fit["class_weight"]
+                else ""
+            )
+            + ".",
+            flush=True,
+        )
+    if ema is not None:  # validation sees the average
+        print(
+            f"Weight average (EMA, decay {ema}): validation, the best "
+            "checkpoint, the test figures and the export use it.",
+            flush=True,
+        )
+        callbacks = [*callbacks, keras.callbacks.SwapEMAWeights()]
     head = ResumableBackup(
         os.path.join(run_dir, "checkpoints", "head"),
         csv_path=os.path.join(run_dir, "history.csv"),
@@ -203,7 +241,12 @@ def fit_in_phases(
         with scope():
             network.compile(
                 **recipe.compile_kwargs(
-                    network, steps, recipe.head_epochs, batch_size, jit_compile
+                    network,
+                    steps,
+                    recipe.head_epochs,
+                    batch_size,
+                    jit_compile,
+                    ema=ema,
                 )
             )
         head_guard = NonFiniteLossGuard()
@@ -217,6 +260,7 @@ def fit_in_phases(
             callbacks=[*callbacks, meter, rate, head_guard, head, best],
             **fit,
         )
+        detach_average(network)
         if head_guard.stopped_at is not None:
             return head, head_guard
         backup.rows = list(head.rows)
@@ -238,6 +282,7 @@ def fit_in_phases(
                 batch_size,
                 jit_compile,
                 multipliers=multipliers or None,
+                ema=ema,
             )
         )
     network.fit(
@@ -247,4 +292,5 @@ def fit_in_phases(
         callbacks=[*callbacks, meter, rate, *recipe_callbacks],
         **fit,
     )
+    detach_average(network)
     return backup, guard

@@ -74,6 +74,22 @@ class RunOptions:
         1, "fit's verbosity (1 shows a progress bar).", choices=(0, 1, 2)
     )
     tensorboard: bool = option(True, "Write TensorBoard logs to the run's logs/.")
+    ema: float = option(
+        None,
+        "Keep an exponential moving average of the weights with this decay "
+        "(e.g. 0.999, warmed up over the first steps); validation, the best "
+        "checkpoint, the test figures and the export use the average.",
+        cli_type=float,
+        setting=True,
+    )
+    class_weight: object = option(
+        None,
+        "Weigh each class's loss: 'balanced' (n / (classes * n_c) from the "
+        "training split's counts), a dict {class index: weight}, or "
+        "'INDEX=WEIGHT,...' (CLI).",
+        cli_type=str,
+        setting=True,
+    )
 
 
 @option_group

@@ -12,20 +12,18 @@ import dataclasses
 import keras
 
 from keras_residual.core.heads import head_outputs_logits
+from keras_residual.data.augmentation import Augmentation
+from keras_residual.data.augmentation import get_augmentation
 from keras_residual.training.callbacks import run_callbacks
 from keras_residual.training.losses import ClassificationCrossentropy
 from keras_residual.training.optimizers import ScaledAdamW
 from keras_residual.training.optimizers import ScaledSGD
 from keras_residual.training.optimizers import no_decay_variables
 from keras_residual.training.precision import resolve_jit_compile
-from keras_residual.utils.validation import check_bool
-from keras_residual.utils.validation import check_choice
+from keras_residual.training.recipe_checks import check_recipe
 from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int
 from keras_residual.utils.validation import unknown_name_message
-
-OPTIMIZERS = ("sgd", "adamw")
-SCHEDULES = ("cosine", "step", "constant")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +58,16 @@ class Recipe:
         mixup_alpha: float. MixUp strength for the data pipeline; 0 is off.
             Defaults to `0`.
         cutmix_alpha: float. CutMix strength; 0 is off. Defaults to `0`.
+        rand_augment: int. RandAugment operations per image; 0 is off.
+            Defaults to `0`.
+        rand_augment_magnitude: float or None. RandAugment's strength in
+            (0, 1]. None: the augmentation preset's, else 0.5.
+            Defaults to `None`.
+        rotation: float. Largest random rotation in degrees. Defaults to `0`.
+        color_jitter: float. Brightness, contrast (and saturation) jitter.
+            Defaults to `0`.
+        random_erasing: float. Probability of erasing a random rectangle.
+            Defaults to `0`.
         steps_per_execution: int. Batches per compiled call. Defaults to `1`.
         clipnorm: float or None. Gradient-norm clipping. Defaults to `None`.
         head_epochs: int. Fine-tuning phase 1: epochs that train only the
@@ -104,6 +112,11 @@ class Recipe:
     label_smoothing: float = 0.0
     mixup_alpha: float = 0.0
     cutmix_alpha: float = 0.0
+    rand_augment: int = 0
+    rand_augment_magnitude: float = None
+    rotation: float = 0.0
+    color_jitter: float = 0.0
+    random_erasing: float = 0.0
     steps_per_execution: int = 1
     clipnorm: float = None
     head_epochs: int = 0
@@ -116,86 +129,7 @@ class Recipe:
     description: str = ""
 
     def __post_init__(self):
-        check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        check_choice("schedule", self.schedule, SCHEDULES)
-        check_float(
-            "learning_rate", self.learning_rate, minimum=0.0, min_inclusive=False
-        )
-        check_int("batch_size", self.batch_size, minimum=1)
-        check_int("epochs", self.epochs, minimum=1)
-        check_float(
-            "momentum", self.momentum, minimum=0.0, maximum=1.0, max_inclusive=False
-        )
-        check_float("weight_decay", self.weight_decay, minimum=0.0)
-        check_float("warmup_epochs", self.warmup_epochs, minimum=0.0)
-        check_float(
-            "step_factor",
-            self.step_factor,
-            minimum=0.0,
-            maximum=1.0,
-            min_inclusive=False,
-        )
-        check_float(
-            "label_smoothing",
-            self.label_smoothing,
-            minimum=0.0,
-            maximum=1.0,
-            max_inclusive=False,
-        )
-        check_float("mixup_alpha", self.mixup_alpha, minimum=0.0)
-        check_float("cutmix_alpha", self.cutmix_alpha, minimum=0.0)
-        check_int("steps_per_execution", self.steps_per_execution, minimum=1)
-        if self.clipnorm is not None:
-            check_float("clipnorm", self.clipnorm, minimum=0.0, min_inclusive=False)
-        check_int("head_epochs", self.head_epochs, minimum=0)
-        if self.head_epochs >= self.epochs:
-            raise ValueError(
-                f"`head_epochs` ({self.head_epochs}) must be less than `epochs` "
-                f"({self.epochs}): phase 2 fine-tunes in the epochs after it."
-            )
-        if self.unfreeze != "all" and not (
-            type(self.unfreeze) is int and self.unfreeze >= 0
-        ):
-            raise ValueError(
-                "`unfreeze` must be 'all' or the number (>= 0) of last stages "
-                f"to train; received {self.unfreeze!r}."
-            )
-        if isinstance(self.backbone_lr_ratio, str) and self.backbone_lr_ratio != "auto":
-            raise ValueError(
-                "`backbone_lr_ratio` must be 'auto' or a number in (0, 1]; "
-                f"received {self.backbone_lr_ratio!r}."
-            )
-        if self.backbone_lr_ratio == "auto":
-            if not self.linear_probe:
-                raise ValueError(
-                    "`backbone_lr_ratio='auto'` is chosen from the linear "
-                    "probe's validation accuracy; set linear_probe=True too, "
-                    "or pass a ratio in (0, 1]."
-                )
-        else:
-            check_float(
-                "backbone_lr_ratio",
-                self.backbone_lr_ratio,
-                minimum=0.0,
-                maximum=1.0,
-                min_inclusive=False,
-            )
-        if self.layer_decay is not None:
-            check_float("layer_decay", self.layer_decay, 0.0, 1.0, min_inclusive=False)
-        check_bool("freeze_bn", self.freeze_bn)
-        check_bool("linear_probe", self.linear_probe)
-        check_bool("keep_best", self.keep_best)
-        milestones = tuple(self.milestones)
-        if (
-            not milestones
-            or any(not 0 < m < 1 for m in milestones)
-            or list(milestones) != sorted(milestones)
-        ):
-            raise ValueError(
-                "`milestones` must be increasing fractions of training in "
-                f"(0, 1); received {self.milestones!r}."
-            )
-        object.__setattr__(self, "milestones", milestones)
+        check_recipe(self)
 
     def replace(self, **changes):
         """A copy with `changes` applied (and checked).
@@ -226,12 +160,34 @@ class Recipe:
         mixing = self.mixup_alpha > 0 or self.cutmix_alpha > 0
         return "categorical" if mixing else "sparse"
 
-    def data_kwargs(self):
-        """Keyword arguments for `load_data` that the recipe decides."""
+    def augmentation(self, preset=None):
+        """The training augmentation: `preset` with the recipe's non-zero
+        augmentation fields in place of its own.
+
+        Args:
+            preset: str, dict, `Augmentation` or None. See
+                `load_data(augmentation=...)`. Defaults to `None` (none).
+        """
+        return get_augmentation(preset).merged(
+            **{
+                name: getattr(self, name)
+                for name in (f.name for f in dataclasses.fields(Augmentation))
+            }
+        )
+
+    def data_kwargs(self, augmentation=None):
+        """Keyword arguments for `load_data` that the recipe decides.
+
+        Args:
+            augmentation: str, dict, `Augmentation` or None. The
+                augmentation preset the recipe's fields add to.
+                Defaults to `None`.
+        """
         return {
             "label_mode": self.label_mode,
             "mixup_alpha": self.mixup_alpha,
             "cutmix_alpha": self.cutmix_alpha,
+            "augmentation": self.augmentation(augmentation),
         }
 
     def scaled_learning_rate(self, batch_size):
@@ -276,7 +232,13 @@ class Recipe:
         )
 
     def build_optimizer(
-        self, model, steps_per_epoch, epochs=None, batch_size=None, multipliers=None
+        self,
+        model,
+        steps_per_epoch,
+        epochs=None,
+        batch_size=None,
+        multipliers=None,
+        ema=None,
     ):
         """The optimizer, with weight decay excluded from 1-D variables.
 
@@ -287,6 +249,9 @@ class Recipe:
             batch_size: int or None. Scales the learning rate. Defaults to the recipe's.
             multipliers: dict or None. `{variable.path: factor}` learning-rate
                 multipliers (fine-tuning); see `ScaledSGD`. Defaults to `None`.
+            ema: float or None. Keep an exponential moving average of the
+                weights with this decay (warmed up, see `ScaledSGD`); `fit`
+                ends with the average in the model. Defaults to `None`.
         """
         learning_rate = self.learning_rate_schedule(steps_per_epoch, epochs, batch_size)
         common = dict(
@@ -296,11 +261,15 @@ class Recipe:
         )
         if multipliers:
             common["multipliers"] = multipliers
+        if ema is not None:
+            check_float("ema", ema, 0.0, 1.0, min_inclusive=False, max_inclusive=False)
+            common.update(use_ema=True, ema_momentum=float(ema))
+        ours = bool(multipliers) or ema is not None
         if self.optimizer == "sgd":
-            sgd = ScaledSGD if multipliers else keras.optimizers.SGD
+            sgd = ScaledSGD if ours else keras.optimizers.SGD
             optimizer = sgd(momentum=self.momentum, nesterov=self.nesterov, **common)
         else:
-            adamw = ScaledAdamW if multipliers else keras.optimizers.AdamW
+            adamw = ScaledAdamW if ours else keras.optimizers.AdamW
             optimizer = adamw(**common)
         optimizer.exclude_from_weight_decay(var_list=no_decay_variables(model))
         if model.dtype_policy.name == "mixed_float16":
@@ -315,6 +284,7 @@ class Recipe:
         batch_size=None,
         jit_compile="auto",
         multipliers=None,
+        ema=None,
     ):
         """Arguments for `model.compile(**...)`: optimizer, a loss matching
         the head (logits or probabilities), metrics, `steps_per_execution`
@@ -331,6 +301,8 @@ class Recipe:
                 `resolve_jit_compile`. Defaults to `"auto"`.
             multipliers: dict or None. Per-variable learning-rate
                 multipliers. Defaults to `None`.
+            ema: float or None. Weight-average decay; see
+                `build_optimizer`. Defaults to `None`.
         """
         classes = model.outputs[0].shape[-1]
         metrics = [
@@ -346,7 +318,7 @@ class Recipe:
             )
         return {
             "optimizer": self.build_optimizer(
-                model, steps_per_epoch, epochs, batch_size, multipliers
+                model, steps_per_epoch, epochs, batch_size, multipliers, ema
             ),
             "loss": ClassificationCrossentropy(
                 from_logits=head_outputs_logits(model),

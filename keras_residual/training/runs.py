@@ -34,11 +34,23 @@ RUN_IDENTITY = (
     "weights",
     "preprocessing",
     "color_mode",
+    "augmentation",
+    "sampler",
+    "ema",
+    "class_weight",
 )
 
 
 # What a run.json written before a setting existed meant by its absence.
-OLDER_DEFAULTS = {"weights": None, "preprocessing": "tf", "color_mode": "auto"}
+OLDER_DEFAULTS = {
+    "weights": None,
+    "preprocessing": "tf",
+    "color_mode": "auto",
+    "augmentation": None,
+    "sampler": "shuffle",
+    "ema": None,
+    "class_weight": None,
+}
 
 
 def check_run_dir(run_dir, settings, resume):
@@ -222,6 +234,16 @@ def run_metrics(
         "classes": data.classes,
         "class_names": list(data.class_names),
         "preprocessing": data.preprocessing,
+        # A TFDS split's counts cost a pass over it, made only when asked for.
+        "class_counts": (
+            None
+            if hasattr(data.train_labels, "element_spec") or data.class_counts is None
+            else dict(zip(data.class_names, data.class_counts))
+        ),
+        "sampler": data.sampler,
+        "augmentation": data.augmentation.to_dict(),
+        "ema": settings.get("ema"),
+        "class_weight": settings.get("class_weight"),
     }
     metrics.update(
         {

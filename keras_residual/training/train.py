@@ -153,6 +153,8 @@ def train(
             callbacks=callbacks,
             verbose=plan.run.verbose,
             tensorboard=plan.run.tensorboard,
+            ema=plan.run.ema,
+            class_weight=plan.run.class_weight,
         )
         if guard.stopped_at is not None:
             raise TrainingDiverged(diverged_message(guard.stopped_at, backup))
@@ -171,7 +173,7 @@ def _load(plan):
             "seed": plan.run.seed,
             "uniform_batches": plan.distribution.num_processes > 1,
             "default_image_size": plan.default_image_size,
-            **plan.recipe.data_kwargs(),
+            **plan.recipe.data_kwargs(plan.data.augmentation),
         },
     )
 
