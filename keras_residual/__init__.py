@@ -77,6 +77,7 @@ from keras_residual.serving.hub_push import push_to_hub
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.serving.presets import save_to_preset
 from keras_residual.training.losses import ClassificationCrossentropy
+from keras_residual.training.lr_find import lr_find
 from keras_residual.training.options import DistributionOptions
 from keras_residual.training.options import RunOptions
 from keras_residual.training.precision import resolve_precision

@@ -1,7 +1,8 @@
-"""PNG plots: training curves, training-error comparisons and per-block
-gradient norms. Matplotlib runs headless (Agg) and files are written
-atomically."""
+"""PNG plots: training curves, training-error comparisons, per-block
+gradient norms and the learning-rate range test. Matplotlib runs headless
+(Agg) and files are written atomically."""
 
+import math
 import os
 
 from keras_residual.utils.atomic import atomic_path
@@ -170,5 +171,44 @@ def plot_bars(values, path, ylabel, title, ylim=None):
         axis.set_ylim(*ylim)
     axis.set_ylabel(ylabel)
     axis.set_title(title)
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
+def plot_lr_find(
+    rates, losses, smoothed, suggestion, path, title="Learning-rate range test"
+):
+    """Plots the loss of each step of a learning-rate range test against
+    its rate (log axis), the smoothed loss and the suggested rate, to a PNG.
+
+    Args:
+        rates: sequence of float. The rate of each step.
+        losses: sequence of float. Each step's loss.
+        smoothed: sequence of float. The smoothed losses.
+        suggestion: float or None. The suggested rate, a vertical line.
+        path: str. The PNG file.
+        title: str. Defaults to `"Learning-rate range test"`.
+    """
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    axis.plot(rates, losses, color="tab:blue", alpha=0.3, label="loss per step")
+    axis.plot(rates, smoothed, color="tab:blue", label="smoothed")
+    if suggestion is not None:
+        axis.axvline(
+            suggestion,
+            color="tab:red",
+            linestyle="--",
+            label=f"suggested {suggestion:.2g}",
+        )
+    axis.set_xscale("log")
+    finite = [v for v in list(smoothed) + list(losses) if math.isfinite(v)]
+    if finite:  # the divergence at the end would flatten the rest
+        low, first = min(finite), next(v for v in smoothed if math.isfinite(v))
+        axis.set_ylim(low - 0.05 * abs(low), max(first, low) * 1.3 + 1e-3)
+    axis.set_xlabel("learning rate")
+    axis.set_ylabel("training loss")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.suptitle(title)
     figure.tight_layout()
     return save_figure(figure, path)

@@ -1,13 +1,14 @@
 """`keras-residual` command line: list the zoo, blocks and recipes,
-summarise a model, train one, search architectures, export, predict and
-evaluate, publish presets to the Hub, and show the hardware and precision
-choice (`env`)."""
+summarise a model, train one (and find its learning rate), search
+architectures, export, predict, evaluate and explain, publish presets to
+the Hub, and show the hardware and precision choice (`env`)."""
 
 import argparse
 import sys
 
 from keras_residual.cli.env import add_env_parser
 from keras_residual.cli.hub import add_hub_parsers
+from keras_residual.cli.lr_find import add_lr_find_parser
 from keras_residual.cli.serving import add_serving_parsers
 from keras_residual.cli.train import add_train_parser
 from keras_residual.cli.zoo import add_zoo_parsers
@@ -29,6 +30,7 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
     add_zoo_parsers(commands)
     add_train_parser(commands)
+    add_lr_find_parser(commands)
     add_serving_parsers(commands)
     add_hub_parsers(commands)
     add_env_parser(commands)
