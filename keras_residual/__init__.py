@@ -8,6 +8,10 @@ subpackages (see docs/architecture.md).
 
 from keras_residual import search  # callable: search(dataset, out, ...)
 from keras_residual.analysis.flops import count_flops
+from keras_residual.analysis.saliency import attention_rollout
+from keras_residual.analysis.saliency import explain
+from keras_residual.analysis.saliency import grad_cam
+from keras_residual.analysis.saliency import save_overlays
 from keras_residual.blocks import get_block
 from keras_residual.blocks import list_blocks
 from keras_residual.blocks import list_search_families

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from keras_residual.cli.env import add_env_parser
+from keras_residual.cli.explain import add_explain_parser
 from keras_residual.cli.hub import add_hub_parsers
 from keras_residual.cli.lr_find import add_lr_find_parser
 from keras_residual.cli.serving import add_serving_parsers
@@ -32,6 +33,7 @@ def build_parser():
     add_train_parser(commands)
     add_lr_find_parser(commands)
     add_serving_parsers(commands)
+    add_explain_parser(commands)
     add_hub_parsers(commands)
     add_env_parser(commands)
     return parser

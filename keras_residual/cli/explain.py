@@ -1,0 +1,97 @@
+"""`keras-residual explain MODEL IMAGE...`: where the model looks, as
+heat-map overlays (Grad-CAM, or attention rollout for a Transformer)."""
+
+import json
+import os
+
+import numpy as np
+
+import keras_residual
+from keras_residual.analysis.saliency import explain
+from keras_residual.analysis.saliency import save_overlays
+from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.preprocessing import preprocess
+from keras_residual.serving.predictor import read_images
+from keras_residual.utils.validation import printable
+from keras_residual.weights.keras_source import load_trained_model
+
+
+def load_explained_model(source, weights=None):
+    """A Keras model to explain: a run directory or `.keras` file, or a
+    zoo name built with `weights` (at their input size).
+
+    Args:
+        source: str. A run directory, a `.keras` file or a model name.
+        weights: str or None. Weights for a model name.
+    """
+    if os.path.isdir(source) or source.endswith(".keras"):
+        if weights is not None:
+            raise ValueError(
+                f"`--weights` applies to a model name; {source!r} holds its own."
+            )
+        return load_trained_model(source, argument="MODEL", compile=False)[0]
+    return keras_residual.build(source, weights=weights)
+
+
+def _explain(args):
+    model = load_explained_model(args.model, args.weights)
+    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+    height, width, channels = model.input_shape[1:]
+    pixels = np.stack(
+        [
+            tf.image.resize(image, (height, width)).numpy()
+            for image in read_images(args.images, channels)
+        ]
+    )
+    mode = getattr(model, "preprocessing", None)
+    mode = mode if mode in PREPROCESSING_MODES else "tf"
+    heat = explain(model, preprocess(pixels.copy(), mode), args.class_index)
+    names = list(getattr(model, "class_names", None) or [])
+    captions = []
+    for path, index, score, heat_map in zip(
+        args.images, heat.class_indices, heat.scores, heat.maps
+    ):
+        name = names[index] if index < len(names) else str(int(index))
+        peak = [int(v) for v in np.unravel_index(heat_map.argmax(), heat_map.shape)]
+        captions.append(f"{name} ({score:.2f})")
+        if args.json:
+            row = {"image": path, "class": int(index), "name": name}
+            row.update(score=float(score), peak=peak, method=heat.method)
+            print(json.dumps(row))
+        else:
+            print(
+                f"{printable(path)}: {printable(name)} ({score:.3f}); heat peaks "
+                f"at row {peak[0]}, column {peak[1]} of {height}x{width}"
+            )
+    save_overlays(np.clip(pixels, 0, 255), heat, args.out, captions)
+    if not args.json:
+        print(f"{heat.method} ({heat.layer}) overlays: {printable(args.out)}")
+
+
+def add_explain_parser(commands):
+    """Adds the `explain` sub-command.
+
+    Args:
+        commands: the `add_subparsers()` object of the main parser.
+    """
+    parser = commands.add_parser(
+        "explain",
+        help="Heat maps of where a model looks (Grad-CAM; attention rollout "
+        "for ViT), as PNG overlays.",
+    )
+    parser.add_argument(
+        "model", help="A run directory, a .keras file, or a model name with --weights."
+    )
+    parser.add_argument("images", nargs="+", help="Image files (PNG, JPEG, ...).")
+    parser.add_argument("--out", required=True, help="The overlay PNG to write.")
+    parser.add_argument("--weights", help="Weights for a model name (e.g. digits).")
+    parser.add_argument(
+        "--class-index",
+        type=int,
+        help="The class to explain. Defaults to each image's predicted class.",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="Print one JSON object per image."
+    )
+    parser.set_defaults(run=_explain)
