@@ -7,6 +7,8 @@ augmentation. A second seed of the default gives the run-to-run noise.
 
     apt-get install dataset-fashion-mnist
     python -m benchmarks augmentation                # 10,000 images, 10 epochs
+    python -m benchmarks augmentation --epochs 30 --result augmentation_long \
+        --variants none,crop_flip,"+random erasing 0.25","+RandAugment 2 ops"
     python -m benchmarks.augmentation --smoke        # the committed slice
 """
 
@@ -66,10 +68,16 @@ def main(argv=None):
         "--noise-seed", type=int, default=1, help="A second seed of the default."
     )
     parser.add_argument("--data-dir", help="TFDS data directory.")
+    parser.add_argument(
+        "--result", default="augmentation", help="The results file's name."
+    )
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args(argv)
     epochs = 1 if args.smoke else args.epochs
     names = args.variants.split(",")
+    unknown = [name for name in names if name not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant {unknown[0]!r}; choose from {list(VARIANTS)}")
 
     import keras_residual as kr
 
@@ -130,7 +138,7 @@ def main(argv=None):
         "runs": runs,
         "hardware": hardware(),
     }
-    print("wrote", write_result("augmentation", payload, smoke=args.smoke))
+    print("wrote", write_result(args.result, payload, smoke=args.smoke))
 
 
 def table_rows(result):

@@ -78,7 +78,11 @@ SUITE = (
         ("degradation", "degradation_fashion_mnist"),
     ),
     Benchmark("fashion_mnist", "benchmarks.fashion_mnist", ("fashion_mnist",)),
-    Benchmark("augmentation", "benchmarks.augmentation", ("augmentation",)),
+    Benchmark(
+        "augmentation",
+        "benchmarks.augmentation",
+        ("augmentation", "augmentation_long"),
+    ),
     Benchmark("gradient_flow", "benchmarks.gradient_flow", ("gradient_flow",)),
     Benchmark("search_digits", "benchmarks.search_digits", ("search_digits_random",)),
     Benchmark("transfer", "benchmarks.transfer", ("transfer",)),
