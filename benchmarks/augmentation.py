@@ -18,6 +18,7 @@ import tempfile
 
 from benchmarks.common import fashion_mnist_splits
 from benchmarks.common import hardware
+from benchmarks.common import results_folder
 from benchmarks.common import write_result
 
 # name: (augment, augmentation preset, recipe fields)
@@ -57,6 +58,42 @@ def tta_accuracy(model, test_data, tta):
     return correct / seen
 
 
+def sample_grid(arrays, names, path, seed=0, count=8):
+    """A PNG with one row per variant: the same training images as that
+    variant's pipeline draws them."""
+    import numpy as np
+
+    import keras_residual as kr
+    from keras_residual.analysis.plots import pyplot
+    from keras_residual.analysis.plots import save_figure
+
+    images, labels = arrays["train"][0][:count], arrays["train"][1][:count]
+    plt = pyplot()
+    figure, axes = plt.subplots(
+        len(names), count, figsize=(1.3 * count, 1.45 * len(names)), squeeze=False
+    )
+    for row, name in enumerate(names):
+        augment, preset, fields = VARIANTS[name]
+        recipe = kr.get_recipe("fast", **fields)
+        data = kr.load_data(
+            (images, labels),
+            batch_size=count,
+            augment=augment,
+            validation_fraction=0.0,
+            test_fraction=0.0,
+            seed=seed,
+            augmentation=recipe.augmentation(preset),
+        )
+        batch = (np.asarray(next(iter(data.train))[0]) + 1.0) * 127.5
+        for column, axis in enumerate(axes[row]):
+            axis.imshow(batch[column, ..., 0], cmap="gray", vmin=0, vmax=255)
+            axis.set_xticks([])
+            axis.set_yticks([])
+        axes[row][0].set_ylabel(name, fontsize=7, rotation=0, ha="right")
+    figure.tight_layout()
+    return save_figure(figure, path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default=",".join(VARIANTS))
@@ -88,6 +125,12 @@ def main(argv=None):
         smoke=args.smoke,
     )
     test_data = kr.load_data(arrays, batch_size=256, augment="none").test
+    samples = sample_grid(
+        arrays,
+        names,
+        os.path.join(results_folder(args.smoke), f"{args.result}_samples.png"),
+    )
+    print("wrote", samples, flush=True)
     runs = []
     plan = [(name, args.seed) for name in names]
     if BASELINE in names and not args.smoke:

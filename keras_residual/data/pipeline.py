@@ -84,17 +84,22 @@ class Pipeline:
             per_image = self._image_augmenter()
             if per_image is not None:
                 dataset = dataset.map(per_image, num_parallel_calls=tf.data.AUTOTUNE)
+        channels = dataset.element_spec[0].shape[-1]
+        per_batch = self._batch_augmenter(channels) if training else None
+        if per_batch is None:
+            # Per example, so that nothing but prefetching follows the batch
+            # (tf.data's batch-size inference, which multi-process Keras
+            # needs for padded evaluation batches, stops at a map).
+            dataset = dataset.map(self._normalize, num_parallel_calls=tf.data.AUTOTUNE)
         drop_remainder = False
         if self.uniform and training:
             drop_remainder = True
         elif self.uniform:
             dataset, drop_remainder = self._pad(dataset, size)
         dataset = dataset.batch(self.batch_size, drop_remainder=drop_remainder)
-        channels = dataset.element_spec[0].shape[-1]
-        per_batch = self._batch_augmenter(channels) if training else None
-        if per_batch is not None:
+        if per_batch is not None:  # augments pixels, then preprocesses
             dataset = dataset.map(per_batch, num_parallel_calls=tf.data.AUTOTUNE)
-        dataset = dataset.map(self._normalize, num_parallel_calls=tf.data.AUTOTUNE)
+            dataset = dataset.map(self._normalize, num_parallel_calls=tf.data.AUTOTUNE)
         mixer = self._mixer() if training else None
         if mixer is not None:
             dataset = dataset.map(mixer, num_parallel_calls=tf.data.AUTOTUNE)
