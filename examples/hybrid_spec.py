@@ -37,7 +37,7 @@ HYBRID = kr.ModelSpec(
         kr.StageSpec(2, 64, "preact_basic", stride=1),
         kr.StageSpec(2, 64, "highway", stride=1, args={"gate_bias": -2.0}),
     ),
-    final_norm="post",
+    final_norm_prefix="post",
     use_bias=False,
     default_size=32,
 )

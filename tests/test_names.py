@@ -84,6 +84,31 @@ def test_load_data_takes_classes_and_its_old_name_num_classes():
         kr.load_data(_arrays(), classes=1)
 
 
+def test_model_spec_final_norm_prefix_and_its_old_name(tmp_path):
+    spec = kr.get_spec("ResNet50V2")
+    assert spec.final_norm_prefix == "post"
+    assert "final_norm" not in spec.to_dict()
+    fields = {**spec.to_dict(), "final_norm_prefix": None}
+    with pytest.warns(FutureWarning, match="`final_norm` is deprecated"):
+        old = kr.ModelSpec(**{**fields, "final_norm": "post"})
+    assert old == spec
+    with pytest.warns(FutureWarning, match="final_norm_prefix"):
+        assert old.final_norm == "post"
+    with pytest.warns(FutureWarning, match="`final_norm` is deprecated"):
+        assert spec.replace(final_norm="").final_norm_prefix == ""
+    assert spec.replace(final_norm_kind="norm_act") == spec
+    with pytest.raises(TypeError, match="both `final_norm_prefix` and .*`final_norm`"):
+        kr.ModelSpec(**{**fields, "final_norm_prefix": "x", "final_norm": "post"})
+    # A spec saved before the rename (`.keras`, run.json, model cards).
+    saved = {**spec.to_dict()}
+    saved["final_norm"] = saved.pop("final_norm_prefix")
+    assert kr.ModelSpec.from_dict(saved) == spec
+    names = [
+        layer.name for layer in kr.build(spec.replace(final_norm_prefix="top")).layers
+    ]
+    assert names[-4:-2] == ["top_bn", "top_relu"]
+
+
 def test_export_takes_out_and_none_and_their_old_spellings(tmp_path):
     model = kr.build("ResNet20", input_shape=(16, 16, 1), classes=2, depths=(1, 1, 1))
     written = kr.export(

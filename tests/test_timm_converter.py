@@ -140,7 +140,7 @@ def test_described_architecture_follows_the_checkpoint():
     assert dense.spec.stem.filters == 16
     v2 = read_checkpoint(fixture("resnetv2")).architecture
     assert v2.spec.stem.args == {"norm": False, "pool_padding": "ignore"}
-    assert v2.spec.final_norm == "post"
+    assert v2.spec.final_norm_prefix == "post"
 
 
 def test_described_variants_follow_the_checkpoint():

@@ -152,7 +152,7 @@ def hybrid_spec(head="avg"):
             kr.StageSpec(1, 32, "basic"),
             kr.StageSpec(2, 64, "transformer", stride=2),
         ),
-        final_norm="",
+        final_norm_prefix="",
         final_norm_kind="layer_norm",
         head=head,
         default_size=32,

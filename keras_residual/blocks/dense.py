@@ -202,5 +202,5 @@ def dense_search_spec(depths, base_width, growth_rate=12, compression=0.5):
     return {
         "stem": {"kind": "cifar", "filters": 2 * growth_rate, "args": {"norm": False}},
         "stages": dense_stages(tuple(depths), growth_rate, 4, compression),
-        "final_norm": "",
+        "final_norm_prefix": "",
     }

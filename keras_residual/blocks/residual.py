@@ -218,7 +218,7 @@ register_search_family(
 )
 register_search_family(
     "preact",
-    widening_layout("preact_basic", stem_norm=False, final_norm="post"),
+    widening_layout("preact_basic", stem_norm=False, final_norm_prefix="post"),
     block="preact_basic",
     parameters=RESIDUAL_OPTIONS,
     description="pre-activation basic blocks",

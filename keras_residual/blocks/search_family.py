@@ -3,7 +3,7 @@ to the family's blocks so that the search code names no family.
 
 A search family turns sampled values (blocks per stage, base width and the
 family's own hyperparameters) into a spec, as plain data: the `stem`,
-`stages` and `final_norm` of a `ModelSpec`. The search adds the shared
+`stages` and `final_norm_prefix` of a `ModelSpec`. The search adds the shared
 settings (initialiser, BN, drop path) and builds it.
 
 ```python
@@ -30,7 +30,7 @@ class SearchFamily:
     Args:
         name: str. The name used in search spaces (`"family": [...]`).
         make_spec: callable. `make_spec(depths, base_width, **parameters)`
-            returns a dict with the `stem`, `stages` and `final_norm` of a
+            returns a dict with the `stem`, `stages` and `final_norm_prefix` of a
             `ModelSpec`.
         block: str. The registered block its stages use.
         parameters: dict. The family's own hyperparameters and their
@@ -136,7 +136,9 @@ def widening_stages(depths, base_width, block, shortcut="projection", args=None)
     ]
 
 
-def widening_layout(block, shortcut="projection", stem_norm=True, final_norm=None):
+def widening_layout(
+    block, shortcut="projection", stem_norm=True, final_norm_prefix=None
+):
     """A `make_spec` for a family of one block on the CIFAR layout: a CIFAR
     stem of `base_width` filters and `widening_stages`.
 
@@ -145,7 +147,7 @@ def widening_layout(block, shortcut="projection", stem_norm=True, final_norm=Non
         shortcut: str. The stages' shortcut kind. Defaults to
             `"projection"`.
         stem_norm: bool. BN and activation in the stem. Defaults to `True`.
-        final_norm: str or None. A final BN + activation prefix (`"post"`
+        final_norm_prefix: str or None. A final BN + activation prefix (`"post"`
             for pre-activation blocks). Defaults to `None`.
     """
 
@@ -155,8 +157,8 @@ def widening_layout(block, shortcut="projection", stem_norm=True, final_norm=Non
             "stem": dict(cifar_stem(base_width, norm=stem_norm), kind=stem),
             "stages": widening_stages(depths, base_width, block, shortcut, args),
         }
-        if final_norm is not None:
-            layout["final_norm"] = final_norm
+        if final_norm_prefix is not None:
+            layout["final_norm_prefix"] = final_norm_prefix
         return layout
 
     make_spec.__doc__ = (

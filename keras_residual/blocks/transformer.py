@@ -228,7 +228,7 @@ def vit_layout(dim, depth, heads, patch_size=16, mlp_ratio=4.0, **args):
                 "name": "transformer",
             }
         ],
-        "final_norm": "",
+        "final_norm_prefix": "",
         "final_norm_kind": "layer_norm",
         "head": "token",
         "norm": "layer",

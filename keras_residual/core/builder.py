@@ -194,8 +194,8 @@ def build_backbone(inputs, spec):
                     expansion=transition.expansion,
                 ),
             )
-    if spec.final_norm is not None:
-        prefix = f"{spec.final_norm}_" if spec.final_norm else ""
+    if spec.final_norm_prefix is not None:
+        prefix = f"{spec.final_norm_prefix}_" if spec.final_norm_prefix else ""
         x = FINAL_NORMS.get(spec.final_norm_kind).fn(x, prefix, layers)
     return x, taps, layers
 

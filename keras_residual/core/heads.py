@@ -54,7 +54,7 @@ def register_head(name, *, description="", overwrite=False):
 
 def register_final_norm(name, *, description="", overwrite=False):
     """Decorator registering a final norm `fn(x, prefix, layers)`, applied
-    after the last stage when `ModelSpec.final_norm` is not None.
+    after the last stage when `ModelSpec.final_norm_prefix` is not None.
 
     Args:
         name: str. The name specs use in `ModelSpec.final_norm_kind`.

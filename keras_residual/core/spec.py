@@ -11,6 +11,8 @@ import json
 import keras
 
 from keras_residual.blocks.layer_factory import NORMS
+from keras_residual.utils.deprecation import renamed_argument
+from keras_residual.utils.deprecation import warn_once
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int
@@ -140,6 +142,9 @@ class StageSpec:
         )
 
 
+_NOT_GIVEN = object()  # `ModelSpec(final_norm=...)` was not passed
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """A whole network: stem, stages and the options every block honours.
@@ -148,9 +153,11 @@ class ModelSpec:
         stem: `StemSpec`. The input stem.
         stages: tuple of `StageSpec`. The stages, in order; they are named
             `conv2`, `conv3`, ... as in keras.applications.
-        final_norm: str or None. Prefix of the norm after the last stage
-            (`"post"` gives `post_bn`/`post_relu`, `""` gives `bn`/`relu`);
-            pre-activation networks and Transformers need it.
+        final_norm_prefix: str or None. The norm after the last stage, by
+            the prefix of its layer names (`"post"` gives
+            `post_bn`/`post_relu`, `""` gives `bn`/`relu`); None builds no
+            final norm. Pre-activation networks and Transformers need one.
+            (`final_norm`, its 0.1 name, still works, with a warning.)
             Defaults to `None`.
         final_norm_kind: str. A registered final norm (see
             `keras_residual.core.heads.FINAL_NORMS`): `"norm_act"` (the
@@ -187,7 +194,7 @@ class ModelSpec:
 
     stem: StemSpec
     stages: tuple
-    final_norm: str = None
+    final_norm_prefix: str = None
     final_norm_kind: str = "norm_act"
     head: str = "avg"
     norm: str = "batch"
@@ -202,8 +209,18 @@ class ModelSpec:
     default_size: int = 224
     min_size: int = 32
     first_stage_index: int = 2
+    final_norm: dataclasses.InitVar[object] = _NOT_GIVEN  # the 0.1 name
 
-    def __post_init__(self):
+    def __post_init__(self, final_norm):
+        if final_norm is not _NOT_GIVEN:
+            prefix = renamed_argument(
+                "ModelSpec",
+                "final_norm",
+                "final_norm_prefix",
+                final_norm,
+                self.final_norm_prefix,
+            )
+            object.__setattr__(self, "final_norm_prefix", prefix)
         if isinstance(self.stem, dict):
             object.__setattr__(self, "stem", StemSpec(**self.stem))
         if not isinstance(self.stem, StemSpec):
@@ -228,10 +245,12 @@ class ModelSpec:
                 "model cannot fit in memory); if you mean it, raise "
                 "keras_residual.core.spec.LIMITS['weights']."
             )
-        if self.final_norm is not None and not isinstance(self.final_norm, str):
+        if self.final_norm_prefix is not None and not isinstance(
+            self.final_norm_prefix, str
+        ):
             raise TypeError(
-                f"`final_norm` must be a str prefix or None; "
-                f"received {self.final_norm!r}."
+                f"`final_norm_prefix` must be a str prefix or None; "
+                f"received {self.final_norm_prefix!r}."
             )
         if not isinstance(self.activation, str):
             raise TypeError(
@@ -277,7 +296,16 @@ class ModelSpec:
         Args:
             **changes: `ModelSpec` fields to change; they are checked again.
         """
-        return dataclasses.replace(self, **changes)
+        if "final_norm" in changes:  # the 0.1 name
+            changes["final_norm_prefix"] = renamed_argument(
+                "ModelSpec.replace",
+                "final_norm",
+                "final_norm_prefix",
+                changes.pop("final_norm"),
+                changes.get("final_norm_prefix", _NOT_GIVEN),
+                default=_NOT_GIVEN,
+            )
+        return dataclasses.replace(self, final_norm=_NOT_GIVEN, **changes)
 
     def to_dict(self):
         """Returns the spec as plain JSON-compatible data."""
@@ -293,6 +321,11 @@ class ModelSpec:
         """
         if not isinstance(data, dict):
             raise TypeError(f"A model spec must be a dict; received {data!r}.")
+        if "final_norm" in data and "final_norm_prefix" not in data:
+            # Written before the rename (model.keras, run.json, cards): its
+            # name then, read silently.
+            data = dict(data)
+            data["final_norm_prefix"] = data.pop("final_norm")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -318,6 +351,18 @@ class ModelSpec:
             text: str. `to_json()` output.
         """
         return cls.from_dict(json.loads(text))
+
+
+def _final_norm(spec):
+    """The 0.1 name of `ModelSpec.final_norm_prefix`, read with a warning."""
+    warn_once(
+        ("ModelSpec", "final_norm attribute"),
+        "ModelSpec.final_norm is deprecated; read ModelSpec.final_norm_prefix.",
+    )
+    return spec.final_norm_prefix
+
+
+ModelSpec.final_norm = property(_final_norm)
 
 
 def _check_activation(name):

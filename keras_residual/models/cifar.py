@@ -34,7 +34,7 @@ def cifar_spec(
     block="basic",
     shortcut="zero_pad",
     stem_norm=True,
-    final_norm=None,
+    final_norm_prefix=None,
     args=None,
     **fields,
 ):
@@ -45,7 +45,7 @@ def cifar_spec(
         block: str. The registered block. Defaults to `"basic"`.
         shortcut: str. The stages' shortcut kind. Defaults to `"zero_pad"`.
         stem_norm: bool. BN and activation in the stem. Defaults to `True`.
-        final_norm: str or None. See `ModelSpec`. Defaults to `None`.
+        final_norm_prefix: str or None. See `ModelSpec`. Defaults to `None`.
         args: dict or None. Block args. Defaults to `None`.
         **fields: other `ModelSpec` fields, over `CIFAR_FIELDS`.
     """
@@ -57,7 +57,7 @@ def cifar_spec(
             )
             for width, stride in zip(CIFAR_WIDTHS, (1, 2, 2))
         ),
-        final_norm=final_norm,
+        final_norm_prefix=final_norm_prefix,
         **dict(CIFAR_FIELDS, **fields),
     )
 
@@ -107,7 +107,7 @@ PreActResNet164 = register_cifar_model(
         block="preact_bottleneck",
         shortcut="projection",
         stem_norm=False,
-        final_norm="post",
+        final_norm_prefix="post",
     ),
     "CIFAR pre-activation ResNet-164, bottleneck blocks (1.7M).",
 )

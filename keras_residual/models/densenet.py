@@ -35,7 +35,10 @@ def densenet_spec(
     stages = dense_stages(blocks, growth_rate, bottleneck, compression)
     fields.setdefault("use_bias", False)
     return ModelSpec(
-        stem=stem or StemSpec("densenet", 64), stages=stages, final_norm="", **fields
+        stem=stem or StemSpec("densenet", 64),
+        stages=stages,
+        final_norm_prefix="",
+        **fields,
     )
 
 

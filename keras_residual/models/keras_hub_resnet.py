@@ -73,7 +73,7 @@ def spec_from_config(config):
             config["stackwise_num_strides"],
         )
     )
-    final_norm = {"final_norm": "post"} if preact else {}
+    final_norm = {"final_norm_prefix": "post"} if preact else {}
     return ModelSpec(stem=stem, stages=stages, **final_norm, **TORCH_FIELDS)
 
 

@@ -29,7 +29,7 @@ def imagenet_resnet_v2_spec(depths, **fields):
             )
             for depth, width, stride in zip(depths, IMAGENET_WIDTHS, (2, 2, 2, 1))
         ),
-        final_norm="post",
+        final_norm_prefix="post",
         **fields,
     )
 

@@ -73,9 +73,9 @@ def layer_ranks(model):
     for s in range(last):
         prefixes.append((f"{stage_name(spec, s)}_", s + 1))
         prefixes.append((f"pool{spec.first_stage_index + s}_", s + 1))
-    if spec.final_norm:
-        prefixes.append((f"{spec.final_norm}_", last))
-    elif spec.final_norm is not None:  # `bn` and `relu`, or ViT's `norm`
+    if spec.final_norm_prefix:
+        prefixes.append((f"{spec.final_norm_prefix}_", last))
+    elif spec.final_norm_prefix is not None:  # `bn` and `relu`, or ViT's `norm`
         prefixes.extend((name, last) for name in ("bn", spec.activation, "norm"))
     ranks = {}
     for layer in model.layers:

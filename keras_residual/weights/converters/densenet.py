@@ -95,7 +95,7 @@ def describe(state):
     spec = ModelSpec(
         stem=StemSpec("densenet", int(state["features.conv0.weight"].shape[0])),
         stages=tuple(dense_stages(blocks, growth, bottleneck, compression)),
-        final_norm="",
+        final_norm_prefix="",
         **TORCH_FIELDS,
     )
     return CheckpointArchitecture(

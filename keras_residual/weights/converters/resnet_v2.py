@@ -72,7 +72,7 @@ def describe(state):
             StageSpec(depth, width, "preact_bottleneck", stride=stride)
             for depth, width, stride in zip(depths, widths, STAGE_STRIDES)
         ),
-        final_norm="post",
+        final_norm_prefix="post",
         **TORCH_FIELDS,
     )
     return CheckpointArchitecture(
