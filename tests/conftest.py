@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from keras_residual.data import load_digits_arrays  # noqa: E402
+from keras_residual.models.zoo import build  # noqa: E402
 
 # xdist groups whose tests run real processes or whole searches: slow.
 SLOW_GROUPS = ("subprocess", "search")
@@ -67,6 +68,15 @@ def small_digits(train=64, test=64, validation=0):
         for split, size in sizes.items()
         if size
     }
+
+
+def digits_resnet(**overrides):
+    """A ResNet20 with one block per stage for the embedded digits
+    (32x32x1, 10 classes, "tf" preprocessing), untrained."""
+    arguments = dict(
+        input_shape=(32, 32, 1), classes=10, depths=(1, 1, 1), preprocessing="tf"
+    )
+    return build("ResNet20", **{**arguments, **overrides})
 
 
 def assert_trains_and_reloads(model, x, y, path):

@@ -14,6 +14,7 @@ from keras_residual.cli.train import _recipe_overrides
 from keras_residual.data.augmentation import AUGMENTATION_PRESETS
 from keras_residual.data.augmentation import Augmentation
 from keras_residual.serving.evaluation import evaluate_export
+from tests.conftest import digits_resnet
 
 
 def _first_batch(data):
@@ -196,13 +197,7 @@ def test_augmentation_layers_run_in_the_pipeline_on_any_backend():
 
 
 def test_flip_tta_averages_each_image_and_its_mirror(tmp_path):
-    model = kr.build(
-        "ResNet20",
-        input_shape=(32, 32, 1),
-        classes=10,
-        depths=(1, 1, 1),
-        preprocessing="tf",
-    )
+    model = digits_resnet()
     path = tmp_path / "model.keras"
     model.save(path)
     data = kr.load_data("digits", batch_size=500, augment="none")

@@ -10,6 +10,7 @@ import pytest
 import keras_residual as kr
 from keras_residual.cli import main
 from keras_residual.training.lr_find import _result
+from tests.conftest import digits_resnet
 
 
 def _loss(x):
@@ -37,13 +38,7 @@ def test_the_suggestion_is_a_tenth_of_the_rate_of_lowest_loss():
 
 @pytest.mark.jax
 def test_a_sweep_stops_when_the_loss_diverges_and_restores_a_given_model(tmp_path):
-    model = kr.build(
-        "ResNet20",
-        input_shape=(32, 32, 1),
-        classes=10,
-        depths=(1, 1, 1),
-        preprocessing="tf",
-    )
+    model = digits_resnet()
     before = [w.copy() for w in model.get_weights()]
     result = kr.lr_find(
         model, "digits", tmp_path / "lr", start=1e-4, end=1e4, steps=60, verbose=0
