@@ -9,6 +9,8 @@ import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
 import keras_residual as kr
+from keras_residual.cli import build_parser
+from keras_residual.cli.options import options_from_args
 from keras_residual.data.balance import class_weights
 from keras_residual.data.balance import count_classes
 
@@ -76,6 +78,7 @@ def test_the_balanced_sampler_draws_each_class_equally_often():
         kr.load_data((images, labels), sampler="balance")
 
 
+@pytest.mark.jax
 def test_class_weight_reaches_fit(tmp_path, capsys):
     # Every class but 3 weighs nothing: the model learns to say 3.
     weights = {c: 0.0 for c in range(10)}
@@ -107,3 +110,31 @@ def test_class_weight_reaches_fit(tmp_path, capsys):
     with pytest.raises(ValueError, match="class_weight"):
         kr.train("ResNet20", "digits", tmp_path / "bad", class_weight="0:1")
     assert not (tmp_path / "bad").exists()  # refused before the run starts
+
+
+def test_the_cli_flags_set_the_balancing_options():
+    args = build_parser().parse_args(
+        [
+            "train",
+            "--out",
+            "unused",
+            "--class-weight",
+            "0=1,3=2.5",
+            "--sampler",
+            "balanced",
+            "--ema",
+            "0.999",
+        ]
+    )
+    run = options_from_args(args, kr.RunOptions)
+    data = options_from_args(args, kr.DataOptions)
+    assert (run.class_weight, run.ema, data.sampler) == ("0=1,3=2.5", 0.999, "balanced")
+    assert class_weights(run.class_weight, (5, 5, 5, 5)) == {
+        0: 1.0,
+        1: 1.0,
+        2: 1.0,
+        3: 2.5,
+    }
+    defaults = build_parser().parse_args(["train", "--out", "unused"])
+    assert options_from_args(defaults, kr.RunOptions).ema is None
+    assert options_from_args(defaults, kr.DataOptions).sampler == "shuffle"
