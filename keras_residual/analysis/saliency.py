@@ -16,6 +16,7 @@ import numpy as np
 from keras_residual.analysis.plots import pyplot
 from keras_residual.analysis.plots import save_figure
 from keras_residual.core.heads import head_outputs_logits
+from keras_residual.utils.validation import unknown_name_message
 
 POOLING_LAYERS = ("avg_pool", "token_pool", "token_avg_pool")
 
@@ -221,8 +222,6 @@ def _feature_layer(model, layer):
             return model.get_layer(layer)
         except ValueError:
             names = [candidate.name for candidate in model.layers]
-            from keras_residual.utils.validation import unknown_name_message
-
             raise ValueError(
                 unknown_name_message("layer", layer, names, "layer")
             ) from None
