@@ -216,3 +216,16 @@ def test_flip_tta_averages_each_image_and_its_mirror(tmp_path):
     )
     with pytest.raises(ValueError, match="tta"):
         evaluate_export(str(path), "digits", tta="flips")
+
+
+def test_search_reads_data_as_train_does_with_the_recipes_augmentation():
+    from keras_residual.search.run import _load
+
+    recipe = kr.get_recipe("modern", rotation=5.0, mixup_alpha=0.2)
+    data = _load("digits", kr.DataOptions(augmentation="photo"), recipe, seed=0)
+    photo = AUGMENTATION_PRESETS["photo"]
+    assert data.augmentation == Augmentation(
+        **{**photo.to_dict(), "rotation": 5.0, "random_erasing": 0.25}
+    )
+    _, labels = _first_batch(data)
+    assert labels.shape == (recipe.batch_size, 10)  # MixUp's one-hot labels

@@ -123,13 +123,16 @@ def _run_trials(search_tuner, bundle, settings, out):
 
 
 def _load(dataset, data, recipe, seed):
-    """The search's `DataBundle`: the data options, the recipe's batch
-    size where none is given."""
+    """The search's `DataBundle`: the data options, with the recipe's
+    batch size where none is given and its label mode and augmentation, as
+    `train()` has them."""
+    options = data.load_kwargs()
+    options.update(recipe.data_kwargs(options.pop("augmentation")))
     return load_data(
         dataset,
         batch_size=data.batch_size or recipe.batch_size,
         seed=seed,
-        **data.load_kwargs(),
+        **options,
     )
 
 
