@@ -138,3 +138,17 @@ def test_the_cli_flags_set_the_balancing_options():
     defaults = build_parser().parse_args(["train", "--out", "unused"])
     assert options_from_args(defaults, kr.RunOptions).ema is None
     assert options_from_args(defaults, kr.DataOptions).sampler == "shuffle"
+
+
+def test_a_tfds_split_is_counted_only_when_asked():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=24):
+        data = kr.load_data("mnist", batch_size=8)
+        assert data.class_counts is None  # no pass over the split yet
+        counts = data.require_class_counts()
+        labels = np.concatenate(
+            [np.asarray(label).reshape(-1) for _, label in data.uncounted_train]
+        )
+    assert counts == tuple(np.bincount(labels, minlength=10))
+    assert data.class_counts == counts and sum(counts) == len(labels) > 0

@@ -144,17 +144,25 @@ def check_sampler(sampler):
     return sampler
 
 
-def describe_counts(counts, names):
-    """One line on the class counts: the total and the smallest and
-    largest classes.
+def describe_balance(counts, names, sampler="shuffle", weights=None):
+    """One line on the class counts a run saw (the total, the smallest and
+    largest classes) and how it balances them.
 
     Args:
         counts: sequence of int. Examples per class.
         names: sequence of str. Class names.
+        sampler: str. The sampler. Defaults to `"shuffle"`.
+        weights: dict or None. `{class index: weight}` given to `fit`.
+            Defaults to `None`.
     """
     low = min(range(len(counts)), key=lambda c: counts[c])
     high = max(range(len(counts)), key=lambda c: counts[c])
-    return (
+    parts = [
         f"{sum(counts)} training images in {len(counts)} classes, from "
         f"{counts[low]} ({names[low]}) to {counts[high]} ({names[high]})"
-    )
+    ]
+    if sampler != "shuffle":
+        parts.append(f"sampler {sampler}")
+    if weights:
+        parts.append("class weights " + ", ".join(f"{w:.3g}" for w in weights.values()))
+    return "; ".join(parts) + "."

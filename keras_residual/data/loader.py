@@ -49,9 +49,12 @@ class DataBundle:
             training). Defaults to `False`.
         sampler: str. `"shuffle"` or `"balanced"` (every class drawn
             equally often). Defaults to `"shuffle"`.
-        train_labels: array, `tf.data.Dataset` or None. The training
-            labels, or the unbatched training split to count them from;
-            see `class_counts`. Defaults to `None`.
+        class_counts: tuple of int or None. Training examples per class;
+            None for a split not counted yet (a TFDS split, until
+            `require_class_counts` reads it). Defaults to `None`.
+        uncounted_train: `tf.data.Dataset` or None. The unbatched training
+            split that `require_class_counts` counts when `class_counts` is
+            None. Defaults to `None`.
     """
 
     train: object
@@ -68,17 +71,15 @@ class DataBundle:
     augmentation: Augmentation = Augmentation()
     uniform_batches: bool = False
     sampler: str = "shuffle"
-    train_labels: object = dataclasses.field(default=None, repr=False)
+    class_counts: tuple = None
+    uncounted_train: object = dataclasses.field(default=None, repr=False)
 
-    @property
-    def class_counts(self):
-        """Training examples per class (a tuple), counted once; a TFDS
-        split is read once for its labels. None when nothing says."""
-        if self.train_labels is None:
-            return None
-        if not isinstance(self.train_labels, tuple):
-            self.train_labels = count_classes(self.train_labels, self.classes)
-        return self.train_labels
+    def require_class_counts(self):
+        """`class_counts`, reading the uncounted training split's labels
+        once (with a progress bar) where they are not known yet."""
+        if self.class_counts is None and self.uncounted_train is not None:
+            self.class_counts = count_classes(self.uncounted_train, self.classes)
+        return self.class_counts
 
     @property
     def num_classes(self):
@@ -264,13 +265,16 @@ def load_data(
         augmentation=augmentation,
     )
     splits, sizes = raw.splits, raw.sizes
-    train_labels = splits["train"] if raw.train_labels is None else raw.train_labels
-    counts = None
-    if sampler == "balanced":
-        counts = count_classes(train_labels, num_classes)
-        train_labels = counts
+    counts = None  # labels known up front are counted now; a TFDS split's when needed
+    if raw.train_labels is not None or sampler == "balanced":
+        labels = splits["train"] if raw.train_labels is None else raw.train_labels
+        counts = count_classes(labels, num_classes)
     return DataBundle(
-        train=pipe(splits["train"], training=True, class_counts=counts),
+        train=pipe(
+            splits["train"],
+            training=True,
+            class_counts=counts if sampler == "balanced" else None,
+        ),
         validation=pipe(
             splits.get("validation"), training=False, size=sizes.get("validation")
         ),
@@ -286,7 +290,8 @@ def load_data(
         augmentation=augmentation,
         uniform_batches=uniform_batches,
         sampler=sampler,
-        train_labels=train_labels,
+        class_counts=counts,
+        uncounted_train=splits["train"] if counts is None else None,
     )
 
 

@@ -15,7 +15,7 @@ import keras
 
 from keras_residual.core.builder import stage_name
 from keras_residual.data.balance import class_weights
-from keras_residual.data.balance import describe_counts
+from keras_residual.data.balance import describe_balance
 from keras_residual.models.zoo import build
 from keras_residual.training.callbacks import BestModelCheckpoint
 from keras_residual.training.callbacks import LearningRateLog
@@ -201,29 +201,22 @@ def fit_in_phases(
     recipe_callbacks = recipe.callbacks(run_dir, tensorboard=tensorboard)
     backup = next(c for c in recipe_callbacks if isinstance(c, ResumableBackup))
     guard = next(c for c in recipe_callbacks if isinstance(c, NonFiniteLossGuard))
+    weights = None
+    if class_weight is not None:
+        weights = class_weights(class_weight, data.require_class_counts())
+    if weights is not None or data.sampler == "balanced":
+        print(
+            describe_balance(
+                data.class_counts, data.class_names, data.sampler, weights
+            ),
+            flush=True,
+        )
     fit = dict(
         validation_data=data.validation,
         verbose=verbose,
         shuffle=False,
-        class_weight=(
-            None
-            if class_weight is None
-            else class_weights(class_weight, data.class_counts)
-        ),
+        class_weight=weights,
     )
-    if class_weight is not None or data.sampler == "balanced":
-        print(
-            describe_counts(data.class_counts, data.class_names)
-            + (f"; sampler {data.sampler}" if data.sampler != "shuffle" else "")
-            + (
-                "; class weights "
-                + ", ".join(f"{w:.3g}" for w in fit["class_weight"].values())
-                if fit["class_weight"]
-                else ""
-            )
-            + ".",
-            flush=True,
-        )
     if ema is not None:  # validation sees the average
         print(
             f"Weight average (EMA, decay {ema}): validation, the best "

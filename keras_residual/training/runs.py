@@ -234,10 +234,10 @@ def run_metrics(
         "classes": data.classes,
         "class_names": list(data.class_names),
         "preprocessing": data.preprocessing,
-        # A TFDS split's counts cost a pass over it, made only when asked for.
+        # None for a TFDS split nothing asked to count.
         "class_counts": (
             None
-            if hasattr(data.train_labels, "element_spec") or data.class_counts is None
+            if data.class_counts is None
             else dict(zip(data.class_names, data.class_counts))
         ),
         "sampler": data.sampler,
