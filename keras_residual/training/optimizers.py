@@ -12,6 +12,8 @@ import contextlib
 
 import keras
 
+from keras_residual.utils.validation import check_float
+
 
 class _PerVariableLearningRate:
     """Mixin: `multipliers` maps variable paths to learning-rate factors
@@ -93,6 +95,15 @@ def no_decay_variables(model):
         model: `keras.Model`. The model.
     """
     return [v for v in model.trainable_variables if len(v.shape) <= 1]
+
+
+def check_ema(ema):
+    """Refuses a weight-average decay outside (0, 1); returns it as a float.
+
+    Args:
+        ema: float. The decay.
+    """
+    return check_float("ema", ema, 0.0, 1.0, min_inclusive=False, max_inclusive=False)
 
 
 def averaging_optimizer(model):

@@ -10,10 +10,10 @@ from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.data.balance import parse_class_weight
 from keras_residual.models.zoo import model_spec
 from keras_residual.training.distribute import setup_distribution
+from keras_residual.training.optimizers import check_ema
 from keras_residual.training.presets import run_recipe
 from keras_residual.utils.options import option_settings
 from keras_residual.utils.validation import check_choice
-from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int
 from keras_residual.weights.resolve import resolve_weights
 
@@ -83,7 +83,7 @@ def plan_run(model, dataset, out, groups, model_overrides, recipe_overrides):
     """
     data, run = groups["data"], groups["run"]
     if run.ema is not None:
-        check_float("ema", run.ema, 0.0, 1.0, min_inclusive=False, max_inclusive=False)
+        check_ema(run.ema)
     if run.class_weight is not None:
         parse_class_weight(run.class_weight)  # the form; indices once known
     recipe = run_recipe(run.recipe, run.weights, run.epochs, recipe_overrides)

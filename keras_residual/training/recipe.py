@@ -18,10 +18,10 @@ from keras_residual.training.callbacks import run_callbacks
 from keras_residual.training.losses import ClassificationCrossentropy
 from keras_residual.training.optimizers import ScaledAdamW
 from keras_residual.training.optimizers import ScaledSGD
+from keras_residual.training.optimizers import check_ema
 from keras_residual.training.optimizers import no_decay_variables
 from keras_residual.training.precision import resolve_jit_compile
 from keras_residual.training.recipe_checks import check_recipe
-from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int
 from keras_residual.utils.validation import unknown_name_message
 
@@ -262,8 +262,7 @@ class Recipe:
         if multipliers:
             common["multipliers"] = multipliers
         if ema is not None:
-            check_float("ema", ema, 0.0, 1.0, min_inclusive=False, max_inclusive=False)
-            common.update(use_ema=True, ema_momentum=float(ema))
+            common.update(use_ema=True, ema_momentum=check_ema(ema))
         ours = bool(multipliers) or ema is not None
         if self.optimizer == "sgd":
             sgd = ScaledSGD if ours else keras.optimizers.SGD
