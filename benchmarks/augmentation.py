@@ -36,18 +36,11 @@ BASELINE = "crop_flip"
 
 def tta_accuracy(model, test_data, tta):
     """Test accuracy of a Keras model with test-time augmentation."""
-    import keras
-
-    from keras_residual.core.heads import head_outputs_logits
+    from keras_residual.core.heads import output_probabilities
     from keras_residual.serving.tta import tta_probabilities
 
-    logits = head_outputs_logits(model)
-
     def predict(images):
-        outputs = model.predict_on_batch(images)
-        return keras.ops.convert_to_numpy(
-            keras.ops.softmax(outputs) if logits else outputs
-        )
+        return output_probabilities(model, model.predict_on_batch(images))
 
     correct = seen = 0
     for images, labels in test_data:

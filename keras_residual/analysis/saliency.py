@@ -16,6 +16,7 @@ import numpy as np
 from keras_residual.analysis.plots import pyplot
 from keras_residual.analysis.plots import save_figure
 from keras_residual.core.heads import head_outputs_logits
+from keras_residual.core.heads import output_probabilities
 from keras_residual.utils.validation import unknown_name_message
 
 POOLING_LAYERS = ("avg_pool", "token_pool", "token_avg_pool")
@@ -70,7 +71,9 @@ def grad_cam(model, images, class_index=None, layer=None):
             f"gives shape {features.shape}. Pass `layer=` naming a "
             "convolutional layer, or use attention_rollout for a Transformer."
         )
-    probabilities = _probabilities(model, head(features, training=False))
+    probabilities = output_probabilities(
+        model, head(features, training=False), "float64"
+    )
     classes = _classes(class_index, probabilities)
     gradients = _class_gradients(head, features, classes, head_outputs_logits(model))
     weights = gradients.mean(axis=(1, 2), keepdims=True)
@@ -125,7 +128,7 @@ def attention_rollout(model, images, class_index=None, discard_ratio=0.0):
         _, scores = layer(tokens, tokens, return_attention_scores=True, training=False)
         step = _attention_step(keras.ops.convert_to_numpy(scores), discard_ratio)
         rollout = step if rollout is None else step @ rollout
-    probabilities = _probabilities(model, outputs[-1])
+    probabilities = output_probabilities(model, outputs[-1], "float64")
     classes = _classes(class_index, probabilities)
     prefix, grid = _token_grid(rollout.shape[-1], images.shape[1:3])
     if prefix:
@@ -242,14 +245,6 @@ def _producer(model, layer):
         if candidate.output is tensor:
             return candidate
     raise ValueError(f"Cannot find the layer that feeds {layer.name!r}.")
-
-
-def _probabilities(model, outputs):
-    outputs = keras.ops.convert_to_numpy(outputs).astype("float64")
-    if head_outputs_logits(model):
-        outputs = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
-        outputs /= outputs.sum(axis=-1, keepdims=True)
-    return outputs
 
 
 def _classes(class_index, probabilities):

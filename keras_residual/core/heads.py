@@ -6,6 +6,7 @@ import dataclasses
 import math
 
 import keras
+import numpy as np
 
 from keras_residual.blocks.layer_factory import LayerFactory
 from keras_residual.layers.tokens import TokenPooling
@@ -227,6 +228,22 @@ def head_outputs_logits(model):
     layer_activation = getattr(model.layers[-1], "activation", None)
     name = getattr(layer_activation, "__name__", str(layer_activation))
     return name not in ("softmax", "sigmoid")
+
+
+def output_probabilities(model, outputs, dtype="float32"):
+    """A classifier's outputs as class probabilities (NumPy): the softmax of
+    logits (see `head_outputs_logits`), probabilities as they are.
+
+    Args:
+        model: `keras.Model`. The classifier the outputs came from.
+        outputs: array or tensor. Its `(batch, classes)` outputs.
+        dtype: str. The NumPy dtype computed in. Defaults to `"float32"`.
+    """
+    outputs = np.asarray(keras.ops.convert_to_numpy(outputs), dtype)
+    if head_outputs_logits(model):
+        outputs = np.exp(outputs - outputs.max(axis=-1, keepdims=True))
+        outputs /= outputs.sum(axis=-1, keepdims=True)
+    return outputs
 
 
 def is_classifier(model):

@@ -15,8 +15,8 @@ import keras
 import numpy as np
 
 import keras_residual.models  # noqa: F401  (registers the layers .keras files use)
-from keras_residual.core.heads import head_outputs_logits
 from keras_residual.core.heads import is_classifier
+from keras_residual.core.heads import output_probabilities
 from keras_residual.data.image_folder import MAX_IMAGE_BYTES
 from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
@@ -221,11 +221,7 @@ class KerasPredictor(Predictor):
             inputs: array. See `Predictor.predict_preprocessed`.
         """
         inputs = self.check_images(inputs, "float32")
-        outputs = np.asarray(self.model.predict(inputs, verbose=0), "float32")
-        if head_outputs_logits(self.model):
-            outputs = np.exp(outputs - outputs.max(-1, keepdims=True))
-            outputs /= outputs.sum(-1, keepdims=True)
-        return outputs
+        return output_probabilities(self.model, self.model.predict(inputs, verbose=0))
 
 
 def load_predictor(path, trust=False):
