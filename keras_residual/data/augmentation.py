@@ -145,6 +145,8 @@ class Augmentation:
         )
 
 
+AUGMENTATION_FIELDS = tuple(field.name for field in dataclasses.fields(Augmentation))
+
 # Measured on Fashion-MNIST (`python -m benchmarks augmentation`; see
 # docs/training.md): what helps small grey images, and timm's photo recipe.
 AUGMENTATION_PRESETS = {
@@ -168,13 +170,13 @@ def get_augmentation(augmentation):
     if isinstance(augmentation, Augmentation):
         return augmentation
     if isinstance(augmentation, dict):
-        unknown = set(augmentation) - {f.name for f in dataclasses.fields(Augmentation)}
+        unknown = set(augmentation) - set(AUGMENTATION_FIELDS)
         if unknown:
             raise ValueError(
                 unknown_name_message(
                     "augmentation field",
                     sorted(unknown)[0],
-                    [f.name for f in dataclasses.fields(Augmentation)],
+                    AUGMENTATION_FIELDS,
                     "field",
                 )
             )

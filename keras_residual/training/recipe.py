@@ -12,7 +12,7 @@ import dataclasses
 import keras
 
 from keras_residual.core.heads import head_outputs_logits
-from keras_residual.data.augmentation import Augmentation
+from keras_residual.data.augmentation import AUGMENTATION_FIELDS
 from keras_residual.data.augmentation import get_augmentation
 from keras_residual.training.callbacks import run_callbacks
 from keras_residual.training.losses import ClassificationCrossentropy
@@ -169,10 +169,7 @@ class Recipe:
                 `load_data(augmentation=...)`. Defaults to `None` (none).
         """
         return get_augmentation(preset).merged(
-            **{
-                name: getattr(self, name)
-                for name in (f.name for f in dataclasses.fields(Augmentation))
-            }
+            **{name: getattr(self, name) for name in AUGMENTATION_FIELDS}
         )
 
     def data_kwargs(self, augmentation=None):
