@@ -9,6 +9,8 @@ from keras_residual.blocks import LayerFactory
 from keras_residual.blocks import get_block
 from keras_residual.blocks.stems import STEMS
 from keras_residual.blocks.stems import stem_stride
+from keras_residual.core.array_feed import bind_fit_arguments
+from keras_residual.core.array_feed import steady_fit_arguments
 from keras_residual.core.heads import FINAL_NORMS
 from keras_residual.core.heads import HEADS
 from keras_residual.core.heads import check_head_args
@@ -326,6 +328,13 @@ class ResidualModel(keras.Model):
         self.class_names = class_names
         self.block_outputs = {plan.name: tensor for plan, tensor in taps}
         self.pyramid_outputs = pyramid_levels(taps)
+
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`. On TensorFlow, NumPy arrays are fed through a
+        `tf.data` dataset with autotuning off (`core.array_feed`): the same
+        batches, without the autotuner's stalls at epoch starts."""
+        arguments = bind_fit_arguments(keras.Model.fit, args, kwargs)
+        return super().fit(**steady_fit_arguments(arguments))
 
     def get_config(self):
         return {
