@@ -105,6 +105,12 @@ def select(names):
     return [b for b in SUITE if not names or b.name in names]
 
 
+def benchmark_command(benchmark, smoke, options=()):
+    """The child's command line: its module, `options`, and `--smoke`."""
+    command = [sys.executable, "-m", benchmark.module, *options]
+    return command + (["--smoke"] if smoke else [])
+
+
 def run_benchmark(benchmark, smoke, results_dir=None, options=()):
     """Runs one benchmark in a child process, with its own `options`;
     returns (exit code, seconds)."""
@@ -116,8 +122,7 @@ def run_benchmark(benchmark, smoke, results_dir=None, options=()):
     )
     if results_dir:
         env[RESULTS_ENV] = results_dir
-    command = [sys.executable, "-m", benchmark.module, *options]
-    command += ["--smoke"] if smoke else []
+    command = benchmark_command(benchmark, smoke, options)
     print(
         f"== {benchmark.name}: {' '.join(command[1:])} "
         f"(KERAS_BACKEND={benchmark.backend})",
@@ -201,6 +206,11 @@ def main(argv=None):
     )
     parser.add_argument("--list", action="store_true")
     parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="Print the command each chosen benchmark would run; run nothing.",
+    )
+    parser.add_argument(
         "--table",
         action="store_true",
         help="Only rewrite the docs table from the results.",
@@ -220,6 +230,10 @@ def main(argv=None):
                 f"options {' '.join(options)} belong to one benchmark; name "
                 f"exactly one (received {len(chosen)})."
             )
+        if args.dry_run:
+            for benchmark in chosen:
+                print(" ".join(benchmark_command(benchmark, args.smoke, options)))
+            return 0
         scratch = tempfile.mkdtemp(prefix="benchmarks-smoke-") if args.smoke else None
         failed = []
         for benchmark in chosen:

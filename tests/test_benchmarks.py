@@ -89,3 +89,15 @@ def test_options_after_one_benchmark_name_reach_its_script():
         "degradation", "fashion_mnist", "--epochs", "1", timeout=120
     )
     assert refused.returncode == 2 and "name exactly one" in refused.stderr
+
+
+def test_a_dry_run_prints_each_command_and_runs_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(run.subprocess, "call", None)  # a call would fail
+    monkeypatch.setenv(run.RESULTS_ENV, str(tmp_path))
+    assert run.main(["precision", "degradation", "--smoke", "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1:] for line in lines] == [
+        ["-m", "benchmarks.precision_xla", "--smoke"],
+        ["-m", "benchmarks.degradation", "--smoke"],
+    ]
+    assert os.listdir(tmp_path) == []
