@@ -12,11 +12,18 @@ code blocks"):
 
 `python -m tests.docs_blocks PLAN.json` runs one page's plan in the current
 folder (the test's sandbox): python blocks share one namespace, bash
-blocks run with `bash -e -o pipefail`. It prints `BLOCK <line> ok` per
+blocks run with `bash -e -o pipefail`, except that a block of nothing but
+plain `keras-residual ...` lines runs them through `keras_residual.cli.main`
+in this process (no shell syntax, so bash would only have started a new
+Python per line; Keras' global state is reset around each, as a new
+process would start; the real command's process is tested in
+tests/test_cli.py and by `.ci/run`). It prints `BLOCK <line> ok` per
 block and exits 1 at the first failure, naming the block's line.
 """
 
+import contextlib
 import dataclasses
+import io
 import json
 import re
 import shlex
@@ -27,6 +34,8 @@ import traceback
 FENCE = re.compile(r"^```(\S*)\s*$")
 DIRECTIVE = re.compile(r"^<!-- docs-test: (.*) -->\s*$")
 RUN = ("python", "bash")
+# Characters bash would interpret: a line with any runs in bash.
+SHELL_SYNTAX = frozenset("|&;<>$`*?(){}[]~\\")
 KINDS = ("ci-run", "network", "replace", "file", "needs")
 
 
@@ -118,12 +127,63 @@ def run_step(step, namespace):
         except Exception:  # noqa: BLE001 - reported, then judged
             return traceback.format_exc()
         return None
+    commands = cli_commands(step["code"])
+    if commands is not None:
+        return run_cli_in_process(commands)
     done = subprocess.run(
         ["bash", "-e", "-o", "pipefail", "-c", step["code"]],
         capture_output=True,
         text=True,
     )
     return None if done.returncode == 0 else done.stdout + done.stderr
+
+
+def cli_commands(code):
+    """The argument lists of a bash block whose every command is a plain
+    `keras-residual ...` line, or None when bash must run it."""
+    commands = []
+    for line in code.splitlines():
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:  # an open quote or a line continuation
+            return None
+        if not words:
+            continue
+        if words[0] != "keras-residual" or any(SHELL_SYNTAX & set(w) for w in words):
+            return None
+        commands.append(words[1:])
+    return commands or None
+
+
+def fresh_keras_state():
+    """Keras' global state as a new process starts with it."""
+    import keras
+
+    keras.backend.clear_session()
+    keras.config.set_dtype_policy("float32")
+
+
+def run_cli_in_process(commands):
+    """Runs each `keras-residual` argument list through the command's
+    `main` in this process; returns None, or the output and exit code of
+    the first that fails."""
+    from keras_residual.cli import main
+
+    output = io.StringIO()
+    for argv in commands:
+        fresh_keras_state()
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            try:
+                code = main(argv)
+            except SystemExit as exit:  # argparse's usage errors
+                code = exit.code
+            except Exception:  # noqa: BLE001 - reported, then judged
+                print(traceback.format_exc())
+                code = "a traceback"
+        fresh_keras_state()
+        if code:
+            return f"{output.getvalue()}\nkeras-residual {' '.join(argv)}: exit {code}"
+    return None
 
 
 def main(plan_path):

@@ -14,8 +14,10 @@ import pytest
 
 from tests.conftest import run_python_file
 from tests.conftest import subprocess_env
+from tests.docs_blocks import cli_commands
 from tests.docs_blocks import parse
 from tests.docs_blocks import plan
+from tests.docs_blocks import run_cli_in_process
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGES = sorted(
@@ -91,6 +93,23 @@ def test_the_parser_refuses_what_it_cannot_run():
     blocks = parse('<!-- docs-test: replace "30" "1" -->\n```bash\necho 3\n```\n')
     with pytest.raises(ValueError, match="'30' is not in the block"):
         plan(blocks, True)
+
+
+def test_only_plain_command_lines_run_in_process():
+    code = "keras-residual models  # the zoo\n\nkeras-residual summary 'ResNet50'\n"
+    assert cli_commands(code) == [["models"], ["summary", "ResNet50"]]
+    for shell in (
+        "keras-residual models | head",
+        "keras-residual predict exports/m *.png",
+        "keras-residual models\npython -m benchmarks --list",
+        "keras-residual train --out $HOME/run",
+        "keras-residual train \\\n  --epochs 1",
+        "# only a comment",
+    ):
+        assert cli_commands(shell) is None, shell
+    failed = run_cli_in_process([["summary", "ResNet50"], ["summary", "ResNet5O"]])
+    assert "ResNet5O" in failed and "exit 2" in failed
+    assert run_cli_in_process([["models"]]) is None
 
 
 @pytest.mark.parametrize("page", runnable_pages())
