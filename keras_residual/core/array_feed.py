@@ -22,13 +22,21 @@ DEFAULT_BATCH_SIZE = 32
 
 
 def is_numeric_array(value):
-    """Whether `value` is a NumPy array of numbers or booleans."""
+    """Whether `value` is a NumPy array of numbers or booleans.
+
+    Args:
+        value: object. What `fit` received.
+    """
     return isinstance(value, np.ndarray) and value.dtype.kind in "biuf"
 
 
 def plain_arrays(*values):
     """Whether the first value is a numeric array with a batch axis and every
-    other one is None or a numeric array of the same length."""
+    other one is None or a numeric array of the same length.
+
+    Args:
+        *values: objects. `(x, y, sample_weight)` as `fit` received them.
+    """
     first = values[0]
     if not is_numeric_array(first) or first.ndim == 0:
         return False
@@ -137,7 +145,13 @@ def steady_fit_arguments(arguments):
 
 def bind_fit_arguments(method, args, kwargs):
     """`{name: value}` of a `fit(*args, **kwargs)` call, by `method`'s
-    signature (without `self`)."""
+    signature (without `self`).
+
+    Args:
+        method: function. The unbound `fit` whose signature names them.
+        args: tuple. The positional arguments after `self`.
+        kwargs: dict. The keyword arguments.
+    """
     bound = inspect.signature(method).bind(None, *args, **kwargs)
     arguments = dict(bound.arguments)
     arguments.pop(next(iter(inspect.signature(method).parameters)))
