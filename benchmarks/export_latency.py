@@ -27,7 +27,6 @@ from benchmarks.common import hardware
 from benchmarks.common import ratio
 from benchmarks.common import summarize
 from benchmarks.common import write_result
-from keras_residual.serving.bn_folding import foldable_pairs
 
 DIGITS_MODELS = ("ResNet20", "HighwayNet20", "DenseNetBC100")
 BATCHES = (1, 32)
@@ -172,6 +171,7 @@ def main(argv=None):
     names = ["ResNet20"] if args.smoke else args.models.split(",")
 
     import keras_residual as kr
+    from keras_residual.serving.bn_folding import foldable_pairs
 
     pixels = _digits_pixels(args.size, args.channels)
     result = {
