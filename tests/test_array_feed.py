@@ -61,6 +61,8 @@ def test_the_steady_dataset_never_autotunes_and_reshuffles_every_pass():
     for order in passes:
         assert sorted(order) == list(range(40))
     assert len({tuple(order) for order in passes}) == 3
+    wide = steady_dataset((images.astype("float64"), None, None), 16, shuffle=False)
+    assert wide.element_spec[0].dtype == keras.config.floatx()  # as Keras casts
     in_order = steady_dataset((images, None, None), 16, shuffle=False)
     assert np.concatenate([x.numpy()[:, 0] for (x,) in in_order]).tolist() == list(
         range(40)

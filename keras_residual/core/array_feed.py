@@ -46,6 +46,19 @@ def plain_arrays(*values):
     )
 
 
+def as_floatx(array):
+    """`array` with floats of another width cast to Keras' float type, as
+    Keras' own array feeding does.
+
+    Args:
+        array: np.ndarray. A numeric array.
+    """
+    floatx = keras.config.floatx()
+    if array.dtype.kind == "f" and array.dtype != np.dtype(floatx):
+        return array.astype(floatx)
+    return array
+
+
 def split_validation(arrays, validation_split):
     """`(train, validation)` tuples of `arrays`: the last `validation_split`
     of the samples is the validation part, as Keras splits.
@@ -78,7 +91,7 @@ def steady_dataset(arrays, batch_size, shuffle):
     """
     import tensorflow as tf
 
-    tensors = tuple(tf.convert_to_tensor(a) for a in arrays if a is not None)
+    tensors = tuple(tf.convert_to_tensor(as_floatx(a)) for a in arrays if a is not None)
     count = len(arrays[0])
     order = tf.data.Dataset.range(count)
     if shuffle:
