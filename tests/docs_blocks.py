@@ -15,10 +15,11 @@ folder (the test's sandbox): python blocks share one namespace, bash
 blocks run with `bash -e -o pipefail`, except that a block of nothing but
 plain `keras-residual ...` lines runs them through `keras_residual.cli.main`
 in this process (no shell syntax, so bash would only have started a new
-Python per line; Keras' global state is reset around each, as a new
-process would start; the real command's process is tested in
-tests/test_cli.py and by `.ci/run`). It prints `BLOCK <line> ok` per
-block and exits 1 at the first failure, naming the block's line.
+Python per line; each starts from Keras' state as a new process would,
+and the page's dtype policy is restored after the block; the real
+command's process is tested in tests/test_cli.py and by `.ci/run`). It
+prints `BLOCK <line> ok` per block and exits 1 at the first failure,
+naming the block's line.
 """
 
 import contextlib
@@ -155,35 +156,36 @@ def cli_commands(code):
     return commands or None
 
 
-def fresh_keras_state():
-    """Keras' global state as a new process starts with it."""
-    import keras
-
-    keras.backend.clear_session()
-    keras.config.set_dtype_policy("float32")
-
-
 def run_cli_in_process(commands):
     """Runs each `keras-residual` argument list through the command's
-    `main` in this process; returns None, or the output and exit code of
-    the first that fails."""
+    `main` in this process, each from Keras' state as a new process starts
+    with it; the page's own dtype policy is back afterwards, as a child
+    process would have left it. Returns None, or the output and exit code
+    of the first that fails."""
+    import keras
+
     from keras_residual.cli import main
 
+    page_policy = keras.config.dtype_policy()
     output = io.StringIO()
-    for argv in commands:
-        fresh_keras_state()
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            try:
-                code = main(argv)
-            except SystemExit as exit:  # argparse's usage errors
-                code = exit.code
-            except Exception:  # noqa: BLE001 - reported, then judged
-                print(traceback.format_exc())
-                code = "a traceback"
-        fresh_keras_state()
-        if code:
-            return f"{output.getvalue()}\nkeras-residual {' '.join(argv)}: exit {code}"
-    return None
+    try:
+        for argv in commands:
+            keras.backend.clear_session()
+            keras.config.set_dtype_policy("float32")
+            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                try:
+                    code = main(argv)
+                except SystemExit as exit:  # argparse's usage errors
+                    code = exit.code
+                except Exception:  # noqa: BLE001 - reported, then judged
+                    print(traceback.format_exc())
+                    code = "a traceback"
+            if code:
+                command = " ".join(argv)
+                return f"{output.getvalue()}\nkeras-residual {command}: exit {code}"
+        return None
+    finally:
+        keras.config.set_dtype_policy(page_policy)
 
 
 def main(plan_path):

@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 
+import keras
 import numpy as np
 import pytest
 
@@ -109,7 +110,9 @@ def test_only_plain_command_lines_run_in_process():
         assert cli_commands(shell) is None, shell
     failed = run_cli_in_process([["summary", "ResNet50"], ["summary", "ResNet5O"]])
     assert "ResNet5O" in failed and "exit 2" in failed
+    keras.config.set_dtype_policy("mixed_bfloat16")  # the page's own
     assert run_cli_in_process([["models"]]) is None
+    assert keras.config.dtype_policy().name == "mixed_bfloat16"
 
 
 @pytest.mark.parametrize("page", runnable_pages())
