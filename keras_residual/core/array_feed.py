@@ -165,7 +165,7 @@ def bind_fit_arguments(method, args, kwargs):
         args: tuple. The positional arguments after `self`.
         kwargs: dict. The keyword arguments.
     """
-    bound = inspect.signature(method).bind(None, *args, **kwargs)
-    arguments = dict(bound.arguments)
-    arguments.pop(next(iter(inspect.signature(method).parameters)))
+    signature = inspect.signature(method)
+    arguments = dict(signature.bind(None, *args, **kwargs).arguments)
+    arguments.pop(next(iter(signature.parameters)))
     return arguments
