@@ -18,6 +18,7 @@ from keras_residual.core.heads import classifier_head
 from keras_residual.core.heads import pyramid_levels
 from keras_residual.core.input_shape import resolve_input_shape
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.single_trace import build_before_tracing
 from keras_residual.core.spec import ModelSpec
 from keras_residual.layers.tokens import TokensToGrid
 from keras_residual.utils.validation import check_choice
@@ -335,6 +336,14 @@ class ResidualModel(keras.Model):
         batches, without the autotuner's stalls at epoch starts."""
         arguments = bind_fit_arguments(keras.Model.fit, args, kwargs)
         return super().fit(**steady_fit_arguments(arguments))
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras' hook before `fit`, `evaluate` and `*_on_batch` trace their
+        step: on TensorFlow the optimizer and metrics are built first from
+        the batch's shapes, so the step is traced once, not twice
+        (`core.single_trace`)."""
+        if not build_before_tracing(self, iterator, data_batch):
+            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def get_config(self):
         return {
