@@ -1,12 +1,19 @@
-"""The benchmark suite: every benchmark runs in `--smoke` mode (a few steps,
-in a real child process through `python -m benchmarks`) and yields docs
-table rows, and the docs table is regenerated from result files."""
+"""The benchmark suite: every benchmark runs in `--smoke` mode (a few steps)
+and yields docs table rows, and the docs table is regenerated from result
+files. The TensorFlow benchmarks' scripts run in the test's own process
+(their `main(["--smoke"])`: a child process would add ~7 s of imports to
+each); the runner's child processes, `python -m benchmarks NAME --smoke`,
+are run for real by the options test and for the JAX benchmark."""
 
+import contextlib
+import importlib
+import io
 import json
 import os
 import subprocess
 import sys
 
+import keras
 import pytest
 
 from benchmarks import run
@@ -27,9 +34,38 @@ def run_benchmarks(*arguments, timeout=900):
     )
 
 
-@pytest.mark.parametrize("name", [b.name for b in run.SUITE])
+def smoke_in_this_process(benchmark, results_dir):
+    """Runs `benchmark`'s script with `--smoke` here, its results going to
+    `results_dir`; returns (what it printed, its table rows)."""
+    module = importlib.import_module(benchmark.module)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        module.main(["--smoke"])
+    keras.backend.clear_session()
+    results = run.load_results(results_dir, [benchmark])
+    return printed.getvalue(), run.table_rows(results, [benchmark])
+
+
+@pytest.mark.parametrize(
+    "name", [b.name for b in run.SUITE if b.backend == "tensorflow"]
+)
 @pytest.mark.slow
-def test_benchmark_runs_in_smoke_mode_and_yields_table_rows(name):
+def test_benchmark_runs_in_smoke_mode_and_yields_table_rows(
+    name, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(run.RESULTS_ENV, str(tmp_path))
+    printed, rows = smoke_in_this_process(run.BY_NAME[name], str(tmp_path))
+    assert rows, printed[-3000:]
+    assert {row["command"] for row in rows} == {f"python -m benchmarks {name}"}
+    written = [f for f in os.listdir(tmp_path) if f.endswith(".json")]
+    assert written and all(json.load(open(tmp_path / f))["smoke"] for f in written)
+
+
+@pytest.mark.parametrize(
+    "name", [b.name for b in run.SUITE if b.backend != "tensorflow"]
+)
+@pytest.mark.slow
+def test_a_benchmark_on_another_backend_runs_in_its_own_process(name):
     done = run_benchmarks(name, "--smoke")
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
     table = [
