@@ -178,13 +178,19 @@ def test_every_module_is_small_and_the_top_level_is_the_public_api():
     assert subpackages == set(LAYERS) - {"version", ""}
 
 
-def test_no_private_keras_attributes_outside_the_resume_hook():
+def test_no_private_keras_attributes_outside_two_hooks():
     """Package code touches no `_private` attribute of an object other than
-    `self`/`cls`, except `model._initial_epoch`: the resume hook of
+    `self`/`cls`, by name or through `getattr`, except two Keras hooks:
+    `model._initial_epoch`, the resume hook of
     keras.callbacks.BackupAndRestore, which `ResumableBackup` subclasses
-    (it sets the hook on resume and clears it when training ends)."""
+    (it sets the hook on resume and clears it when training ends), and
+    Keras' symbolic build before a step is traced (`_maybe_symbolic_build`,
+    `_symbolic_build`, `_distribute_strategy`, the epoch iterator's
+    `_distributed_dataset`), which `core/single_trace.py` reads through
+    `getattr` and leaves to Keras when missing."""
     found = []
     for path in PACKAGE.rglob("*.py"):
+        where = path.relative_to(ROOT)
         for node in ast.walk(ast.parse(path.read_text())):
             if (
                 isinstance(node, ast.Attribute)
@@ -192,9 +198,24 @@ def test_no_private_keras_attributes_outside_the_resume_hook():
                 and not node.attr.startswith("__")
                 and ast.unparse(node.value) not in ("self", "cls")
             ):
-                found.append(f"{path.relative_to(ROOT)}: {ast.unparse(node)}")
+                found.append(f"{where}: {ast.unparse(node)}")
+            if (
+                isinstance(node, ast.Call)
+                and ast.unparse(node.func) in ("getattr", "hasattr", "setattr")
+                and len(node.args) > 1
+                and isinstance(node.args[1], ast.Constant)
+                and str(node.args[1].value).startswith("_")
+                and not str(node.args[1].value).startswith("__")
+            ):
+                found.append(
+                    f"{where}: {ast.unparse(node.args[0])}.{node.args[1].value}"
+                )
     assert set(found) == {
-        "keras_residual/training/callbacks.py: self.model._initial_epoch"
+        "keras_residual/training/callbacks.py: self.model._initial_epoch",
+        "keras_residual/core/builder.py: super()._maybe_symbolic_build",
+        "keras_residual/core/single_trace.py: model._distribute_strategy",
+        "keras_residual/core/single_trace.py: model._symbolic_build",
+        "keras_residual/core/single_trace.py: iterator._distributed_dataset",
     }
 
 
