@@ -65,6 +65,7 @@ SUITE = (
     Benchmark("zoo_build", "benchmarks.zoo_build", ("zoo_build",)),
     Benchmark("cpu_training", "benchmarks.cpu_training", ("cpu_training",)),
     Benchmark("fit_path", "benchmarks.fit_path", ("fit_path",)),
+    Benchmark("first_fit", "benchmarks.first_fit", ("first_fit",)),
     Benchmark(
         "families_training", "benchmarks.families_training", ("families_training",)
     ),
