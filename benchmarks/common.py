@@ -130,6 +130,16 @@ def synthetic_dataset(case):
     return tf.data.Dataset.from_tensors((x, y)).repeat()
 
 
+def imagenet_arrays(count, size, seed=0):
+    """`count` random RGB images of `size` px in [0, 1) and random labels of
+    1,000 classes, as NumPy arrays (float32, int64)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    images = rng.random((count, size, size, 3), dtype=np.float32)
+    return images, rng.integers(0, 1000, count)
+
+
 def timed(function):
     start = time.perf_counter()
     function()

@@ -21,6 +21,7 @@ import functools
 import time
 
 from benchmarks.common import hardware
+from benchmarks.common import imagenet_arrays
 from benchmarks.common import ratio
 from benchmarks.common import summarize
 from benchmarks.common import write_result
@@ -76,11 +77,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.smoke:
         args.size, args.batch, args.images, args.runs = 32, 2, 4, 1
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    images = rng.random((args.images, args.size, args.size, 3), dtype=np.float32)
-    labels = rng.integers(0, 1000, args.images)
+    images, labels = imagenet_arrays(args.images, args.size)
     if not args.smoke:
         one_run("ours", images, labels, args.batch)  # warms up TensorFlow itself
     runs = {label: [] for label in CONTENDERS}

@@ -25,6 +25,7 @@ import tempfile
 import time
 
 from benchmarks.common import hardware
+from benchmarks.common import imagenet_arrays
 from benchmarks.common import ratio
 from benchmarks.common import write_result
 
@@ -124,11 +125,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.smoke:
         args.size, args.batch, args.images, args.rounds = 32, 4, 8, 1
-    import numpy as np
-
-    rng = np.random.default_rng(0)
-    images = rng.random((args.images, args.size, args.size, 3), dtype=np.float32)
-    labels = rng.integers(0, 1000, args.images)
+    images, labels = imagenet_arrays(args.images, args.size)
     models = {label: build(label, args.size) for label in ("ours", "peer")}
     first = images[: args.batch], labels[: args.batch]
     for model in models.values():  # trace both paths before timing
