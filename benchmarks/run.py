@@ -88,6 +88,11 @@ SUITE = (
     Benchmark("search_digits", "benchmarks.search_digits", ("search_digits_random",)),
     Benchmark("transfer", "benchmarks.transfer", ("transfer",)),
     Benchmark(
+        "transfer_robustness",
+        "benchmarks.transfer_robustness",
+        ("transfer_robustness",),
+    ),
+    Benchmark(
         "gpu_resnet50", "benchmarks.gpu.resnet50", ("gpu_resnet50",), backend="jax"
     ),
 )

@@ -60,6 +60,7 @@ def _recipe_overrides(args):
             ("backbone_lr_ratio", args.backbone_lr_ratio),
             ("layer_decay", args.layer_decay),
             ("freeze_bn", args.freeze_bn),
+            ("keep_best", args.keep_best),
         )
         if value is not None
     }
@@ -121,6 +122,15 @@ def add_train_parser(commands):
         "--layer-decay",
         type=float,
         help="Fine-tuning: a learning-rate factor per stage.",
+    )
+    train.add_argument(
+        "--keep-last",
+        dest="keep_best",
+        action="store_const",
+        const=False,
+        help="End with the last epoch's weights, not the best validation "
+        "epoch's (when the last is worse beyond noise) nor, fine-tuning, the "
+        "start's (when fine-tuning does not beat it).",
     )
     batch_norm = train.add_mutually_exclusive_group()
     batch_norm.add_argument(

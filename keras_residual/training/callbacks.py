@@ -53,6 +53,9 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self.csv_path = csv_path
         self.rows = []
         self.resumed_from = 0
+        # False: a later `fit` of the same run (after a rollback) reloads
+        # the state without calling it a resume.
+        self.announce = True
         self._epoch_started = None
 
     @property
@@ -77,11 +80,13 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
             optimizer.build(self.model.trainable_variables)
         self.model.load_weights(os.path.join(self.backup_dir, state["weights"]))
         self.rows = list(state["history"])
-        self.resumed_from = state["epoch"]
         # The resume hook of our parent, keras.callbacks.BackupAndRestore:
         # Keras' fit starts from `model._initial_epoch` when a callback sets
         # it in on_train_begin (there is no public way to do so).
         self.model._initial_epoch = state["epoch"]
+        if not self.announce:
+            return
+        self.resumed_from = state["epoch"]
         print(
             f"Resuming from {self.backup_dir}: {state['epoch']} epoch(s) "
             "already completed.",

@@ -17,11 +17,20 @@ from keras_residual.core.builder import stage_name
 from keras_residual.data.balance import class_weights
 from keras_residual.data.balance import describe_balance
 from keras_residual.models.zoo import build
+from keras_residual.training.batch_norm_statistics import epoch_length_momentum
+from keras_residual.training.batch_norm_statistics import reestimate_batch_norm
 from keras_residual.training.callbacks import BestModelCheckpoint
 from keras_residual.training.callbacks import LearningRateLog
 from keras_residual.training.callbacks import NonFiniteLossGuard
 from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.training.callbacks import Throughput
+from keras_residual.training.fine_tune_guard import ROLLBACK_RATE_FACTOR
+from keras_residual.training.fine_tune_guard import DivergenceGuard
+from keras_residual.training.fine_tune_guard import read_rollback
+from keras_residual.training.fine_tune_guard import read_start
+from keras_residual.training.fine_tune_guard import save_start
+from keras_residual.training.fine_tune_guard import score_start
+from keras_residual.training.fine_tune_guard import write_rollback
 from keras_residual.training.linear_probe import probe_and_choose_rate
 from keras_residual.training.optimizers import detach_average
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
@@ -259,31 +268,98 @@ def fit_in_phases(
         backup.rows = list(head.rows)
         backup.resumed_from = head.resumed_from
     first_epoch = recipe.head_epochs if fine_tune else 0
-    multipliers = None
+    multipliers = start = None
     if fine_tune:
-        if recipe.linear_probe:
-            recipe = probe_and_choose_rate(
-                network, data, recipe, steps, backup, run_dir
-            )
+        recipe, start = prepare_phase_two(network, data, recipe, steps, backup, run_dir)
         multipliers = set_phase(network, 2, recipe)
-    with scope():
-        network.compile(
-            **recipe.compile_kwargs(
-                network,
-                steps,
-                epochs - first_epoch,
-                batch_size,
-                jit_compile,
-                multipliers=multipliers or None,
-                ema=ema,
+    rollback = read_rollback(run_dir) if fine_tune else None
+    while True:
+        # After a rollback, the same schedule at a tenth of the rate: the
+        # checkpoint's optimizer step count keeps its place in it.
+        factor = 1.0 if rollback is None else ROLLBACK_RATE_FACTOR
+        diverging = DivergenceGuard(start) if start and rollback is None else None
+        with scope():
+            network.compile(
+                **recipe.replace(
+                    learning_rate=recipe.learning_rate * factor
+                ).compile_kwargs(
+                    network,
+                    steps,
+                    epochs - first_epoch,
+                    effective_batch(batch_size, data) if fine_tune else batch_size,
+                    jit_compile,
+                    multipliers=multipliers or None,
+                    ema=ema,
+                )
             )
+        tracking = fine_tune and recipe.reestimate_bn and not recipe.freeze_bn
+        with epoch_length_momentum(network, steps if tracking else None):
+            network.fit(
+                data.train,
+                initial_epoch=first_epoch if rollback is None else rollback,
+                epochs=epochs,
+                callbacks=[
+                    *callbacks,
+                    meter,
+                    rate,
+                    *([diverging] if diverging else []),
+                    *recipe_callbacks,
+                ],
+                **fit,
+            )
+        detach_average(network)
+        if diverging is None or diverging.diverged_at in (None, epochs):
+            return backup, guard
+        rollback = diverging.diverged_at
+        write_rollback(run_dir, rollback)
+        backup.announce = False
+
+
+def effective_batch(batch_size, data):
+    """The batch a fine-tune's rate scales with: `batch_size`, or the
+    training images when there are fewer (a data set smaller than one
+    batch trains on batches of its own size, so the linear scaling rule
+    gives it a lower rate).
+
+    Args:
+        batch_size: int. The global batch size.
+        data: `DataBundle`. Its `sizes["train"]`, when known.
+    """
+    images = data.sizes.get("train")
+    return min(batch_size, images) if images else batch_size
+
+
+def prepare_phase_two(network, data, recipe, steps, backup, run_dir):
+    """Before phase 2 begins (not on a resumed phase 2): re-estimates the
+    BatchNorm statistics on the training data (`reestimate_bn`), fits the
+    linear probe and chooses the backbone rate (`linear_probe`), and scores
+    and saves the start model (`checkpoints/start.keras`), the candidate a
+    fine-tune must beat. On a resumed phase 2, reads what was chosen.
+
+    Args:
+        network: `ResidualModel`. The model with its pretrained backbone.
+        data: `DataBundle`. The data.
+        recipe: `Recipe`. The fine-tuning recipe.
+        steps: int. Training batches per epoch.
+        backup: `ResumableBackup`. Phase 2's backup (has it begun?).
+        run_dir: str. The run directory.
+
+    Returns:
+        `(recipe, start)`: the recipe with the chosen backbone rate, and
+        the start's `StartScore` (None without validation).
+    """
+    begun = backup.read_state() is not None
+    if not begun and recipe.reestimate_bn and not recipe.freeze_bn:
+        batches = reestimate_batch_norm(network, data.train, steps)
+        print(
+            f"BatchNorm statistics re-estimated on {batches} training batches.",
+            flush=True,
         )
-    network.fit(
-        data.train,
-        initial_epoch=first_epoch,
-        epochs=epochs,
-        callbacks=[*callbacks, meter, rate, *recipe_callbacks],
-        **fit,
-    )
-    detach_average(network)
-    return backup, guard
+    if recipe.linear_probe:
+        recipe = probe_and_choose_rate(network, data, recipe, steps, backup, run_dir)
+    if begun:
+        return recipe, read_start(run_dir)
+    start = score_start(network, data.validation, data.sizes.get("validation"))
+    if start is not None:
+        save_start(network, run_dir, start)
+    return recipe, start

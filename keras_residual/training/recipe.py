@@ -51,6 +51,10 @@ class Recipe:
             schedule; constant at `learning_rate * step_factor` for the step
             schedule (He et al.'s 0.01 warm-up for ResNet-110). Defaults to
             `0`.
+        warmup_steps: int. The shortest warm-up in optimizer steps, so
+            that there is one when an epoch is 1-2 steps (small data); the
+            longer of this and `warmup_epochs` applies, at most a third of
+            training. Defaults to `0`.
         milestones: tuple of float. Step-schedule boundaries as fractions of
             training. Defaults to `(0.5, 0.75)`.
         step_factor: float. Step-schedule multiplier. Defaults to `0.1`.
@@ -88,6 +92,12 @@ class Recipe:
         freeze_bn: bool. Keep BatchNorm layers frozen (statistics and
             affine parameters) in phase 2, as for small fine-tuning sets.
             Defaults to `False`.
+        reestimate_bn: bool. Before the linear probe, replace the
+            BatchNorm statistics by those of the training data (one pass in
+            training mode), so that fine-tuning's first steps see the
+            features the probe was fitted to; see
+            `training.batch_norm_statistics`. Only when phase 2 trains
+            BatchNorm. Defaults to `False`.
         linear_probe: bool. Before phase 2, fit the new classifier to
             convergence on the frozen backbone's features of one pass over
             the training data (LP-FT; see `training.linear_probe`).
@@ -107,6 +117,7 @@ class Recipe:
     weight_decay: float = 1e-4
     schedule: str = "cosine"
     warmup_epochs: float = 0.0
+    warmup_steps: int = 0
     milestones: tuple = (0.5, 0.75)
     step_factor: float = 0.1
     label_smoothing: float = 0.0
@@ -124,6 +135,7 @@ class Recipe:
     backbone_lr_ratio: object = 1.0
     layer_decay: float = None
     freeze_bn: bool = False
+    reestimate_bn: bool = False
     linear_probe: bool = False
     keep_best: bool = True
     description: str = ""
@@ -195,6 +207,18 @@ class Recipe:
         """
         return self.learning_rate * batch_size / self.batch_size
 
+    def warmup_length(self, steps_per_epoch, total):
+        """Warm-up steps: the longer of `warmup_epochs` and `warmup_steps`,
+        the latter at most a third of the `total` steps.
+
+        Args:
+            steps_per_epoch: int. Optimizer steps per epoch.
+            total: int. Optimizer steps of the whole schedule.
+        """
+        by_epochs = int(round(self.warmup_epochs * steps_per_epoch))
+        by_steps = min(self.warmup_steps, total // 3)
+        return min(max(by_epochs, by_steps), total - 1)
+
     def learning_rate_schedule(self, steps_per_epoch, epochs=None, batch_size=None):
         """The learning-rate schedule over `epochs * steps_per_epoch` steps.
 
@@ -212,7 +236,7 @@ class Recipe:
         total = epochs * steps_per_epoch
         if self.schedule == "constant":
             return peak
-        warmup = min(int(round(self.warmup_epochs * steps_per_epoch)), total - 1)
+        warmup = self.warmup_length(steps_per_epoch, total)
         if self.schedule == "step":
             boundaries = [int(round(m * total)) for m in self.milestones]
             values = [peak * self.step_factor**i for i in range(len(boundaries) + 1)]

@@ -26,6 +26,7 @@ def check_recipe(recipe):
     )
     check_float("weight_decay", recipe.weight_decay, minimum=0.0)
     check_float("warmup_epochs", recipe.warmup_epochs, minimum=0.0)
+    check_int("warmup_steps", recipe.warmup_steps, minimum=0)
     check_float(
         "step_factor",
         recipe.step_factor,
@@ -83,6 +84,7 @@ def check_recipe(recipe):
         check_float("layer_decay", recipe.layer_decay, 0.0, 1.0, min_inclusive=False)
     check_bool("freeze_bn", recipe.freeze_bn)
     check_bool("linear_probe", recipe.linear_probe)
+    check_bool("reestimate_bn", recipe.reestimate_bn)
     check_bool("keep_best", recipe.keep_best)
     milestones = tuple(recipe.milestones)
     if (

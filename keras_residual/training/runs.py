@@ -41,6 +41,10 @@ RUN_IDENTITY = (
 )
 
 
+# Fewer validation images than this: the log says how noisy the kept
+# epoch's choice is.
+SMALL_VALIDATION = 50
+
 # What a run.json written before a setting existed meant by its absence.
 OLDER_DEFAULTS = {
     "weights": None,
@@ -131,6 +135,16 @@ def keep_best_epoch(
     scored = [row for row in rows if row.get(monitor) is not None]
     if not scored or not os.path.isfile(best_path):
         return rows[-1]["epoch"] if rows else None
+    if validation_size and validation_size < SMALL_VALIDATION:
+        accuracy = scored[-1][monitor]
+        print(
+            f"Only {validation_size} validation images decide the kept epoch: "
+            f"one image is {100 / validation_size:.1f} points and one standard "
+            f"error at {accuracy:.0%} is "
+            f"{100 * validation_margin(accuracy, validation_size):.1f}; a "
+            "larger validation split (validation_fraction) decides better.",
+            flush=True,
+        )
     best = max(scored, key=lambda row: row[monitor])
     last = rows[-1]
     if last.get(monitor) is None or best[monitor] <= last[monitor]:
@@ -160,8 +174,9 @@ def keep_best_epoch(
 
 
 def validation_margin(accuracy, size):
-    """One standard error of an accuracy measured on `size` images, 0 when
-    the size is unknown.
+    """One standard error of an accuracy measured on `size` images, and at
+    least one image (at 0 or 100% the standard error is 0, yet one image
+    either way is within noise); 0 when the size is unknown.
 
     Args:
         accuracy: float. In [0, 1].
@@ -170,7 +185,7 @@ def validation_margin(accuracy, size):
     if not size:
         return 0.0
     accuracy = min(max(float(accuracy), 0.0), 1.0)
-    return math.sqrt(accuracy * (1.0 - accuracy) / size)
+    return max(math.sqrt(accuracy * (1.0 - accuracy) / size), 1.0 / size)
 
 
 def run_metrics(

@@ -23,6 +23,7 @@ from keras_residual.data.loader import load_data
 from keras_residual.data.options import DataOptions
 from keras_residual.models.zoo import build
 from keras_residual.models.zoo import model_spec
+from keras_residual.training.fine_tune_guard import keep_start
 from keras_residual.training.finetune import build_pretrained
 from keras_residual.training.finetune import fit_in_phases
 from keras_residual.training.options import DistributionOptions
@@ -217,6 +218,8 @@ def _finish(plan, network, bundle, backup, policy, started):
         if plan.recipe.keep_best
         else None
     )
+    if plan.pretrained is not None and plan.recipe.keep_best:
+        kept_epoch = keep_start(network, backup.rows, kept_epoch, plan.artifact_dir)
     metrics = run_metrics(
         network,
         bundle,
