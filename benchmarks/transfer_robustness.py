@@ -290,27 +290,47 @@ def main(argv=None):
         )
         print(f"{key}: {figures}; bar {cell['bar']}")
     print(f"wall time {time.perf_counter() - started:.0f} s")
-    print(
-        "wrote",
-        write_result(
-            "transfer_robustness",
-            {
-                "epochs": args.epochs,
-                "seeds": args.seeds,
-                "test_per_class": args.test_per_class,
-                "source_accuracy": {n: s[1] for n, s in sources.items()},
-                "source_images": args.source_images,
-                "source_epochs": args.source_epochs,
-                "default_overrides": args.default_overrides,
-                "methods": args.methods,
-                "summary": summary,
-                "runs": rows,
-                "wall_seconds": time.perf_counter() - started,
-                "hardware": hardware(),
-            },
-            smoke=args.smoke,
-        ),
-    )
+    payload = {
+        "epochs": args.epochs,
+        "seeds": args.seeds,
+        "test_per_class": args.test_per_class,
+        "source_accuracy": {n: s[1] for n, s in sources.items()},
+        "source_images": args.source_images,
+        "source_epochs": args.source_epochs,
+        "default_overrides": args.default_overrides,
+        "methods": args.methods,
+        "summary": summary,
+        "runs": rows,
+        "wall_seconds": time.perf_counter() - started,
+        "hardware": hardware(),
+    }
+    print(markdown_table(payload))
+    print("wrote", write_result("transfer_robustness", payload, smoke=args.smoke))
+
+
+def markdown_table(result):
+    """The docs' table: one row per cell, median (worst seed) per method,
+    in percent, and whether the default meets the bar."""
+    methods = result["methods"]
+    lines = [
+        "| cell | " + " | ".join(methods) + " | bar |",
+        "|---" * (len(methods) + 2) + "|",
+    ]
+    for key, cell in result["summary"].items():
+        figures = [
+            f"{100 * cell['methods'][m]['median']:.1f} "
+            f"({100 * cell['methods'][m]['worst']:.1f})"
+            for m in methods
+        ]
+        bar = cell["bar"]
+        verdict = (
+            "—"
+            if bar is None
+            else ("met" if bar["median_ok"] and bar["worst_ok"] else "**missed**")
+            + f" ({100 * bar['median_gap']:+.1f} / {100 * bar['worst_gap']:+.1f})"
+        )
+        lines.append(f"| {key} | " + " | ".join(figures) + f" | {verdict} |")
+    return "\n".join(lines)
 
 
 def table_rows(result):

@@ -24,6 +24,7 @@ from keras_residual.training.fine_tune_guard import read_rollback
 from keras_residual.training.fine_tune_guard import write_rollback
 from tests.conftest import digits_resnet
 from tests.conftest import random_images
+from tests.conftest import small_digits
 
 
 def test_reestimated_statistics_are_the_average_of_training_mode_batch_statistics():
@@ -115,6 +116,21 @@ def test_divergence_guard_rolls_back_to_the_lowest_validation_loss():
     guard.on_train_begin()
     guard.on_epoch_end(0, {"val_loss": float("nan")})
     assert guard.diverged_at == 1
+    # So is a non-finite training loss, within an epoch: the weights come
+    # back before the checkpoint callbacks see them.
+    guard = DivergenceGuard(StartScore(0.8, 0.5, 20))
+    guard.set_model(model)
+    guard.set_params({"epochs": 5})
+    guard.on_train_begin()
+    held = [np.array(w) for w in model.get_weights()]
+    guard.on_epoch_begin(1)
+    guard.on_train_batch_end(0, {"loss": 0.7})
+    assert guard.diverged_at is None
+    model.set_weights([w * np.nan for w in held])
+    guard.on_train_batch_end(1, {"loss": float("inf")})
+    assert guard.diverged_at == 2
+    for kept, now in zip(held, model.get_weights()):
+        np.testing.assert_array_equal(kept, now)
 
 
 def test_rollback_record_round_trip_and_refusal(tmp_path):
@@ -182,3 +198,28 @@ def test_small_shifted_data_ends_at_or_above_its_probe(tmp_path):
         kept = float(np.mean(predicted == labels))
         assert kept >= probe["validation_accuracy"] - 1 / len(labels) - 1e-6, seed
         assert result.metrics["test_accuracy"] > 0.5, seed  # chance is 1/3
+
+
+def test_a_fine_tune_that_diverges_ends_no_worse_than_the_pretrained_model(
+    tmp_path, capsys
+):
+    """Same classes as the weights (the digits, `weights="digits"`), a rate
+    far too high: the guard rolls back, and the run ends with the start
+    model, which scores on validation what the pretrained model does."""
+    data = small_digits(train=128, test=64, validation=64)
+    pretrained = kr.ResNet20(weights="digits")
+    images, labels = data["validation"]
+    scaled = preprocess(images.astype("float32"), "tf")
+    before = np.mean(np.argmax(pretrained.predict(scaled, verbose=0), -1) == labels)
+    result = kr.train(
+        "ResNet20", data, str(tmp_path / "run"), weights="digits", epochs=3,
+        recipe_overrides={"learning_rate": 20.0, "warmup_steps": 0,
+                          "warmup_epochs": 0.0},
+        verbose=0, export=False,
+    )  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "rolled back" in printed
+    assert (tmp_path / "run" / "checkpoints" / "rollback.json").is_file()
+    after = np.mean(np.argmax(result.model.predict(scaled, verbose=0), -1) == labels)
+    assert after >= before - 1 / len(labels) - 1e-6
+    assert result.metrics["kept_epoch"] == 0 and "keeping the start model" in printed

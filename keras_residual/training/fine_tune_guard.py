@@ -179,8 +179,9 @@ def keep_start(model, rows, kept_epoch, run_dir):
 
 class DivergenceGuard(keras.callbacks.Callback):
     """Stops phase 2 when its validation loss exceeds `DIVERGENCE_FACTOR`
-    times the start's, after restoring the weights of the lowest
-    validation loss so far (the start's included). Place it before the
+    times the start's, or a training loss is not finite, after restoring
+    the weights of the lowest validation loss so far (the start's
+    included). Place it before the
     checkpoint callbacks, so that they save the restored weights.
 
     Args:
@@ -196,10 +197,19 @@ class DivergenceGuard(keras.callbacks.Callback):
         self.best_loss = start.loss
         self.best_epoch = 0
         self._best_weights = None
+        self._epoch = 0
         self.diverged_at = None
 
     def on_train_begin(self, logs=None):
         self._best_weights = [np.array(w) for w in self.model.get_weights()]
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if self.diverged_at is None and loss is not None and not np.isfinite(loss):
+            self._roll_back(self._epoch, float(loss), "training loss")
 
     def on_epoch_end(self, epoch, logs=None):
         loss = (logs or {}).get("val_loss")
@@ -211,13 +221,16 @@ class DivergenceGuard(keras.callbacks.Callback):
             return
         if np.isfinite(loss) and loss <= DIVERGENCE_FACTOR * self.start.loss:
             return
+        self._roll_back(epoch, loss, "validation loss")
+
+    def _roll_back(self, epoch, loss, what):
         self.diverged_at = epoch + 1
         self.model.set_weights(self._best_weights)
         self.model.stop_training = True
         where = "the start" if self.best_epoch == 0 else f"epoch {self.best_epoch}"
         going_on = epoch + 1 < self.params.get("epochs", epoch + 1)
         print(
-            f"Validation loss rose to {loss:.4g} at epoch {epoch + 1}, over "
+            f"The {what} rose to {loss:.4g} at epoch {epoch + 1}, over "
             f"{DIVERGENCE_FACTOR:g}x the start's {self.start.loss:.4g}: rolled "
             f"back to {where}'s weights"
             + (
@@ -234,7 +247,7 @@ def write_rollback(run_dir, epoch):
 
     Args:
         run_dir: str. The run directory.
-        epoch: int. The 1-based epoch phase 2 rolled back at.
+        epoch: int. The completed epochs phase 2 goes on from.
     """
     write_json(
         os.path.join(run_dir, "checkpoints", ROLLBACK_FILE),
@@ -253,6 +266,6 @@ def read_rollback(run_dir):
         return None
     record = read_json_file(path, "the rollback record", _RECORD_BYTES)
     epoch = record.get("epoch") if isinstance(record, dict) else None
-    if type(epoch) is not int or epoch < 1:
+    if type(epoch) is not int or epoch < 0:
         raise ValueError(f"{path!r} holds no rollback epoch; start the run again.")
     return epoch

@@ -26,6 +26,7 @@ from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.training.callbacks import Throughput
 from keras_residual.training.fine_tune_guard import ROLLBACK_RATE_FACTOR
 from keras_residual.training.fine_tune_guard import DivergenceGuard
+from keras_residual.training.fine_tune_guard import fine_tune_beats_start
 from keras_residual.training.fine_tune_guard import read_rollback
 from keras_residual.training.fine_tune_guard import read_start
 from keras_residual.training.fine_tune_guard import save_start
@@ -308,9 +309,15 @@ def fit_in_phases(
                 **fit,
             )
         detach_average(network)
-        if diverging is None or diverging.diverged_at in (None, epochs):
+        if diverging is None or diverging.diverged_at is None:
             return backup, guard
         rollback = diverging.diverged_at
+        if guard.stopped_at is not None:  # a non-finite loss: the guard
+            guard.stopped_at = None  # restored the weights; that epoch was
+            state = backup.read_state()  # not saved: go on after the last
+            rollback = state["epoch"] if state else first_epoch
+        if diverging.diverged_at == epochs:
+            return backup, guard
         write_rollback(run_dir, rollback)
         backup.announce = False
 
@@ -330,10 +337,11 @@ def effective_batch(batch_size, data):
 
 
 def prepare_phase_two(network, data, recipe, steps, backup, run_dir):
-    """Before phase 2 begins (not on a resumed phase 2): re-estimates the
-    BatchNorm statistics on the training data (`reestimate_bn`), fits the
-    linear probe and chooses the backbone rate (`linear_probe`), and scores
-    and saves the start model (`checkpoints/start.keras`), the candidate a
+    """Before phase 2 begins (not on a resumed phase 2): scores the model
+    as given, re-estimates the BatchNorm statistics on the training data
+    (`reestimate_bn`), fits the linear probe and chooses the backbone rate
+    (`linear_probe`), scores the result, and saves the better of the two
+    as the start model (`checkpoints/start.keras`), the candidate a
     fine-tune must beat. On a resumed phase 2, reads what was chosen.
 
     Args:
@@ -346,9 +354,16 @@ def prepare_phase_two(network, data, recipe, steps, backup, run_dir):
 
     Returns:
         `(recipe, start)`: the recipe with the chosen backbone rate, and
-        the start's `StartScore` (None without validation).
+        the `StartScore` of the model phase 2 trains from (None without
+        validation), which the divergence guard measures against.
     """
     begun = backup.read_state() is not None
+    # The model as given is a candidate too (it matters when the
+    # pretrained classifier is kept: the same classes).
+    given = None
+    if not begun:
+        given = score_start(network, data.validation, data.sizes.get("validation"))
+        given_weights = network.get_weights() if given else None
     if not begun and recipe.reestimate_bn and not recipe.freeze_bn:
         batches = reestimate_batch_norm(network, data.train, steps)
         print(
@@ -360,6 +375,15 @@ def prepare_phase_two(network, data, recipe, steps, backup, run_dir):
     if begun:
         return recipe, read_start(run_dir)
     start = score_start(network, data.validation, data.sizes.get("validation"))
-    if start is not None:
+    if start is None:
+        return recipe, None
+    if given is not None and not fine_tune_beats_start(
+        {"val_accuracy": start.accuracy, "val_loss": start.loss}, given
+    ):
+        adapted = network.get_weights()
+        network.set_weights(given_weights)
+        save_start(network, run_dir, given)
+        network.set_weights(adapted)
+    else:
         save_start(network, run_dir, start)
     return recipe, start
