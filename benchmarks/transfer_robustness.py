@@ -35,6 +35,7 @@ worst seed - 2 points.
 """
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -137,11 +138,15 @@ def cells(args):
     return chosen
 
 
-def run_cell(kr, cell, target, weights, args, scratch_dir):
-    """Trains every method with every seed in one cell; returns the rows."""
+def run_cell(kr, cell, target, weights, args, scratch_dir, done=()):
+    """Trains every method with every seed in one cell, yielding each
+    seed's row (seeds already in `done`, rows of an earlier interrupted
+    run, are skipped)."""
     source, name, k = cell
-    rows = []
     for seed in range(args.seeds):
+        if any((r["source"], r["target"], r["k"], r["seed"]) == (*cell, seed)
+               for r in done):  # fmt: skip
+            continue
         data = few_shot(target, k, seed)
         row = {"source": source, "target": name, "k": k, "seed": seed}
         for method in args.methods:
@@ -165,13 +170,12 @@ def run_cell(kr, cell, target, weights, args, scratch_dir):
             )
             row[method] = result.metrics["test_accuracy"]
             row[f"{method}_seconds"] = time.perf_counter() - started
-        rows.append(row)
         print(
             f"{source} {name} k={k} seed {seed}: "
             + ", ".join(f"{m} {row[m]:.4f}" for m in args.methods),
             flush=True,
         )
-    return rows
+        yield row
 
 
 def summarize(rows, methods):
@@ -227,7 +231,9 @@ def parse(argv):
     parser.add_argument("--data-dir", help="TFDS data directory.")
     parser.add_argument(
         "--source-dir",
-        help="Keep the source runs here and reuse them (default: temporary).",
+        help="Keep the source runs and the finished rows (rows.json) here; "
+        "a rerun reuses both, so an interrupted run goes on (default: "
+        "a temporary folder).",
     )
     parser.add_argument(
         "--default-overrides",
@@ -259,6 +265,7 @@ def main(argv=None):
     args = parse(argv)
     import keras_residual as kr
     from keras_residual.data import load_digits_arrays
+    from keras_residual.utils.atomic import write_json
 
     started = time.perf_counter()
     fashion = fashion_mnist_splits(None, 0, args.data_dir, smoke=args.smoke)
@@ -277,11 +284,19 @@ def main(argv=None):
                 sources[name] = train_source(
                     kr, fashion, name, images, epochs, source_dir, args.precision
                 )
+        partial = os.path.join(source_dir, "rows.json")
+        if args.source_dir and os.path.isfile(partial):  # an interrupted run
+            rows = json.load(open(partial))
+            print(f"continuing after {len(rows)} finished rows", flush=True)
         for cell in plan:
             target = test_subset(
                 make_target(cell[1], fashion, digits), args.test_per_class
             )
-            rows += run_cell(kr, cell, target, sources[cell[0]][0], args, scratch_dir)
+            for row in run_cell(
+                kr, cell, target, sources[cell[0]][0], args, scratch_dir, rows
+            ):
+                rows.append(row)
+                write_json(partial, rows)
     summary = summarize(rows, args.methods)
     for key, cell in summary.items():
         figures = ", ".join(
