@@ -256,7 +256,7 @@ def parse(argv):
     if args.smoke:  # the committed slice: a few images per class
         args.shots, args.seeds, args.epochs = [3], 1, 2
         args.targets, args.weak_targets = ["shifted"], []
-        args.methods = ["probe", "default"]
+        args.methods = ["scratch", "probe", "one_rate", "default"]
         args.source_images, args.source_epochs, args.test_per_class = 200, 1, 10
     return args
 

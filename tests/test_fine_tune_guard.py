@@ -109,6 +109,9 @@ def test_divergence_guard_rolls_back_to_the_lowest_validation_loss():
     assert guard.diverged_at == 3 and model.stop_training
     for kept, now in zip(better, model.get_weights()):
         np.testing.assert_array_equal(kept, now)
+    # Near a zero start loss, the limit is the start's plus a margin, not
+    # three times a tiny number.
+    assert DivergenceGuard(StartScore(0.99, 0.1, 20)).threshold == pytest.approx(1.1)
     # A non-finite validation loss is a divergence too.
     guard = DivergenceGuard(StartScore(0.8, 0.5, 20))
     guard.set_model(model)

@@ -6,7 +6,8 @@
   saved as `checkpoints/start.keras`; a fine-tune that does not beat it
   there ends with it (`keep_start`).
 - **A divergence guard.** When phase 2's validation loss rises far above
-  the start's (`DIVERGENCE_FACTOR` times), the weights roll back to the
+  the start's (`DIVERGENCE_FACTOR` times, and `DIVERGENCE_MARGIN` above
+  it at least), or a training loss is not finite, the weights roll back to the
   best epoch so far (the start included) and phase 2 goes on at a tenth of
   the rate (`ROLLBACK_RATE_FACTOR`), once; `checkpoints/rollback.json`
   keeps the decision, so a resumed run trains at the same rate.
@@ -22,8 +23,11 @@ from keras_residual.utils.atomic import save_keras
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.strict_parsing import read_json_file
 
-# A validation loss this many times the start's is a divergence.
+# A validation loss this many times the start's, and at least
+# DIVERGENCE_MARGIN above it, is a divergence (the margin keeps a start
+# loss near 0 from making noise a divergence).
 DIVERGENCE_FACTOR = 3.0
+DIVERGENCE_MARGIN = 1.0
 # The rate of phase 2 after a rollback, as a fraction of its own.
 ROLLBACK_RATE_FACTOR = 0.1
 START_FILE = "start.keras"
@@ -179,7 +183,8 @@ def keep_start(model, rows, kept_epoch, run_dir):
 
 class DivergenceGuard(keras.callbacks.Callback):
     """Stops phase 2 when its validation loss exceeds `DIVERGENCE_FACTOR`
-    times the start's, or a training loss is not finite, after restoring
+    times the start's (and by `DIVERGENCE_MARGIN` at least), or a training
+    loss is not finite, after restoring
     the weights of the lowest validation loss so far (the start's
     included). Place it before the
     checkpoint callbacks, so that they save the restored weights.
@@ -200,6 +205,13 @@ class DivergenceGuard(keras.callbacks.Callback):
         self._epoch = 0
         self.diverged_at = None
 
+    @property
+    def threshold(self):
+        """The validation loss above which phase 2 has diverged."""
+        return max(
+            DIVERGENCE_FACTOR * self.start.loss, self.start.loss + DIVERGENCE_MARGIN
+        )
+
     def on_train_begin(self, logs=None):
         self._best_weights = [np.array(w) for w in self.model.get_weights()]
 
@@ -219,7 +231,7 @@ class DivergenceGuard(keras.callbacks.Callback):
             self.best_loss, self.best_epoch = float(loss), epoch + 1
             self._best_weights = [np.array(w) for w in self.model.get_weights()]
             return
-        if np.isfinite(loss) and loss <= DIVERGENCE_FACTOR * self.start.loss:
+        if np.isfinite(loss) and loss <= self.threshold:
             return
         self._roll_back(epoch, loss, "validation loss")
 
@@ -230,9 +242,9 @@ class DivergenceGuard(keras.callbacks.Callback):
         where = "the start" if self.best_epoch == 0 else f"epoch {self.best_epoch}"
         going_on = epoch + 1 < self.params.get("epochs", epoch + 1)
         print(
-            f"The {what} rose to {loss:.4g} at epoch {epoch + 1}, over "
-            f"{DIVERGENCE_FACTOR:g}x the start's {self.start.loss:.4g}: rolled "
-            f"back to {where}'s weights"
+            f"The {what} rose to {loss:.4g} at epoch {epoch + 1} (the start's "
+            f"validation loss: {self.start.loss:.4g}; the limit: "
+            f"{self.threshold:.4g}): rolled back to {where}'s weights"
             + (
                 f"; phase 2 goes on at {ROLLBACK_RATE_FACTOR:g}x its rate."
                 if going_on
