@@ -27,6 +27,7 @@ from tests.conftest import random_images
 from tests.conftest import small_digits
 
 
+@pytest.mark.jax
 def test_reestimated_statistics_are_the_average_of_training_mode_batch_statistics():
     model = digits_resnet()
     images = random_images(24, 32, channels=1, seed=3) * 50.0 + 20.0
@@ -91,6 +92,7 @@ def test_the_fine_tune_must_beat_its_start_on_the_same_images():
     assert fine_tune_beats_start({"loss": 1.0}, start)  # no validation
 
 
+@pytest.mark.jax
 def test_divergence_guard_rolls_back_to_the_lowest_validation_loss():
     model = digits_resnet()
     start_weights = [np.array(w) for w in model.get_weights()]
@@ -203,6 +205,7 @@ def test_small_shifted_data_ends_at_or_above_its_probe(tmp_path):
         assert result.metrics["test_accuracy"] > 0.5, seed  # chance is 1/3
 
 
+@pytest.mark.jax
 def test_a_fine_tune_that_diverges_ends_no_worse_than_the_pretrained_model(
     tmp_path, capsys
 ):
