@@ -229,3 +229,22 @@ def test_a_fine_tune_that_diverges_ends_no_worse_than_the_pretrained_model(
     after = np.mean(np.argmax(result.model.predict(scaled, verbose=0), -1) == labels)
     assert after >= before - 1 / len(labels) - 1e-6
     assert result.metrics["kept_epoch"] == 0 and "keeping the start model" in printed
+
+
+def test_the_start_is_scored_with_the_loss_fit_reports():
+    """The start's loss is compared with `val_loss`, so it must be the same
+    loss: the recipe's, label smoothing included."""
+    from keras_residual.training.fine_tune_guard import score_start
+
+    model = kr.ResNet20(weights="digits")  # confident: smoothing matters
+    data = small_digits(train=0, test=40)
+    images, labels = data["test"]
+    scaled = preprocess(images.astype("float32"), "tf")
+    dataset = tf.data.Dataset.from_tensor_slices((scaled, labels)).batch(16)
+    recipe = kr.get_recipe("finetune")
+    model.compile(**recipe.compile_kwargs(model, steps_per_epoch=3))
+    loss, accuracy = model.evaluate(dataset, verbose=0)[:2]
+    score = score_start(model, dataset, 40, recipe.label_smoothing)
+    assert score.loss == pytest.approx(loss, rel=1e-4)
+    assert score.accuracy == pytest.approx(accuracy)
+    assert score_start(model, dataset, 40).loss < 0.5 * loss

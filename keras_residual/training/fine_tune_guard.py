@@ -50,21 +50,27 @@ class StartScore:
     images: int = None
 
 
-def score_start(network, validation, images=None):
-    """Scores `network` (compiled or not) on the validation batches with
-    its classifier's own loss, and returns a `StartScore`; None without
-    validation.
+def score_start(network, validation, images=None, label_smoothing=0.0):
+    """Scores `network` on the validation batches with the loss `fit`
+    reports as `val_loss` (the run's, label smoothing included), and
+    returns a `StartScore`; None without validation.
 
     Args:
         network: `keras.Model`. The model phase 2 starts from.
         validation: `tf.data.Dataset` or None. Validation batches.
         images: int or None. Validation images. Defaults to `None`.
+        label_smoothing: float. The run's. Defaults to `0.0`.
     """
     if validation is None:
         return None
     from keras_residual.core.heads import head_outputs_logits
+    from keras_residual.training.losses import ClassificationCrossentropy
 
-    from_logits = head_outputs_logits(network)
+    crossentropy = ClassificationCrossentropy(
+        from_logits=head_outputs_logits(network),
+        label_smoothing=label_smoothing,
+        reduction=None,
+    )
     hits = total = loss_sum = 0.0
     for batch in validation.as_numpy_iterator():
         inputs, labels = batch[0], batch[1]
@@ -72,10 +78,8 @@ def score_start(network, validation, images=None):
         outputs = network(inputs, training=False)
         truth = labels if labels.ndim == 1 else np.argmax(labels, -1)
         losses = keras.ops.convert_to_numpy(
-            keras.losses.sparse_categorical_crossentropy(
-                truth, keras.ops.cast(outputs, "float32"), from_logits=from_logits
-            )
-        )
+            crossentropy(labels, keras.ops.cast(outputs, "float32"))
+        ).reshape(-1)
         predicted = np.argmax(keras.ops.convert_to_numpy(outputs), -1)
         hits += float(np.sum((predicted == truth.reshape(-1)) * weights))
         loss_sum += float(np.sum(losses * weights))

@@ -362,7 +362,12 @@ def prepare_phase_two(network, data, recipe, steps, backup, run_dir):
     # pretrained classifier is kept: the same classes).
     given = None
     if not begun:
-        given = score_start(network, data.validation, data.sizes.get("validation"))
+        given = score_start(
+            network,
+            data.validation,
+            data.sizes.get("validation"),
+            recipe.label_smoothing,
+        )
         given_weights = network.get_weights() if given else None
     if not begun and recipe.reestimate_bn and not recipe.freeze_bn:
         batches = reestimate_batch_norm(network, data.train, steps)
@@ -374,7 +379,9 @@ def prepare_phase_two(network, data, recipe, steps, backup, run_dir):
         recipe = probe_and_choose_rate(network, data, recipe, steps, backup, run_dir)
     if begun:
         return recipe, read_start(run_dir)
-    start = score_start(network, data.validation, data.sizes.get("validation"))
+    start = score_start(
+        network, data.validation, data.sizes.get("validation"), recipe.label_smoothing
+    )
     if start is None:
         return recipe, None
     if given is not None and not fine_tune_beats_start(
