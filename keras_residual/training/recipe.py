@@ -95,7 +95,9 @@ class Recipe:
         reestimate_bn: bool. Before the linear probe, replace the
             BatchNorm statistics by those of the training data (one pass in
             training mode), so that fine-tuning's first steps see the
-            features the probe was fitted to; see
+            features the probe was fitted to, and in phase 2 keep each
+            BatchNorm momentum at most `1 - 1/steps_per_epoch`, so that
+            the statistics follow the weights; see
             `training.batch_norm_statistics`. Only when phase 2 trains
             BatchNorm. Defaults to `False`.
         linear_probe: bool. Before phase 2, fit the new classifier to
