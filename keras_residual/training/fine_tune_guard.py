@@ -19,6 +19,7 @@ import os
 import keras
 import numpy as np
 
+from keras_residual.training.runs import load_saved_weights
 from keras_residual.utils.atomic import save_keras
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.strict_parsing import read_json_file
@@ -167,12 +168,7 @@ def keep_start(model, rows, kept_epoch, run_dir):
     row = next((r for r in rows if r.get("epoch") == kept_epoch), None)
     if start is None or row is None or fine_tune_beats_start(row, start):
         return kept_epoch
-    path = os.path.join(run_dir, "checkpoints", START_FILE)
-    saved = keras.saving.load_model(path, safe_mode=True, compile=False)
-    values = {layer.name: layer.get_weights() for layer in saved.layers}
-    for layer in model.layers:
-        if layer.weights:
-            layer.set_weights(values[layer.name])
+    load_saved_weights(model, os.path.join(run_dir, "checkpoints", START_FILE))
     print(
         f"Fine-tuning did not beat its start on validation (epoch {kept_epoch}: "
         f"{row.get('val_accuracy', float('nan')):.4f} accuracy, loss "

@@ -158,11 +158,7 @@ def keep_best_epoch(
             flush=True,
         )
         return last["epoch"]
-    saved = keras.saving.load_model(best_path, safe_mode=True, compile=False)
-    values = {layer.name: layer.get_weights() for layer in saved.layers}
-    for layer in model.layers:
-        if layer.weights:
-            layer.set_weights(values[layer.name])
+    load_saved_weights(model, best_path)
     print(
         f"Validation accuracy fell from {best[monitor]:.4f} (epoch "
         f"{best['epoch']}) to {last[monitor]:.4f} (epoch {last['epoch']}): "
@@ -171,6 +167,21 @@ def keep_best_epoch(
         flush=True,
     )
     return best["epoch"]
+
+
+def load_saved_weights(model, path):
+    """Loads the weights of a `.keras` file this run saved (the best epoch,
+    or the start) into `model`, layer by layer.
+
+    Args:
+        model: `keras.Model`. The run's model.
+        path: str. A `.keras` file of the same architecture.
+    """
+    saved = keras.saving.load_model(path, safe_mode=True, compile=False)
+    values = {layer.name: layer.get_weights() for layer in saved.layers}
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights(values[layer.name])
 
 
 def validation_margin(accuracy, size):
