@@ -167,13 +167,21 @@ def run_task(task, target, weights, shots, methods, seeds, args, scratch_dir):
     return rows
 
 
-def summarize(rows, methods):
-    summary = {}
+def group_runs(rows, cell_name, methods):
+    """`{cell: {method: [test accuracy per seed]}}` of result rows, the cell
+    named by `cell_name(row)`; methods a row lacks are left out."""
+    grouped = {}
     for row in rows:
-        key = f"{row['task']} k={row['k']}"
         for method in methods:
             if method in row:
-                summary.setdefault(key, {}).setdefault(method, []).append(row[method])
+                grouped.setdefault(cell_name(row), {}).setdefault(method, []).append(
+                    row[method]
+                )
+    return grouped
+
+
+def summarize(rows, methods):
+    summary = group_runs(rows, lambda row: f"{row['task']} k={row['k']}", methods)
     return {
         key: {
             method: {"median": statistics.median(values), "seeds": len(values)}

@@ -48,6 +48,7 @@ from benchmarks.common import hardware
 from benchmarks.common import write_result
 from benchmarks.transfer import class_range
 from benchmarks.transfer import few_shot
+from benchmarks.transfer import group_runs
 from benchmarks.transfer import method_options
 
 METHODS = ("scratch", "probe", "lp_ft", "one_rate", "default")
@@ -180,11 +181,9 @@ def run_cell(kr, cell, target, weights, args, scratch_dir, done=()):
 
 def summarize(rows, methods):
     """Per cell and method: median, worst seed, seeds; and the bar."""
-    grouped = {}
-    for row in rows:
-        key = f"{row['source']} {row['target']} k={row['k']}"
-        for method in methods:
-            grouped.setdefault(key, {}).setdefault(method, []).append(row[method])
+    grouped = group_runs(
+        rows, lambda row: f"{row['source']} {row['target']} k={row['k']}", methods
+    )
     summary = {}
     for key, figures in grouped.items():
         cell = {
