@@ -51,10 +51,8 @@ def reestimate_batch_norm(model, dataset, steps):
     layers = batch_norm_layers(model)
     if not layers:
         return 0
-    momenta = [layer.momentum for layer in layers]
-    trainable = [layer.trainable for layer in layers]
     seen = 0
-    try:
+    with _settings_restored(layers):
         for layer in layers:
             layer.trainable = True  # a frozen layer normalises with moving statistics
         for batch in dataset.take(steps).as_numpy_iterator():
@@ -64,10 +62,6 @@ def reestimate_batch_norm(model, dataset, steps):
                 layer.momentum = seen / (seen + 1.0)
             model(batch[0], training=True)
             seen += 1
-    finally:
-        for layer, momentum, was_trainable in zip(layers, momenta, trainable):
-            layer.momentum = momentum
-            layer.trainable = was_trainable
     return seen
 
 
@@ -89,12 +83,21 @@ def epoch_length_momentum(model, steps_per_epoch):
         yield
         return
     layers = batch_norm_layers(model)
-    momenta = [layer.momentum for layer in layers]
     ceiling = 1.0 - 1.0 / max(int(steps_per_epoch), 1)
-    for layer in layers:
-        layer.momentum = min(layer.momentum, ceiling)
+    with _settings_restored(layers):
+        for layer in layers:
+            layer.momentum = min(layer.momentum, ceiling)
+        yield
+
+
+@contextlib.contextmanager
+def _settings_restored(layers):
+    """Gives each BatchNorm layer of `layers` back its momentum and
+    trainable flag when the block ends, however it ends."""
+    saved = [(layer.momentum, layer.trainable) for layer in layers]
     try:
         yield
     finally:
-        for layer, momentum in zip(layers, momenta):
+        for layer, (momentum, trainable) in zip(layers, saved):
             layer.momentum = momentum
+            layer.trainable = trainable
