@@ -66,6 +66,7 @@ SUITE = (
     Benchmark("cpu_training", "benchmarks.cpu_training", ("cpu_training",)),
     Benchmark("fit_path", "benchmarks.fit_path", ("fit_path",)),
     Benchmark("first_fit", "benchmarks.first_fit", ("first_fit",)),
+    Benchmark("determinism", "benchmarks.determinism", ("determinism",)),
     Benchmark(
         "families_training", "benchmarks.families_training", ("families_training",)
     ),

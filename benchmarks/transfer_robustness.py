@@ -165,6 +165,7 @@ def run_cell(kr, cell, target, weights, args, scratch_dir, done=()):
                 seed=seed,
                 augment="crop" if name == "cross" else "auto",
                 precision=args.precision,
+                deterministic=args.deterministic,
                 export=False,
                 verbose=0,
                 **options,
@@ -237,6 +238,13 @@ def parse(argv):
     parser.add_argument(
         "--default-overrides",
         help="JSON recipe fields for the default method (to try a change).",
+    )
+    parser.add_argument(
+        "--deterministic",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="train(deterministic=True): a rerun gives the same table, and "
+        "two settings of the default compare seed by seed.",
     )
     parser.add_argument("--quick", action="store_true", help="k = 10, 1 seed.")
     parser.add_argument("--smoke", action="store_true")
@@ -312,6 +320,7 @@ def main(argv=None):
         "source_images": args.source_images,
         "source_epochs": args.source_epochs,
         "default_overrides": args.default_overrides,
+        "deterministic": args.deterministic,
         "methods": args.methods,
         "summary": summary,
         "runs": rows,

@@ -401,9 +401,9 @@ def test_resume_removes_the_staging_a_killed_export_left(tmp_path):
     )
     out = tmp_path / "run"
     kr.train("ResNet20", small_digits(), str(out), **common)
-    stale = out / ".saved_model.abc123.tmp"
+    stale = out / ".saved_model.kr-abc12345.tmp"  # atomic_directory's form
     (stale / "variables").mkdir(parents=True)
-    (out / ".model.keras.x1.tmp.keras").write_bytes(b"half")
+    (out / ".model.keras.kr-x1y2z3w4.tmp.keras").write_bytes(b"half")
     kr.train("ResNet20", small_digits(), str(out), resume=True, **common)
     assert [name for name in os.listdir(out) if ".tmp" in name] == []
 
@@ -687,9 +687,9 @@ def test_file_export_card_names_its_artifact_and_a_mismatch_is_refused(tmp_path)
     from keras_residual.utils.download import file_digest
 
     path = str(tmp_path / "model.keras")
-    stale = tmp_path / ".model.keras.k1lled.tmp.keras"
+    stale = tmp_path / ".model.keras.kr-k1lled00.tmp.keras"
     stale.write_bytes(b"half an export")
-    neighbour = tmp_path / ".other.keras.x.tmp.keras"
+    neighbour = tmp_path / ".other.keras.kr-x0000000.tmp.keras"
     neighbour.write_bytes(b"another writer's staging")
     kr.export(small_classifier(), path, "keras", preprocessing="tf")
     card = json.load(open(card_path(path)))

@@ -216,24 +216,45 @@ def _state(out):
         return None
 
 
+def _checkpoint_arrays(out, epoch):
+    """Every array (model and optimizer) of a run's epoch checkpoint."""
+    arrays = {}
+    path = os.path.join(out, "checkpoints", f"epoch-{epoch:04d}.weights.h5")
+    with h5py.File(path) as handle:
+        handle.visititems(
+            lambda name, item: (
+                arrays.__setitem__(name, item[()])
+                if isinstance(item, h5py.Dataset)
+                else None
+            )
+        )
+    return arrays
+
+
 @pytest.mark.xdist_group("subprocess")
-def test_sigkill_mid_epoch_then_resume_finishes_the_same_epochs(tmp_path):
-    out = str(tmp_path / "killed")
-    command = _cli(
-        "--model",
-        "ResNet20",
-        "--epochs",
-        "3",
-        "--out",
-        out,
-        "--precision",
-        "float32",
-        "--verbose",
-        "2",
-        "--no-export",
+def test_sigkill_mid_epoch_then_resume_ends_bitwise_as_an_uninterrupted_run(
+    tmp_path,
+):
+    def command(out):
+        return _cli(
+            *("--model", "ResNet20", "--epochs", "3", "--out", out),
+            *("--precision", "float32", "--verbose", "2", "--no-export"),
+            "--deterministic",
+        )
+
+    reference = str(tmp_path / "uninterrupted")
+    done = subprocess.run(
+        command(reference),
+        env=subprocess_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    out = str(tmp_path / "killed")
     process = subprocess.Popen(
-        command,
+        command(out),
         env=subprocess_env(),
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -253,7 +274,7 @@ def test_sigkill_mid_epoch_then_resume_finishes_the_same_epochs(tmp_path):
     assert 1 <= killed_at < 3
 
     resumed = subprocess.run(
-        command + ["--resume"],
+        command(out) + ["--resume"],
         env=subprocess_env(),
         cwd=ROOT,
         capture_output=True,
@@ -269,6 +290,17 @@ def test_sigkill_mid_epoch_then_resume_finishes_the_same_epochs(tmp_path):
     assert [
         name for name in os.listdir(os.path.join(out, "checkpoints")) if ".tmp" in name
     ] == []
+    # Exact resume: the same weights and optimizer state, bit for bit, and
+    # the same losses epoch by epoch.
+    expected, got = _checkpoint_arrays(reference, 3), _checkpoint_arrays(out, 3)
+    assert sorted(got) == sorted(expected) and len(got) > 50
+    unequal = [
+        name for name in expected if not np.array_equal(got[name], expected[name])
+    ]
+    assert unequal == []
+    assert [row["loss"] for row in _history(out)] == [
+        row["loss"] for row in _history(reference)
+    ]
 
 
 SAVE_LOOP = """

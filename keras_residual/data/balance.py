@@ -117,7 +117,7 @@ def balanced_sample(dataset, counts, size, seed):
         dataset: `tf.data.Dataset`. Unbatched `(image, label)`.
         counts: sequence of int. Examples per class.
         size: int. Examples per pass (an epoch's worth).
-        seed: int. Shuffle and draw seed.
+        seed: int or int64 scalar tensor. Shuffle and draw seed.
     """
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 

@@ -9,6 +9,7 @@ from keras_residual.data.augmentation import get_augmentation
 from keras_residual.data.balance import check_sampler
 from keras_residual.data.balance import count_classes
 from keras_residual.data.pipeline import Pipeline
+from keras_residual.data.pipeline import new_epoch_clock
 from keras_residual.data.sources import SourceOptions
 from keras_residual.data.sources import load_source
 from keras_residual.utils.deprecation import renamed_argument
@@ -55,6 +56,9 @@ class DataBundle:
         uncounted_train: `tf.data.Dataset` or None. The unbatched training
             split that `require_class_counts` counts when `class_counts` is
             None. Defaults to `None`.
+        epoch_clock: `tf.Variable` or None. Under `epoch_seeded`, the epoch
+            whose order `train` draws next; `fit` sets it through an
+            `EpochClock` callback. Defaults to `None`.
     """
 
     train: object
@@ -73,6 +77,7 @@ class DataBundle:
     sampler: str = "shuffle"
     class_counts: tuple = None
     uncounted_train: object = dataclasses.field(default=None, repr=False)
+    epoch_clock: object = dataclasses.field(default=None, repr=False)
 
     def require_class_counts(self):
         """`class_counts`, reading the uncounted training split's labels
@@ -126,6 +131,7 @@ def load_data(
     num_classes=None,
     augmentation=None,
     sampler="shuffle",
+    epoch_seeded=False,
 ):
     """Builds train/validation/test `tf.data` pipelines.
 
@@ -194,6 +200,12 @@ def load_data(
         sampler: str. `"shuffle"`, or `"balanced"`: every class drawn
             equally often in training (minority classes repeat; an epoch
             keeps the split's size). Defaults to `"shuffle"`.
+        epoch_seeded: bool. Draw each training epoch's order from
+            `(seed, epoch)`, the epoch set by an `EpochClock` callback on
+            `fit` (see `DataBundle.epoch_clock`), not from how many epochs
+            the dataset has served: a resumed run then sees the batches an
+            uninterrupted one would. `train(deterministic=True)` sets it.
+            Defaults to `False`.
 
     Returns:
         A `DataBundle`.
@@ -263,6 +275,7 @@ def load_data(
         uniform=uniform_batches,
         preprocessing=preprocessing,
         augmentation=augmentation,
+        epoch_clock=new_epoch_clock() if epoch_seeded else None,
     )
     splits, sizes = raw.splits, raw.sizes
     counts = None  # labels known up front are counted now; a TFDS split's when needed
@@ -292,6 +305,7 @@ def load_data(
         sampler=sampler,
         class_counts=counts,
         uncounted_train=splits["train"] if counts is None else None,
+        epoch_clock=pipe.epoch_clock,
     )
 
 

@@ -11,6 +11,9 @@ from keras_residual.core.preprocessing import preprocess
 from keras_residual.data.augmentation import Augmentation
 from keras_residual.data.balance import balanced_sample
 
+# Seeds of successive epochs under an epoch clock: seed * stride + epoch.
+EPOCH_STRIDE = 1_000_003
+
 
 @dataclasses.dataclass
 class Pipeline:
@@ -34,6 +37,11 @@ class Pipeline:
             Defaults to `"tf"`.
         augmentation: `Augmentation`. Augmentation beyond crop and flip.
             Defaults to `Augmentation()` (none).
+        epoch_clock: `tf.Variable` or None. The epoch about to run (set by
+            `EpochClock`): when given, each epoch's training order is drawn
+            from `(seed, epoch)` rather than from how many epochs this
+            dataset has served, so a resumed run sees the batches an
+            uninterrupted one would. Defaults to `None`.
     """
 
     batch_size: int
@@ -48,6 +56,7 @@ class Pipeline:
     uniform: bool = False
     preprocessing: str = "tf"
     augmentation: Augmentation = Augmentation()
+    epoch_clock: object = None
 
     def __call__(self, dataset, training, size=None, class_counts=None):
         """Returns the batched pipeline over `dataset`, or None.
@@ -72,14 +81,8 @@ class Pipeline:
                 if isinstance(self.cache, str)
                 else dataset.cache()
             )
-        if training and class_counts is not None:
-            dataset = balanced_sample(
-                dataset, class_counts, sum(class_counts), self.seed
-            )
-        elif training:
-            dataset = dataset.shuffle(
-                4096, seed=self.seed, reshuffle_each_iteration=True
-            )
+        if training:
+            dataset = self._shuffled(dataset, class_counts)
         if training:
             per_image = self._image_augmenter()
             if per_image is not None:
@@ -104,6 +107,37 @@ class Pipeline:
         if mixer is not None:
             dataset = dataset.map(mixer, num_parallel_calls=tf.data.AUTOTUNE)
         return dataset.prefetch(tf.data.AUTOTUNE)
+
+    def _shuffled(self, dataset, class_counts):
+        """The training order: shuffled, or every class drawn equally often
+        (`class_counts`); epoch by epoch from `(seed, epoch)` under an
+        `epoch_clock`."""
+        import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+        def order(seed):
+            if class_counts is not None:
+                return balanced_sample(dataset, class_counts, sum(class_counts), seed)
+            return dataset.shuffle(4096, seed=seed, reshuffle_each_iteration=True)
+
+        if self.epoch_clock is None:
+            return order(self.seed)
+        size = sum(class_counts) if class_counts is not None else dataset.cardinality()
+        clock = self.epoch_clock
+
+        @tf.autograph.experimental.do_not_convert
+        def epoch_order(_):
+            # Runs as each epoch's iterator starts, after `EpochClock` set
+            # the clock. tf.data refuses a tensor seed beside a global seed
+            # of 0 (it tests the pair against (0, 0) in Python), so this
+            # function's own graph gets a fixed one; the eager seed is
+            # untouched.
+            tf.random.set_seed(EPOCH_STRIDE)
+            return order(self.seed * EPOCH_STRIDE + clock.read_value())
+
+        keyed = tf.data.Dataset.from_tensors(0).flat_map(epoch_order)
+        if class_counts is not None or int(size) >= 0:
+            keyed = keyed.apply(tf.data.experimental.assert_cardinality(size))
+        return keyed
 
     def _decode(self, image, label):
         import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
@@ -202,3 +236,10 @@ class Pipeline:
             return data["images"], data["labels"]
 
         return mix
+
+
+def new_epoch_clock():
+    """A fresh epoch counter for `Pipeline.epoch_clock`."""
+    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+    return tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch_clock")

@@ -1,16 +1,19 @@
 """Training callbacks whose files survive SIGKILL: an atomic
 `BackupAndRestore`, an atomic best-model checkpoint, a non-finite-loss guard
-that remembers where it stopped, and a throughput meter."""
+that remembers where it stopped, a throughput meter, and the epoch clock of
+an epoch-seeded pipeline."""
 
 import csv
 import io
-import json
 import math
 import os
 import time
 
 import keras
 
+from keras_residual.training.checkpoint_state import read_state_file
+from keras_residual.training.checkpoint_state import restore_seed_states
+from keras_residual.training.checkpoint_state import seed_states
 from keras_residual.training.optimizers import averaged_weights
 from keras_residual.utils.atomic import atomic_path
 from keras_residual.utils.atomic import remove_stale_staging
@@ -63,11 +66,16 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         return os.path.join(self.backup_dir, STATE_FILE)
 
     def read_state(self):
-        """The saved state dict, or None when there is none."""
-        if not os.path.exists(self.state_path):
+        """The saved state dict, or None when there is none.
+
+        Raises:
+            ValueError: a `state.json` that is not a regular file of at most
+                `MAX_STATE_BYTES`, not JSON, or not shaped as `_save` writes
+                it (`check_state`).
+        """
+        if not os.path.lexists(self.state_path):
             return None
-        with open(self.state_path) as handle:
-            return json.load(handle)
+        return read_state_file(self.state_path)
 
     def on_train_begin(self, logs=None):
         remove_stale_staging(self.backup_dir)
@@ -79,6 +87,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         if optimizer is not None and not optimizer.built:
             optimizer.build(self.model.trainable_variables)
         self.model.load_weights(os.path.join(self.backup_dir, state["weights"]))
+        restore_seed_states(self.model, state.get("seed_states"))
         self.rows = list(state["history"])
         # The resume hook of our parent, keras.callbacks.BackupAndRestore:
         # Keras' fit starts from `model._initial_epoch` when a callback sets
@@ -163,6 +172,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                 "weights": weights_name,
                 "sha256": file_digest(path, "sha256"),
                 "history": self.rows,
+                "seed_states": seed_states(self.model),
                 # Kept (with its file) for a fallback if this one is corrupt.
                 "previous": previous,
             },
@@ -175,6 +185,23 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                 and name.endswith(".weights.h5")
             ):
                 os.remove(os.path.join(self.backup_dir, name))
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Tells an epoch-seeded training pipeline (`load_data(...,
+    epoch_seeded=True)`) which epoch starts, so its order is drawn from
+    `(seed, epoch)`.
+
+    Args:
+        clock: `tf.Variable`. `DataBundle.epoch_clock`.
+    """
+
+    def __init__(self, clock):
+        super().__init__()
+        self.clock = clock
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.clock.assign(epoch)
 
 
 def history_csv(rows):

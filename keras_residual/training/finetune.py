@@ -20,6 +20,7 @@ from keras_residual.models.zoo import build
 from keras_residual.training.batch_norm_statistics import epoch_length_momentum
 from keras_residual.training.batch_norm_statistics import reestimate_batch_norm
 from keras_residual.training.callbacks import BestModelCheckpoint
+from keras_residual.training.callbacks import EpochClock
 from keras_residual.training.callbacks import LearningRateLog
 from keras_residual.training.callbacks import NonFiniteLossGuard
 from keras_residual.training.callbacks import ResumableBackup
@@ -227,6 +228,8 @@ def fit_in_phases(
         shuffle=False,
         class_weight=weights,
     )
+    if data.epoch_clock is not None:  # an epoch-seeded pipeline
+        callbacks = [EpochClock(data.epoch_clock), *callbacks]
     if ema is not None:  # validation sees the average
         print(
             f"Weight average (EMA, decay {ema}): validation, the best "

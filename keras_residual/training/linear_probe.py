@@ -7,7 +7,6 @@ not. The features are computed once, so the probe costs about one
 inference pass over the training data."""
 
 import dataclasses
-import json
 import os
 
 import keras
@@ -16,6 +15,7 @@ import numpy as np
 from keras_residual.core.heads import head_outputs_logits
 from keras_residual.training.losses import ClassificationCrossentropy
 from keras_residual.utils.atomic import write_json
+from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 
 # Optimizer steps of the probe: enough for a softmax regression to settle.
@@ -209,8 +209,7 @@ def read_probe_record(path):
         path: str. The file.
     """
     try:
-        with open(path) as handle:
-            record = json.load(handle)
+        record = read_json_file(path, "The linear probe's record", 1 << 20)
         ratio = float(record["backbone_lr_ratio"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(

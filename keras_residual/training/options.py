@@ -61,6 +61,14 @@ class RunOptions:
     seed: int = option(
         0, "Seeds initialisation, shuffling and augmentation.", setting=True
     )
+    deterministic: bool = option(
+        False,
+        "Bitwise-reproducible training: TensorFlow's deterministic ops and "
+        "each epoch's order drawn from (seed, epoch), so two runs with one "
+        "seed, or a killed and resumed run, end with equal weights "
+        "(see docs/training.md for its cost).",
+        setting=True,
+    )
     resume: bool = option(
         False,
         "Continue the run in `out` from its last completed epoch; without it, "

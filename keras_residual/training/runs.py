@@ -1,7 +1,6 @@
 """The run directory of `train()`: its identity (`run.json`, checked on
 resume), its metrics and artefacts, and reading its model back."""
 
-import json
 import math
 import os
 import time
@@ -16,6 +15,7 @@ from keras_residual.utils.atomic import is_staging_name
 from keras_residual.utils.atomic import remove_stale_staging
 from keras_residual.utils.atomic import save_keras
 from keras_residual.utils.atomic import write_json
+from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.weights.keras_source import load_trained_model  # noqa: F401
 
 # Settings that must not change when a run is resumed.
@@ -38,7 +38,11 @@ RUN_IDENTITY = (
     "sampler",
     "ema",
     "class_weight",
+    "deterministic",
 )
+
+# run.json, metrics.json: a few KB; the bound keeps a link to /dev/zero out.
+MAX_RUN_FILE_BYTES = 1 << 20
 
 
 # Fewer validation images than this: the log says how noisy the kept
@@ -54,6 +58,7 @@ OLDER_DEFAULTS = {
     "sampler": "shuffle",
     "ema": None,
     "class_weight": None,
+    "deterministic": False,
 }
 
 
@@ -82,9 +87,13 @@ def check_run_dir(run_dir, settings, resume):
                 "and saved_model/ there; pass an empty or new directory (or, "
                 "with --resume, the directory a run wrote)."
             )
-    if os.path.exists(path):
-        with open(path) as handle:
-            saved = json.load(handle)
+    if os.path.lexists(path):
+        saved = read_json_file(path, "The run's run.json", MAX_RUN_FILE_BYTES)
+        if not isinstance(saved, dict):
+            raise ValueError(
+                f"The run's run.json {path!r} holds a {type(saved).__name__}, "
+                "not the settings object a run writes; use another `out`."
+            )
         if not resume:
             raise ValueError(
                 f"`out` {run_dir!r} already holds a run (run.json). Pass "

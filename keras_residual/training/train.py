@@ -23,6 +23,7 @@ from keras_residual.data.loader import load_data
 from keras_residual.data.options import DataOptions
 from keras_residual.models.zoo import build
 from keras_residual.models.zoo import model_spec
+from keras_residual.training.determinism import deterministic_ops
 from keras_residual.training.fine_tune_guard import keep_start
 from keras_residual.training.finetune import build_pretrained
 from keras_residual.training.finetune import fit_in_phases
@@ -129,16 +130,19 @@ def train(
     plan = plan_run(model, dataset, out, groups, model_overrides, recipe_overrides)
     check_run_dir(plan.artifact_dir, plan.settings, plan.run.resume)
     keras.utils.set_random_seed(plan.run.seed)
-    bundle = _load(plan)
-    # The caller's global dtype policy comes back when the run ends; the
-    # returned model keeps the run's policy in its layers.
-    with global_dtype_policy():
+    # The caller's global dtype policy and determinism setting come back
+    # when the run ends; the returned model keeps the run's policy in its
+    # layers.
+    with deterministic_ops(plan.run.deterministic), global_dtype_policy():
+        bundle = _load(plan)
         # "auto" probes convolutions shaped like this model's stages at this
         # image size (cached), so the policy is set once the data is known.
         policy = set_precision(
             plan.run.precision,
             shapes=model_probe_shapes(model, bundle.image_shape, model_overrides),
         )
+        # Again: a precision probe that was not cached drew numbers.
+        keras.utils.set_random_seed(plan.run.seed)
         network = _build(plan, bundle)
         backup, guard = fit_in_phases(
             network,
@@ -174,6 +178,7 @@ def _load(plan):
             "seed": plan.run.seed,
             "uniform_batches": plan.distribution.num_processes > 1,
             "default_image_size": plan.default_image_size,
+            "epoch_seeded": plan.run.deterministic,
             **plan.recipe.data_kwargs(plan.data.augmentation),
         },
     )

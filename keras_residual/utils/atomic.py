@@ -7,6 +7,7 @@ half-written file, even if the writer is killed with SIGKILL.
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 
@@ -24,7 +25,7 @@ def atomic_path(path, suffix=""):
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     handle, temporary = tempfile.mkstemp(
-        prefix=f".{os.path.basename(path)}.", suffix=f".tmp{suffix}", dir=directory
+        prefix=_staging_prefix(path), suffix=f".tmp{suffix}", dir=directory
     )
     os.close(handle)
     os.chmod(temporary, 0o666 & ~_umask())
@@ -79,7 +80,7 @@ def atomic_directory(path, overwrite=False):
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     temporary = tempfile.mkdtemp(
-        prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent
+        prefix=_staging_prefix(path), suffix=".tmp", dir=parent
     )
     os.chmod(temporary, 0o777 & ~_umask())
     try:
@@ -97,14 +98,28 @@ def atomic_directory(path, overwrite=False):
             shutil.rmtree(temporary, ignore_errors=True)
 
 
-def is_staging_name(name):
+# `.{target}.kr-{8 random characters of tempfile's}.tmp{suffix}`, and the
+# same without `kr-` from before 0.3: a user's `.notes.tmp` is not one.
+STAGING_NAME = re.compile(r"\.(?P<target>.+)\.(kr-)?[a-z0-9_]{8}\.tmp(\..+)?")
+
+
+def _staging_prefix(path):
+    """The temporary-name prefix of a staged write of `path`."""
+    return f".{os.path.basename(path)}.kr-"
+
+
+def is_staging_name(name, target=None):
     """Whether `name` is a temporary entry of `atomic_path` or
-    `atomic_directory` (`.{target}.{random}.tmp...`).
+    `atomic_directory` (`.{target}.kr-{random}.tmp...`), of `target` if
+    given.
 
     Args:
         name: str. A file or folder name.
+        target: str or None. The staged file or folder name. Defaults to
+            `None` (any).
     """
-    return name.startswith(".") and ".tmp" in name
+    match = STAGING_NAME.fullmatch(name)
+    return match is not None and target in (None, match.group("target"))
 
 
 def remove_stale_staging(directory, target=None):
@@ -115,16 +130,14 @@ def remove_stale_staging(directory, target=None):
     Args:
         directory: str. The folder.
         target: str or None. Only the staging of this file or folder name
-            (`.{target}.*.tmp*`). Defaults to `None` (all of them).
+            Defaults to `None` (all of them).
     """
     directory = directory or "."
     if not os.path.isdir(directory):
         return []
     removed = []
     for name in sorted(os.listdir(directory)):
-        if not is_staging_name(name):
-            continue
-        if target is not None and not name.startswith(f".{target}."):
+        if not is_staging_name(name, target):
             continue
         path = os.path.join(directory, name)
         if os.path.isdir(path) and not os.path.islink(path):

@@ -2,13 +2,16 @@
 or a run directory of `train()` read back, and its variables copied into
 another model of the same architecture layer by layer."""
 
-import json
 import os
 
 import keras
 
+from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.hdf5 import adapt_input_channels
+
+# A run's metrics.json: a few KB.
+MAX_METRICS_BYTES = 1 << 20
 
 
 def load_trained_model(source, argument="RUN_DIR_OR_CHECKPOINT", compile=True):
@@ -42,9 +45,15 @@ def load_trained_model(source, argument="RUN_DIR_OR_CHECKPOINT", compile=True):
                 "file."
             )
         metrics_path = os.path.join(source, "metrics.json")
-        if os.path.isfile(metrics_path):
-            with open(metrics_path) as handle:
-                metrics = json.load(handle)
+        if os.path.lexists(metrics_path):
+            metrics = read_json_file(
+                metrics_path, "The run's metrics.json", MAX_METRICS_BYTES
+            )
+            if not isinstance(metrics, dict):
+                raise ValueError(
+                    f"The run's metrics.json {metrics_path!r} holds a "
+                    f"{type(metrics).__name__}, not the object a run writes."
+                )
     elif os.path.isfile(source) and source.endswith(".keras"):
         checkpoint = source
     else:

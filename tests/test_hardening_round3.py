@@ -1,0 +1,139 @@
+"""Hardening, round 3 (issue #40): each test reproduces a finding of the
+third attack before its fix. Reads that once hung run under a deadline
+(SIGALRM), so a regression fails instead of stalling the suite."""
+
+import contextlib
+import json
+import os
+import signal
+
+import pytest
+
+import keras_residual as kr
+from keras_residual.training.callbacks import ResumableBackup
+from keras_residual.training.runs import check_run_dir
+from keras_residual.utils.atomic import atomic_path
+from keras_residual.utils.atomic import remove_stale_staging
+from tests.conftest import small_digits
+
+TINY = {"depths": (1, 1, 1)}
+
+
+@contextlib.contextmanager
+def deadline(seconds=10):
+    """Fails the block if it takes longer than `seconds` (a hung read)."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def special_file(kind, path):
+    """Makes `path` a FIFO, a link to /dev/zero, or a directory."""
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "zero":
+        os.symlink("/dev/zero", path)
+    else:
+        os.mkdir(path)
+
+
+# 4: a folder holding only hidden files is the user's -------------------------
+
+
+def test_a_folder_of_hidden_files_is_refused_and_kept(tmp_path):
+    folder = tmp_path / "mine"
+    (folder / ".cache.tmp").mkdir(parents=True)
+    (folder / ".cache.tmp" / "keep.txt").write_text("keep")
+    (folder / ".notes.tmp").write_text("notes")
+    for resume in (False, True):
+        with pytest.raises(ValueError, match=r"not a run directory.*\.cache\.tmp"):
+            kr.train(
+                "ResNet20", small_digits(), str(folder), epochs=1, resume=resume,
+                export=False, verbose=0, model_overrides=TINY,
+            )  # fmt: skip
+    assert (folder / ".notes.tmp").read_text() == "notes"
+    assert (folder / ".cache.tmp" / "keep.txt").read_text() == "keep"
+
+
+def test_only_the_staging_of_atomic_writes_is_cleared(tmp_path):
+    # A killed writer's real staging name, made by the writer itself.
+    killed = None
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(str(tmp_path / "model.keras"), suffix=".keras") as staged:
+            killed = os.path.basename(staged)
+            raise KeyboardInterrupt
+    with open(tmp_path / killed, "w") as handle:  # as if SIGKILLed
+        handle.write("half")
+    legacy = ".saved_model.x1y2z3w4.tmp"  # the form before `kr-`
+    (tmp_path / legacy).mkdir()
+    users = [".notes.tmp", ".cache.tmp", ".model.keras.tmp", "a.tmp"]
+    for name in users:
+        (tmp_path / name).write_text("mine")
+    assert sorted(remove_stale_staging(str(tmp_path))) == sorted([killed, legacy])
+    assert sorted(os.listdir(tmp_path)) == sorted(users)
+
+
+# 5: run folder readers are bounded ---------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "directory"])
+def test_a_special_run_json_is_refused_at_once(tmp_path, kind):
+    special_file(kind, tmp_path / "run.json")
+    with (
+        deadline(),
+        pytest.raises(ValueError, match=r"run\.json.*(FIFO|device|directory)"),
+    ):
+        check_run_dir(str(tmp_path), {}, resume=True)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero", "directory"])
+def test_a_special_state_json_is_refused_at_once(tmp_path, kind):
+    special_file(kind, tmp_path / "state.json")
+    with (
+        deadline(),
+        pytest.raises(ValueError, match=r"state\.json.*(FIFO|device|directory)"),
+    ):
+        ResumableBackup(str(tmp_path)).read_state()
+
+
+GOOD_STATE = {"epoch": 2, "weights": "epoch-0002.weights.h5", "history": []}
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply|not readable JSON"),
+        ('["epoch", 3]', "is not an object"),
+        (
+            '{"epoch": "3", "weights": "epoch-0003.weights.h5", "history": []}',
+            "epoch count",
+        ),
+        ({**GOOD_STATE, "weights": "../../outside.weights.h5"}, "names no checkpoint"),
+        ({**GOOD_STATE, "weights": "/etc/passwd"}, "names no checkpoint"),
+        ({**GOOD_STATE, "history": {"loss": 1}}, "history rows"),
+        ({**GOOD_STATE, "previous": {"epoch": 1, "weights": "x"}}, "previous state"),
+        ({**GOOD_STATE, "previous": [1]}, "previous state.*not an object"),
+    ],
+)
+def test_a_foreign_state_json_is_refused_naming_what_does_not_fit(
+    tmp_path, content, message
+):
+    text = content if isinstance(content, str) else json.dumps(content)
+    (tmp_path / "state.json").write_text(text)
+    with deadline(), pytest.raises(ValueError, match=message):
+        ResumableBackup(str(tmp_path)).read_state()
+
+
+def test_a_state_json_as_written_by_a_run_reads_back(tmp_path):
+    state = {**GOOD_STATE, "sha256": "ab" * 32, "seed_states": [[1, 2]]}
+    state["previous"] = {**GOOD_STATE, "epoch": 1, "weights": "epoch-0001.weights.h5"}
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    assert ResumableBackup(str(tmp_path)).read_state() == state
