@@ -137,3 +137,77 @@ def test_a_state_json_as_written_by_a_run_reads_back(tmp_path):
     state["previous"] = {**GOOD_STATE, "epoch": 1, "weights": "epoch-0001.weights.h5"}
     (tmp_path / "state.json").write_text(json.dumps(state))
     assert ResumableBackup(str(tmp_path)).read_state() == state
+
+
+# 8: push publishes the preset's own files only ---------------------------------
+
+
+@pytest.mark.xdist_group("subprocess")
+def test_push_refuses_a_linked_preset_file_and_leaves_other_files_local(tmp_path):
+    import shutil
+
+    from tests.conftest import run_cli
+    from tests.local_hub import hub_env
+    from tests.local_hub import start_hub
+    from tests.local_hub import stop_hub
+
+    model = kr.ResNet20(input_shape=(16, 16, 1), classes=3, depths=(1, 1, 1))
+    preset = kr.save_to_preset(model, tmp_path / "preset")
+    (tmp_path / "preset" / ".env").write_text("HF_TOKEN=secret")
+    (tmp_path / "preset" / "notes.txt").write_text("private")
+    # The card a link to a file outside the folder (as /etc/passwd was).
+    outside = tmp_path / "outside.md"
+    shutil.move(os.path.join(preset, "README.md"), outside)
+    os.symlink(outside, os.path.join(preset, "README.md"))
+    hub = start_hub()
+    try:
+        env = hub_env(hub, tmp_path / "hf", HF_TOKEN="local-test-token")
+        refused = run_cli("push", preset, "me/linked", env=env, timeout=300)
+        assert refused.returncode == 2
+        assert "is a link" in refused.stderr and "outside.md" in refused.stderr
+        assert hub.tree("me/linked") is None
+        os.remove(os.path.join(preset, "README.md"))
+        shutil.copyfile(outside, os.path.join(preset, "README.md"))
+        pushed = run_cli("push", preset, "me/linked", env=env, timeout=300)
+        assert pushed.returncode == 0, pushed.stderr[-2000:]
+        assert "Not uploaded (not part of a preset): .env, notes.txt" in pushed.stdout
+        assert sorted(hub.tree("me/linked")) == [
+            "README.md",
+            "config.json",
+            "model.safetensors",
+        ]
+    finally:
+        stop_hub(hub)
+
+
+# 3: a resumed search never writes through a link -------------------------------
+
+
+def test_a_saved_search_holding_a_linked_trial_folder_is_refused(tmp_path):
+    from keras_residual.search import ResidualHyperModel
+    from keras_residual.search import make_tuner
+    from keras_residual.search.hypermodel import trial_backup_dir
+    from keras_residual.search.space import SearchSpace
+
+    space = SearchSpace({"depth": [1], "base_width": [8], "growth_rate": [8]})
+    hypermodel = ResidualHyperModel(space)
+    tuner = make_tuner("random", hypermodel, str(tmp_path / "tuner"), max_trials=2)
+    tuner.oracle.save()
+    project = tmp_path / "tuner" / "search"
+    state = json.loads((project / "oracle.json").read_text())
+    state["start_order"] = ["0"]  # a plain id, listed as the attack did
+    (project / "oracle.json").write_text(json.dumps(state))
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "trial.json").write_text("the user's file")
+    os.symlink(victim, project / "trial_0")
+    with pytest.raises(ValueError, match=r"holds the link .*trial_0.*victim"):
+        make_tuner("random", hypermodel, str(tmp_path / "tuner"), max_trials=2)
+    assert (victim / "trial.json").read_text() == "the user's file"
+    make_tuner(  # starting over removes the link, not what it points to
+        "random", hypermodel, str(tmp_path / "tuner"), max_trials=2, overwrite=True
+    )
+    assert (victim / "trial.json").read_text() == "the user's file"
+    os.symlink(victim, tmp_path / "backups")
+    with pytest.raises(ValueError, match="backup folder .* is a link"):
+        trial_backup_dir(str(tmp_path / "backups"), "0")

@@ -225,6 +225,12 @@ def trial_backup_dir(root, trial_id):
             "be 1-64 letters, digits, '_' or '-' (it names a folder that is "
             "deleted after the trial)."
         )
+    if os.path.islink(root):
+        raise ValueError(
+            f"The search's backup folder {root!r} is a link (to "
+            f"{os.path.realpath(root)!r}); trials write only inside the "
+            "search folder."
+        )
     root = os.path.realpath(root)
     path = os.path.realpath(os.path.join(root, f"trial_{trial_id}"))
     if os.path.dirname(path) != root:

@@ -7,6 +7,7 @@ import time
 import keras_tuner
 
 from keras_residual.search.hypermodel import TRIAL_ID
+from keras_residual.utils.files import links_inside
 from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
@@ -134,6 +135,9 @@ def make_tuner(
     check_int("max_trials", max_trials, minimum=1)
     if not overwrite:  # keras-tuner reloads, and later writes, what it finds
         check_saved_trials(os.path.join(directory, project_name))
+    elif os.path.isdir(directory):  # its rmtree stops at a link; the
+        for link in links_inside(directory):  # link goes, not its target
+            os.unlink(link)
     common = dict(
         objective=objective_for(objective, hypermodel.classes),
         seed=seed,
@@ -165,9 +169,10 @@ def make_tuner(
 
 
 def check_saved_trials(project_dir):
-    """Refuses a saved search whose trial ids are not plain names before
-    keras-tuner reloads it: it writes each trial to `trial_{id}/`, so an id
-    such as `0/../../x` would write outside the search folder.
+    """Refuses a saved search whose trial ids are not plain names, or that
+    holds a symbolic link, before keras-tuner reloads it: it writes each
+    trial to `trial_{id}/`, so an id such as `0/../../x`, or a `trial_3`
+    linked elsewhere, would write outside the search folder.
 
     Args:
         project_dir: str. The tuner's project folder.
@@ -177,6 +182,15 @@ def check_saved_trials(project_dir):
     """
     if not os.path.isdir(project_dir):
         return
+    links = links_inside(os.path.dirname(project_dir))
+    if links:
+        raise ValueError(
+            f"The saved search holds the link {links[0]!r} (to "
+            f"{os.path.realpath(links[0])!r}); resuming would write through "
+            "it, outside the search folder. Refusing to resume; remove the "
+            "link, or pass overwrite=True (`--overwrite`) to start a new "
+            "search there."
+        )
     found = []
     for name in sorted(os.listdir(project_dir)):
         path = os.path.join(project_dir, name, "trial.json")

@@ -5,11 +5,18 @@ it again completes it."""
 
 import os
 import re
+import shutil
 import tempfile
 
+from keras_residual.serving.presets import CARD_FILE
 from keras_residual.serving.presets import save_to_preset
+from keras_residual.utils.files import check_regular_file
+from keras_residual.weights.presets import CONFIG_FILE
+from keras_residual.weights.presets import WEIGHTS_FILE
 from keras_residual.weights.presets import preset_directory_config
 
+# What a preset is, and all that `push_to_hub` publishes of a folder.
+PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE)
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -77,11 +84,52 @@ def push_to_hub(
 
 
 def _preset_folder(source, scratch, repo_id, license):
-    """A preset folder of `source`: itself, or one written in `scratch`."""
-    if isinstance(source, (str, os.PathLike)):
-        if preset_directory_config(os.fspath(source)) is not None:
-            return os.fspath(source)
+    """A preset folder of `source`: a copy of its published files
+    (`published_files`), or a preset written in `scratch`."""
     name = repo_id.split("/")[1]
+    if isinstance(source, (str, os.PathLike)):
+        folder = os.fspath(source)
+        if preset_directory_config(folder) is not None:
+            copy = os.path.join(scratch, name)
+            os.makedirs(copy)
+            for file_name in published_files(folder):
+                shutil.copyfile(
+                    os.path.join(folder, file_name), os.path.join(copy, file_name)
+                )
+            return copy
     return save_to_preset(
         source, os.path.join(scratch, name), license=license, repo_id=repo_id
     )
+
+
+def published_files(folder):
+    """The files of preset `folder` that `push_to_hub` uploads: its
+    `config.json`, `model.safetensors` and `README.md` (the card), each a
+    regular file inside the folder; anything else there (`.env`, notes,
+    other weights) stays local, and is named.
+
+    Args:
+        folder: str. A preset folder.
+
+    Raises:
+        ValueError: a preset file that is a link (its target, maybe outside
+            the folder, would be published) or not a regular file.
+    """
+    names = [n for n in PRESET_FILES if os.path.lexists(os.path.join(folder, n))]
+    for file_name in names:
+        path = os.path.join(folder, file_name)
+        if os.path.islink(path):
+            raise ValueError(
+                f"Will not push {path!r}: it is a link (to "
+                f"{os.path.realpath(path)!r}), and push publishes only the "
+                "preset's own regular files. Copy the file into the folder."
+            )
+        check_regular_file(path, "The preset file")
+    left = sorted(set(os.listdir(folder)) - set(names))
+    if left:
+        print(
+            f"Not uploaded (not part of a preset): {', '.join(left[:10])}"
+            + (" ..." if len(left) > 10 else ""),
+            flush=True,
+        )
+    return names

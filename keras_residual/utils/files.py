@@ -52,3 +52,20 @@ def check_regular_file(path, what, max_bytes=None):
     reason = special_file_reason(path, max_bytes)
     if reason is not None:
         raise ValueError(f"{what} {os.fspath(path)!r} {reason}.")
+
+
+def links_inside(folder):
+    """The symbolic links in `folder` and below, not followed: a saved
+    state that a later run writes into must not lead outside it.
+
+    Args:
+        folder: str. The folder.
+    """
+    found = []
+    for parent, folders, files in os.walk(folder):
+        found += [
+            os.path.join(parent, name)
+            for name in folders + files
+            if os.path.islink(os.path.join(parent, name))
+        ]
+    return sorted(found)
