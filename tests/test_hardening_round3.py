@@ -211,3 +211,154 @@ def test_a_saved_search_holding_a_linked_trial_folder_is_refused(tmp_path):
     os.symlink(victim, tmp_path / "backups")
     with pytest.raises(ValueError, match="backup folder .* is a link"):
         trial_backup_dir(str(tmp_path / "backups"), "0")
+
+
+# 7: weights checked in every format ---------------------------------------------
+
+
+def _raw_safetensors(path, tensors):
+    """Writes `{name: (dtype code, shape, raw bytes)}` as safetensors, so
+    that BF16 (which NumPy cannot write) can be crafted too."""
+    import struct
+
+    header, data, offset = {}, b"", 0
+    for name, (code, shape, raw) in tensors.items():
+        header[name] = {
+            "dtype": code,
+            "shape": shape,
+            "data_offsets": [offset, offset + len(raw)],
+        }
+        data, offset = data + raw, offset + len(raw)
+    encoded = json.dumps(header).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as handle:
+        handle.write(struct.pack("<Q", len(encoded)) + encoded + data)
+
+
+def _preset_tensors(folder):
+    import numpy as np
+
+    from keras_residual.weights.state_dict import read_safetensors
+
+    tensors = read_safetensors(os.path.join(folder, "model.safetensors"))
+    return {
+        name: ("F32", list(value.shape), np.asarray(value, "<f4").tobytes())
+        for name, value in tensors.items()
+    }
+
+
+def _bad_value(kind, shape):
+    import numpy as np
+
+    count = int(np.prod(shape))
+    if kind == "nan":
+        return "F32", np.full(count, np.nan, "<f4").tobytes()
+    if kind == "inf":
+        return "F32", np.full(count, np.inf, "<f4").tobytes()
+    if kind == "bf16_nan":
+        return "BF16", np.full(count, 0x7FC0, "<u2").tobytes()
+    if kind == "f64_huge":
+        return "F64", np.full(count, 1e300, "<f8").tobytes()
+    if kind == "negative_variance":
+        return "F32", np.full(count, -1.0, "<f4").tobytes()
+    if kind == "int64":
+        return "I64", np.full(count, 2**62, "<i8").tobytes()
+    if kind == "bool":
+        return "BOOL", np.ones(count, "u1").tobytes()
+    return "U64", np.full(count, 2**64 - 1, "<u8").tobytes()
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("nan", "non-finite"),
+        ("inf", "non-finite"),
+        ("bf16_nan", "non-finite"),
+        ("f64_huge", "beyond the range of float32"),
+        ("negative_variance", "negative values"),
+        ("int64", "integer or boolean tensor"),
+        ("bool", "integer or boolean tensor"),
+        ("uint64", "has dtype 'U64'"),
+    ],
+)
+def test_a_preset_with_values_no_weight_has_is_refused(tmp_path, kind, message):
+    model = kr.ResNet20(input_shape=(16, 16, 1), classes=3, depths=(1, 1, 1))
+    folder = kr.save_to_preset(model, tmp_path / "preset")
+    tensors = _preset_tensors(folder)
+    name = next(n for n in tensors if n.endswith("moving_variance"))
+    if kind not in ("negative_variance",):
+        name = next(n for n in tensors if n.endswith("kernel"))
+    code, shape, _ = tensors[name]
+    tensors[name] = (*_bad_value(kind, shape)[:1], shape, _bad_value(kind, shape)[1])
+    _raw_safetensors(os.path.join(folder, "model.safetensors"), tensors)
+    with pytest.raises(ValueError, match=message):
+        kr.load_preset(folder)
+    with pytest.raises(ValueError, match=message):
+        kr.build(
+            "ResNet20",
+            input_shape=(16, 16, 1),
+            classes=3,
+            depths=(1, 1, 1),
+            weights=folder,
+        )
+
+
+def _dataset_names(handle, part):
+    import h5py
+
+    names = []
+
+    def visit(name, item):
+        if isinstance(item, h5py.Dataset) and part in name:
+            names.append(name)
+
+    handle.visititems(visit)
+    return names
+
+
+def test_a_legacy_h5_with_float64_beyond_float32_or_integers_is_refused(tmp_path):
+    import h5py
+    import numpy as np
+
+    from keras_residual.weights import load_weights
+    from keras_residual.weights import save_legacy_weights
+
+    model = kr.ResNet20(input_shape=(16, 16, 1), classes=3, depths=(1, 1, 1))
+    before = [np.array(v) for v in model.weights]
+    for values, message in (
+        (lambda shape: np.full(shape, 1e300), "beyond the range of float32"),
+        (lambda shape: np.full(shape, 2**62, "int64"), "integer or boolean"),
+        (lambda shape: np.ones(shape, bool), "integer or boolean"),
+    ):
+        path = str(tmp_path / "weights.h5")
+        save_legacy_weights(model, path)
+        with h5py.File(path, "r+") as handle:
+            names = _dataset_names(handle, "kernel")
+            shape = handle[names[0]].shape
+            del handle[names[0]]
+            handle[names[0]] = values(shape)
+        with pytest.raises(ValueError, match=message):
+            load_weights(model, path)
+        assert all(
+            np.array_equal(np.array(v), b) for v, b in zip(model.weights, before)
+        )
+
+
+def test_from_keras_hub_refuses_nan_kernels_and_negative_variances(tmp_path):
+    import keras_hub
+    import numpy as np
+
+    for corrupt, message in (("kernel", "non-finite"), ("moving_variance", "negative")):
+        backbone = keras_hub.models.ResNetBackbone(
+            input_conv_filters=[64], input_conv_kernel_sizes=[7],
+            stackwise_num_filters=[64, 32], stackwise_num_blocks=[1, 1],
+            stackwise_num_strides=[1, 2], block_type="basic_block",
+            use_pre_activation=False, image_shape=(None, None, 3),
+        )  # fmt: skip
+        variable = next(v for v in backbone.weights if v.path.endswith(corrupt))
+        bad = np.nan if corrupt == "kernel" else -1.0
+        variable.assign(np.full(variable.shape, bad, "float32"))
+        folder = str(tmp_path / corrupt)
+        backbone.save_to_preset(folder)
+        with pytest.raises(ValueError, match=message):
+            kr.from_keras_hub(folder)

@@ -12,12 +12,14 @@ import dataclasses
 import os
 from collections.abc import Callable
 
+import keras
 import numpy as np
 
 from keras_residual.core.builder import ResidualModel
 from keras_residual.core.spec import ModelSpec
 from keras_residual.utils.atomic import atomic_directory
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
+from keras_residual.weights.value_checks import checked_value
 
 # ModelSpec fields a keras-hub backbone does not record: they leave the
 # outputs of a trained model unchanged.
@@ -225,8 +227,16 @@ def _copy(backbone, model, variable_name, source, out=False):
             f"{source} does not fit: {sorted(ours)[:3]} have no keras-hub "
             "counterpart. Nothing was copied."
         )
-    for origin, target in pairs:
-        target.assign(np.reshape(origin.numpy(), tuple(target.shape)))
+    values = [  # all checked before the first is set
+        checked_value(
+            target,
+            np.reshape(keras.ops.convert_to_numpy(origin), tuple(target.shape)),
+            f"{source}: {origin.path!r}",
+        )
+        for origin, target in pairs
+    ]
+    for (_, target), value in zip(pairs, values):
+        target.assign(value)
 
 
 def _squeezed(shape):

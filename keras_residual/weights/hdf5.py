@@ -15,7 +15,8 @@ import numpy as np
 from keras_residual.utils.atomic import atomic_path
 from keras_residual.utils.files import check_regular_file
 from keras_residual.weights.hdf5_safety import check_hdf5_file
-from keras_residual.weights.hdf5_safety import check_weight_value
+from keras_residual.weights.value_checks import check_weight_value
+from keras_residual.weights.value_checks import checked_value
 
 CLASSIFIER_LAYER = "predictions"
 
@@ -105,11 +106,7 @@ def load_weights(model, path, exclude=(), skip_missing=False):
                 f"reading it ({str(error)[:200]}). Nothing was loaded."
             ) from None
     if pairs is not None:
-        # Every value converted before the first is assigned: all or nothing.
-        pairs = [
-            (variable, np.asarray(value).astype(variable.dtype))
-            for variable, value in pairs
-        ]
+        # Every value checked and cast before the first is assigned.
         for variable, value in pairs:
             variable.assign(value)
         return
@@ -271,11 +268,13 @@ def _legacy_assignments(model, group, path, exclude, skip_missing):
                 f"file) expects shapes {shapes}, the file has {saved_shapes}. "
                 "Nothing was loaded."
             )
-        for variable, value in zip(variables, values):
-            check_weight_value(
-                variable.path, value, f"file {path!r}: layer {saved_name!r}"
+        pairs.extend(
+            (
+                variable,
+                checked_value(variable, value, f"file {path!r}: layer {saved_name!r}"),
             )
-        pairs.extend(zip(variables, values))
+            for variable, value in zip(variables, values)
+        )
     return pairs
 
 

@@ -6,7 +6,8 @@ dataset, so a crafted file cannot read local files into a model and a
 corrupted one cannot load NaNs."""
 
 import h5py
-import numpy as np
+
+from keras_residual.weights.value_checks import check_finite
 
 
 def check_hdf5_file(handle, path, max_dataset_bytes=None):
@@ -50,33 +51,6 @@ def check_hdf5_file(handle, path, max_dataset_bytes=None):
         check_finite(handle[name], f"{path!r}: dataset {name!r}")
 
 
-def check_finite(values, where):
-    """Refuses tensors that are not real numbers (complex, strings, objects)
-    and non-finite floating-point values.
-
-    Args:
-        values: array-like. A tensor (read in full).
-        where: str. What it is, for the message.
-
-    Raises:
-        ValueError: naming the dtype, or with the count of NaN/inf values.
-    """
-    array = np.asarray(values)
-    if array.dtype.kind not in "biuf":
-        raise ValueError(
-            f"`weights` {where} has dtype {array.dtype}; weights are real "
-            "numbers (float, int or bool). Nothing was loaded."
-        )
-    if array.dtype.kind != "f" or array.size == 0:
-        return
-    bad = int(array.size - np.count_nonzero(np.isfinite(array)))
-    if bad:
-        raise ValueError(
-            f"`weights` {where} holds {bad} non-finite value(s) (NaN or inf) "
-            "of " + f"{array.size}: the file is corrupt. Nothing was loaded."
-        )
-
-
 def _walk(group, path, prefix=""):
     """Yields every dataset name under `group`, refusing soft and external
     links (which h5py would follow to other objects or files)."""
@@ -94,22 +68,3 @@ def _walk(group, path, prefix=""):
             yield from _walk(item, path, f"{name}/")
         elif isinstance(item, h5py.Dataset):
             yield name
-
-
-def check_weight_value(variable_path, values, where):
-    """`check_finite`, and a BatchNorm `moving_variance` may not be negative
-    (every output of the layer would be NaN).
-
-    Args:
-        variable_path: str. The Keras variable it is for (`.../moving_variance`).
-        values: array-like. The tensor.
-        where: str. What it is, for the message.
-    """
-    check_finite(values, where)
-    array = np.asarray(values)
-    if variable_path.endswith("moving_variance") and array.size and array.min() < 0:
-        raise ValueError(
-            f"`weights` {where} is a BatchNorm variance with negative values "
-            f"(minimum {float(array.min()):.4g}): the file is corrupt. Nothing "
-            "was loaded."
-        )

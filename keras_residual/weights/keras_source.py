@@ -9,6 +9,7 @@ import keras
 from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.hdf5 import adapt_input_channels
+from keras_residual.weights.value_checks import checked_value
 
 # A run's metrics.json: a few KB.
 MAX_METRICS_BYTES = 1 << 20
@@ -135,5 +136,15 @@ def copy_weights(source, network, weights):
             f"{', ...' if len(extra) > 3 else ''}). It belongs to another "
             "architecture; nothing was loaded."
         )
+    pairs = [
+        (
+            layer,
+            [
+                checked_value(variable, value, f"{weights!r}: {variable.path!r}")
+                for variable, value in zip(layer.weights, values)
+            ],
+        )
+        for layer, values in pairs
+    ]
     for layer, values in pairs:
         layer.set_weights(values)

@@ -13,6 +13,7 @@ from keras_residual.weights.hub_ids import is_hub_id
 from keras_residual.weights.hub_ids import read_hub_config
 from keras_residual.weights.state_dict import read_safetensors
 from keras_residual.weights.state_dict import safetensors_header
+from keras_residual.weights.value_checks import checked_value
 
 PRESET_LIBRARY = "keras_residual"
 PRESET_FORMAT = 1
@@ -112,7 +113,7 @@ def model_from_preset(config, weights_path, source):
 def load_variables(model, path, source):
     """Assigns every variable of `model` from a safetensors file named by
     variable path, all or nothing: names and shapes are checked first (each
-    tensor is cast to its variable's dtype).
+    tensor checked by `checked_value` and cast to its variable's dtype).
 
     Args:
         model: `keras.Model`. The model.
@@ -136,8 +137,12 @@ def load_variables(model, path, source):
                 f"{list(variable.shape)}. Nothing was loaded."
             )
     tensors = read_safetensors(path)
+    values = {  # all checked and cast before the first is assigned
+        name: checked_value(variable, tensors[name], f"{source!r}: tensor {name!r}")
+        for name, variable in variables.items()
+    }
     for name, variable in variables.items():
-        variable.assign(tensors[name].astype(variable.dtype))
+        variable.assign(values[name])
 
 
 def model_tensors(model):

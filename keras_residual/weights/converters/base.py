@@ -17,10 +17,10 @@ from keras_residual.core.spec import ModelSpec
 from keras_residual.utils.registry import Registry
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.hdf5 import adapt_input_channels
-from keras_residual.weights.hdf5_safety import check_weight_value
 from keras_residual.weights.state_dict import checkpoint_format
 from keras_residual.weights.state_dict import read_state_dict
 from keras_residual.weights.state_dict import safetensors_header
+from keras_residual.weights.value_checks import checked_value
 
 CONVERTERS = Registry("checkpoint converter", "family")
 # Buffers PyTorch keeps that have no Keras counterpart.
@@ -249,9 +249,12 @@ def checkpoint_assignments(model, checkpoint, exclude=()):
         shapes = [tuple(v.shape) for v in layer.weights]
         if layer.name == first_conv:
             values = adapt_input_channels(values, shapes, layer.name, model.name)
-        for variable, value in zip(layer.weights, values):
-            where = f"{checkpoint.path!r}: tensor of {variable.path!r}"
-            check_weight_value(variable.path, value, where)
+        values = [
+            checked_value(
+                variable, value, f"{checkpoint.path!r}: tensor of {variable.path!r}"
+            )
+            for variable, value in zip(layer.weights, values)
+        ]
         found = [tuple(v.shape) for v in values]
         if found != shapes:
             raise _mismatch(
