@@ -362,3 +362,70 @@ def test_from_keras_hub_refuses_nan_kernels_and_negative_variances(tmp_path):
         backbone.save_to_preset(folder)
         with pytest.raises(ValueError, match=message):
             kr.from_keras_hub(folder)
+
+
+# 6: sizes that are typos (or attacks) refused before anything is allocated ------
+
+
+def test_classes_and_input_sizes_past_the_limits_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"`classes` is 20000000, over the limit"):
+        kr.ResNet20(input_shape=(32, 32, 1), classes=20_000_000, depths=(1, 1, 1))
+    with pytest.raises(ValueError, match=r"input_shape.*over the limit"):
+        kr.ResNet20(input_shape=(20000, 20000, 1), classes=3, depths=(1, 1, 1))
+    # Legitimate sizes still build: 1-D audio, a large photo-sized input.
+    kr.ResNet18(input_shape=(160_000, 1), classes=35)
+    kr.ResNet20(input_shape=(4096, 4096, 3), classes=3, depths=(1, 1, 1))
+
+
+def test_a_keras_file_declaring_a_giant_classifier_is_refused(tmp_path):
+    import zipfile
+
+    path = str(tmp_path / "model.keras")
+    kr.ResNet20(input_shape=(32, 32, 1), classes=3, depths=(1, 1, 1)).save(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = members["config.json"].decode()
+    assert '"classes": 3' in config
+    members["config.json"] = config.replace(
+        '"classes": 3', '"classes": 20000000'
+    ).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    import keras
+
+    with deadline(60), pytest.raises(Exception, match="over the limit"):
+        keras.saving.load_model(path, safe_mode=True)
+
+
+def test_labels_in_the_int32_range_but_past_the_class_limit_are_refused():
+    import numpy as np
+
+    images = np.zeros((40, 16, 16, 1), "uint8")
+    for top in (10**7, 2**31 - 1):
+        labels = np.arange(40) % 3
+        labels[-1] = top
+        with (
+            deadline(),
+            pytest.raises(ValueError, match="largest label.*over the limit"),
+        ):
+            kr.load_data((images, labels), batch_size=2)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--rand-augment", "100000"], r"`rand_augment` must lie in \[0, 11\]"),
+        (["--batch-size", "1000000000"], r"`batch_size` must lie in \[1, 65536\]"),
+        (["--classes", "1000000000"], "over the limit of 1000000 classes"),
+        (["--rand-augment-magnitude", "0"], r"`rand_augment_magnitude` must lie in"),
+    ],
+)
+def test_cli_sizes_that_hung_a_run_answer_at_once(tmp_path, capsys, argv, message):
+    from keras_residual.cli import main
+
+    with deadline(60):
+        code = main(["train", "--out", str(tmp_path / "run"), "--epochs", "1", *argv])
+    assert code == 2
+    assert __import__("re").search(message, capsys.readouterr().err)
+    assert not (tmp_path / "run" / "run.json").exists()

@@ -9,10 +9,10 @@ import keras
 import numpy as np
 
 from keras_residual.blocks.layer_factory import LayerFactory
+from keras_residual.core.spec import check_classes
 from keras_residual.layers.tokens import TokenPooling
 from keras_residual.utils.registry import Registry
 from keras_residual.utils.validation import check_choice
-from keras_residual.utils.validation import check_int
 
 POOLINGS = (None, "avg", "max")
 
@@ -152,7 +152,7 @@ def check_head_args(include_top, pooling, classes, classifier_activation):
     if not isinstance(include_top, bool):
         raise TypeError(f"`include_top` must be a bool; received {include_top!r}.")
     check_choice("pooling", pooling, POOLINGS)
-    check_int("classes", classes, minimum=1)
+    check_classes(classes)
     if classifier_activation is not None:
         try:
             keras.activations.get(classifier_activation)

@@ -1,8 +1,11 @@
 """The input shape of a model, keras.applications-style: images
 `(height, width, channels)` or 1-D signals `(length, channels)`."""
 
+import math
+
 import keras
 
+from keras_residual.core.spec import LIMITS
 from keras_residual.utils.validation import check_int
 
 AXES = {2: ("length",), 3: ("height", "width")}
@@ -80,6 +83,14 @@ def resolve_input_shape(input_shape, input_tensor, spec, include_top, fixed_size
                 f"input_shape={tuple(input_shape)!r}."
             )
     check_int("input_shape channels", channels, minimum=1)
+    elements = math.prod(size or 1 for size in input_shape)
+    if elements > LIMITS["input_elements"]:
+        raise ValueError(
+            f"`input_shape` {tuple(input_shape)!r} holds {elements:.3g} values "
+            f"per image, over the limit of {LIMITS['input_elements']:.3g} "
+            "(one such image needs gigabytes in every layer); if you mean it, "
+            "raise keras_residual.core.spec.LIMITS['input_elements']."
+        )
     if None in sizes and (include_top or fixed_size):
         reason = (
             "Transformer stages (their position embeddings) need"

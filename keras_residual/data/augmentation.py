@@ -17,6 +17,10 @@ from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int
 from keras_residual.utils.validation import unknown_name_message
 
+# Keras' RandAugment draws from 11 operations; `rand_augment` applies at most
+# that many per image (100,000 once hung a run for minutes).
+RAND_AUGMENT_OPS = 11
+
 PIXEL_RANGE = (0, 255)
 
 
@@ -45,7 +49,9 @@ class Augmentation:
     random_erasing: float = 0.0
 
     def __post_init__(self):
-        check_int("rand_augment", self.rand_augment, minimum=0)
+        check_int(
+            "rand_augment", self.rand_augment, minimum=0, maximum=RAND_AUGMENT_OPS
+        )
         check_float(
             "rand_augment_magnitude",
             self.rand_augment_magnitude,

@@ -4,6 +4,7 @@ directory or a TFDS dataset to batched train/validation/test pipelines."""
 import dataclasses
 
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.spec import check_classes
 from keras_residual.data.augmentation import Augmentation
 from keras_residual.data.augmentation import get_augmentation
 from keras_residual.data.balance import check_sampler
@@ -23,8 +24,8 @@ LABEL_MODES = ("sparse", "categorical")
 COLOR_MODES = ("auto", "rgb", "grayscale")
 
 
-# Larger images would take minutes per batch before failing for memory.
-MAX_IMAGE_SIDE = 8192
+# Larger ones took minutes per batch (or hung) before failing for memory.
+MAX_IMAGE_SIDE, MAX_BATCH_SIZE = 8192, 65536
 
 
 @dataclasses.dataclass
@@ -201,11 +202,10 @@ def load_data(
             equally often in training (minority classes repeat; an epoch
             keeps the split's size). Defaults to `"shuffle"`.
         epoch_seeded: bool. Draw each training epoch's order from
-            `(seed, epoch)`, the epoch set by an `EpochClock` callback on
-            `fit` (see `DataBundle.epoch_clock`), not from how many epochs
-            the dataset has served: a resumed run then sees the batches an
-            uninterrupted one would. `train(deterministic=True)` sets it.
-            Defaults to `False`.
+            `(seed, epoch)` (the epoch set by an `EpochClock` callback; see
+            `DataBundle.epoch_clock`), not from the epochs served so far, so
+            a resumed run sees the batches an uninterrupted one would.
+            `train(deterministic=True)` sets it. Defaults to `False`.
 
     Returns:
         A `DataBundle`.
@@ -323,7 +323,7 @@ def _check_arguments(
     classes,
 ):
     """Refuses bad `load_data` arguments before any data is read."""
-    check_int("batch_size", batch_size, minimum=1)
+    check_int("batch_size", batch_size, minimum=1, maximum=MAX_BATCH_SIZE)
     check_choice("augment", augment, AUGMENTATIONS)
     check_choice("label_mode", label_mode, LABEL_MODES)
     check_choice("preprocessing", preprocessing, PREPROCESSING_MODES)
@@ -379,7 +379,7 @@ def _resolve_classes(raw, classes):
             f"Labels out of range: {raw.source} has {raw.num_classes} "
             f"classes but `classes` is {classes}."
         )
-    return classes
+    return check_classes(classes, "classes (the largest label + 1)")
 
 
 def _image_size(image_size):

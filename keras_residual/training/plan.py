@@ -8,6 +8,7 @@ import os
 
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.data.balance import parse_class_weight
+from keras_residual.data.loader import MAX_BATCH_SIZE
 from keras_residual.models.zoo import model_spec
 from keras_residual.training.distribute import setup_distribution
 from keras_residual.training.optimizers import check_ema
@@ -95,7 +96,7 @@ def plan_run(model, dataset, out, groups, model_overrides, recipe_overrides):
     batch_size = (
         recipe.batch_size
         if data.batch_size is None
-        else check_int("batch_size", data.batch_size, minimum=1)
+        else check_int("batch_size", data.batch_size, minimum=1, maximum=MAX_BATCH_SIZE)
     )
     settings = {
         "model": model if isinstance(model, str) else _jsonable(model),

@@ -1,6 +1,7 @@
 """The checks of a `Recipe`'s fields: each bad value is refused with a
 message naming the field, the value and what is allowed."""
 
+from keras_residual.data.loader import MAX_BATCH_SIZE
 from keras_residual.utils.validation import check_bool
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
@@ -19,7 +20,7 @@ def check_recipe(recipe):
     check_choice("optimizer", recipe.optimizer, OPTIMIZERS)
     check_choice("schedule", recipe.schedule, SCHEDULES)
     check_float("learning_rate", recipe.learning_rate, minimum=0.0, min_inclusive=False)
-    check_int("batch_size", recipe.batch_size, minimum=1)
+    check_int("batch_size", recipe.batch_size, minimum=1, maximum=MAX_BATCH_SIZE)
     check_int("epochs", recipe.epochs, minimum=1)
     check_float(
         "momentum", recipe.momentum, minimum=0.0, maximum=1.0, max_inclusive=False
@@ -43,6 +44,14 @@ def check_recipe(recipe):
     )
     check_float("mixup_alpha", recipe.mixup_alpha, minimum=0.0)
     check_float("cutmix_alpha", recipe.cutmix_alpha, minimum=0.0)
+    if recipe.rand_augment_magnitude is not None:  # 0 would read as unset
+        check_float(
+            "rand_augment_magnitude",
+            recipe.rand_augment_magnitude,
+            minimum=0.0,
+            maximum=1.0,
+            min_inclusive=False,
+        )
     recipe.augmentation()  # checks the augmentation fields
     check_int("steps_per_execution", recipe.steps_per_execution, minimum=1)
     if recipe.clipnorm is not None:
