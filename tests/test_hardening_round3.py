@@ -14,6 +14,7 @@ from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.training.runs import check_run_dir
 from keras_residual.utils.atomic import atomic_path
 from keras_residual.utils.atomic import remove_stale_staging
+from tests.conftest import run_python
 from tests.conftest import small_digits
 
 TINY = {"depths": (1, 1, 1)}
@@ -429,3 +430,83 @@ def test_cli_sizes_that_hung_a_run_answer_at_once(tmp_path, capsys, argv, messag
     assert code == 2
     assert __import__("re").search(message, capsys.readouterr().err)
     assert not (tmp_path / "run" / "run.json").exists()
+
+
+# 2: a TFLite graph that runs out of order is refused before the interpreter ----
+
+
+def _tflite_with_pad_and_topk(tmp_path):
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 1)),
+            keras.layers.ZeroPadding2D(2, name="pad"),
+            keras.layers.Conv2D(4, 3, name="conv"),
+            keras.layers.GlobalAveragePooling2D(name="pool"),
+            keras.layers.Dense(5, activation="softmax", name="predictions"),
+        ],
+        name="padded",
+    )
+    return kr.export(
+        model, str(tmp_path / "m.tflite"), "tflite", preprocessing="tf", top_k=2
+    )
+
+
+def _rewired(path, out, opname):
+    """`path` with the first `opname` operator reading its own output."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(open(path, "rb").read(), 0)
+    codes = {
+        index: max(code.builtinCode, code.deprecatedBuiltinCode)
+        for index, code in enumerate(model.operatorCodes)
+    }
+    wanted = getattr(schema.BuiltinOperator, opname)
+    graph = model.subgraphs[0]
+    operator = next(op for op in graph.operators if codes[op.opcodeIndex] == wanted)
+    inputs = list(operator.inputs)
+    inputs[0] = int(operator.outputs[0])
+    operator.inputs = inputs
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    with open(out, "wb") as handle:
+        handle.write(builder.Output())
+    return out
+
+
+def test_a_tflite_operator_reading_its_own_output_is_refused(tmp_path):
+    import numpy as np
+
+    from keras_residual.serving.model_card import card_path
+    from keras_residual.serving.predictor import load_predictor
+    from keras_residual.serving.tflite_check import check_tflite_file
+
+    path = _tflite_with_pad_and_topk(tmp_path)
+    check_tflite_file(path)  # the legitimate model, with PAD and TOPK_V2
+    images = np.zeros((2, 16, 16, 1), "uint8")
+    assert len(load_predictor(path).predict_images(images)) == 2
+    os.remove(card_path(path))  # the card's sha256 would refuse it first
+    bad = [_rewired(path, str(tmp_path / f"{o}.tflite"), o) for o in ("PAD", "TOPK_V2")]
+    # In a child, with inputs: the attack's interpreter died of SIGSEGV.
+    child = run_python(LOAD_EACH, *bad, timeout=120)
+    assert child.returncode == 0, (child.returncode, child.stderr[-2000:])
+    answers = child.stdout.strip().splitlines()[-2:]
+    assert len(answers) == 2
+    assert all(
+        a.startswith("refused") and "before itself writes it" in a for a in answers
+    )
+
+
+LOAD_EACH = """
+import sys
+import numpy as np
+from keras_residual.serving.predictor import load_predictor
+for path in sys.argv[1:]:
+    try:
+        load_predictor(path).predict_images(np.zeros((2, 16, 16, 1), "uint8"))
+        print("served", path)
+    except ValueError as error:
+        print("refused", error)
+"""

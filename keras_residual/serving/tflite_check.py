@@ -1,8 +1,9 @@
 """Checking a `.tflite` file before TFLite's interpreter reads it: the
 interpreter trusts the flatbuffer's offsets and indices, so a truncated or
 altered file can crash the process instead of raising. Every table is read
-here in Python (where a bad offset raises) and every index and size is
-checked against what the file holds."""
+here in Python (where a bad offset raises), every index and size is
+checked against what the file holds, and every subgraph's operators must
+run in order (no cycles, no tensor written twice)."""
 
 import os
 
@@ -85,6 +86,9 @@ def _model_problem(model, file_size):
             used = [*_ints(operator.inputs), *_ints(operator.outputs)]
             if any(not -1 <= i < count for i in used):
                 return f"operator {o} of subgraph {s} names a missing tensor"
+        problem = _order_problem(graph)
+        if problem:
+            return f"subgraph {s}: {problem}"
     for signature in model.signatureDefs or []:
         if not 0 <= signature.subgraphIndex < len(subgraphs):
             return "a signature names a missing subgraph"
@@ -92,6 +96,32 @@ def _model_problem(model, file_size):
         ends = [*(signature.inputs or []), *(signature.outputs or [])]
         if any(not 0 <= end.tensorIndex < count for end in ends):
             return "a signature names a missing tensor"
+    return None
+
+
+def _order_problem(graph):
+    """What breaks the order the interpreter runs `graph` in, or None: each
+    tensor written by one operator at most, never a graph input, and read
+    only by operators after the one that writes it (an operator reading its
+    own output, or a later one's, is a cycle: TFLite's interpreter crashed
+    on PAD and TOPK_V2 wired so). Tensors no operator writes are the
+    inputs, constants and variables."""
+    writer = {}
+    for o, operator in enumerate(graph.operators or []):
+        for t in _ints(operator.outputs):
+            if t == -1:
+                continue
+            if t in writer:
+                return f"operators {writer[t]} and {o} both write tensor {t}"
+            writer[t] = o
+    for t in _ints(graph.inputs):
+        if t in writer:
+            return f"operator {writer[t]} writes the input tensor {t}"
+    for o, operator in enumerate(graph.operators or []):
+        for t in _ints(operator.inputs):
+            if writer.get(t, -1) >= o:
+                by = "itself" if writer[t] == o else f"operator {writer[t]}"
+                return f"operator {o} reads tensor {t} before {by} writes it"
     return None
 
 
