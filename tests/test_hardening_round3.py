@@ -510,3 +510,48 @@ for path in sys.argv[1:]:
     except ValueError as error:
         print("refused", error)
 """
+
+
+# 1: what runs at load time is derived from the file's structure --------------
+
+
+def _steered_saved_model(folder, through_init_op):
+    """A SavedModel whose `saver_def.restore_op_name` names a node calling a
+    function that TF's loader runs (a resource initializer of the object
+    graph, or the init op), which calls one that writes files (SaveV2)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    graph = saved.meta_graphs.add()
+    library = graph.graph_def.library
+    outer = library.function.add()
+    outer.signature.name = "__inference__initialize_7"
+    call = outer.node_def.add()
+    call.name, call.op = "call", "PartitionedCall"
+    call.attr["f"].func.name = "__inference_writer_8"
+    inner = library.function.add()
+    inner.signature.name = "__inference_writer_8"
+    write = inner.node_def.add()
+    write.name, write.op = "write", "SaveV2"
+    node = graph.graph_def.node.add()
+    node.name, node.op = "steer", "StatefulPartitionedCall"
+    node.attr["f"].func.name = outer.signature.name
+    graph.saver_def.restore_op_name = "steer"
+    if through_init_op:
+        init = graph.signature_def["__saved_model_init_op"]
+        init.outputs["__saved_model_init_op"].name = "steer"
+    else:
+        graph.object_graph_def.concrete_functions[outer.signature.name].SetInParent()
+    os.makedirs(folder)
+    with open(os.path.join(folder, "saved_model.pb"), "wb") as handle:
+        handle.write(saved.SerializeToString())
+    return folder
+
+
+@pytest.mark.parametrize("through_init_op", [False, True])
+def test_the_saver_def_cannot_steer_what_may_write_files(tmp_path, through_init_op):
+    from keras_residual.serving.graph_check import check_saved_model
+
+    folder = _steered_saved_model(str(tmp_path / "steered"), through_init_op)
+    with pytest.raises(ValueError, match=r"SaveV2.*__inference_writer_8"):
+        check_saved_model(folder)

@@ -149,19 +149,34 @@ def _called(graph, roots):
 
 def _saver_functions(graph):
     """The functions that only the `saver_def`'s save and restore nodes
-    call (a function anything else calls too is an ordinary one)."""
-    saver_nodes = {
-        graph.saver_def.save_tensor_name.split(":")[0],
-        graph.saver_def.restore_op_name.split(":")[0],
-    } - {""}
+    call, which TF's loader never runs. What the loader runs is derived
+    from the file's structure, not from the names it gives: every node a
+    signature names (the `__saved_model_init_op` among them) is a loader
+    node even if the `saver_def` names it too, and every function of the
+    object graph (resource initializers, restore functions) is run with
+    everything it calls, however deep. A function anything else reaches is
+    an ordinary one."""
+    loader_nodes = {
+        info.name.lstrip("^").split(":")[0]
+        for signature in graph.signature_def.values()
+        for info in (*signature.inputs.values(), *signature.outputs.values())
+    }
+    saver_nodes = (
+        {
+            graph.saver_def.save_tensor_name.split(":")[0],
+            graph.saver_def.restore_op_name.split(":")[0],
+        }
+        - {""}
+        - loader_nodes
+    )
     nodes = graph.graph_def.node
     ours = _called(graph, [n for n in nodes if n.name in saver_nodes])
     others = _called(graph, [n for n in nodes if n.name not in saver_nodes])
-    library = graph.graph_def.library.function
-    others |= _called(
-        graph, [n for f in library if f.signature.name not in ours for n in f.node_def]
+    library = {f.signature.name: f for f in graph.graph_def.library.function}
+    loaded = set(graph.object_graph_def.concrete_functions)
+    others |= loaded | _called(
+        graph, [n for name in loaded if name in library for n in library[name].node_def]
     )
-    others |= set(graph.object_graph_def.concrete_functions)
     return ours - others
 
 
