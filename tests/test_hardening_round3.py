@@ -555,3 +555,81 @@ def test_the_saver_def_cannot_steer_what_may_write_files(tmp_path, through_init_
     folder = _steered_saved_model(str(tmp_path / "steered"), through_init_op)
     with pytest.raises(ValueError, match=r"SaveV2.*__inference_writer_8"):
         check_saved_model(folder)
+
+
+# 5: special files inside a SavedModel or a keras-hub preset -----------------------
+
+
+def _small_saved_model(folder):
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 1)),
+            keras.layers.Conv2D(4, 3, name="conv"),
+            keras.layers.GlobalAveragePooling2D(name="pool"),
+            keras.layers.Dense(3, activation="softmax", name="predictions"),
+        ],
+        name="small",
+    )
+    return kr.export(model, folder, "saved_model", preprocessing="tf")
+
+
+TRY_EACH = """
+import sys
+import keras_residual as kr
+from keras_residual.serving.predictor import load_predictor
+for kind, path in zip(sys.argv[1::2], sys.argv[2::2]):
+    try:
+        if kind == "preset":
+            kr.from_keras_hub(path)
+        else:
+            load_predictor(path, trust=kind == "trusted")
+        print("loaded", path)
+    except ValueError as error:
+        print("refused", error)
+"""
+
+
+def _refused_in_a_child(*pairs):
+    """Loads each `(kind, path)` in a child process (a FIFO blocks inside
+    TensorFlow's or h5py's C++ reader, where no signal reaches Python),
+    within a deadline; returns its answers."""
+    child = run_python(TRY_EACH, *[x for pair in pairs for x in pair], timeout=120)
+    assert child.returncode == 0, (child.returncode, child.stderr[-2000:])
+    answers = child.stdout.strip().splitlines()[-len(pairs) :]
+    assert len(answers) == len(pairs)
+    return answers
+
+
+@pytest.mark.xdist_group("subprocess")
+def test_saved_model_members_and_keras_hub_files_that_are_special_are_refused(
+    tmp_path,
+):
+    import keras_hub
+
+    from keras_residual.serving.model_card import card_path
+
+    pairs = []
+    for member in ("variables/variables.index", "fingerprint.pb"):
+        path = _small_saved_model(str(tmp_path / member.replace("/", "_")))
+        os.remove(card_path(path))  # without a card: no digest to check first
+        os.remove(os.path.join(path, member))
+        os.mkfifo(os.path.join(path, member))
+        pairs += [("untrusted", path), ("trusted", path)]
+    for member, kind in (("config.json", "fifo"), ("model.weights.h5", "zero")):
+        backbone = keras_hub.models.ResNetBackbone(
+            input_conv_filters=[64], input_conv_kernel_sizes=[7],
+            stackwise_num_filters=[64], stackwise_num_blocks=[1],
+            stackwise_num_strides=[1], block_type="basic_block",
+            use_pre_activation=False, image_shape=(None, None, 3),
+        )  # fmt: skip
+        folder = str(tmp_path / f"hub_{kind}")
+        backbone.save_to_preset(folder)
+        os.remove(os.path.join(folder, member))
+        special_file(kind, os.path.join(folder, member))
+        pairs.append(("preset", folder))
+    answers = _refused_in_a_child(*pairs)
+    assert all(a.startswith("refused") for a in answers), answers
+    assert sum("is a FIFO" in a for a in answers) == 5
+    assert sum("a device" in a for a in answers) == 1

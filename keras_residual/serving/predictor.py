@@ -47,6 +47,9 @@ class SavedModelPredictor(Predictor):
         import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
         super().__init__(path, card)
+        for parent, _, files in os.walk(path):  # trusted or not, a FIFO or
+            for file_name in files:  # a link to /dev/zero hangs TF's reader
+                check_regular_file(os.path.join(parent, file_name), "SavedModel file")
         check_saved_model(path, trust=trust)
         try:
             loaded = tf.saved_model.load(path)

@@ -132,7 +132,12 @@ register_recipe(
         # Measured (benchmarks/transfer_robustness.py): 0.1 at batch 64
         # diverged within 3-5 steps on small shifted or inverted data (an
         # epoch of 1-2 steps); 0.04 did not, and scored as well in-domain.
+        # Clipping the gradient norm at 1 stopped the divergence at the end
+        # of the warm-up on shifted data at k = 30 (median 64.4 -> 74.6%,
+        # deterministic, 5 seeds) and changed no other cell by more than
+        # noise (its worst inverted k = 30 seed 69.8 -> 81.7%).
         learning_rate=0.04,
+        clipnorm=1.0,
         batch_size=64,
         epochs=10,
         momentum=0.9,
