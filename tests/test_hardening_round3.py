@@ -633,3 +633,48 @@ def test_saved_model_members_and_keras_hub_files_that_are_special_are_refused(
     assert all(a.startswith("refused") for a in answers), answers
     assert sum("is a FIFO" in a for a in answers) == 5
     assert sum("a device" in a for a in answers) == 1
+
+
+# 6: decompression bombs in a .keras file ------------------------------------------
+
+
+def _keras_with_member(tmp_path, name, size, byte=b" "):
+    """A real `.keras` file with member `name` replaced by (or added as)
+    `size` bytes of `byte`, deflated (a few KB on disk)."""
+    import zipfile
+
+    path = str(tmp_path / "model.keras")
+    kr.ResNet20(input_shape=(32, 32, 1), classes=3, depths=(1, 1, 1)).save(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {m: archive.read(m) for m in archive.namelist() if m != name}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+        with archive.open(name, "w", force_zip64=True) as handle:
+            chunk = byte * (1 << 20)
+            for _ in range(size >> 20):
+                handle.write(chunk)
+    return path
+
+
+@pytest.mark.parametrize(
+    "member, size, message",
+    [
+        ("config.json", 80 << 20, "config.json inflates to .* over the limit"),
+        ("assets/padding.bin", 300 << 20, "decompression bomb"),
+    ],
+)
+def test_a_keras_file_that_inflates_far_past_its_size_is_refused(
+    tmp_path, member, size, message
+):
+    from keras_residual.serving.predictor import load_predictor
+
+    path = _keras_with_member(tmp_path, member, size)
+    assert os.path.getsize(path) < 2 << 20  # the bomb is small on disk
+    with deadline(30), pytest.raises(ValueError, match=message):
+        load_predictor(path)
+    with deadline(30), pytest.raises(ValueError, match=message):
+        kr.train(
+            "ResNet20", small_digits(), str(tmp_path / "run"), weights=path,
+            epochs=1, export=False, verbose=0,
+        )  # fmt: skip

@@ -11,7 +11,6 @@ wrote). A `.keras` file needs the package's registered layers.
 import os
 import warnings
 
-import keras
 import numpy as np
 
 import keras_residual.models  # noqa: F401  (registers the layers .keras files use)
@@ -38,6 +37,7 @@ from keras_residual.serving.tflite_check import check_tflite_file
 from keras_residual.utils.download import file_digest
 from keras_residual.utils.download import tree_digest
 from keras_residual.utils.files import check_regular_file
+from keras_residual.utils.keras_archive import load_keras_model
 
 
 class SavedModelPredictor(Predictor):
@@ -174,15 +174,9 @@ class KerasPredictor(Predictor):
     """A `.keras` file (needs this package's layers to load)."""
 
     def __init__(self, path, card):
-        try:
-            # Not compiled: a predictor only predicts, and a compiled file's
-            # loss and optimizer may come from code this layer cannot see.
-            self.model = keras.saving.load_model(path, safe_mode=True, compile=False)
-        except Exception as error:
-            raise ValueError(
-                f"{path!r} is not a loadable .keras model ({type(error).__name__}"
-                f": {str(error).splitlines()[0][:200]})."
-            ) from None
+        # Not compiled: a predictor only predicts, and a compiled file's
+        # loss and optimizer may come from code this layer cannot see.
+        self.model = load_keras_model(path)
         if not is_classifier(self.model):
             raise ValueError(f"{path!r} has no classifier to predict with.")
         card = card or {}

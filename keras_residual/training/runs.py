@@ -15,6 +15,7 @@ from keras_residual.utils.atomic import is_staging_name
 from keras_residual.utils.atomic import remove_stale_staging
 from keras_residual.utils.atomic import save_keras
 from keras_residual.utils.atomic import write_json
+from keras_residual.utils.keras_archive import load_keras_model
 from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.weights.keras_source import load_trained_model  # noqa: F401
 
@@ -186,7 +187,7 @@ def load_saved_weights(model, path):
         model: `keras.Model`. The run's model.
         path: str. A `.keras` file of the same architecture.
     """
-    saved = keras.saving.load_model(path, safe_mode=True, compile=False)
+    saved = load_keras_model(path)
     values = {layer.name: layer.get_weights() for layer in saved.layers}
     for layer in model.layers:
         if layer.weights:

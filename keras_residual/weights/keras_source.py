@@ -4,8 +4,7 @@ another model of the same architecture layer by layer."""
 
 import os
 
-import keras
-
+from keras_residual.utils.keras_archive import load_keras_model
 from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.hdf5 import adapt_input_channels
@@ -61,14 +60,7 @@ def load_trained_model(source, argument="RUN_DIR_OR_CHECKPOINT", compile=True):
         raise ValueError(
             f"{argument} must be a run directory or a .keras file; received {source!r}."
         )
-    try:
-        model = keras.saving.load_model(checkpoint, safe_mode=True, compile=compile)
-    except Exception as error:
-        raise ValueError(
-            f"Could not load {checkpoint!r} ({type(error).__name__}: "
-            f"{str(error).splitlines()[0][:200]})."
-        ) from None
-    return model, metrics
+    return load_keras_model(checkpoint, compile=compile), metrics
 
 
 def load_keras_source(path):
