@@ -678,3 +678,48 @@ def test_a_keras_file_that_inflates_far_past_its_size_is_refused(
             "ResNet20", small_digits(), str(tmp_path / "run"), weights=path,
             epochs=1, export=False, verbose=0,
         )  # fmt: skip
+
+
+def _png_declaring(path, width, height):
+    """A tiny PNG file whose header declares `width` x `height` (a real,
+    decodable grey image: one IDAT of deflated zero rows)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    rows = zlib.compressobj(9)
+    raw = b"".join(rows.compress(b"\0" * (width + 1)) for _ in range(height))
+    raw += rows.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw)
+    with open(path, "wb") as handle:
+        handle.write(data + chunk(b"IEND", b""))
+    return path
+
+
+def test_an_image_declaring_too_many_pixels_is_refused_unread(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from keras_residual.data.image_folder import scan_images
+    from keras_residual.serving.predictor import read_images
+
+    # Past Pillow's own bound (179 M pixels), and past ours only (67 M).
+    for width, height, message in (
+        (20000, 20000, "too many pixels"),
+        (10000, 9000, "10000 x 9000 pixels, over the limit"),
+    ):
+        bomb = _png_declaring(str(tmp_path / f"{width}.png"), width, height)
+        assert os.path.getsize(bomb) < 2 << 20
+        with deadline(20), pytest.raises(ValueError, match=message):
+            read_images([bomb], 1)
+        failures, _, _ = scan_images([bomb])
+        assert failures and message in failures[0][1]
+    # A 4000 x 3000 photo still decodes.
+    photo = str(tmp_path / "photo.jpg")
+    Image.fromarray(np.zeros((3000, 4000, 3), "uint8")).save(photo)
+    assert read_images([photo], 3)[0].shape == (3000, 4000, 3)
+    assert scan_images([photo])[0] == []

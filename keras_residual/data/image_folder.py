@@ -20,6 +20,9 @@ IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
 # Folders with more files than this show a progress bar while checked.
 PROGRESS_FROM = 500
+# Pixels an image's header may declare: a 4000 x 3000 photo has 12 M; a
+# 389 KB PNG declaring 20000 x 20000 once decoded to 3.8 GB.
+MAX_IMAGE_PIXELS = 8192 * 8192
 
 
 def image_files(directory):
@@ -37,6 +40,31 @@ def image_files(directory):
             if name.lower().endswith(IMAGE_SUFFIXES)
         )
     return sorted(found)
+
+
+def image_pixels_reason(path):
+    """Why the image at `path` declares too many pixels to decode, read
+    from its header alone, or None (a header Pillow cannot read is left to
+    the decoder, which names the problem).
+
+    Args:
+        path: str. An image file.
+    """
+    from PIL import Image  # lazy: only images need it
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except Image.DecompressionBombError as error:  # Pillow's own, past 179 M
+        return f"declares too many pixels ({error})"
+    except Exception:  # not an image Pillow knows: TensorFlow will say why
+        return None
+    if width * height > MAX_IMAGE_PIXELS:
+        return (
+            f"declares {width} x {height} pixels, over the limit of 8192 x "
+            f"8192 (it would decode to {width * height * 3 / 2**30:.1f} GB)"
+        )
+    return None
 
 
 def scan_images(paths, workers=None):
@@ -59,6 +87,9 @@ def scan_images(paths, workers=None):
         special = special_file_reason(path, MAX_IMAGE_BYTES)
         if special is not None:  # a link to /dev/zero, a FIFO: never read
             return (path, special), True, None
+        too_large = image_pixels_reason(path)
+        if too_large is not None:
+            return (path, too_large), True, None
         try:
             image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
         except (tf.errors.OpError, ValueError) as error:

@@ -17,6 +17,7 @@ import keras_residual.models  # noqa: F401  (registers the layers .keras files u
 from keras_residual.core.heads import is_classifier
 from keras_residual.core.heads import output_probabilities
 from keras_residual.data.image_folder import MAX_IMAGE_BYTES
+from keras_residual.data.image_folder import image_pixels_reason
 from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
 from keras_residual.serving.endpoints import PREPROCESSED_INPUT
@@ -328,6 +329,9 @@ def read_images(paths, channels):
         if not os.path.lexists(path):
             raise ValueError(f"Image file {path!r} does not exist.")
         check_regular_file(path, "Image file", MAX_IMAGE_BYTES)
+        too_large = image_pixels_reason(path)
+        if too_large is not None:
+            raise ValueError(f"Image file {path!r} {too_large}.")
         try:
             image = tf.io.decode_image(
                 tf.io.read_file(path), channels=channels, expand_animations=False
