@@ -723,3 +723,60 @@ def test_an_image_declaring_too_many_pixels_is_refused_unread(tmp_path):
     Image.fromarray(np.zeros((3000, 4000, 3), "uint8")).save(photo)
     assert read_images([photo], 3)[0].shape == (3000, 4000, 3)
     assert scan_images([photo])[0] == []
+
+
+# weak: an ONNX export computing NaN is an error, with or without --json ------------
+
+
+def test_an_onnx_export_computing_nan_is_refused_and_json_stays_valid(tmp_path, capsys):
+    import keras
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    from keras_residual.cli import main
+    from keras_residual.serving.model_card import card_path
+    from keras_residual.serving.predictor import load_predictor
+
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 1)),
+            keras.layers.Conv2D(4, 3, name="conv"),
+            keras.layers.GlobalAveragePooling2D(name="pool"),
+            keras.layers.Dense(3, activation="softmax", name="predictions"),
+        ],
+        name="small",
+    )
+    path = kr.export(model, str(tmp_path / "m.onnx"), "onnx", preprocessing="tf")
+    graph = onnx.load(path)
+    kernel = next(t for t in graph.graph.initializer if tuple(t.dims) == (4, 3))
+    nan = np.full((4, 3), np.nan, "float32")  # the classifier's kernel
+    kernel.CopyFrom(numpy_helper.from_array(nan, kernel.name))
+    onnx.save(graph, path)
+    os.remove(card_path(path))  # its sha256 would refuse the file first
+    with pytest.raises(ValueError, match="non-finite probabilities"):
+        load_predictor(path).predict_images(np.zeros((2, 16, 16, 1), "uint8"))
+    image = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.fromarray(np.zeros((16, 16), "uint8")).save(image)
+    code = main(["predict", path, str(image), "--json"])
+    captured = capsys.readouterr()
+    assert code == 2 and "non-finite probabilities" in captured.err
+    assert "NaN" not in captured.out
+
+
+# weak: class weights that name a class twice, or weigh every example 0 ------------
+
+
+def test_class_weights_naming_a_class_twice_or_all_zero_are_refused():
+    from keras_residual.data.balance import class_weights
+
+    with pytest.raises(ValueError, match="names class 0 twice"):
+        class_weights("0=1,0=2", [5, 5])
+    with pytest.raises(ValueError, match="every class of the training data weight 0"):
+        class_weights("0=0,1=0", [5, 5])
+    with pytest.raises(ValueError, match="every class of the training data weight 0"):
+        class_weights({0: 0.0}, [5, 0])  # class 1 has no examples to count
+    # Ignoring one class of several is legitimate.
+    assert class_weights("0=0", [5, 5]) == {0: 0.0, 1: 1.0}

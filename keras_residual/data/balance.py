@@ -86,7 +86,14 @@ def class_weights(class_weight, counts):
             f"`class_weight` keys must be class indices in [0, {classes}); "
             f"received {outside[0]!r}."
         )
-    return {c: class_weight.get(c, 1.0) for c in range(classes)}
+    weights = {c: class_weight.get(c, 1.0) for c in range(classes)}
+    if not any(weights[c] for c, n in enumerate(counts) if n):
+        raise ValueError(
+            f"`class_weight` {class_weight} gives every class of the training "
+            "data weight 0, so no example would count; give one a weight "
+            "above 0."
+        )
+    return weights
 
 
 def _parse_weights(text):
@@ -99,12 +106,18 @@ def _parse_weights(text):
                 f"as '0=1,3=2.5'; received {text!r} (entry {part!r} has no '=')."
             )
         try:
-            weights[int(index)] = float(value)
+            key, weight = int(index), float(value)
         except ValueError:
             raise ValueError(
                 "`class_weight` must be 'balanced' or 'INDEX=WEIGHT,...' "
                 f"such as '0=1,3=2.5'; received {text!r}."
             ) from None
+        if key in weights:
+            raise ValueError(
+                f"`class_weight` names class {key} twice in {text!r}; give "
+                "each class one weight."
+            )
+        weights[key] = weight
     return weights
 
 

@@ -8,6 +8,7 @@ from keras_residual.serving.endpoints import SERVE_SIGNATURE
 from keras_residual.serving.onnx_export import require
 from keras_residual.serving.predictor_base import Predictor
 from keras_residual.serving.predictor_base import check_signatures
+from keras_residual.serving.predictor_base import finite_probabilities
 
 ONNX_DTYPES = {"tensor(uint8)": "uint8", "tensor(float)": "float32"}
 
@@ -83,4 +84,4 @@ class ONNXPredictor(Predictor):
         (probabilities,) = self._session.run(
             [PROBABILITIES_OUTPUT], {IMAGES_INPUT: np.ascontiguousarray(batch)}
         )
-        return probabilities
+        return finite_probabilities(self.path, probabilities)

@@ -31,6 +31,7 @@ from keras_residual.serving.onnx_predictor import ONNXPredictor
 from keras_residual.serving.predictor_base import Predictor
 from keras_residual.serving.predictor_base import check_card_channels
 from keras_residual.serving.predictor_base import check_signatures
+from keras_residual.serving.predictor_base import finite_probabilities
 from keras_residual.serving.predictor_base import signature_names
 from keras_residual.serving.signatures import preprocess_uint8
 from keras_residual.serving.tflite import run_signature
@@ -80,9 +81,8 @@ class SavedModelPredictor(Predictor):
 
         dtype = "uint8" if self.preprocessing else "float32"
         images = self.check_images(images, dtype)
-        return self._serve(**{IMAGES_INPUT: tf.constant(images)})[
-            PROBABILITIES_OUTPUT
-        ].numpy()
+        outputs = self._serve(**{IMAGES_INPUT: tf.constant(images)})
+        return finite_probabilities(self.path, outputs[PROBABILITIES_OUTPUT])
 
     def predict_preprocessed(self, inputs):
         """Probabilities `(batch, classes)` for preprocessed inputs.
@@ -93,9 +93,8 @@ class SavedModelPredictor(Predictor):
         import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
         inputs = self.check_images(inputs, "float32")
-        return self._preprocessed(**{PREPROCESSED_INPUT: tf.constant(inputs)})[
-            PROBABILITIES_OUTPUT
-        ].numpy()
+        outputs = self._preprocessed(**{PREPROCESSED_INPUT: tf.constant(inputs)})
+        return finite_probabilities(self.path, outputs[PROBABILITIES_OUTPUT])
 
 
 class TFLitePredictor(Predictor):
@@ -162,13 +161,7 @@ class TFLitePredictor(Predictor):
                 f"{self.path!r} failed to run ({type(error).__name__}: "
                 f"{str(error)[:200]}); the file may be corrupt."
             ) from None
-        outputs = np.concatenate(rows, axis=0)
-        if not np.isfinite(outputs).all():
-            raise ValueError(
-                f"{self.path!r} produced non-finite probabilities (NaN or inf); "
-                "its weights are corrupt. Export it again."
-            )
-        return outputs
+        return finite_probabilities(self.path, np.concatenate(rows, axis=0))
 
 
 class KerasPredictor(Predictor):
@@ -219,7 +212,10 @@ class KerasPredictor(Predictor):
             inputs: array. See `Predictor.predict_preprocessed`.
         """
         inputs = self.check_images(inputs, "float32")
-        return output_probabilities(self.model, self.model.predict(inputs, verbose=0))
+        probabilities = output_probabilities(
+            self.model, self.model.predict(inputs, verbose=0)
+        )
+        return finite_probabilities(self.path, probabilities)
 
 
 def load_predictor(path, trust=False):

@@ -143,3 +143,20 @@ def check_card_channels(predictor, channels):
             f"{channels}: the card belongs to another export. Export the model "
             "again."
         )
+
+
+def finite_probabilities(path, outputs):
+    """`outputs` as a NumPy array, refusing NaN or inf: a corrupt export's
+    scores must be an error, never an answer (or invalid `--json`).
+
+    Args:
+        path: str. The export, for the message.
+        outputs: array-like. Its probabilities.
+    """
+    outputs = np.asarray(outputs)
+    if not np.isfinite(outputs).all():
+        raise ValueError(
+            f"{path!r} produced non-finite probabilities (NaN or inf); "
+            "its weights are corrupt. Export it again."
+        )
+    return outputs

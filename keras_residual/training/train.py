@@ -19,6 +19,7 @@ import time
 
 import keras
 
+from keras_residual.data.balance import class_weights
 from keras_residual.data.loader import load_data
 from keras_residual.data.options import DataOptions
 from keras_residual.models.zoo import build
@@ -135,6 +136,8 @@ def train(
     # layers.
     with deterministic_ops(plan.run.deterministic), global_dtype_policy():
         bundle = _load(plan)
+        if plan.run.class_weight is not None:  # refused before run.json exists
+            class_weights(plan.run.class_weight, bundle.require_class_counts())
         # "auto" probes convolutions shaped like this model's stages at this
         # image size (cached), so the policy is set once the data is known.
         policy = set_precision(
