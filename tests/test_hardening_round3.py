@@ -780,3 +780,46 @@ def test_class_weights_naming_a_class_twice_or_all_zero_are_refused():
         class_weights({0: 0.0}, [5, 0])  # class 1 has no examples to count
     # Ignoring one class of several is legitimate.
     assert class_weights("0=0", [5, 5]) == {0: 0.0, 1: 1.0}
+
+
+# weak: evaluate of a model with too few classes; a report over existing files -----
+
+
+def test_evaluate_names_a_model_with_too_few_classes_and_keeps_existing_reports(
+    tmp_path,
+):
+    from keras_residual.serving.evaluation import evaluate_export
+
+    model = kr.ResNet20(
+        input_shape=(32, 32, 1), classes=3, depths=(1, 1, 1), preprocessing="tf"
+    )
+    path = str(tmp_path / "three.keras")
+    model.save(path)  # no card: its class count is read from its outputs
+    with pytest.raises(ValueError, match=r"outputs 3 classes; 'digits' has 10"):
+        evaluate_export(path, "digits", verbose=0)
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "report.json").write_text("my earlier report")
+    with pytest.raises(ValueError, match="already exists and is not an empty folder"):
+        evaluate_export(path, "digits", verbose=0, report=str(report))
+    assert (report / "report.json").read_text() == "my earlier report"
+
+
+def test_a_keras_file_of_a_never_called_sequential_is_refused_by_name(tmp_path):
+    import keras
+
+    from keras_residual.serving.predictor import load_predictor
+
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 1)),
+            keras.layers.Conv2D(4, 3, name="conv"),
+            keras.layers.GlobalAveragePooling2D(name="pool"),
+            keras.layers.Dense(3, activation="softmax", name="predictions"),
+        ],
+        name="never_called",
+    )
+    path = str(tmp_path / "seq.keras")
+    model.save(path)  # Keras' own save: not through kr.export
+    with pytest.raises(ValueError, match="never called"):
+        load_predictor(path)

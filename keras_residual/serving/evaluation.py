@@ -67,6 +67,13 @@ def evaluate_export(
     """
     check_choice("split", split, SPLITS)
     check_choice("tta", tta, TTA_MODES)
+    if report is not None and os.path.exists(report):
+        if not os.path.isdir(report) or os.listdir(report):
+            raise ValueError(
+                f"`report` {report!r} already exists and is not an empty "
+                "folder; a report would overwrite what is there. Pass a new "
+                "or empty folder."
+            )
     predictor = load_predictor(model_path, trust=trust)
     mode = predictor.preprocessing
     data = load_data(
@@ -118,6 +125,11 @@ def evaluate_export(
             )
         else:
             probabilities = tta_probabilities(predictor.predict_images, pixels, tta)
+        if probabilities.shape[-1] < data.classes:  # a model without a card
+            raise ValueError(
+                f"{model_path!r} outputs {probabilities.shape[-1]} classes; "
+                f"{dataset!r} has {data.classes}."
+            )
         picked = probabilities[np.arange(len(labels)), labels]
         correct += int((probabilities.argmax(-1) == labels).sum())
         loss += float(-np.log(np.maximum(picked, 1e-7)).sum())

@@ -171,7 +171,15 @@ class KerasPredictor(Predictor):
         # Not compiled: a predictor only predicts, and a compiled file's
         # loss and optimizer may come from code this layer cannot see.
         self.model = load_keras_model(path)
-        if not is_classifier(self.model):
+        try:
+            classifier = is_classifier(self.model)
+        except AttributeError:  # a Sequential saved before it was ever called
+            raise ValueError(
+                f"{path!r} holds a model that was never called, so its outputs "
+                "are unknown; export it with keras_residual.export(model, "
+                "path, 'keras') first."
+            ) from None
+        if not classifier:
             raise ValueError(f"{path!r} has no classifier to predict with.")
         card = card or {}
         if not card.get("input_shape"):  # a .keras file without a card
