@@ -823,3 +823,38 @@ def test_a_keras_file_of_a_never_called_sequential_is_refused_by_name(tmp_path):
     model.save(path)  # Keras' own save: not through kr.export
     with pytest.raises(ValueError, match="never called"):
         load_predictor(path)
+
+
+def test_sixteen_bit_image_arrays_are_refused_not_read_as_0_to_255():
+    import numpy as np
+
+    labels = np.arange(40) % 2
+    wide = np.full((40, 16, 16, 1), 40000, "uint16")
+    with pytest.raises(
+        ValueError, match=r"dtype uint16 with values in \[40000, 40000\]"
+    ):
+        kr.load_data((wide, labels), batch_size=8)
+    # uint16 arrays that hold 0-255 pixels read as they are.
+    assert kr.load_data((wide // 257, labels), batch_size=8).classes == 2
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"learning_rate": [float("inf")]},
+        {"learning_rate": [float("nan"), 0.1]},
+        {"learning_rate": {"min": 1e-3, "max": float("inf")}},
+        {"depth": {"min": 1, "max": 10**30}},
+    ],
+)
+def test_a_search_space_with_non_finite_or_huge_numbers_is_refused_up_front(
+    tmp_path, entry
+):
+    from keras_residual.search.space import SearchSpace
+
+    with pytest.raises(ValueError, match="values must be finite"):
+        SearchSpace(entry)
+    path = tmp_path / "space.json"  # JSON's 1e999 parses as inf
+    path.write_text(json.dumps(entry).replace("Infinity", "1e999"))
+    with pytest.raises(ValueError, match="values must be finite"):
+        SearchSpace.from_file(str(path))

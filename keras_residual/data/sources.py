@@ -213,6 +213,14 @@ def _checked_arrays(name, pair):
             f"Split {name!r} `images` must be numeric pixels; received dtype "
             f"{images.dtype}."
         )
+    if images.dtype.kind in "iu" and images.dtype.itemsize > 1:
+        low, high = int(images.min()), int(images.max())
+        if low < 0 or high > 255:  # 16-bit images are not 0-255 pixels
+            raise ValueError(
+                f"Split {name!r} `images` has dtype {images.dtype} with values "
+                f"in [{low}, {high}]; pixels are read as 0-255. Scale them "
+                "first (e.g. 16-bit images: (images // 257).astype('uint8'))."
+            )
     if images.dtype.kind == "f":
         finite = np.isfinite(images).reshape(len(images), -1).all(axis=1)
         if not finite.all():

@@ -17,6 +17,7 @@ or YAML file (`SearchSpace.from_file(path)`).
 """
 
 import json
+import math
 import numbers
 import os
 
@@ -256,7 +257,33 @@ def family_spec(family, depths, base_width, drop_path_rate=0.0, **values):
     )
 
 
+def _check_numbers(name, values):
+    """Every number among `values` finite, and an int within int32 (1e999,
+    NaN or 10**30 once overflowed a trial, or was refused only after one
+    ran)."""
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            continue
+        if isinstance(value, numbers.Integral):
+            bad = abs(int(value)) > 2**31 - 1
+        else:
+            bad = not math.isfinite(float(value))
+        if bad:
+            raise ValueError(
+                f"Search space entry {name!r} holds {value!r}; values must be "
+                "finite, and integers within +-2**31."
+            )
+
+
 def _check_entry(name, entry):
+    _check_numbers(
+        name,
+        entry.values()
+        if isinstance(entry, dict)
+        else entry
+        if isinstance(entry, (list, tuple))
+        else [entry],
+    )
     if isinstance(entry, (list, tuple)):
         if not entry:
             raise ValueError(
