@@ -70,6 +70,22 @@ def small_digits(train=64, test=64, validation=0):
     }
 
 
+def small_classifier(classes=3, name="small", padding=0):
+    """A tiny Sequential classifier of 16x16 grey images (conv, pool,
+    softmax; `padding` > 0 puts a ZeroPadding2D first), for export tests."""
+    import keras
+
+    layers = [keras.Input((16, 16, 1))]
+    if padding:
+        layers.append(keras.layers.ZeroPadding2D(padding, name="pad"))
+    layers += [
+        keras.layers.Conv2D(4, 3, name="conv"),
+        keras.layers.GlobalAveragePooling2D(name="pool"),
+        keras.layers.Dense(classes, activation="softmax", name="predictions"),
+    ]
+    return keras.Sequential(layers, name=name)
+
+
 def digits_resnet(**overrides):
     """A ResNet20 with one block per stage for the embedded digits
     (32x32x1, 10 classes, "tf" preprocessing), untrained."""

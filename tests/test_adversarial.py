@@ -16,6 +16,7 @@ from keras_residual.training.callbacks import BestModelCheckpoint
 from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.weights import load_weights
 from keras_residual.weights import save_legacy_weights
+from tests.conftest import small_classifier
 from tests.conftest import small_digits
 
 TINY = {"depths": (1, 1, 1)}
@@ -409,18 +410,6 @@ def test_resume_removes_the_staging_a_killed_export_left(tmp_path):
 
 
 # 7, 8, 11: export and predict -------------------------------------------------
-
-
-def small_classifier(classes=3, name="small"):
-    return keras.Sequential(
-        [
-            keras.Input((16, 16, 1)),
-            keras.layers.Conv2D(4, 3, name="conv"),
-            keras.layers.GlobalAveragePooling2D(name="pool"),
-            keras.layers.Dense(classes, activation="softmax", name="predictions"),
-        ],
-        name=name,
-    )
 
 
 def test_export_takes_a_built_sequential_and_refuses_an_unbuilt_one(tmp_path):

@@ -15,6 +15,7 @@ from keras_residual.training.runs import check_run_dir
 from keras_residual.utils.atomic import atomic_path
 from keras_residual.utils.atomic import remove_stale_staging
 from tests.conftest import run_python
+from tests.conftest import small_classifier
 from tests.conftest import small_digits
 
 TINY = {"depths": (1, 1, 1)}
@@ -436,18 +437,8 @@ def test_cli_sizes_that_hung_a_run_answer_at_once(tmp_path, capsys, argv, messag
 
 
 def _tflite_with_pad_and_topk(tmp_path):
-    import keras
 
-    model = keras.Sequential(
-        [
-            keras.Input((16, 16, 1)),
-            keras.layers.ZeroPadding2D(2, name="pad"),
-            keras.layers.Conv2D(4, 3, name="conv"),
-            keras.layers.GlobalAveragePooling2D(name="pool"),
-            keras.layers.Dense(5, activation="softmax", name="predictions"),
-        ],
-        name="padded",
-    )
+    model = small_classifier(5, "padded", padding=2)
     return kr.export(
         model, str(tmp_path / "m.tflite"), "tflite", preprocessing="tf", top_k=2
     )
@@ -561,17 +552,8 @@ def test_the_saver_def_cannot_steer_what_may_write_files(tmp_path, through_init_
 
 
 def _small_saved_model(folder):
-    import keras
 
-    model = keras.Sequential(
-        [
-            keras.Input((16, 16, 1)),
-            keras.layers.Conv2D(4, 3, name="conv"),
-            keras.layers.GlobalAveragePooling2D(name="pool"),
-            keras.layers.Dense(3, activation="softmax", name="predictions"),
-        ],
-        name="small",
-    )
+    model = small_classifier(3, "small")
     return kr.export(model, folder, "saved_model", preprocessing="tf")
 
 
@@ -729,7 +711,6 @@ def test_an_image_declaring_too_many_pixels_is_refused_unread(tmp_path):
 
 
 def test_an_onnx_export_computing_nan_is_refused_and_json_stays_valid(tmp_path, capsys):
-    import keras
     import numpy as np
     import onnx
     from onnx import numpy_helper
@@ -738,15 +719,7 @@ def test_an_onnx_export_computing_nan_is_refused_and_json_stays_valid(tmp_path, 
     from keras_residual.serving.model_card import card_path
     from keras_residual.serving.predictor import load_predictor
 
-    model = keras.Sequential(
-        [
-            keras.Input((16, 16, 1)),
-            keras.layers.Conv2D(4, 3, name="conv"),
-            keras.layers.GlobalAveragePooling2D(name="pool"),
-            keras.layers.Dense(3, activation="softmax", name="predictions"),
-        ],
-        name="small",
-    )
+    model = small_classifier(3, "small")
     path = kr.export(model, str(tmp_path / "m.onnx"), "onnx", preprocessing="tf")
     graph = onnx.load(path)
     kernel = next(t for t in graph.graph.initializer if tuple(t.dims) == (4, 3))
@@ -806,19 +779,10 @@ def test_evaluate_names_a_model_with_too_few_classes_and_keeps_existing_reports(
 
 
 def test_a_keras_file_of_a_never_called_sequential_is_refused_by_name(tmp_path):
-    import keras
 
     from keras_residual.serving.predictor import load_predictor
 
-    model = keras.Sequential(
-        [
-            keras.Input((16, 16, 1)),
-            keras.layers.Conv2D(4, 3, name="conv"),
-            keras.layers.GlobalAveragePooling2D(name="pool"),
-            keras.layers.Dense(3, activation="softmax", name="predictions"),
-        ],
-        name="never_called",
-    )
+    model = small_classifier(3, "never_called")
     path = str(tmp_path / "seq.keras")
     model.save(path)  # Keras' own save: not through kr.export
     with pytest.raises(ValueError, match="never called"):
