@@ -1,6 +1,8 @@
-"""Seeded fuzzing of every reader of untrusted files: hostile files of each
-kind (special files, links to devices, YAML alias bombs, nesting too deep
-to parse, duplicate keys, random and truncated bytes) go to each reader,
+"""Seeded fuzzing of every reader of untrusted files (search spaces,
+checkpoints, weights, presets, exports, and a run folder's run.json and
+state.json and a saved search's oracle.json): hostile files of each kind
+(special files, links to devices, YAML alias bombs, nesting too deep to
+parse, duplicate keys, random and truncated bytes) go to each reader,
 in a real subprocess with a deadline, so that a hang or a crash fails the
 test instead of stopping the suite. Every call must return or raise a
 `ValueError`/`TypeError`; the script prints how each one answered."""
@@ -19,6 +21,10 @@ from keras_residual.search.space import SearchSpace
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.weights import load_weights
 from keras_residual.weights import save_legacy_weights
+
+from keras_residual.search.tuners import check_saved_trials
+from keras_residual.training.checkpoint_state import read_state_file
+from keras_residual.training.runs import check_run_dir
 
 folder, count = sys.argv[1], int(sys.argv[2])
 rng = np.random.default_rng(0)
@@ -59,7 +65,33 @@ KINDS = {
     ) + b"\0" * 16,
 }
 SPECIAL = ("fifo", "dev_zero", "directory")
+preset = kr.save_to_preset(model, os.path.join(folder, "preset"))
+preset_config = open(os.path.join(preset, "config.json"), "rb").read()
+
+
+def placed(path, *names):
+    # Moves the hostile `path` to `path.d/NAMES...` (for readers that take
+    # a folder), returning that folder.
+    inner = os.path.join(path + ".d", *names[:-1])
+    os.makedirs(inner)
+    os.rename(path, os.path.join(inner, names[-1]))
+    return path + ".d"
+
+
+def as_preset_weights(path):
+    folder = placed(path, "model.safetensors")
+    with open(os.path.join(folder, "config.json"), "wb") as handle:
+        handle.write(preset_config)
+    return kr.load_preset(folder)
+
+
 READERS = {
+    "state.json": lambda p: read_state_file(p),
+    "run.json": lambda p: check_run_dir(placed(p, "run.json"), {}, True),
+    "oracle.json": lambda p: check_saved_trials(
+        os.path.join(placed(p, "search", "oracle.json"), "search")
+    ),
+    "preset.safetensors": as_preset_weights,
     "space.yaml": lambda p: SearchSpace.from_file(p),
     "space.json": lambda p: SearchSpace.from_file(p),
     "ckpt.safetensors": lambda p: kr.from_checkpoint(p),
@@ -100,7 +132,7 @@ def test_hostile_files_are_refused_or_read_never_hang_or_crash(tmp_path):
     run = run_python(FUZZ, tmp_path, 13)
     assert run.returncode == 0, (run.returncode, run.stderr[-3000:])
     answers = json.loads(run.stdout.strip().splitlines()[-1])
-    assert len(answers) == 13 * 6
+    assert len(answers) == 13 * 10
     # Nothing hostile is read as valid (a few flipped bits may leave a
     # weights file valid), and every special file is refused.
     read = {key for key, value in answers.items() if value == "read"}
