@@ -822,3 +822,33 @@ def test_a_search_space_with_non_finite_or_huge_numbers_is_refused_up_front(
     path.write_text(json.dumps(entry).replace("Infinity", "1e999"))
     with pytest.raises(ValueError, match="values must be finite"):
         SearchSpace.from_file(str(path))
+
+
+# weak: GIF, BMP and CMYK JPEG files read like the others ---------------------------
+
+
+def test_gif_bmp_and_cmyk_jpeg_files_decode_to_the_channels_asked(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from keras_residual.serving.predictor import read_images
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "grey"
+    for c in range(2):
+        (folder / f"class{c}").mkdir(parents=True)
+        for i in range(6):
+            pixels = (rng.random((20, 20)) * 255).astype("uint8")
+            suffix = ("png", "gif", "bmp")[i % 3]
+            Image.fromarray(pixels).save(folder / f"class{c}" / f"{i}.{suffix}")
+    data = kr.load_data(str(folder), batch_size=4, color_mode="grayscale")
+    seen = sum(len(labels) for _, labels in data.train)  # a GIF once failed here
+    assert seen == data.sizes["train"] and data.image_shape[-1] == 1
+    colour = (rng.random((20, 20, 3)) * 255).astype("uint8")
+    cmyk = str(tmp_path / "cmyk.jpg")
+    Image.fromarray(colour).convert("CMYK").save(cmyk)
+    gif = str(tmp_path / "colour.gif")
+    Image.fromarray(colour).save(gif)
+    for path in (cmyk, gif):
+        for channels in (1, 3):
+            assert read_images([path], channels)[0].shape == (20, 20, channels)

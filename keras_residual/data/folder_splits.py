@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from keras_residual.data.image_decode import decode_image
 from keras_residual.data.image_folder import image_files
 
 SPLIT_FOLDERS = {
@@ -123,10 +124,7 @@ def files_dataset(paths, labels, size, channels):
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
     def load(path, label):
-        image = tf.io.decode_image(
-            tf.io.read_file(path), channels=channels, expand_animations=False
-        )
-        image.set_shape([None, None, channels])
+        image = decode_image(tf.io.read_file(path), channels)
         return tf.image.resize(image, size), label
 
     dataset = tf.data.Dataset.from_tensor_slices(

@@ -16,6 +16,7 @@ import numpy as np
 import keras_residual.models  # noqa: F401  (registers the layers .keras files use)
 from keras_residual.core.heads import is_classifier
 from keras_residual.core.heads import output_probabilities
+from keras_residual.data.image_decode import decode_image
 from keras_residual.data.image_folder import MAX_IMAGE_BYTES
 from keras_residual.data.image_folder import image_pixels_reason
 from keras_residual.serving.endpoints import IMAGES_INPUT
@@ -337,9 +338,7 @@ def read_images(paths, channels):
         if too_large is not None:
             raise ValueError(f"Image file {path!r} {too_large}.")
         try:
-            image = tf.io.decode_image(
-                tf.io.read_file(path), channels=channels, expand_animations=False
-            )
+            image = decode_image(tf.io.read_file(path), channels)
         except tf.errors.InvalidArgumentError as error:
             raise ValueError(
                 f"{path!r} is not a readable image ({error.message})."
