@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from keras_residual.blocks.layer_factory import LayerFactory
-from keras_residual.core.spec import check_classes
+from keras_residual.core.limits import check_classes
 from keras_residual.layers.tokens import TokenPooling
 from keras_residual.utils.registry import Registry
 from keras_residual.utils.validation import check_choice

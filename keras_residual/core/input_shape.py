@@ -5,7 +5,7 @@ import math
 
 import keras
 
-from keras_residual.core.spec import LIMITS
+from keras_residual.core.limits import LIMITS
 from keras_residual.utils.validation import check_int
 
 AXES = {2: ("length",), 3: ("height", "width")}

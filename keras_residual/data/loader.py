@@ -3,8 +3,8 @@ directory or a TFDS dataset to batched train/validation/test pipelines."""
 
 import dataclasses
 
+from keras_residual.core.limits import check_classes
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
-from keras_residual.core.spec import check_classes
 from keras_residual.data.augmentation import Augmentation
 from keras_residual.data.augmentation import get_augmentation
 from keras_residual.data.balance import check_sampler

@@ -83,7 +83,6 @@ class Pipeline:
             )
         if training:
             dataset = self._shuffled(dataset, class_counts)
-        if training:
             per_image = self._image_augmenter()
             if per_image is not None:
                 dataset = dataset.map(per_image, num_parallel_calls=tf.data.AUTOTUNE)
