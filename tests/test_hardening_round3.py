@@ -87,23 +87,18 @@ def test_only_the_staging_of_atomic_writes_is_cleared(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["fifo", "zero", "directory"])
-def test_a_special_run_json_is_refused_at_once(tmp_path, kind):
-    special_file(kind, tmp_path / "run.json")
+@pytest.mark.parametrize("name", ["run.json", "state.json"])
+def test_a_special_run_json_or_state_json_is_refused_at_once(tmp_path, kind, name):
+    read = {
+        "run.json": lambda: check_run_dir(str(tmp_path), {}, resume=True),
+        "state.json": lambda: ResumableBackup(str(tmp_path)).read_state(),
+    }[name]
+    special_file(kind, tmp_path / name)
     with (
         deadline(),
-        pytest.raises(ValueError, match=r"run\.json.*(FIFO|device|directory)"),
+        pytest.raises(ValueError, match=rf"{name}.*(FIFO|device|directory)"),
     ):
-        check_run_dir(str(tmp_path), {}, resume=True)
-
-
-@pytest.mark.parametrize("kind", ["fifo", "zero", "directory"])
-def test_a_special_state_json_is_refused_at_once(tmp_path, kind):
-    special_file(kind, tmp_path / "state.json")
-    with (
-        deadline(),
-        pytest.raises(ValueError, match=r"state\.json.*(FIFO|device|directory)"),
-    ):
-        ResumableBackup(str(tmp_path)).read_state()
+        read()
 
 
 GOOD_STATE = {"epoch": 2, "weights": "epoch-0002.weights.h5", "history": []}

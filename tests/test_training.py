@@ -218,17 +218,7 @@ def _state(out):
 
 def _checkpoint_arrays(out, epoch):
     """Every array (model and optimizer) of a run's epoch checkpoint."""
-    arrays = {}
-    path = os.path.join(out, "checkpoints", f"epoch-{epoch:04d}.weights.h5")
-    with h5py.File(path) as handle:
-        handle.visititems(
-            lambda name, item: (
-                arrays.__setitem__(name, item[()])
-                if isinstance(item, h5py.Dataset)
-                else None
-            )
-        )
-    return arrays
+    return _weights(os.path.join(out, "checkpoints", f"epoch-{epoch:04d}.weights.h5"))
 
 
 @pytest.mark.xdist_group("subprocess")

@@ -18,7 +18,7 @@ import numpy as np
 from keras_residual.core.builder import ResidualModel
 from keras_residual.core.spec import ModelSpec
 from keras_residual.utils.atomic import atomic_directory
-from keras_residual.utils.files import check_regular_file
+from keras_residual.utils.files import check_regular_files
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.value_checks import checked_value
 
@@ -94,7 +94,13 @@ def from_keras_hub(preset, name=None):
     if isinstance(preset, os.PathLike):
         preset = os.fspath(preset)
     if isinstance(preset, str) and os.path.isdir(preset):
-        _check_preset_files(preset)
+        # keras-hub would read a FIFO or /dev/zero until it hangs or fills
+        # memory.
+        check_regular_files(
+            preset,
+            "The keras-hub preset file",
+            lambda name: MAX_PRESET_JSON_BYTES if name.endswith(".json") else None,
+        )
     backbone = keras_hub.models.Backbone.from_preset(preset)
     kind = type(backbone).__name__
     if kind not in FAMILIES:
@@ -111,19 +117,6 @@ def from_keras_hub(preset, name=None):
     )
     _copy(backbone, model, family.variable_name(config), f"`preset` {preset!r}")
     return model
-
-
-def _check_preset_files(folder):
-    """Every file of a local keras-hub preset is a regular file (keras-hub
-    would read a FIFO or a link to /dev/zero until it hangs or fills
-    memory), its JSON files at most `MAX_PRESET_JSON_BYTES`."""
-    for parent, _, files in os.walk(folder):
-        for file_name in files:
-            check_regular_file(
-                os.path.join(parent, file_name),
-                "The keras-hub preset file",
-                MAX_PRESET_JSON_BYTES if file_name.endswith(".json") else None,
-            )
 
 
 def to_keras_hub(model, directory, overwrite=False):

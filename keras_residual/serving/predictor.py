@@ -40,6 +40,7 @@ from keras_residual.serving.tflite_check import check_tflite_file
 from keras_residual.utils.download import file_digest
 from keras_residual.utils.download import tree_digest
 from keras_residual.utils.files import check_regular_file
+from keras_residual.utils.files import check_regular_files
 from keras_residual.utils.keras_archive import load_keras_model
 
 
@@ -50,9 +51,8 @@ class SavedModelPredictor(Predictor):
         import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
         super().__init__(path, card)
-        for parent, _, files in os.walk(path):  # trusted or not, a FIFO or
-            for file_name in files:  # a link to /dev/zero hangs TF's reader
-                check_regular_file(os.path.join(parent, file_name), "SavedModel file")
+        # Trusted or not: a FIFO or a link to /dev/zero hangs TF's reader.
+        check_regular_files(path, "SavedModel file")
         check_saved_model(path, trust=trust)
         try:
             loaded = tf.saved_model.load(path)

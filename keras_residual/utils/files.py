@@ -69,3 +69,19 @@ def links_inside(folder):
             if os.path.islink(os.path.join(parent, name))
         ]
     return sorted(found)
+
+
+def check_regular_files(folder, what, max_bytes=None):
+    """Refuses a folder holding anything but regular files and folders (a
+    FIFO or a link to /dev/zero hangs or floods the library that reads it).
+
+    Args:
+        folder: str. The folder, searched to the bottom.
+        what: str. What its files are, for the message.
+        max_bytes: callable or None. A file name's size limit, or None for
+            no limit. Defaults to `None`.
+    """
+    for parent, _, files in os.walk(folder):
+        for name in files:
+            limit = max_bytes(name) if max_bytes else None
+            check_regular_file(os.path.join(parent, name), what, limit)

@@ -45,7 +45,11 @@ def check_weight_value(variable_path, values, where):
         where: str. What it is, for the message.
     """
     check_finite(values, where)
-    array = np.asarray(values)
+    _check_variance(variable_path, np.asarray(values), where)
+
+
+def _check_variance(variable_path, array, where):
+    """A BatchNorm `moving_variance` may not be negative."""
     if variable_path.endswith("moving_variance") and array.size and array.min() < 0:
         raise ValueError(
             f"`weights` {where} is a BatchNorm variance with negative values "
@@ -85,5 +89,5 @@ def checked_value(variable, values, where):
             f"(largest magnitude {float(np.abs(array).max()):.4g}): they "
             "would load as inf. Nothing was loaded."
         )
-    check_weight_value(variable.path, cast, where)
+    _check_variance(variable.path, cast, where)  # finite: checked above
     return cast
