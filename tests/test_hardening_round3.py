@@ -7,6 +7,7 @@ import json
 import os
 import signal
 
+import numpy as np
 import pytest
 
 import keras_residual as kr
@@ -847,3 +848,63 @@ def test_gif_bmp_and_cmyk_jpeg_files_decode_to_the_channels_asked(tmp_path):
     for path in (cmyk, gif):
         for channels in (1, 3):
             assert read_images([path], channels)[0].shape == (20, 20, channels)
+
+
+# 6: every kernel charged to the weight limit before it is allocated ---------------
+
+
+def _charged_weights(model):
+    """The entries of every kernel, embedding and token (the variables of
+    rank 2 or more, biases of attention aside): what the limit covers."""
+    return sum(
+        int(np.prod(v.shape))
+        for v in model.weights
+        if len(v.shape) >= 2 and not v.path.endswith("bias")
+    )
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: kr.ResNet50(weights=None, input_shape=(64, 64, 3), classes=7),
+        lambda: kr.DenseNet121(weights=None, input_shape=(64, 64, 3), classes=7),
+        lambda: kr.SEResNet50(input_shape=(64, 64, 3), classes=7, attention="eca"),
+        lambda: kr.ResNeXt50_32x4d(input_shape=(64, 64, 3), classes=7),
+        lambda: kr.ViTTiny16(input_shape=(32, 32, 3), classes=7),
+        lambda: kr.HighwayNet20(input_shape=(32, 32, 1), classes=7),
+        lambda: kr.ResNet18(input_shape=(4000, 1), classes=7),
+    ],
+    ids=["resnet50", "densenet121", "eca", "resnext", "vit", "highway", "1d"],
+)
+def test_the_weight_limit_counts_every_kernel_of_every_family(build, monkeypatch):
+    from keras_residual.core.limits import LIMITS
+
+    kernels = _charged_weights(build())
+    monkeypatch.setitem(LIMITS, "weights", kernels)
+    build()  # exactly at the limit: builds
+    monkeypatch.setitem(LIMITS, "weights", kernels - 1)
+    with pytest.raises(ValueError, match=r"over the limit of .*LIMITS\['weights'\]"):
+        build()
+
+
+GIANT_CLASSIFIER = """
+import resource, sys
+import keras_residual as kr
+try:
+    kr.ResNet50(weights=None, input_shape=(32, 32, 3), classes=600_000)
+    print("built")
+except ValueError as error:
+    print("refused", error)
+print("peak", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+@pytest.mark.xdist_group("subprocess")
+def test_a_classifier_of_gigabytes_is_refused_before_it_is_allocated():
+    # 2048 features x 600,000 classes: within the class limit, but one
+    # 4.6 GiB kernel (1.2e9 weights) past the model's weight limit.
+    child = run_python(GIANT_CLASSIFIER, timeout=120)
+    lines = child.stdout.strip().splitlines()
+    assert lines[-2].startswith("refused Layer 'predictions'"), child.stdout[-2000:]
+    assert "(2048, 600000) kernel" in lines[-2]
+    assert int(lines[-1].split()[1]) < 2048, lines[-1]  # MiB: never allocated

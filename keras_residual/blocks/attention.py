@@ -64,9 +64,11 @@ def attend(branch, call):
     else:
         gate = layers.global_pool(branch, f"{name}_eca_pool")
         gate = keras.layers.Reshape((channels, 1), name=f"{name}_eca_reshape")(gate)
+        size = eca_kernel_size(channels)
+        layers.charge((size, 1, 1), f"{name}_eca_conv")
         gate = keras.layers.Conv1D(
             1,
-            eca_kernel_size(channels),
+            size,
             padding="same",
             use_bias=False,
             name=f"{name}_eca_conv",

@@ -15,6 +15,9 @@ import math
 
 import keras
 
+from keras_residual.blocks.weight_budget import WeightBudget
+from keras_residual.blocks.weight_budget import conv_kernel_shape
+from keras_residual.blocks.weight_budget import weights_of
 from keras_residual.layers.batch_norm import BatchNormalization
 from keras_residual.layers.grouped_conv import GroupedConv1D
 from keras_residual.layers.grouped_conv import GroupedConv2D
@@ -79,6 +82,9 @@ class LayerFactory:
             `grid` (the token grid) and `prefix_tokens` (class tokens before
             it), read by later blocks, heads and feature taps. Fresh for
             every model built.
+        weight_budget: `WeightBudget`. The weights the model may still
+            create: every kernel is charged before it is allocated. Fresh
+            for every model built; without a limit by default.
     """
 
     activation: str = "relu"
@@ -90,17 +96,23 @@ class LayerFactory:
     norm_groups: int = 32
     default_size: int = 224
     token_layout: dict = dataclasses.field(default_factory=dict, compare=False)
+    weight_budget: WeightBudget = dataclasses.field(
+        default_factory=WeightBudget, compare=False
+    )
 
     @classmethod
-    def from_spec(cls, spec):
+    def from_spec(cls, spec, weight_limit=None):
         """The factory for a `ModelSpec`'s shared settings.
 
         Args:
             spec: `ModelSpec`. Supplies `activation`, `use_bias`,
                 `kernel_initializer`, `bn_momentum`, `bn_epsilon`, `norm`,
                 `norm_groups` and `default_size`.
+            weight_limit: int or None. The most weights the model may
+                create. Defaults to `None` (no limit).
         """
         return cls(
+            weight_budget=WeightBudget(weight_limit),
             activation=spec.activation,
             use_bias=spec.use_bias,
             kernel_initializer=spec.kernel_initializer,
@@ -141,8 +153,12 @@ class LayerFactory:
                 convolutions over as many slices of the channels (ResNeXt's
                 cardinality). Defaults to `1`.
         """
+        rank = spatial_rank(x)
+        self.charge(
+            conv_kernel_shape(kernel_size, rank, x.shape[-1], filters, groups), name
+        )
         classes = _GROUPED_CONV if groups > 1 else _CONV
-        return classes[spatial_rank(x)](
+        return classes[rank](
             filters,
             kernel_size,
             strides=strides,
@@ -153,6 +169,17 @@ class LayerFactory:
             bias_initializer=bias_initializer,
             name=name,
         )(x)
+
+    def charge(self, shape, name):
+        """Charges a variable of `shape` that layer `name` is about to
+        create to the model's weight budget (a `ValueError` past its
+        limit, before anything is allocated).
+
+        Args:
+            shape: tuple of int. The variable's shape.
+            name: str. The layer's name, for the message.
+        """
+        self.weight_budget.charge(weights_of(shape), name, shape)
 
     def bn(self, x, name, zero_init=False, kind=None):
         """Applies the spec's norm over the channel axis: this package's
@@ -266,6 +293,7 @@ class LayerFactory:
             use_bias: bool. Defaults to `True`.
             activation: str or None. Defaults to `None`.
         """
+        self.charge((x.shape[-1], units), name)
         return keras.layers.Dense(
             units,
             activation=activation,

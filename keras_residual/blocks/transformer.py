@@ -14,6 +14,8 @@ Layer names per block: `{block}_norm1`, `_attn`, `_ls1`, `_drop_path1`,
 `mlp.fc2`, `ls2`).
 """
 
+import math
+
 import keras
 
 from keras_residual.blocks.base import register_block
@@ -90,7 +92,9 @@ def embed_tokens(x, layers, name, dim, patch, weights_grid, class_token=False):
     x = layers.conv(x, dim, patch, name, strides=patch, padding="same", use_bias=True)
     x = keras.layers.Reshape((-1, dim), name=f"{name}_tokens")(x)
     prefix = 1 if class_token else 0
+    layers.charge((prefix + math.prod(weights_grid), dim), f"{name}_pos_embed")
     if class_token:
+        layers.charge((1, dim), "cls_token")
         x = ClassToken(name="cls_token")(x)
     x = PositionEmbedding(
         grid, weights_grid, prefix_tokens=prefix, name=f"{name}_pos_embed"
@@ -173,6 +177,7 @@ def transformer_block(x, call):
         grid = (size,) * (len(x.shape) - 2)
         x = embed_tokens(x, layers, f"{name}_embed", dim, call.stride, grid)
     y = layers.bn(x, f"{name}_norm1", kind="layer")
+    layers.charge((4, dim, dim), f"{name}_attn")  # query, key, value, output
     y = keras.layers.MultiHeadAttention(
         heads,
         dim // heads,

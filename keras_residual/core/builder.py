@@ -17,6 +17,7 @@ from keras_residual.core.heads import check_head_args
 from keras_residual.core.heads import classifier_head
 from keras_residual.core.heads import pyramid_levels
 from keras_residual.core.input_shape import resolve_input_shape
+from keras_residual.core.limits import LIMITS
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.core.single_trace import build_before_tracing
 from keras_residual.core.spec import ModelSpec
@@ -156,7 +157,7 @@ def build_backbone(inputs, spec):
     check_spec_blocks(spec)
     HEADS.get(spec.head)
     FINAL_NORMS.get(spec.final_norm_kind)
-    layers = LayerFactory.from_spec(spec)
+    layers = LayerFactory.from_spec(spec, weight_limit=LIMITS["weights"])
     x = STEMS.get(spec.stem.kind).fn(inputs, spec.stem, layers)
     taps = []
     plans = plan_blocks(spec)

@@ -186,12 +186,14 @@ def classifier_head(
     layers = layers or LayerFactory()
     pool = HEADS.get(head).fn
     if include_top:
+        features = pool(x, layers)
+        layers.charge((features.shape[-1], classes), "predictions")
         return keras.layers.Dense(
             classes,
             activation=classifier_activation,
             name="predictions",
             dtype="float32",
-        )(pool(x, layers))
+        )(features)
     if pooling == "avg":
         return pool(x, layers)
     if pooling == "max":

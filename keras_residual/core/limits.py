@@ -6,8 +6,10 @@ from keras_residual.utils.validation import check_int
 
 # Sizes past which a spec is almost surely a typo (a million blocks builds
 # for minutes). Raise them, e.g. `LIMITS["depth"] = 5000`, if you mean it.
-# `weights` bounds the whole model's estimated weights (depth x filters^2 x 9
-# per stage), checked before anything is built, e.g. from an untrusted
+# `weights` bounds the whole model's weights (4 GiB in float32; ViT-H/14 has
+# 632 million): a spec's stages are estimated (depth x filters^2 x 3) before
+# anything is built, and every kernel, position embedding and classifier is
+# charged before its variables are allocated, e.g. from an untrusted
 # `.keras` file.
 # `classes` bounds the classifier (a million classes of 2048 features is
 # 8 GB), and `input_elements` an input's height x width x channels (an
@@ -16,7 +18,7 @@ from keras_residual.utils.validation import check_int
 LIMITS = {
     "depth": 1000,
     "filters": 65536,
-    "weights": 2_000_000_000,
+    "weights": 1_000_000_000,
     "classes": 1_000_000,
     "input_elements": 2**28,
 }
