@@ -1,6 +1,7 @@
 """Seeded fuzzing of every reader of untrusted files (search spaces,
-checkpoints, weights, presets, exports, and a run folder's run.json and
-state.json and a saved search's oracle.json): hostile files of each kind
+checkpoints, weights, presets, keras-hub presets, a preset about to be
+pushed, exports, and a run folder's run.json and state.json and a saved
+search's oracle.json): hostile files of each kind
 (special files, links to devices, YAML alias bombs, nesting too deep to
 parse, duplicate keys, random and truncated bytes) go to each reader,
 in a real subprocess with a deadline, so that a hang or a crash fails the
@@ -11,10 +12,13 @@ import json
 
 import pytest
 
+from tests.conftest import free_port
 from tests.conftest import run_python
+from tests.conftest import subprocess_env
 
 FUZZ = r"""
-import json, os, struct, sys, time
+import json, os, shutil, struct, sys, time
+import keras_hub
 import numpy as np
 import keras_residual as kr
 from keras_residual.search.space import SearchSpace
@@ -78,6 +82,24 @@ def placed(path, *names):
     return path + ".d"
 
 
+hub_preset = os.path.join(folder, "hub")
+keras_hub.models.ResNetBackbone(
+    input_conv_filters=[64], input_conv_kernel_sizes=[7],
+    stackwise_num_filters=[64], stackwise_num_blocks=[1],
+    stackwise_num_strides=[1], block_type="basic_block",
+    use_pre_activation=False, image_shape=(None, None, 3),
+).save_to_preset(hub_preset)  # fmt: skip
+
+
+def as_member(path, source, member):
+    # `path` as `member` of a copy of the preset folder `source`.
+    target = placed(path, member)
+    for other in os.listdir(source):
+        if other != member:
+            shutil.copy(os.path.join(source, other), target)
+    return target
+
+
 def as_preset_weights(path):
     folder = placed(path, "model.safetensors")
     with open(os.path.join(folder, "config.json"), "wb") as handle:
@@ -92,6 +114,19 @@ READERS = {
         os.path.join(placed(p, "search", "oracle.json"), "search")
     ),
     "preset.safetensors": as_preset_weights,
+    "hub.config.json": lambda p: kr.from_keras_hub(
+        as_member(p, hub_preset, "config.json")
+    ),
+    "hub.weights.h5": lambda p: kr.from_keras_hub(
+        as_member(p, hub_preset, "model.weights.h5")
+    ),
+    # HF_ENDPOINT is a closed local port: an upload would be an OSError.
+    "push.config.json": lambda p: kr.push_to_hub(
+        as_member(p, preset, "config.json"), "me/fuzz"
+    ),
+    "push.safetensors": lambda p: kr.push_to_hub(
+        as_member(p, preset, "model.safetensors"), "me/fuzz"
+    ),
     "space.yaml": lambda p: SearchSpace.from_file(p),
     "space.json": lambda p: SearchSpace.from_file(p),
     "ckpt.safetensors": lambda p: kr.from_checkpoint(p),
@@ -129,10 +164,11 @@ print(json.dumps(answers))
 
 @pytest.mark.xdist_group("subprocess")
 def test_hostile_files_are_refused_or_read_never_hang_or_crash(tmp_path):
-    run = run_python(FUZZ, tmp_path, 13)
+    env = subprocess_env(HF_ENDPOINT=f"http://127.0.0.1:{free_port()}")
+    run = run_python(FUZZ, tmp_path, 13, env=env)
     assert run.returncode == 0, (run.returncode, run.stderr[-3000:])
     answers = json.loads(run.stdout.strip().splitlines()[-1])
-    assert len(answers) == 13 * 10
+    assert len(answers) == 13 * 14
     # Nothing hostile is read as valid (a few flipped bits may leave a
     # weights file valid), and every special file is refused.
     read = {key for key, value in answers.items() if value == "read"}

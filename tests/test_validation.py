@@ -130,3 +130,11 @@ def test_channels_first_is_refused_clearly():
             kr.ResNet20()
     finally:
         keras.config.set_image_data_format("channels_last")
+
+
+def test_first_line_of_an_error_without_a_message_is_empty():
+    from keras_residual.utils.validation import first_line
+
+    # Wrapping an error of no message once raised IndexError instead.
+    assert first_line(KeyError()) == "" and first_line(OSError()) == ""
+    assert first_line(ValueError("one\ntwo"), limit=2) == "on"

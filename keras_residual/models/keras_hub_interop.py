@@ -19,6 +19,7 @@ from keras_residual.core.builder import ResidualModel
 from keras_residual.core.spec import ModelSpec
 from keras_residual.utils.atomic import atomic_directory
 from keras_residual.utils.files import check_regular_files
+from keras_residual.utils.validation import first_line
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.value_checks import checked_value
 
@@ -101,7 +102,7 @@ def from_keras_hub(preset, name=None):
             "The keras-hub preset file",
             lambda name: MAX_PRESET_JSON_BYTES if name.endswith(".json") else None,
         )
-    backbone = keras_hub.models.Backbone.from_preset(preset)
+    backbone = _backbone_from_preset(keras_hub, preset)
     kind = type(backbone).__name__
     if kind not in FAMILIES:
         raise ValueError(
@@ -117,6 +118,22 @@ def from_keras_hub(preset, name=None):
     )
     _copy(backbone, model, family.variable_name(config), f"`preset` {preset!r}")
     return model
+
+
+def _backbone_from_preset(keras_hub, preset):
+    """keras-hub's backbone of `preset`; a local folder whose files
+    keras-hub cannot read (a truncated `model.weights.h5`, a `config.json`
+    of another shape) is a `ValueError` naming it, whatever keras-hub or
+    h5py raised."""
+    if not (isinstance(preset, str) and os.path.isdir(preset)):
+        return keras_hub.models.Backbone.from_preset(preset)  # download errors
+    try:
+        return keras_hub.models.Backbone.from_preset(preset)
+    except Exception as error:  # keras-hub, Keras and h5py errors alike
+        raise ValueError(
+            f"`preset` {preset!r} is not a keras-hub preset keras-hub can read "
+            f"({type(error).__name__}: {first_line(error)})."
+        ) from None
 
 
 def to_keras_hub(model, directory, overwrite=False):

@@ -11,9 +11,11 @@ import tempfile
 from keras_residual.serving.presets import CARD_FILE
 from keras_residual.serving.presets import save_to_preset
 from keras_residual.utils.files import check_regular_file
+from keras_residual.utils.validation import first_line
 from keras_residual.weights.presets import CONFIG_FILE
 from keras_residual.weights.presets import WEIGHTS_FILE
 from keras_residual.weights.presets import preset_directory_config
+from keras_residual.weights.presets import preset_from_folder
 
 # What a preset is, and all that `push_to_hub` publishes of a folder.
 PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE)
@@ -77,7 +79,7 @@ def push_to_hub(
             raise OSError(
                 f"Could not upload to {repo_id} on "
                 f"{os.environ.get('HF_ENDPOINT', 'https://huggingface.co')} "
-                f"({type(error).__name__}: {str(error).splitlines()[0][:300]}). "
+                f"({type(error).__name__}: {first_line(error, 300)}). "
                 "Nothing was committed; run it again to upload."
             ) from error
     return f"hf://{repo_id}@{commit.oid}"
@@ -89,10 +91,14 @@ def _preset_folder(source, scratch, repo_id, license):
     name = repo_id.split("/")[1]
     if isinstance(source, (str, os.PathLike)):
         folder = os.fspath(source)
-        if preset_directory_config(folder) is not None:
+        config = preset_directory_config(folder)
+        if config is not None:
+            names = published_files(folder)
+            # A preset that does not load is refused, not published.
+            preset_from_folder(folder, config)
             copy = os.path.join(scratch, name)
             os.makedirs(copy)
-            for file_name in published_files(folder):
+            for file_name in names:
                 shutil.copyfile(
                     os.path.join(folder, file_name), os.path.join(copy, file_name)
                 )

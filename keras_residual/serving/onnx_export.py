@@ -15,6 +15,7 @@ import tempfile
 
 from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
+from keras_residual.utils.validation import first_line
 
 # ONNX Runtime has run opset 17 since 1.13.
 ONNX_OPSET = 17
@@ -80,7 +81,7 @@ def convert_to_onnx(archive, *, opset=ONNX_OPSET, metadata=None):
         except Exception as error:  # tf2onnx raises many types
             raise ValueError(
                 f"ONNX conversion failed ({type(error).__name__}: "
-                f"{str(error).splitlines()[0][:300]}). Export format "
+                f"{first_line(error, 300)}). Export format "
                 "'saved_model' still works."
             ) from error
     _name_dimensions(proto)

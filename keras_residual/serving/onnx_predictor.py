@@ -9,6 +9,7 @@ from keras_residual.serving.onnx_export import require
 from keras_residual.serving.predictor_base import Predictor
 from keras_residual.serving.predictor_base import check_signatures
 from keras_residual.serving.predictor_base import finite_probabilities
+from keras_residual.utils.validation import first_line
 
 ONNX_DTYPES = {"tensor(uint8)": "uint8", "tensor(float)": "float32"}
 
@@ -32,7 +33,7 @@ class ONNXPredictor(Predictor):
         except Exception as error:  # ONNX Runtime raises its own types
             raise ValueError(
                 f"{path!r} is not a readable ONNX model ({type(error).__name__}"
-                f": {str(error).splitlines()[0][:200]})."
+                f": {first_line(error)})."
             ) from None
         inputs = self._session.get_inputs()
         outputs = [output.name for output in self._session.get_outputs()]

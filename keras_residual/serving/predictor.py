@@ -42,6 +42,7 @@ from keras_residual.utils.download import tree_digest
 from keras_residual.utils.files import check_regular_file
 from keras_residual.utils.files import check_regular_files
 from keras_residual.utils.keras_archive import load_keras_model
+from keras_residual.utils.validation import first_line
 
 
 class SavedModelPredictor(Predictor):
@@ -59,7 +60,7 @@ class SavedModelPredictor(Predictor):
         except Exception as error:  # corrupt protobufs raise many types
             raise ValueError(
                 f"{path!r} is not a loadable SavedModel ({type(error).__name__}"
-                f": {str(error).splitlines()[0][:200]})."
+                f": {first_line(error)})."
             ) from None
         signatures = dict(loaded.signatures)
         check_signatures(path, _found(signatures))

@@ -13,6 +13,7 @@ import zipfile
 import keras
 
 from keras_residual.utils.files import check_regular_file
+from keras_residual.utils.validation import first_line
 
 MAX_JSON_BYTES = 64 << 20
 # Weights do not compress; a JSON config compresses ~10x. Headroom for both.
@@ -71,5 +72,5 @@ def load_keras_model(path, compile=False):
     except Exception as error:  # Keras raises many types for a bad file
         raise ValueError(
             f"{path!r} is not a loadable .keras model ({type(error).__name__}"
-            f": {str(error).splitlines()[0][:200]})."
+            f": {first_line(error)})."
         ) from None

@@ -181,3 +181,14 @@ def printable(text):
         ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
         for ch in str(text)
     )
+
+
+def first_line(error, limit=200):
+    """The first line of `error`'s message, at most `limit` characters, for
+    a message that wraps it (`""` when it has none, as `KeyError()`).
+
+    Args:
+        error: BaseException or str. The error or its message.
+        limit: int. Characters kept. Defaults to `200`.
+    """
+    return next(iter(str(error).splitlines()), "")[:limit]

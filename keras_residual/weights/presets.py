@@ -8,6 +8,7 @@ import os
 
 from keras_residual.core.builder import ResidualModel
 from keras_residual.utils.strict_parsing import read_json_file
+from keras_residual.utils.validation import first_line
 from keras_residual.weights.hub_ids import fetch_hub_weights
 from keras_residual.weights.hub_ids import is_hub_id
 from keras_residual.weights.hub_ids import read_hub_config
@@ -104,7 +105,7 @@ def model_from_preset(config, weights_path, source):
     except (TypeError, ValueError, KeyError) as error:
         raise ValueError(
             f"The preset {source!r} describes a model that cannot be built "
-            f"({type(error).__name__}: {str(error).splitlines()[0][:200]})."
+            f"({type(error).__name__}: {first_line(error)})."
         ) from None
     load_variables(model, weights_path, source)
     return model
