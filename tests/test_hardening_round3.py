@@ -502,10 +502,12 @@ for path in sys.argv[1:]:
 # 1: what runs at load time is derived from the file's structure --------------
 
 
-def _steered_saved_model(folder, through_init_op):
+def _steered_saved_model(folder, route):
     """A SavedModel whose `saver_def.restore_op_name` names a node calling a
-    function that TF's loader runs (a resource initializer of the object
-    graph, or the init op), which calls one that writes files (SaveV2)."""
+    function that TF's loader runs (`route`: a resource initializer of the
+    object graph, the init op, or, in a file without an object graph, which
+    TF loads as TF1's, the restore op itself), which calls one that writes
+    files (SaveV2)."""
     from tensorflow.core.protobuf import saved_model_pb2
 
     saved = saved_model_pb2.SavedModel()
@@ -524,10 +526,10 @@ def _steered_saved_model(folder, through_init_op):
     node.name, node.op = "steer", "StatefulPartitionedCall"
     node.attr["f"].func.name = outer.signature.name
     graph.saver_def.restore_op_name = "steer"
-    if through_init_op:
+    if route == "init_op":
         init = graph.signature_def["__saved_model_init_op"]
         init.outputs["__saved_model_init_op"].name = "steer"
-    else:
+    elif route == "object_graph":
         graph.object_graph_def.concrete_functions[outer.signature.name].SetInParent()
     os.makedirs(folder)
     with open(os.path.join(folder, "saved_model.pb"), "wb") as handle:
@@ -535,11 +537,11 @@ def _steered_saved_model(folder, through_init_op):
     return folder
 
 
-@pytest.mark.parametrize("through_init_op", [False, True])
-def test_the_saver_def_cannot_steer_what_may_write_files(tmp_path, through_init_op):
+@pytest.mark.parametrize("route", ["object_graph", "init_op", "tf1_restore"])
+def test_the_saver_def_cannot_steer_what_may_write_files(tmp_path, route):
     from keras_residual.serving.graph_check import check_saved_model
 
-    folder = _steered_saved_model(str(tmp_path / "steered"), through_init_op)
+    folder = _steered_saved_model(str(tmp_path / "steered"), route)
     with pytest.raises(ValueError, match=r"SaveV2.*__inference_writer_8"):
         check_saved_model(folder)
 

@@ -155,7 +155,11 @@ def _saver_functions(graph):
     node even if the `saver_def` names it too, and every function of the
     object graph (resource initializers, restore functions) is run with
     everything it calls, however deep. A function anything else reaches is
-    an ordinary one."""
+    an ordinary one. Without an object graph TF's loader takes the file
+    for a TF1 SavedModel (`load_v1_in_v2`) and runs the `saver_def`'s
+    restore op itself: then nothing is saver-only."""
+    if not graph.HasField("object_graph_def"):
+        return set()
     loader_nodes = {
         info.name.lstrip("^").split(":")[0]
         for signature in graph.signature_def.values()
