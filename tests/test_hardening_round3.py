@@ -199,7 +199,7 @@ def test_a_saved_search_holding_a_linked_trial_folder_is_refused(tmp_path):
     victim.mkdir()
     (victim / "trial.json").write_text("the user's file")
     os.symlink(victim, project / "trial_0")
-    with pytest.raises(ValueError, match=r"holds the link .*trial_0.*victim"):
+    with pytest.raises(ValueError, match=r"holds .*trial_0.*a link to .*victim"):
         make_tuner("random", hypermodel, str(tmp_path / "tuner"), max_trials=2)
     assert (victim / "trial.json").read_text() == "the user's file"
     make_tuner(  # starting over removes the link, not what it points to
@@ -209,6 +209,29 @@ def test_a_saved_search_holding_a_linked_trial_folder_is_refused(tmp_path):
     os.symlink(victim, tmp_path / "backups")
     with pytest.raises(ValueError, match="backup folder .* is a link"):
         trial_backup_dir(str(tmp_path / "backups"), "0")
+
+
+def test_a_saved_search_holding_a_hard_linked_file_is_refused(tmp_path):
+    # keras-tuner rewrites oracle.json in place (open(path, "w")), so a
+    # second name of it outside the folder (a `cp -l` copy, an unpacked
+    # archive's hard link) would be overwritten by a resumed search.
+    from keras_residual.search import ResidualHyperModel
+    from keras_residual.search import make_tuner
+    from keras_residual.search.space import SearchSpace
+
+    space = SearchSpace({"depth": [1], "base_width": [8], "growth_rate": [8]})
+    hypermodel = ResidualHyperModel(space)
+    tuner = make_tuner("random", hypermodel, str(tmp_path / "tuner"), max_trials=2)
+    tuner.oracle.save()
+    oracle = tmp_path / "tuner" / "search" / "oracle.json"
+    outside = tmp_path / "kept.json"
+    os.link(oracle, outside)
+    before = outside.read_text()
+    with pytest.raises(ValueError, match=r"oracle\.json.*a hard link \(one of 2 names"):
+        make_tuner("random", hypermodel, str(tmp_path / "tuner"), max_trials=2)
+    assert outside.read_text() == before
+    os.remove(outside)  # one name again: resumes
+    make_tuner("random", hypermodel, str(tmp_path / "tuner"), max_trials=2)
 
 
 # 7: weights checked in every format ---------------------------------------------

@@ -7,6 +7,7 @@ import time
 import keras_tuner
 
 from keras_residual.search.hypermodel import TRIAL_ID
+from keras_residual.utils.files import link_description
 from keras_residual.utils.files import links_inside
 from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.utils.validation import check_choice
@@ -185,11 +186,11 @@ def check_saved_trials(project_dir):
     links = links_inside(os.path.dirname(project_dir))
     if links:
         raise ValueError(
-            f"The saved search holds the link {links[0]!r} (to "
-            f"{os.path.realpath(links[0])!r}); resuming would write through "
-            "it, outside the search folder. Refusing to resume; remove the "
-            "link, or pass overwrite=True (`--overwrite`) to start a new "
-            "search there."
+            f"The saved search holds {links[0]!r}, {link_description(links[0])}; "
+            "resuming would write through it, outside the search folder. "
+            "Refusing to resume; remove the link (copy the folder with "
+            "`cp -r`, not `cp -l`), or pass overwrite=True (`--overwrite`) to "
+            "start a new search there."
         )
     found = []
     for name in sorted(os.listdir(project_dir)):

@@ -55,20 +55,36 @@ def check_regular_file(path, what, max_bytes=None):
 
 
 def links_inside(folder):
-    """The symbolic links in `folder` and below, not followed: a saved
-    state that a later run writes into must not lead outside it.
+    """The links in `folder` and below, not followed: symbolic links, and
+    files of more than one name (hard links), since writing such a file in
+    place changes it under its other name too. A saved state that a later
+    run writes into must not lead outside it.
 
     Args:
         folder: str. The folder.
     """
     found = []
     for parent, folders, files in os.walk(folder):
-        found += [
-            os.path.join(parent, name)
-            for name in folders + files
-            if os.path.islink(os.path.join(parent, name))
-        ]
+        for name in folders + files:
+            path = os.path.join(parent, name)
+            status = os.lstat(path)
+            if stat.S_ISLNK(status.st_mode) or (
+                stat.S_ISREG(status.st_mode) and status.st_nlink > 1
+            ):
+                found.append(path)
     return sorted(found)
+
+
+def link_description(path):
+    """`"a link to TARGET"` or `"a hard link (one of N names of one
+    file)"`, for a message about a path `links_inside` found.
+
+    Args:
+        path: str. The link.
+    """
+    if os.path.islink(path):
+        return f"a link to {os.path.realpath(path)!r}"
+    return f"a hard link (one of {os.lstat(path).st_nlink} names of one file)"
 
 
 def check_regular_files(folder, what, max_bytes=None):
