@@ -728,6 +728,34 @@ def test_an_image_declaring_too_many_pixels_is_refused_unread(tmp_path):
     assert scan_images([photo])[0] == []
 
 
+def test_an_animation_whose_frames_together_are_too_many_pixels_is_refused(
+    tmp_path,
+):
+    # TensorFlow decodes every frame of a GIF, each the canvas' size, before
+    # keeping the first: 40 frames of 4000 x 4000 (a 0.5 MB file) took
+    # 1.9 GB, 400 frames would take 19 GB.
+    from PIL import Image
+
+    from keras_residual.data.image_folder import scan_images
+    from keras_residual.serving.predictor import read_images
+
+    def animation(path, size, count):
+        frames = [Image.new("L", (size, size), 255 * (i % 2)) for i in range(count)]
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=10)
+        return str(path)
+
+    bomb = animation(tmp_path / "bomb.gif", 4000, 6)
+    assert os.path.getsize(bomb) < 2 << 20
+    message = "an animation of over 4 frames of 4000 x 4000 pixels"
+    with deadline(20), pytest.raises(ValueError, match=message):
+        read_images([bomb], 1)
+    failures, _, _ = scan_images([bomb])
+    assert failures and message in failures[0][1]
+    # An ordinary animation still decodes (its first frame).
+    small = animation(tmp_path / "small.gif", 64, 30)
+    assert read_images([small], 1)[0].shape == (64, 64, 1)
+
+
 # weak: an ONNX export computing NaN is an error, with or without --json ------------
 
 

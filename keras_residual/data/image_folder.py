@@ -45,7 +45,9 @@ def image_files(directory):
 def image_pixels_reason(path):
     """Why the image at `path` declares too many pixels to decode, read
     from its header alone, or None (a header Pillow cannot read is left to
-    the decoder, which names the problem).
+    the decoder, which names the problem). An animation counts every
+    frame: TensorFlow decodes them all, each the size of the canvas, before
+    the first is kept.
 
     Args:
         path: str. An image file.
@@ -55,16 +57,36 @@ def image_pixels_reason(path):
     try:
         with Image.open(path) as image:
             width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                return (
+                    f"declares {width} x {height} pixels, over the limit of "
+                    f"8192 x 8192 (it would decode to "
+                    f"{width * height * 3 / 2**30:.1f} GB)"
+                )
+            frames_allowed = MAX_IMAGE_PIXELS // max(width * height, 1)
+            if getattr(image, "is_animated", False) and _has_frame(
+                image, frames_allowed
+            ):
+                return (
+                    f"is an animation of over {frames_allowed} frames of "
+                    f"{width} x {height} pixels, over the limit of 8192 x 8192 "
+                    "pixels in all (TensorFlow decodes every frame)"
+                )
     except Image.DecompressionBombError as error:  # Pillow's own, past 179 M
         return f"declares too many pixels ({error})"
     except Exception:  # not an image Pillow knows: TensorFlow will say why
         return None
-    if width * height > MAX_IMAGE_PIXELS:
-        return (
-            f"declares {width} x {height} pixels, over the limit of 8192 x "
-            f"8192 (it would decode to {width * height * 3 / 2**30:.1f} GB)"
-        )
     return None
+
+
+def _has_frame(image, index):
+    """Whether the animation `image` has a frame `index` (read up to it
+    through the frame headers, without decoding the frames)."""
+    try:
+        image.seek(index)
+    except EOFError:
+        return False
+    return True
 
 
 def scan_images(paths, workers=None):
