@@ -73,6 +73,34 @@ def test_probe_reads_steps_batches_and_ignores_zero_weight_padding():
     assert result.validation_accuracy is None
 
 
+def test_a_small_training_set_is_probed_on_several_augmented_views(monkeypatch):
+    from keras_residual.training import linear_probe
+
+    images, labels = _three_digits(per_class=4)  # 12 images, one batch
+    model = kr.build("ResNet20", input_shape=(32, 32, 1), classes=3, depths=(1, 1, 1))
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((images, labels))
+        .map(lambda x, y: (x + tf.random.uniform(tf.shape(x), 0.0, 0.5), y))
+        .batch(12)
+    )
+    reads = []
+
+    def counting(*args):
+        reads.append(pooled_features(*args))
+        return reads[-1]
+
+    monkeypatch.setattr(linear_probe, "pooled_features", counting)
+    fit_linear_probe(model, dataset, steps=1)
+    rows = np.concatenate([features for features, _, _ in reads])
+    # Passes until 1024 rows, at most 8: 8 views of each of the 12 images,
+    # each view augmented afresh.
+    assert len(rows) == 12 * linear_probe.PROBE_MAX_PASSES
+    first, later = rows[:12], rows[12:].reshape(-1, 12, rows.shape[-1])
+    assert all(not np.allclose(first, view) for view in later)
+    labels_read = np.concatenate([read for _, read, _ in reads])
+    np.testing.assert_array_equal(labels_read, np.tile(labels, 8))
+
+
 @pytest.mark.parametrize(
     "accuracy, classes, ratio",
     [

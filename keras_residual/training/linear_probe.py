@@ -22,6 +22,12 @@ from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 PROBE_STEPS = 300
 PROBE_BATCH = 256
 PROBE_LEARNING_RATE = 0.01
+# Augmented views of the training images the probe is fitted on: passes
+# over a small training set until this many feature rows (at most
+# `PROBE_MAX_PASSES`), so that a probe on a few dozen images is fitted to
+# the variety of crops and flips the fine-tune will see, not to one view.
+PROBE_MIN_FEATURES = 1024
+PROBE_MAX_PASSES = 8
 # `backbone_lr_ratio="auto"`: the backbone trains at the head's rate until
 # the probe's chance-corrected validation accuracy passes this, then at a
 # rate falling linearly to `MIN_AUTO_RATIO` when the features already
@@ -115,6 +121,12 @@ def fit_linear_probe(
     """
     classifier = model.get_layer(CLASSIFIER_LAYER)
     features, labels, weights = pooled_features(model, dataset, steps)
+    passes = min(PROBE_MAX_PASSES, -(-PROBE_MIN_FEATURES // max(len(features), 1)))
+    if passes > 1:
+        views = pooled_features(model, dataset.repeat(), steps * (passes - 1))
+        features, labels, weights = (
+            np.concatenate(pair) for pair in zip((features, labels, weights), views)
+        )
     inputs = keras.Input((features.shape[-1],), name="probe_input")
     dense = keras.layers.Dense(
         classifier.units,
