@@ -67,6 +67,7 @@ SUITE = (
     Benchmark("fit_path", "benchmarks.fit_path", ("fit_path",)),
     Benchmark("first_fit", "benchmarks.first_fit", ("first_fit",)),
     Benchmark("determinism", "benchmarks.determinism", ("determinism",)),
+    Benchmark("cli_startup", "benchmarks.cli_startup", ("cli_startup",)),
     Benchmark(
         "families_training", "benchmarks.families_training", ("families_training",)
     ),

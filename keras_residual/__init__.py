@@ -3,100 +3,113 @@ families for Keras 3.
 
 Every model comes from one block registry and one Functional-API builder.
 This module is the public API only: it re-exports names from the
-subpackages (see docs/architecture.md).
+subpackages (see docs/architecture.md). `import keras_residual` imports
+them all (so every Keras object a `.keras` file names is registered),
+except in the `keras-residual` command line, which imports what each
+command needs, so that `--help` answers without loading TensorFlow.
 """
 
-from keras_residual import search  # callable: search(dataset, out, ...)
-from keras_residual.analysis.flops import count_flops
-from keras_residual.analysis.saliency import attention_rollout
-from keras_residual.analysis.saliency import explain
-from keras_residual.analysis.saliency import grad_cam
-from keras_residual.analysis.saliency import save_overlays
-from keras_residual.blocks import get_block
-from keras_residual.blocks import list_blocks
-from keras_residual.blocks import list_search_families
-from keras_residual.blocks import list_stems
-from keras_residual.blocks import register_block
-from keras_residual.blocks import register_search_family
-from keras_residual.blocks import register_stem
-from keras_residual.core.builder import ResidualModel
-from keras_residual.core.heads import list_heads
-from keras_residual.core.heads import register_final_norm
-from keras_residual.core.heads import register_head
-from keras_residual.core.spec import ModelSpec
-from keras_residual.core.spec import StageSpec
-from keras_residual.core.spec import StemSpec
-from keras_residual.data.loader import load_data
-from keras_residual.data.options import DataOptions
-from keras_residual.layers import DropPath
-from keras_residual.layers import ZeroPadShortcut
-from keras_residual.models.checkpoints import from_checkpoint
-from keras_residual.models.cifar import PlainNet20
-from keras_residual.models.cifar import PlainNet56
-from keras_residual.models.cifar import PreActResNet164
-from keras_residual.models.cifar import ResNet20
-from keras_residual.models.cifar import ResNet32
-from keras_residual.models.cifar import ResNet44
-from keras_residual.models.cifar import ResNet56
-from keras_residual.models.cifar import ResNet110
-from keras_residual.models.create import create_model
-from keras_residual.models.densenet import DenseNet40
-from keras_residual.models.densenet import DenseNet121
-from keras_residual.models.densenet import DenseNet169
-from keras_residual.models.densenet import DenseNet201
-from keras_residual.models.densenet import DenseNetBC100
-from keras_residual.models.densenet import DenseNetBC250
-from keras_residual.models.discovery import list_models
-from keras_residual.models.discovery import list_weights
-from keras_residual.models.features import pyramid_model
-from keras_residual.models.highway import HighwayNet19
-from keras_residual.models.highway import HighwayNet20
-from keras_residual.models.highway import HighwayNet56
-from keras_residual.models.highway import HighwayNet110
-from keras_residual.models.keras_hub_interop import from_keras_hub
-from keras_residual.models.keras_hub_interop import to_keras_hub
-from keras_residual.models.preprocessing import decode_predictions
-from keras_residual.models.preprocessing import preprocess_for
-from keras_residual.models.preprocessing import preprocess_input
-from keras_residual.models.resnet import ResNet18
-from keras_residual.models.resnet import ResNet34
-from keras_residual.models.resnet import ResNet50
-from keras_residual.models.resnet import ResNet101
-from keras_residual.models.resnet import ResNet152
-from keras_residual.models.resnet_d import ResNet50D
-from keras_residual.models.resnet_v2 import ResNet50V2
-from keras_residual.models.resnet_v2 import ResNet101V2
-from keras_residual.models.resnet_v2 import ResNet152V2
-from keras_residual.models.resnext import ResNeXt50_32x4d
-from keras_residual.models.resnext import ResNeXt101_32x8d
-from keras_residual.models.senet import SEResNet50
-from keras_residual.models.vit import ViTBase16
-from keras_residual.models.vit import ViTSmall16
-from keras_residual.models.vit import ViTTiny16
-from keras_residual.models.zoo import build
-from keras_residual.models.zoo import get_spec
-from keras_residual.models.zoo import register_model
-from keras_residual.serving.export import export
-from keras_residual.serving.hub_push import push_to_hub
-from keras_residual.serving.predictor import load_predictor
-from keras_residual.serving.presets import save_to_preset
-from keras_residual.training.losses import ClassificationCrossentropy
-from keras_residual.training.lr_find import lr_find
-from keras_residual.training.options import DistributionOptions
-from keras_residual.training.options import RunOptions
-from keras_residual.training.precision import resolve_precision
-from keras_residual.training.precision import set_precision
-from keras_residual.training.presets import get_recipe
-from keras_residual.training.presets import list_recipes
-from keras_residual.training.presets import register_recipe
-from keras_residual.training.recipe import Recipe
-from keras_residual.training.train import train
+import importlib
+import os
+import sys
+
 from keras_residual.utils.deprecation import moved_attribute
-from keras_residual.utils.download import WeightsFile
 from keras_residual.version import __version__
-from keras_residual.weights import load_weights
-from keras_residual.weights import register_weights
-from keras_residual.weights.presets import load_preset
+
+# Every public name, by the module that defines it (`search` is the
+# subpackage, callable as `search(dataset, out, ...)`).
+_PUBLIC = {
+    "attention_rollout": "keras_residual.analysis.saliency",
+    "build": "keras_residual.models.zoo",
+    "ClassificationCrossentropy": "keras_residual.training.losses",
+    "count_flops": "keras_residual.analysis.flops",
+    "create_model": "keras_residual.models.create",
+    "DataOptions": "keras_residual.data.options",
+    "decode_predictions": "keras_residual.models.preprocessing",
+    "DenseNet121": "keras_residual.models.densenet",
+    "DenseNet169": "keras_residual.models.densenet",
+    "DenseNet201": "keras_residual.models.densenet",
+    "DenseNet40": "keras_residual.models.densenet",
+    "DenseNetBC100": "keras_residual.models.densenet",
+    "DenseNetBC250": "keras_residual.models.densenet",
+    "DistributionOptions": "keras_residual.training.options",
+    "DropPath": "keras_residual.layers",
+    "explain": "keras_residual.analysis.saliency",
+    "export": "keras_residual.serving.export",
+    "from_checkpoint": "keras_residual.models.checkpoints",
+    "from_keras_hub": "keras_residual.models.keras_hub_interop",
+    "get_block": "keras_residual.blocks",
+    "get_recipe": "keras_residual.training.presets",
+    "get_spec": "keras_residual.models.zoo",
+    "grad_cam": "keras_residual.analysis.saliency",
+    "HighwayNet110": "keras_residual.models.highway",
+    "HighwayNet19": "keras_residual.models.highway",
+    "HighwayNet20": "keras_residual.models.highway",
+    "HighwayNet56": "keras_residual.models.highway",
+    "list_blocks": "keras_residual.blocks",
+    "list_heads": "keras_residual.core.heads",
+    "list_models": "keras_residual.models.discovery",
+    "list_recipes": "keras_residual.training.presets",
+    "list_search_families": "keras_residual.blocks",
+    "list_stems": "keras_residual.blocks",
+    "list_weights": "keras_residual.models.discovery",
+    "load_data": "keras_residual.data.loader",
+    "load_predictor": "keras_residual.serving.predictor",
+    "load_preset": "keras_residual.weights.presets",
+    "load_weights": "keras_residual.weights",
+    "lr_find": "keras_residual.training.lr_find",
+    "ModelSpec": "keras_residual.core.spec",
+    "PlainNet20": "keras_residual.models.cifar",
+    "PlainNet56": "keras_residual.models.cifar",
+    "PreActResNet164": "keras_residual.models.cifar",
+    "preprocess_for": "keras_residual.models.preprocessing",
+    "preprocess_input": "keras_residual.models.preprocessing",
+    "push_to_hub": "keras_residual.serving.hub_push",
+    "pyramid_model": "keras_residual.models.features",
+    "Recipe": "keras_residual.training.recipe",
+    "register_block": "keras_residual.blocks",
+    "register_final_norm": "keras_residual.core.heads",
+    "register_head": "keras_residual.core.heads",
+    "register_model": "keras_residual.models.zoo",
+    "register_recipe": "keras_residual.training.presets",
+    "register_search_family": "keras_residual.blocks",
+    "register_stem": "keras_residual.blocks",
+    "register_weights": "keras_residual.weights",
+    "ResidualModel": "keras_residual.core.builder",
+    "ResNet101": "keras_residual.models.resnet",
+    "ResNet101V2": "keras_residual.models.resnet_v2",
+    "ResNet110": "keras_residual.models.cifar",
+    "ResNet152": "keras_residual.models.resnet",
+    "ResNet152V2": "keras_residual.models.resnet_v2",
+    "ResNet18": "keras_residual.models.resnet",
+    "ResNet20": "keras_residual.models.cifar",
+    "ResNet32": "keras_residual.models.cifar",
+    "ResNet34": "keras_residual.models.resnet",
+    "ResNet44": "keras_residual.models.cifar",
+    "ResNet50": "keras_residual.models.resnet",
+    "ResNet50D": "keras_residual.models.resnet_d",
+    "ResNet50V2": "keras_residual.models.resnet_v2",
+    "ResNet56": "keras_residual.models.cifar",
+    "ResNeXt101_32x8d": "keras_residual.models.resnext",
+    "ResNeXt50_32x4d": "keras_residual.models.resnext",
+    "resolve_precision": "keras_residual.training.precision",
+    "RunOptions": "keras_residual.training.options",
+    "save_overlays": "keras_residual.analysis.saliency",
+    "save_to_preset": "keras_residual.serving.presets",
+    "search": "keras_residual.search",
+    "SEResNet50": "keras_residual.models.senet",
+    "set_precision": "keras_residual.training.precision",
+    "StageSpec": "keras_residual.core.spec",
+    "StemSpec": "keras_residual.core.spec",
+    "to_keras_hub": "keras_residual.models.keras_hub_interop",
+    "train": "keras_residual.training.train",
+    "ViTBase16": "keras_residual.models.vit",
+    "ViTSmall16": "keras_residual.models.vit",
+    "ViTTiny16": "keras_residual.models.vit",
+    "WeightsFile": "keras_residual.utils.download",
+    "ZeroPadShortcut": "keras_residual.layers",
+}
+__all__ = sorted(_PUBLIC, key=str.lower)
 
 # 0.1 names that moved to a namespace: they still import, with a warning.
 _MOVED = {
@@ -113,4 +126,33 @@ _MOVED = {
 
 
 def __getattr__(name):
-    return moved_attribute(__name__, name, _MOVED)
+    module = _PUBLIC.get(name)
+    if module is None:
+        return moved_attribute(__name__, name, _MOVED)
+    value = importlib.import_module(module)
+    if module != f"{__name__}.{name}":
+        value = getattr(value, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+def _is_command_line():
+    """Whether this process is the `keras-residual` command line (its
+    console script, or `python -m keras_residual.cli`)."""
+    if os.path.basename(sys.argv[0]) in ("keras-residual", "keras-residual.exe"):
+        return True
+    arguments = list(getattr(sys, "orig_argv", ()))
+    return any(
+        flag == "-m" and module in ("keras_residual.cli", "keras_residual")
+        for flag, module in zip(arguments, arguments[1:])
+    )
+
+
+if not _is_command_line():
+    for _name in __all__:
+        __getattr__(_name)
+    del _name

@@ -1,24 +1,32 @@
 """`keras-residual` command line: list the zoo, blocks and recipes,
 summarise a model, train one (and find its learning rate), search
 architectures, export, predict, evaluate and explain, publish presets to
-the Hub, and show the hardware and precision choice (`env`)."""
+the Hub, and show the hardware and precision choice (`env`).
+
+Only the module of the command that runs is imported (`cli/commands.py`),
+and TensorFlow only for a command that needs it, with its C++ start-up
+log lines silenced (unless `--debug`, or `TF_CPP_MIN_LOG_LEVEL` is set)."""
 
 import argparse
+import importlib
 import sys
 
-from keras_residual.cli.env import add_env_parser
-from keras_residual.cli.explain import add_explain_parser
-from keras_residual.cli.hub import add_hub_parsers
-from keras_residual.cli.lr_find import add_lr_find_parser
-from keras_residual.cli.serving import add_serving_parsers
-from keras_residual.cli.train import add_train_parser
-from keras_residual.cli.zoo import add_zoo_parsers
-from keras_residual.training.train import TrainingDiverged
+from keras_residual.cli.commands import COMMANDS
+from keras_residual.cli.commands import command_named
+from keras_residual.cli.quiet_import import import_tensorflow
 from keras_residual.utils.validation import printable
+from keras_residual.version import __version__
 
 
-def build_parser():
-    """The `keras-residual` argument parser with every sub-command."""
+def build_parser(command=None):
+    """The `keras-residual` argument parser: every sub-command by name and
+    help, and the full parser of `command` (and of the commands in its
+    module).
+
+    Args:
+        command: str or None. The sub-command to parse. Defaults to `None`
+            (only `--help` and the list of commands).
+    """
     parser = argparse.ArgumentParser(
         prog="keras-residual",
         description="Residual, highway and DenseNet networks for Keras 3.",
@@ -26,16 +34,20 @@ def build_parser():
     parser.add_argument(
         "--debug",
         action="store_true",
-        help="Show Python's traceback instead of a one-line error.",
+        help="Show Python's traceback and TensorFlow's log instead of a "
+        "one-line error.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"keras-residual {__version__}"
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    add_zoo_parsers(commands)
-    add_train_parser(commands)
-    add_lr_find_parser(commands)
-    add_serving_parsers(commands)
-    add_explain_parser(commands)
-    add_hub_parsers(commands)
-    add_env_parser(commands)
+    wanted = COMMANDS[command] if command else None
+    for name, info in COMMANDS.items():  # the others: name and help only
+        if wanted is None or (info.module, info.adder) != (wanted.module, wanted.adder):
+            commands.add_parser(name, help=info.help, aliases=list(info.aliases))
+    if wanted is not None:
+        module = importlib.import_module(f"keras_residual.cli.{wanted.module}")
+        getattr(module, wanted.adder)(commands)
     return parser
 
 
@@ -46,24 +58,44 @@ def main(argv=None):
     Args:
         argv: list of str or None. The arguments. Defaults to `sys.argv[1:]`.
     """
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = command_named(argv)
+    if command is not None and not COMMANDS[command].light:
+        import_tensorflow(quiet="--debug" not in argv)  # its help too
+        import_public_api()
+    args = build_parser(command).parse_args(argv)
     try:
         args.run(args)
-    except TrainingDiverged as error:
-        print(f"keras-residual: {printable(error)}", file=sys.stderr)
-        return 3
-    except (ValueError, TypeError) as error:
+    except Exception as error:
+        if _diverged(error):
+            print(f"keras-residual: {printable(error)}", file=sys.stderr)
+            return 3
         if args.debug:
             raise
-        print(f"keras-residual: error: {printable(error)}", file=sys.stderr)
-        return 2
-    except Exception as error:  # a file or input no check above named
-        if args.debug:
-            raise
-        print(
-            f"keras-residual: error: {type(error).__name__}: "
-            f"{printable(error) or 'no details'} (--debug shows the traceback)",
-            file=sys.stderr,
-        )
+        if isinstance(error, (ValueError, TypeError)):
+            print(f"keras-residual: error: {printable(error)}", file=sys.stderr)
+        else:  # a file or input no check named
+            print(
+                f"keras-residual: error: {type(error).__name__}: "
+                f"{printable(error) or 'no details'} (--debug shows the traceback)",
+                file=sys.stderr,
+            )
         return 2
     return 0
+
+
+def import_public_api():
+    """Imports every public name, as `import keras_residual` does outside
+    the command line, so every Keras object a `.keras` file names is
+    registered before a command reads one."""
+    import keras_residual
+
+    for name in keras_residual.__all__:
+        getattr(keras_residual, name)
+
+
+def _diverged(error):
+    """Whether `error` is a `TrainingDiverged` (whose module is loaded
+    only by the commands that train)."""
+    module = sys.modules.get("keras_residual.training.train")
+    return module is not None and isinstance(error, module.TrainingDiverged)

@@ -5,6 +5,7 @@ import os
 
 import keras
 
+from keras_residual.cli.commands import add_command_parser
 from keras_residual.models.zoo import model_spec
 from keras_residual.training.precision import CPU_BF16_FLAGS
 from keras_residual.training.precision import PRECISION_ENV
@@ -49,9 +50,7 @@ def add_env_parser(commands):
     Args:
         commands: the `add_subparsers()` object of the main parser.
     """
-    env = commands.add_parser(
-        "env", help="Hardware, precision probe figures and the automatic choice."
-    )
+    env = add_command_parser(commands, "env")
     env.add_argument("--model", help="Probe shapes of this model's stages.")
     env.add_argument("--image-size", type=int, help="With --model: the image size.")
     env.set_defaults(run=_env)

@@ -9,6 +9,7 @@ import numpy as np
 import keras_residual
 from keras_residual.analysis.saliency import explain
 from keras_residual.analysis.saliency import save_overlays
+from keras_residual.cli.commands import add_command_parser
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.core.preprocessing import preprocess
 from keras_residual.serving.predictor import read_images
@@ -75,11 +76,7 @@ def add_explain_parser(commands):
     Args:
         commands: the `add_subparsers()` object of the main parser.
     """
-    parser = commands.add_parser(
-        "explain",
-        help="Heat maps of where a model looks (Grad-CAM; attention rollout "
-        "for ViT), as PNG overlays.",
-    )
+    parser = add_command_parser(commands, "explain")
     parser.add_argument(
         "model", help="A run directory, a .keras file, or a model name with --weights."
     )

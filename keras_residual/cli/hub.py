@@ -1,6 +1,7 @@
 """`keras-residual preset` and `push`: a run directory (or `.keras` file)
 written as a Hub-ready preset folder, or uploaded to a Hub repository."""
 
+from keras_residual.cli.commands import add_command_parser
 from keras_residual.serving.hub_push import push_to_hub
 from keras_residual.serving.presets import save_to_preset
 
@@ -11,9 +12,7 @@ def add_hub_parsers(commands):
     Args:
         commands: the `add_subparsers()` object of the main parser.
     """
-    preset = commands.add_parser(
-        "preset", help="Write a run directory or .keras file as a preset folder."
-    )
+    preset = add_command_parser(commands, "preset")
     preset.add_argument("source", metavar="RUN_DIR_OR_CHECKPOINT")
     preset.add_argument("--out", required=True, help="The preset folder to write.")
     preset.add_argument(
@@ -24,9 +23,7 @@ def add_hub_parsers(commands):
     )
     preset.set_defaults(run=_preset)
 
-    push = commands.add_parser(
-        "push", help="Upload a run, .keras file or preset folder to the Hub."
-    )
+    push = add_command_parser(commands, "push")
     push.add_argument("source", metavar="RUN_DIR_OR_PRESET")
     push.add_argument("repo_id", metavar="ORG/NAME")
     push.add_argument(

@@ -1,6 +1,7 @@
 """`keras-residual lr-find`: the learning-rate range test from the command
 line (`keras_residual.lr_find`)."""
 
+from keras_residual.cli.commands import add_command_parser
 from keras_residual.cli.zoo import add_model_overrides
 from keras_residual.cli.zoo import model_overrides
 from keras_residual.training.lr_find import lr_find
@@ -42,11 +43,7 @@ def add_lr_find_parser(commands):
     Args:
         commands: the `add_subparsers()` object of the main parser.
     """
-    parser = commands.add_parser(
-        "lr-find",
-        help="Learning-rate range test: a plot of loss against rate and a "
-        "suggested rate.",
-    )
+    parser = add_command_parser(commands, "lr-find")
     parser.add_argument("model", nargs="?", default="ResNet20")
     parser.add_argument("--dataset", default="digits")
     parser.add_argument(

@@ -4,6 +4,7 @@ training run to a served model, and checks on the served model."""
 import json
 
 import keras_residual  # noqa: F401  (registers every object .keras files use)
+from keras_residual.cli.commands import add_command_parser
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.data.loader import load_data
 from keras_residual.serving.evaluation import evaluate_export
@@ -25,9 +26,7 @@ def add_serving_parsers(commands):
     Args:
         commands: the `add_subparsers()` object of the main parser.
     """
-    export = commands.add_parser(
-        "export", help="Export a run directory or a .keras checkpoint."
-    )
+    export = add_command_parser(commands, "export")
     export.add_argument(
         "source",
         metavar="RUN_DIR_OR_CHECKPOINT",
@@ -65,9 +64,7 @@ def add_serving_parsers(commands):
     )
     export.set_defaults(run=_export)
 
-    predict = commands.add_parser(
-        "predict", help="Top-k classes of image files with an exported model."
-    )
+    predict = add_command_parser(commands, "predict")
     predict.add_argument(
         "model",
         metavar="MODEL_PATH",
@@ -82,9 +79,7 @@ def add_serving_parsers(commands):
     )
     predict.set_defaults(run=_predict)
 
-    evaluate = commands.add_parser(
-        "evaluate", help="Accuracy of an exported model on a dataset split."
-    )
+    evaluate = add_command_parser(commands, "evaluate")
     evaluate.add_argument("model", metavar="MODEL_PATH")
     evaluate.add_argument("--dataset", default="digits")
     evaluate.add_argument(

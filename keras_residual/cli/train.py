@@ -4,6 +4,7 @@ search from the command line."""
 import argparse
 
 import keras_residual
+from keras_residual.cli.commands import add_command_parser
 from keras_residual.cli.options import add_option_flags
 from keras_residual.cli.options import options_from_args
 from keras_residual.cli.zoo import add_model_overrides
@@ -96,9 +97,7 @@ def add_train_parser(commands):
     Args:
         commands: the `add_subparsers()` object of the main parser.
     """
-    train = commands.add_parser(
-        "train", help="Train a model with a recipe into a run directory."
-    )
+    train = add_command_parser(commands, "train")
     train.add_argument(
         "--model", default="ResNet20", help="A name from `keras-residual models`."
     )
@@ -191,11 +190,7 @@ def add_tune_parser(commands):
     Args:
         commands: the `add_subparsers()` object of the main parser.
     """
-    tune = commands.add_parser(
-        "search",
-        aliases=["tune"],
-        help="Search block family, depth and width with Keras Tuner (also `tune`).",
-    )
+    tune = add_command_parser(commands, "search")
     _add_dataset(tune)
     add_option_flags(tune, DataOptions)
     tune.add_argument(

@@ -2,35 +2,43 @@
 the zoo, the block registry and the training recipes."""
 
 import keras_residual
+from keras_residual.cli.catalog import catalog_weights
+from keras_residual.cli.catalog import read_catalog
+from keras_residual.cli.commands import add_command_parser
+from keras_residual.utils.model_patterns import matching_models
 
 
 def _models(args):
-    models = keras_residual.list_models(args.patterns or None, args.pretrained)
+    catalog = read_catalog()["models"]
+    entries = {
+        name: (entry["description"], list(entry["weights"]))
+        for name, entry in catalog.items()
+    }
+    models = matching_models(entries, args.patterns or None, args.pretrained)
     if not models:
         raise ValueError(
             f"No model matches {args.patterns}"
             + (" with registered weights" if args.pretrained else "")
             + "; `keras-residual models` lists them all."
         )
-    registered = keras_residual.list_weights()  # {model: [tags]}
     for name, description in models.items():
-        tags = registered.get(name, [])
+        tags = entries[name][1]
         weights = f"  [weights: {', '.join(tags)}]" if tags else ""
         print(f"{name:<18} {description}{weights}")
 
 
 def _weights(args):
-    table = keras_residual.list_weights(args.model)
+    table = catalog_weights(read_catalog(), args.model)
     if not table:
         raise ValueError(
             f"No weights are registered for {args.model}; "
             "`keras-residual models --pretrained` lists the models that have some."
         )
     for tag, info in table.items():
-        top1 = "n/a" if info.top1 is None else f"{info.top1:.2f}%"
+        top1 = "n/a" if info["top1"] is None else f"{info['top1']:.2f}%"
         print(
-            f"{tag:<22} top-1 {top1:<7} {info.size_mb:>7.1f} MB  "
-            f"{info.license}  ({info.source})"
+            f"{tag:<22} top-1 {top1:<7} {info['size_mb']:>7.1f} MB  "
+            f"{info['license']}  ({info['source']})"
         )
 
 
@@ -105,7 +113,7 @@ def add_zoo_parsers(commands):
     Args:
         commands: the `add_subparsers()` object of the main parser.
     """
-    models = commands.add_parser("models", help="List the model zoo.")
+    models = add_command_parser(commands, "models")
     models.add_argument(
         "patterns",
         nargs="*",
@@ -117,20 +125,12 @@ def add_zoo_parsers(commands):
         "--pretrained", action="store_true", help="Only models with registered weights."
     )
     models.set_defaults(run=_models)
-    weights = commands.add_parser(
-        "weights", help="A model's registered weights: top-1, size, licence, source."
-    )
+    weights = add_command_parser(commands, "weights")
     weights.add_argument("model", help="A name from `keras-residual models`.")
     weights.set_defaults(run=_weights)
-    commands.add_parser("blocks", help="List registered blocks.").set_defaults(
-        run=_blocks
-    )
-    commands.add_parser("recipes", help="List the training recipes.").set_defaults(
-        run=_recipes
-    )
-    summary = commands.add_parser(
-        "summary", help="Build a model and print its summary."
-    )
+    add_command_parser(commands, "blocks").set_defaults(run=_blocks)
+    add_command_parser(commands, "recipes").set_defaults(run=_recipes)
+    summary = add_command_parser(commands, "summary")
     summary.add_argument("model", help="A name from `keras-residual models`.")
     add_model_overrides(summary)
     summary.add_argument(

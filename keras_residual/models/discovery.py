@@ -3,12 +3,12 @@ do: fnmatch patterns over the zoo, and each registered weights entry with
 its top-1, source, licence and size."""
 
 import dataclasses
-import fnmatch
 import functools
 import os
 
 from keras_residual.core.builder import ResidualModel
 from keras_residual.models.zoo import MODELS
+from keras_residual.utils.model_patterns import matching_models
 from keras_residual.weights.registry import get_weights_entry
 from keras_residual.weights.registry import list_weights as registered_weights
 
@@ -53,23 +53,11 @@ def list_models(pattern=None, pretrained=False):
         pretrained: bool. Only models with registered weights. Defaults to
             `False`.
     """
-    patterns = _patterns(pattern)
-    if not isinstance(pretrained, bool):
-        raise TypeError(f"`pretrained` must be True or False; received {pretrained!r}.")
-    listed = {}
-    for name, entry in MODELS.items():
-        tags = registered_weights(name)
-        if pretrained and not tags:
-            continue
-        names = [name.lower()]
-        for tag in tags:  # timm's ids are tags here: "resnet50.a1_in1k"
-            names += [tag.lower(), f"{name}.{tag}".lower()]
-        if patterns and not any(
-            fnmatch.fnmatchcase(candidate, p) for p in patterns for candidate in names
-        ):
-            continue
-        listed[name] = entry.description
-    return listed
+    models = {
+        name: (entry.description, registered_weights(name))
+        for name, entry in MODELS.items()
+    }
+    return matching_models(models, pattern, pretrained)
 
 
 def list_weights(model=None):
@@ -116,17 +104,3 @@ def _parameters(model, classes, channels, size):
     return ResidualModel(
         spec, input_shape=(size, size, channels), classes=classes
     ).count_params()
-
-
-def _patterns(pattern):
-    if pattern is None:
-        return []
-    patterns = [pattern] if isinstance(pattern, str) else pattern
-    if not isinstance(patterns, (list, tuple)) or not all(
-        isinstance(p, str) for p in patterns
-    ):
-        raise TypeError(
-            "`pattern` must be an fnmatch pattern such as 'resnet5*', a list of "
-            f"them, or None; received {pattern!r}."
-        )
-    return [p.lower() for p in patterns]

@@ -1,0 +1,119 @@
+"""The sub-commands of `keras-residual`: each one's module, its one-line
+help and its aliases, in the order `--help` lists them. Only the module of
+the command that runs is imported, so `--help`, a mistyped command and the
+light commands (`light=True`: `models`, `weights`) answer without loading
+TensorFlow; for any other, TensorFlow is loaded first, quietly."""
+
+import collections
+
+Command = collections.namedtuple(
+    "Command", "module adder help aliases light", defaults=((), False)
+)
+
+COMMANDS = {
+    "models": Command("zoo", "add_zoo_parsers", "List the model zoo.", (), light=True),
+    "weights": Command(
+        "zoo",
+        "add_zoo_parsers",
+        "A model's registered weights: top-1, size, licence, source.",
+        (),
+        light=True,
+    ),
+    "blocks": Command("zoo", "add_zoo_parsers", "List registered blocks.", ()),
+    "recipes": Command("zoo", "add_zoo_parsers", "List the training recipes.", ()),
+    "summary": Command(
+        "zoo", "add_zoo_parsers", "Build a model and print its summary.", ()
+    ),
+    "train": Command(
+        "train",
+        "add_train_parser",
+        "Train a model with a recipe into a run directory.",
+        (),
+    ),
+    "search": Command(
+        "train",
+        "add_train_parser",
+        "Search block family, depth and width with Keras Tuner (also `tune`).",
+        ("tune",),
+    ),
+    "lr-find": Command(
+        "lr_find",
+        "add_lr_find_parser",
+        "Learning-rate range test: a plot of loss against rate and a suggested rate.",
+        (),
+    ),
+    "export": Command(
+        "serving",
+        "add_serving_parsers",
+        "Export a run directory or a .keras checkpoint.",
+        (),
+    ),
+    "predict": Command(
+        "serving",
+        "add_serving_parsers",
+        "Top-k classes of image files with an exported model.",
+        (),
+    ),
+    "evaluate": Command(
+        "serving",
+        "add_serving_parsers",
+        "Accuracy of an exported model on a dataset split.",
+        (),
+    ),
+    "explain": Command(
+        "explain",
+        "add_explain_parser",
+        "Heat maps of where a model looks (Grad-CAM; attention rollout for "
+        "ViT), as PNG overlays.",
+        (),
+    ),
+    "preset": Command(
+        "hub",
+        "add_hub_parsers",
+        "Write a run directory or .keras file as a preset folder.",
+        (),
+    ),
+    "push": Command(
+        "hub",
+        "add_hub_parsers",
+        "Upload a run, .keras file or preset folder to the Hub.",
+        (),
+    ),
+    "env": Command(
+        "env",
+        "add_env_parser",
+        "Hardware, precision probe figures and the automatic choice.",
+        (),
+    ),
+}
+
+
+def command_named(argv):
+    """The sub-command `argv` asks for (an alias resolved), or None: the
+    first argument that is not an option.
+
+    Args:
+        argv: list of str. The command line after the program name.
+    """
+    for argument in argv:
+        if not argument.startswith("-"):
+            for name, command in COMMANDS.items():
+                if argument == name or argument in command.aliases:
+                    return name
+            return None
+    return None
+
+
+def add_command_parser(commands, name, **kwargs):
+    """`commands.add_parser` for sub-command `name`, with its help and
+    aliases from `COMMANDS`.
+
+    Args:
+        commands: the `add_subparsers()` object of the main parser.
+        name: str. A key of `COMMANDS`.
+        **kwargs: more `add_parser` arguments.
+    """
+    command = COMMANDS[name]
+    return commands.add_parser(
+        name, help=command.help, aliases=list(command.aliases), **kwargs
+    )

@@ -1,0 +1,103 @@
+"""The command line answers without TensorFlow where it needs none:
+`--help`, `--version`, a mistyped command and `models`/`weights` (read
+from the committed catalog, which must match the registries); a command
+that needs TensorFlow loads it without its C++ start-up lines."""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from keras_residual.cli import build_parser
+from keras_residual.cli.catalog import build_catalog
+from keras_residual.cli.catalog import read_catalog
+from keras_residual.cli.commands import COMMANDS
+
+# Runs the command line as the console script does (argv[0] is
+# `keras-residual`) and reports which heavy libraries it imported.
+AS_CONSOLE_SCRIPT = """
+import sys
+sys.argv[0] = "keras-residual"
+from keras_residual.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exit:
+    code = exit.code
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow", "keras", "jax"})
+print("HEAVY", heavy, "CODE", code, file=sys.stderr)
+"""
+
+
+def _run(*argv, env=None):
+    return subprocess.run(
+        [sys.executable, "-c", AS_CONSOLE_SCRIPT, *argv],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env or dict(os.environ),
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, code, expected",
+    [
+        (["--help"], 0, "{models,weights,blocks"),
+        (["--version"], 0, "keras-residual 0."),
+        (["trian"], 2, "invalid choice: 'trian'"),
+        (["models", "resnet5*"], 0, "ResNet50 "),
+        (["weights", "ResNet50"], 0, "resnet50.a1_in1k"),
+        (["weights", "ResNt50"], 2, "Did you mean 'ResNet50'"),
+    ],
+)
+def test_light_commands_never_import_tensorflow(argv, code, expected):
+    result = _run(*argv)
+    assert f"HEAVY [] CODE {code}" in result.stderr, result.stderr[-3000:]
+    assert expected in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_a_command_needing_tensorflow_prints_none_of_its_start_up_lines():
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = _run("blocks", env=env)
+    assert result.stdout.startswith("basic ")
+    # Nothing but the report line: no oneDNN, CUDA or absl lines.
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'tensorflow'] CODE 0" in lines[0], result.stderr
+
+
+def test_the_console_script_and_python_m_take_the_same_light_path():
+    env = dict(os.environ, PYTHONPROFILEIMPORTTIME="1")  # stderr lists imports
+    commands = [[sys.executable, "-m", "keras_residual.cli", "--version"]]
+    if shutil.which("keras-residual"):  # installed with its console script
+        commands.append([shutil.which("keras-residual"), "--version"])
+    for command in commands:
+        result = subprocess.run(command, capture_output=True, text=True, env=env)
+        assert result.stdout.startswith("keras-residual"), result.stderr[-2000:]
+        assert "keras_residual.cli" in result.stderr  # the listing works
+        assert "tensorflow" not in result.stderr, command
+
+
+def test_the_catalog_matches_the_registries():
+    # `python -m keras_residual.cli.catalog` rewrites it after a model or
+    # weights entry is registered. (Sizes need built models: not compared.)
+    committed = read_catalog()
+    for entry in committed["models"].values():
+        for info in entry["weights"].values():
+            assert info.pop("size_mb") > 0
+    assert committed == build_catalog(sizes=False)
+
+
+def test_every_command_in_the_table_is_the_one_its_module_adds():
+    names = {n for n in COMMANDS} | {a for c in COMMANDS.values() for a in c.aliases}
+    for name in COMMANDS:
+        parser = build_parser(name)
+        action = next(
+            a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+        )
+        assert set(action.choices) == names, name
+        # The command's own parser is the module's, with its options.
+        own = action.choices[name]
+        assert own.format_help() != argparse.ArgumentParser().format_help()
