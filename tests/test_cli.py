@@ -1,5 +1,6 @@
 """The `keras-residual` command line and the examples, as real processes."""
 
+import json
 import os
 import subprocess
 import sys
@@ -52,6 +53,12 @@ def test_summary_command_and_its_errors():
         )
     )
     assert f"resnet20: {expected:,} parameters" in result.stdout
+    # --spec prints one JSON document on stdout (the summary line goes to
+    # stderr), so `summary ResNet20 --spec > spec.json` is the spec.
+    spec = run("-m", "keras_residual.cli", "summary", "ResNet20", "--spec")
+    assert spec.returncode == 0, spec.stderr
+    assert json.loads(spec.stdout)["stages"][0]["depth"] == 3
+    assert "resnet20: " in spec.stderr
     bad = run("-m", "keras_residual.cli", "summary", "ResNet5")
     assert bad.returncode == 2
     assert "Did you mean" in bad.stderr and "ResNet50" in bad.stderr

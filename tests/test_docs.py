@@ -251,3 +251,54 @@ def test_ci_runs_the_same_pytest_commands_as_the_nox_sessions():
         f'KERAS_BACKEND=jax {pytest_command} -m "jax and not deep"',
     ]
     assert '"jax and not deep"' in read("noxfile.py")
+
+
+def test_the_api_reference_has_an_entry_for_every_public_name():
+    import importlib
+
+    import keras_residual as kr
+
+    with open(os.path.join(ROOT, "docs", "api.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    entries = re.findall(
+        r"^::: (\S+)\n    options:\n      heading: kr\.(\w+)$", text, re.M
+    )
+    by_name = {name: path for path, name in entries}
+    assert len(by_name) == len(entries)  # no name twice
+    missing = sorted(set(kr.__all__) - set(by_name), key=str.lower)
+    assert not missing, f"docs/api.md has no entry for {missing}"
+    assert set(by_name) <= set(kr.__all__)
+    for name, path in by_name.items():
+        module, attribute = path.rsplit(".", 1)
+        documented = getattr(importlib.import_module(module), attribute)
+        public = getattr(kr, name)
+        if name == "search":  # the callable subpackage: its function
+            public = public.search
+        assert documented is public, (name, path)
+
+
+def test_the_reference_reads_each_argument_type_from_our_docstrings():
+    import sys
+
+    sys.path.insert(0, os.path.join(ROOT, "docs"))
+    try:
+        from griffe_types import typed_docstring
+    finally:
+        sys.path.pop(0)
+    text = (
+        "Builds.\n\nArgs:\n    model: `keras.Model`. The model, with\n"
+        "        its backbone.\n    steps: int or None. Batches.\n"
+        "    **kwargs: other arguments.\n\nReturns:\n    x: y. z.\n"
+    )
+    assert typed_docstring(text).splitlines() == [
+        "Builds.",
+        "",
+        "Args:",
+        "    model (`keras.Model`): The model, with",
+        "        its backbone.",
+        "    steps (int or None): Batches.",
+        "    **kwargs: other arguments.",
+        "",
+        "Returns:",
+        "    x: y. z.",
+    ]

@@ -139,9 +139,14 @@ def test_finetune_from_a_run_directory_with_new_classes(tmp_path, capsys):
         recipe_overrides={"head_epochs": 1, "freeze_bn": True, "keep_best": False},
         **common,
     )
-    assert "new 3-class classifier 'predictions' (the weights have 5" in (
-        capsys.readouterr().out
-    )
+    printed = capsys.readouterr().out
+    assert "new 3-class classifier 'predictions' (the weights have 5" in printed
+    # What each phase does is said before it starts: the head alone for
+    # 1 epoch, then both rates for the other 2.
+    plans = [line for line in printed.splitlines() if line.startswith("Plan: ")]
+    assert len(plans) == 2, printed
+    assert "1 epochs of" in plans[0] and "for the head alone" in plans[0]
+    assert "2 epochs of" in plans[1] and "for the backbone (" in plans[1]
     assert tuned.metrics["recipe"] == "finetune"
     assert [row["epoch"] for row in tuned.history] == [1, 2, 3]
     assert os.path.isfile(tmp_path / "tuned" / "checkpoints" / "head" / "state.json")

@@ -190,3 +190,18 @@ def test_modern_recipe_with_mixup_trains_on_one_hot_pipelines():
     )
     assert 0.0 <= history.history["val_accuracy"][0] <= 1.0
     assert np.isfinite(history.history["loss"][0])
+
+
+def test_the_plan_line_gives_the_rates_a_fine_tune_will_use():
+    from keras_residual.training.phase_plan import describe_plan
+
+    recipe = kr.get_recipe("finetune").replace(backbone_lr_ratio=0.5)
+    # 0.04 at batch 64, scaled to batch 32; the warm-up is the longer of
+    # one epoch (2 steps) and 10 steps capped at a third of 24 (8).
+    line = describe_plan(recipe, 12, 2, 32, backbone=True)
+    assert "recipe 'finetune' (sgd, cosine), 12 epochs of 2 steps at batch 32" in line
+    assert "(24 steps, 8 of warm-up)" in line
+    assert "peak rate 0.02 for the head, 0.01 for the backbone (0.5x)" in line
+    assert line.endswith("gradient norm clipped at 1.")
+    scratch = describe_plan(kr.get_recipe("fast"), 30, 10, 256, backbone=False)
+    assert "for the backbone" not in scratch and "for the head" not in scratch

@@ -1,6 +1,8 @@
 """`keras-residual models`, `blocks`, `recipes` and `summary`: looking at
 the zoo, the block registry and the training recipes."""
 
+import sys
+
 import keras_residual
 from keras_residual.cli.catalog import catalog_weights
 from keras_residual.cli.catalog import read_catalog
@@ -90,14 +92,15 @@ def _summary(args):
     model = keras_residual.build(
         args.model, include_top=True, input_shape=input_shape, **overrides
     )
-    if args.spec:
+    if args.spec:  # stdout holds the JSON document only
         print(model.spec.to_json(indent=2))
     else:
         model.summary(line_length=110)
     print(
         f"{model.name}: {model.count_params():,} parameters, "
         f"{len(model.layers)} layers, pyramid levels "
-        f"{list(model.pyramid_outputs)}"
+        f"{list(model.pyramid_outputs)}",
+        file=sys.stderr if args.spec else sys.stdout,
     )
 
 

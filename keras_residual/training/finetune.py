@@ -35,6 +35,8 @@ from keras_residual.training.fine_tune_guard import score_start
 from keras_residual.training.fine_tune_guard import write_rollback
 from keras_residual.training.linear_probe import probe_and_choose_rate
 from keras_residual.training.optimizers import detach_average
+from keras_residual.training.phase_plan import describe_plan
+from keras_residual.training.phase_plan import effective_batch
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 
 
@@ -243,6 +245,7 @@ def fit_in_phases(
     )
     # Phase 1, unless a phase-2 checkpoint shows it is done.
     if fine_tune and recipe.head_epochs and backup.read_state() is None:
+        print(describe_plan(recipe, recipe.head_epochs, steps, batch_size), flush=True)
         set_phase(network, 1, recipe)
         with scope():
             network.compile(
@@ -277,6 +280,16 @@ def fit_in_phases(
         recipe, start = prepare_phase_two(network, data, recipe, steps, backup, run_dir)
         multipliers = set_phase(network, 2, recipe)
     rollback = read_rollback(run_dir) if fine_tune else None
+    print(
+        describe_plan(
+            recipe,
+            epochs - first_epoch,
+            steps,
+            effective_batch(batch_size, data) if fine_tune else batch_size,
+            backbone=fine_tune,
+        ),
+        flush=True,
+    )
     while True:
         # After a rollback, the same schedule at a tenth of the rate: the
         # checkpoint's optimizer step count keeps its place in it.
@@ -323,20 +336,6 @@ def fit_in_phases(
             return backup, guard
         write_rollback(run_dir, rollback)
         backup.announce = False
-
-
-def effective_batch(batch_size, data):
-    """The batch a fine-tune's rate scales with: `batch_size`, or the
-    training images when there are fewer (a data set smaller than one
-    batch trains on batches of its own size, so the linear scaling rule
-    gives it a lower rate).
-
-    Args:
-        batch_size: int. The global batch size.
-        data: `DataBundle`. Its `sizes["train"]`, when known.
-    """
-    images = data.sizes.get("train")
-    return min(batch_size, images) if images else batch_size
 
 
 def prepare_phase_two(network, data, recipe, steps, backup, run_dir):
