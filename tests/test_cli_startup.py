@@ -101,3 +101,28 @@ def test_every_command_in_the_table_is_the_one_its_module_adds():
         # The command's own parser is the module's, with its options.
         own = action.choices[name]
         assert own.format_help() != argparse.ArgumentParser().format_help()
+
+
+WARNS = """
+import sys, warnings
+sys.argv[0] = "keras-residual"
+from keras_residual.cli import main
+from keras_residual.cli import zoo
+before = warnings.formatwarning
+zoo._models = lambda args: warnings.warn("an old flag", FutureWarning)
+code = main(sys.argv[1:])
+print("RESTORED", warnings.formatwarning is before, "CODE", code)
+"""
+
+
+def test_a_warning_is_one_line_without_its_source():
+    for argv, one_line in ((["models"], True), (["--debug", "models"], False)):
+        result = subprocess.run(
+            [sys.executable, "-c", WARNS, *argv], capture_output=True, text=True
+        )
+        assert "RESTORED True CODE 0" in result.stdout, result.stderr
+        lines = result.stderr.strip().splitlines()
+        if one_line:
+            assert lines == ["keras-residual: warning: an old flag (FutureWarning)"]
+        else:  # --debug: Python's own format, the file and line first
+            assert lines[0] == "<string>:7: FutureWarning: an old flag"

@@ -174,6 +174,9 @@ def test_push_refuses_a_linked_preset_file_and_leaves_other_files_local(tmp_path
             "config.json",
             "model.safetensors",
         ]
+        # The card, written for its local folder, loads from the Hub there.
+        card = hub.tree("me/linked")["README.md"].decode()
+        assert 'model = kr.load_preset("hf://me/linked")' in card
     finally:
         stop_hub(hub)
 

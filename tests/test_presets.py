@@ -179,6 +179,15 @@ def test_weights_that_do_not_fit_are_refused_and_nothing_is_loaded(tmp_path):
         kr.load_preset(folder)
 
 
+def test_a_local_presets_card_loads_it_from_its_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = kr.save_to_preset(_model(), os.path.join("presets", "digits"))
+    card = open(os.path.join(folder, "README.md")).read()
+    usage = 'model = kr.load_preset("' + os.path.join("presets", "digits") + '")'
+    assert usage in card and "hf://" not in card
+    assert kr.load_preset(os.path.join("presets", "digits")).count_params() > 0
+
+
 def test_the_preset_command_writes_a_folder_and_refuses_bad_input(tmp_path):
     source = tmp_path / "model.keras"
     _model().save(source)

@@ -10,6 +10,7 @@ log lines silenced (unless `--debug`, or `TF_CPP_MIN_LOG_LEVEL` is set)."""
 import argparse
 import importlib
 import sys
+import warnings
 
 from keras_residual.cli.commands import COMMANDS
 from keras_residual.cli.commands import command_named
@@ -59,6 +60,17 @@ def main(argv=None):
         argv: list of str or None. The arguments. Defaults to `sys.argv[1:]`.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
+    if "--debug" in argv:
+        return _run(argv)
+    shown = warnings.formatwarning
+    warnings.formatwarning = _one_line_warning  # not the warning's source
+    try:
+        return _run(argv)
+    finally:
+        warnings.formatwarning = shown
+
+
+def _run(argv):
     command = command_named(argv)
     if command is not None and not COMMANDS[command].light:
         import_tensorflow(quiet="--debug" not in argv)  # its help too
@@ -92,6 +104,10 @@ def import_public_api():
 
     for name in keras_residual.__all__:
         getattr(keras_residual, name)
+
+
+def _one_line_warning(message, category, filename, lineno, line=None):
+    return f"keras-residual: warning: {message} ({category.__name__})\n"
 
 
 def _diverged(error):

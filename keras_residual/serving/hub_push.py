@@ -10,6 +10,7 @@ import tempfile
 
 from keras_residual.serving.presets import CARD_FILE
 from keras_residual.serving.presets import save_to_preset
+from keras_residual.serving.presets import usage_line
 from keras_residual.utils.files import check_regular_file
 from keras_residual.utils.validation import first_line
 from keras_residual.weights.presets import CONFIG_FILE
@@ -19,6 +20,8 @@ from keras_residual.weights.presets import preset_from_folder
 
 # What a preset is, and all that `push_to_hub` publishes of a folder.
 PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE)
+# The card's line that loads the preset (`presets.usage_line`).
+USAGE = re.compile(r'^model = kr\.load_preset\(".*"\)$', re.M)
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -102,6 +105,7 @@ def _preset_folder(source, scratch, repo_id, license):
                 shutil.copyfile(
                     os.path.join(folder, file_name), os.path.join(copy, file_name)
                 )
+            _card_loads_from_hub(os.path.join(copy, CARD_FILE), repo_id)
             return copy
     return save_to_preset(
         source, os.path.join(scratch, name), license=license, repo_id=repo_id
@@ -139,3 +143,15 @@ def published_files(folder):
             flush=True,
         )
     return names
+
+
+def _card_loads_from_hub(card, repo_id):
+    """Points the usage line of an uploaded card (written for its local
+    folder) at the repository."""
+    if not os.path.isfile(card):
+        return
+    with open(card, encoding="utf-8") as handle:
+        text = handle.read()
+    text = USAGE.sub(lambda _: usage_line(repo_id), text, count=1)
+    with open(card, "w", encoding="utf-8") as handle:
+        handle.write(text)

@@ -71,7 +71,7 @@ def save_to_preset(model, directory, *, license="other", repo_id=None, overwrite
             metadata={"format": "keras_residual", "architecture": architecture},
         )
         write_json(os.path.join(staging, CONFIG_FILE), config)
-        card = model_card_markdown(config, license, repo_id or "ORG/NAME")
+        card = model_card_markdown(config, license, repo_id, local=os.fspath(directory))
         write_text(os.path.join(staging, CARD_FILE), card)
     return os.path.abspath(directory)
 
@@ -113,14 +113,18 @@ def preset_config(model, architecture, metrics=None):
     }
 
 
-def model_card_markdown(config, license, repo_id):
+def model_card_markdown(config, license, repo_id, local=None):
     """The `README.md` of a preset: YAML front matter the Hub reads
     (library, licence, tags, datasets, metrics), then a human-readable card.
 
     Args:
         config: dict. From `preset_config`.
         license: str. The licence id.
-        repo_id: str. The repository the usage example names.
+        repo_id: str or None. The repository the usage example loads;
+            None: it loads the local folder (`push_to_hub` names the
+            repository when it uploads).
+        local: str or None. The preset folder, as the user named it.
+            Defaults to `None`.
     """
     architecture = config["architecture"]
     accuracy = config["metrics"].get("test_accuracy")
@@ -177,7 +181,7 @@ def model_card_markdown(config, license, repo_id):
         "```python",
         "import keras_residual as kr",
         "",
-        f'model = kr.load_preset("hf://{repo_id}")',
+        usage_line(repo_id, local),
         "```",
         "",
         "Class names: "
@@ -185,6 +189,18 @@ def model_card_markdown(config, license, repo_id):
         "",
     ]
     return "\n".join(front + body)
+
+
+def usage_line(repo_id, local=None):
+    """The card's line that loads the preset: from the Hub repository
+    `repo_id`, else from the folder `local`.
+
+    Args:
+        repo_id: str or None. `"ORG/NAME"`.
+        local: str or None. The preset folder. Defaults to `None`.
+    """
+    source = f"hf://{repo_id}" if repo_id else (local or "PRESET_FOLDER")
+    return f"model = kr.load_preset({json.dumps(source)})"
 
 
 def _dataset_name(dataset):
