@@ -71,6 +71,44 @@ def test_the_digits_model_reports_per_class_figures_and_pngs(tmp_path):
         assert (report_dir / name).read_bytes()[:8] == PNG
 
 
+def test_the_report_names_each_wrong_image_by_its_file_or_split_index(tmp_path):
+    from PIL import Image
+
+    from keras_residual.data import load_digits_arrays
+
+    images, labels = load_digits_arrays()["test"]
+    folder = tmp_path / "digits"
+    swapped = set()
+    for digit in range(3):
+        (folder / str(digit)).mkdir(parents=True)
+    for digit in range(3):
+        for i in np.flatnonzero(labels == digit)[:6]:
+            # Two images of each digit filed under the next digit's folder:
+            # the model is sure they are not what their folder says.
+            wrong = len([p for p in swapped if f"/{digit}_" in p]) < 2
+            target = (digit + 1) % 3 if wrong else digit
+            path = folder / str(target) / f"{digit}_{i}.png"
+            Image.fromarray(images[i, :, :, 0].astype("uint8")).save(path)
+            if wrong:
+                swapped.add(str(path))
+    results = evaluate_export(
+        DIGITS_MODEL, str(folder), split="all", verbose=0, report=tmp_path / "r"
+    )
+    assert results["examples"] == 18
+    report = json.load(open(tmp_path / "r" / "report.json"))
+    named = {row["image"] for row in report["most_wrong"]}
+    assert named == swapped, report["most_wrong"]
+    # Digits: "digits SPLIT[INDEX]", the index into that split.
+    evaluate_export(
+        DIGITS_MODEL, "digits", split="all", verbose=0, report=tmp_path / "d"
+    )
+    rows = json.load(open(tmp_path / "d" / "report.json"))["most_wrong"]
+    arrays = load_digits_arrays()
+    for row in rows:
+        split, index = row["image"].removeprefix("digits ").rstrip("]").split("[")
+        assert arrays[split][1][int(index)] == row["label"], row
+
+
 @pytest.mark.slow  # a real process
 def test_the_evaluate_command_writes_the_report(tmp_path):
     done = run_cli(

@@ -55,7 +55,7 @@ def _explain(args):
     ):
         name = names[index] if index < len(names) else str(int(index))
         peak = [int(v) for v in np.unravel_index(heat_map.argmax(), heat_map.shape)]
-        captions.append(f"{name} ({score:.2f})")
+        captions.append(f"{os.path.basename(path)}: {name} ({score:.2f})")
         if args.json:
             row = {"image": path, "class": int(index), "name": name}
             row.update(score=float(score), peak=peak, method=heat.method)

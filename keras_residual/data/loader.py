@@ -1,20 +1,17 @@
 """`load_data()`: one call from the embedded digits, NumPy arrays, an image
 directory or a TFDS dataset to batched train/validation/test pipelines."""
 
-import dataclasses
-
 from keras_residual.core.limits import check_classes
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
-from keras_residual.data.augmentation import Augmentation
 from keras_residual.data.augmentation import get_augmentation
 from keras_residual.data.balance import check_sampler
 from keras_residual.data.balance import count_classes
+from keras_residual.data.bundle import DataBundle
 from keras_residual.data.pipeline import Pipeline
 from keras_residual.data.pipeline import new_epoch_clock
 from keras_residual.data.sources import SourceOptions
 from keras_residual.data.sources import load_source
 from keras_residual.utils.deprecation import renamed_argument
-from keras_residual.utils.deprecation import warn_once
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int
@@ -26,85 +23,6 @@ COLOR_MODES = ("auto", "rgb", "grayscale")
 
 # Larger ones took minutes per batch (or hung) before failing for memory.
 MAX_IMAGE_SIDE, MAX_BATCH_SIZE = 8192, 65536
-
-
-@dataclasses.dataclass
-class DataBundle:
-    """The pipelines and facts a training run needs.
-
-    Args:
-        train: `tf.data.Dataset`. Shuffled, augmented, batched training data.
-        validation: `tf.data.Dataset` or None. Batched, not augmented.
-        test: `tf.data.Dataset` or None. Batched, not augmented.
-        classes: int. Number of classes (`num_classes`, its 0.1 name, still
-            reads, with a warning).
-        image_shape: tuple. `(height, width, channels)` fed to the model.
-        class_names: tuple of str. Names of the classes.
-        sizes: dict. Number of examples per split (None where unknown).
-        batch_size: int. Global batch size.
-        source: str. Where the data came from.
-        preprocessing: str. The preprocessing mode applied to the images.
-        augment: str. The crop and flip applied to `train`.
-        augmentation: `Augmentation`. The augmentation beyond crop and
-            flip applied to `train`. Defaults to none.
-        uniform_batches: bool. Every batch is full-size (multi-process
-            training). Defaults to `False`.
-        sampler: str. `"shuffle"` or `"balanced"` (every class drawn
-            equally often). Defaults to `"shuffle"`.
-        class_counts: tuple of int or None. Training examples per class;
-            None for a split not counted yet (a TFDS split, until
-            `require_class_counts` reads it). Defaults to `None`.
-        uncounted_train: `tf.data.Dataset` or None. The unbatched training
-            split that `require_class_counts` counts when `class_counts` is
-            None. Defaults to `None`.
-        epoch_clock: `tf.Variable` or None. Under `epoch_seeded`, the epoch
-            whose order `train` draws next; `fit` sets it through an
-            `EpochClock` callback. Defaults to `None`.
-    """
-
-    train: object
-    validation: object
-    test: object
-    classes: int
-    image_shape: tuple
-    class_names: tuple
-    sizes: dict
-    batch_size: int
-    source: str
-    preprocessing: str = "tf"
-    augment: str = "none"
-    augmentation: Augmentation = Augmentation()
-    uniform_batches: bool = False
-    sampler: str = "shuffle"
-    class_counts: tuple = None
-    uncounted_train: object = dataclasses.field(default=None, repr=False)
-    epoch_clock: object = dataclasses.field(default=None, repr=False)
-
-    def require_class_counts(self):
-        """`class_counts`, reading the uncounted training split's labels
-        once (with a progress bar) where they are not known yet."""
-        if self.class_counts is None and self.uncounted_train is not None:
-            self.class_counts = count_classes(self.uncounted_train, self.classes)
-        return self.class_counts
-
-    @property
-    def num_classes(self):
-        """The 0.1 name of `classes`."""
-        warn_once(
-            ("DataBundle", "num_classes"),
-            "DataBundle.num_classes is deprecated; read DataBundle.classes.",
-        )
-        return self.classes
-
-    @property
-    def steps_per_epoch(self):
-        """Training batches per epoch, or None when the size is unknown."""
-        size = self.sizes.get("train")
-        if size is None:
-            return None
-        if self.uniform_batches:
-            return max(size // self.batch_size, 1)
-        return -(-size // self.batch_size)
 
 
 def load_data(
@@ -306,6 +224,8 @@ def load_data(
         class_counts=counts,
         uncounted_train=splits["train"] if counts is None else None,
         epoch_clock=pipe.epoch_clock,
+        train_in_order=pipe(splits["train"], training=False, size=sizes.get("train")),
+        files=raw.files,
     )
 
 

@@ -68,6 +68,8 @@ class SourceData:
         class_names: sequence of str or None. The class names.
         train_labels: array or None. The training split's labels, where
             known without reading the images. Defaults to `None`.
+        files: dict or None. `{split: tuple of paths}` of an image folder,
+            in the order of its splits. Defaults to `None`.
     """
 
     source: str
@@ -78,6 +80,7 @@ class SourceData:
     image_shape: tuple
     class_names: object = None
     train_labels: object = None
+    files: dict = None
 
 
 def load_source(dataset, options):
@@ -291,6 +294,7 @@ def _directory_source(directory, options):
         image_shape=tuple(size) + (channels,),
         class_names=class_names,
         train_labels=files["train"][1],
+        files={split: tuple(paths) for split, (paths, _) in files.items()},
     )
 
 

@@ -89,12 +89,17 @@ def evaluate_export(
             predictor.image_size if None not in predictor.image_size else None
         ),
     )
-    if split == "all":
-        batches = [data.train, data.validation, data.test]  # augment="none"
+    if split == "all":  # the training split read in order, not shuffled
+        parts = [
+            ("train", data.train_in_order),
+            ("validation", data.validation),
+            ("test", data.test),
+        ]
         size = sum(n for n in data.sizes.values() if n)
     else:
-        batches, size = [getattr(data, split)], data.sizes.get(split)
-    batches = [b for b in batches if b is not None]
+        parts, size = [(split, getattr(data, split))], data.sizes.get(split)
+    parts = [(name, part) for name, part in parts if part is not None]
+    batches = [part for _, part in parts]
     if not batches:
         raise ValueError(
             f"{dataset!r} has no {split!r} split; choose one of "
@@ -156,9 +161,31 @@ def evaluate_export(
             np.concatenate(all_probabilities),
             data.class_names,
             worst,
+            image_names(data, dataset, [name for name, _ in parts]),
         )
         top_k = next(key for key in figures if key.startswith("top") and key != "top1")
         results.update(
             {top_k: figures[top_k], "macro_f1": figures["macro_f1"], "report": report}
         )
     return results
+
+
+def image_names(data, dataset, splits):
+    """What each evaluated image is, in the order it was read: its file
+    (an image folder), else `"DATASET SPLIT[INDEX]"` (TFDS, arrays, the
+    embedded sets).
+
+    Args:
+        data: `DataBundle`. Its `files` and `sizes`.
+        dataset: str or other. The dataset as the user named it.
+        splits: list of str. The splits read, in order.
+    """
+    label = dataset if isinstance(dataset, str) else "arrays"
+    names = []
+    for split in splits:
+        files = (data.files or {}).get(split)
+        if files is not None:
+            names += list(files)
+        else:
+            names += [f"{label} {split}[{i}]" for i in range(data.sizes[split])]
+    return names

@@ -48,7 +48,7 @@ class WorstImages:
         return {index: pixels for _, index, pixels in self.kept}
 
 
-def write_report(directory, labels, probabilities, class_names, worst):
+def write_report(directory, labels, probabilities, class_names, worst, images=None):
     """Writes `report.json`, `confusion.png` and `most_wrong.png` into
     `directory` and returns the report.
 
@@ -58,15 +58,24 @@ def write_report(directory, labels, probabilities, class_names, worst):
         probabilities: array. `(examples, classes)`.
         class_names: sequence of str or None. A name per class.
         worst: `WorstImages`. The images to show.
+        images: sequence of str or None. What each image is (its file, or
+            `"DATASET SPLIT[INDEX]"`), in order: each most-wrong row and
+            caption names it. Defaults to `None` (`"#INDEX"`).
     """
     probabilities = np.asarray(probabilities)
     names = list(class_names or [str(i) for i in range(probabilities.shape[1])])
     names += [str(i) for i in range(len(names), probabilities.shape[1])]
     report = classification_report(labels, probabilities, names)
     report["class_names"] = names
+    images = list(images or [])
     report["most_wrong"] = [
         dict(
-            row, label_name=names[row["label"]], predicted_name=names[row["predicted"]]
+            row,
+            image=images[row["index"]]
+            if row["index"] < len(images)
+            else f"#{row['index']}",
+            label_name=names[row["label"]],
+            predicted_name=names[row["predicted"]],
         )
         for row in most_wrong(labels, probabilities, worst.count)
     ]
@@ -79,7 +88,8 @@ def write_report(directory, labels, probabilities, class_names, worst):
     plot_image_grid(
         [pictures[row["index"]] for row in rows],
         [
-            f"#{row['index']}: {row['label_name']} -> {row['predicted_name']} "
+            f"{_short(row['image'])}: {row['label_name']} -> "
+            f"{row['predicted_name']} "
             f"({row['confidence']:.2f})"
             for row in rows
         ],
@@ -88,3 +98,8 @@ def write_report(directory, labels, probabilities, class_names, worst):
     )
     write_json(os.path.join(directory, REPORT_FILE), report)
     return report
+
+
+def _short(image):
+    """A caption's name for an image: a file's name, else as given."""
+    return os.path.basename(image) if os.path.isfile(image) else image
