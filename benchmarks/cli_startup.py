@@ -2,7 +2,8 @@
 alternating runs, in fresh processes as a user runs them) against
 `python -c "import tensorflow"`, and how many of TensorFlow's C++ start-up
 lines each prints. Light commands (`--help`, `--version`, `models`,
-`weights`) load no TensorFlow; the others load it quietly.
+`weights`, `predict` on an `.onnx` model) load no TensorFlow; the others
+load it quietly.
 
     python -m benchmarks cli_startup            # 5 runs each
     python -m benchmarks.cli_startup --smoke
@@ -21,6 +22,8 @@ from benchmarks.common import summarize
 from benchmarks.common import write_result
 
 CLI = [sys.executable, "-m", "keras_residual.cli"]
+# The commands that load no TensorFlow.
+LIGHT = ("--help", "--version", "models", "weights ResNet50", "predict .onnx")
 BASELINE = "import tensorflow"
 # TensorFlow's C++ start-up lines (oneDNN, CUDA, CPU features, absl).
 LOG_MARKERS = ("I0000", "W0000", "E0000", "absl::InitializeLog", "oneDNN")
@@ -121,7 +124,7 @@ def table_rows(result):
     for label, figures in result["seconds"].items():
         if label == "import tensorflow":
             continue
-        light = label in ("--help", "--version", "models", "weights ResNet50")
+        light = label in LIGHT
         rows.append(
             {
                 "benchmark": f"`keras-residual {label}` start to exit",

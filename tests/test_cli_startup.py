@@ -4,6 +4,7 @@ from the committed catalog, which must match the registries); a command
 that needs TensorFlow loads it without its C++ start-up lines."""
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -126,3 +127,37 @@ def test_a_warning_is_one_line_without_its_source():
             assert lines == ["keras-residual: warning: an old flag (FutureWarning)"]
         else:  # --debug: Python's own format, the file and line first
             assert lines[0] == "<string>:7: FutureWarning: an old flag"
+
+
+@pytest.mark.slow
+def test_predict_on_an_onnx_model_loads_no_tensorflow_and_agrees(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    import keras_residual as kr
+    from keras_residual.cli import main
+
+    model = kr.ResNet20(input_shape=(32, 32, 3), classes=5, depths=(1, 1, 1))
+    onnx = kr.export(model, str(tmp_path / "m.onnx"), "onnx", preprocessing="tf")
+    saved = kr.export(model, str(tmp_path / "sm"), "saved_model", preprocessing="tf")
+    rng = np.random.default_rng(0)
+    images = []
+    for name, shape in (
+        ("rgb.png", (40, 50, 3)),
+        ("grey.png", (30, 30)),
+        ("x.gif", (20, 40, 3)),
+    ):
+        pixels = (rng.random(shape) * 255).astype("uint8")
+        images.append(str(tmp_path / name))
+        Image.fromarray(pixels).save(images[-1])
+    light = _run("predict", onnx, *images, "--json")
+    assert "HEAVY [] CODE 0" in light.stderr, light.stderr[-3000:]
+    assert main(["predict", saved, *images, "--json"]) == 0
+    served = capsys.readouterr().out.splitlines()
+    for ours, theirs in zip(light.stdout.splitlines(), served, strict=True):
+        ours, theirs = json.loads(ours), json.loads(theirs)
+        assert [r["class"] for r in ours["top_k"]] == [
+            r["class"] for r in theirs["top_k"]
+        ]
+        for a, b in zip(ours["top_k"], theirs["top_k"]):
+            assert a["score"] == pytest.approx(b["score"], abs=1e-5)

@@ -139,3 +139,32 @@ def test_fine_tuning_shipped_weights_on_grey_and_rgb_folders(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "all (36 images)" in done.stdout
     assert os.path.isfile(tmp_path / "run_rgb" / "model.keras")
+
+
+def test_the_pillow_decoder_gives_tensorflows_values(tmp_path):
+    # `predict` on an .onnx model decodes with Pillow (no TensorFlow):
+    # exactly TensorFlow's values for PNG, BMP and GIF, grey or RGB; a
+    # JPEG within a few levels (another decoder).
+    from PIL import Image
+
+    from keras_residual.serving.predictor import read_images
+
+    rng = np.random.default_rng(0)
+    rgb = (rng.random((21, 33, 3)) * 255).astype("uint8")
+    smooth = np.clip(np.cumsum(rng.normal(0, 8, (24, 40, 3)), 1) + 128, 0, 255)
+    files = {
+        "a.png": Image.fromarray(rgb),
+        "b.png": Image.fromarray(rgb[..., 0]),
+        "c.bmp": Image.fromarray(rgb),
+        "d.gif": Image.fromarray(rgb).convert("P"),
+        "e.jpg": Image.fromarray(smooth.astype("uint8")),
+    }
+    for name, image in files.items():
+        path = str(tmp_path / name)
+        image.save(path)
+        for channels in (1, 3):
+            ours = read_images([path], channels, decoder="pillow")[0]
+            theirs = read_images([path], channels)[0]
+            assert ours.shape == theirs.shape and ours.dtype == np.uint8
+            difference = np.abs(ours.astype(int) - theirs.astype(int)).max()
+            assert difference <= (8 if name.endswith(".jpg") else 0), (name, channels)

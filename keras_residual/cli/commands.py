@@ -1,8 +1,9 @@
 """The sub-commands of `keras-residual`: each one's module, its one-line
 help and its aliases, in the order `--help` lists them. Only the module of
 the command that runs is imported, so `--help`, a mistyped command and the
-light commands (`light=True`: `models`, `weights`) answer without loading
-TensorFlow; for any other, TensorFlow is loaded first, quietly."""
+light commands (`light=True`: `models`, `weights`, and `predict` on an
+`.onnx` model) answer without loading TensorFlow; for any other,
+TensorFlow is loaded first, quietly."""
 
 import collections
 
@@ -53,6 +54,7 @@ COMMANDS = {
         "add_serving_parsers",
         "Top-k classes of image files with an exported model.",
         (),
+        light=True,  # loads TensorFlow itself, except for an .onnx model
     ),
     "evaluate": Command(
         "serving",

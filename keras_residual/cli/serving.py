@@ -2,22 +2,23 @@
 training run to a served model, and checks on the served model."""
 
 import json
+import os
 
-import keras_residual  # noqa: F401  (registers every object .keras files use)
 from keras_residual.cli.commands import add_command_parser
+from keras_residual.cli.quiet_import import import_tensorflow
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
-from keras_residual.data.loader import load_data
-from keras_residual.serving.evaluation import evaluate_export
-from keras_residual.serving.export import FORMATS
-from keras_residual.serving.export import export
+from keras_residual.serving.endpoints import FORMATS
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.serving.predictor import read_images
 from keras_residual.serving.tta import TTA_MODES
-from keras_residual.training.runs import load_trained_model
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.deprecation import warn_once
 from keras_residual.utils.validation import check_int
 from keras_residual.utils.validation import printable
+
+# `predict` on these loads no TensorFlow: ONNX Runtime runs the model and
+# Pillow decodes the images.
+LIGHT_MODEL_SUFFIXES = (".onnx",)
 
 
 def add_serving_parsers(commands):
@@ -122,6 +123,10 @@ def add_serving_parsers(commands):
 
 
 def _export(args):
+    from keras_residual.data.loader import load_data
+    from keras_residual.serving.export import export
+    from keras_residual.training.runs import load_trained_model
+
     model, metrics = load_trained_model(args.source)
     preprocessing = args.preprocessing
     if metrics and args.preprocessing == "auto":
@@ -158,6 +163,12 @@ def _export(args):
 
 def _predict(args):
     check_int("--top-k", args.top_k, minimum=1)
+    light = os.path.isfile(args.model) and args.model.endswith(LIGHT_MODEL_SUFFIXES)
+    if not light:
+        from keras_residual.cli import import_public_api
+
+        import_tensorflow(quiet=not args.debug)
+        import_public_api()
     predictor = load_predictor(args.model, trust=args.trust_model)
     if not predictor.preprocessing:
         raise ValueError(
@@ -165,7 +176,9 @@ def _predict(args):
             "(preprocessing='none'), so it cannot take image files."
         )
     names = predictor.class_names
-    for path, image in zip(args.images, read_images(args.images, predictor.channels)):
+    decoder = "pillow" if light else "tensorflow"
+    images = read_images(args.images, predictor.channels, decoder)
+    for path, image in zip(args.images, images):
         probabilities = predictor.predict_images(image[None])[0]
         top_k = min(args.top_k, len(probabilities))
         order = probabilities.argsort()[::-1][:top_k]
@@ -187,6 +200,8 @@ def _predict(args):
 
 
 def _evaluate(args):
+    from keras_residual.serving.evaluation import evaluate_export
+
     results = evaluate_export(
         args.model,
         args.dataset,

@@ -1,8 +1,14 @@
 """Input data: `load_data()` from the embedded digits (`digits.npz`), NumPy
 arrays, image directories or TFDS, into one `tf.data` pipeline."""
 
-from keras_residual.data.digits import EMBEDDED_DATASETS
-from keras_residual.data.digits import load_digits_arrays
-from keras_residual.data.loader import AUGMENTATIONS
-from keras_residual.data.loader import DataBundle
-from keras_residual.data.loader import load_data
+from keras_residual.utils.lazy_exports import lazy_exports
+
+_EXPORTS = {
+    "EMBEDDED_DATASETS": "keras_residual.data.digits",
+    "load_digits_arrays": "keras_residual.data.digits",
+    "AUGMENTATIONS": "keras_residual.data.loader",
+    "DataBundle": "keras_residual.data.loader",
+    "load_data": "keras_residual.data.loader",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

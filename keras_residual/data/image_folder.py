@@ -11,8 +11,6 @@ import os
 import shutil
 import tempfile
 
-import keras
-
 from keras_residual.utils.files import special_file_reason
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -123,6 +121,8 @@ def scan_images(paths, workers=None):
             and tf.reduce_all(image[..., 1] == image[..., 2])
         )
         return None, grey, tuple(image.shape[:2])
+
+    import keras  # lazy: reading an image's header needs no Keras
 
     progress = keras.utils.Progbar(len(paths)) if len(paths) >= PROGRESS_FROM else None
     failures, grey, sizes = [], True, set()

@@ -5,10 +5,16 @@ serving signatures, `.keras`, TFLite), model cards, running exports
 (The folder is `serving/`, not `export/`, so that `keras_residual.export`
 stays the `export()` function of 0.1.)"""
 
-from keras_residual.serving.evaluation import evaluate_export
-from keras_residual.serving.export import FORMATS
-from keras_residual.serving.export import export
-from keras_residual.serving.model_card import read_model_card
-from keras_residual.serving.predictor import load_predictor
-from keras_residual.serving.predictor import read_images
-from keras_residual.utils.atomic import save_keras
+from keras_residual.utils.lazy_exports import lazy_exports
+
+_EXPORTS = {
+    "evaluate_export": "keras_residual.serving.evaluation",
+    "FORMATS": "keras_residual.serving.export",
+    "export": "keras_residual.serving.export",
+    "read_model_card": "keras_residual.serving.model_card",
+    "load_predictor": "keras_residual.serving.predictor",
+    "read_images": "keras_residual.serving.predictor",
+    "save_keras": "keras_residual.utils.atomic",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

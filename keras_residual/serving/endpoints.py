@@ -2,6 +2,9 @@
 by the exporter and every reader of an export (no imports, so a reader
 loads nothing else)."""
 
+# The formats `export()` writes.
+FORMATS = ("saved_model", "keras", "tflite", "onnx")
+
 # `images` (uint8 of any size, or the model's float input) -> outputs.
 SERVE_SIGNATURE = "serving_default"
 SERVE_ENDPOINTS = ("serve", SERVE_SIGNATURE)

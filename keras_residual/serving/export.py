@@ -14,6 +14,7 @@ import keras
 
 from keras_residual.core.builder import ResidualModel
 from keras_residual.serving.bn_folding import fold_batch_norm as fold_batch_norms
+from keras_residual.serving.endpoints import FORMATS
 from keras_residual.serving.endpoints import SERVE_ENDPOINTS
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
 from keras_residual.serving.export_checks import check_class_names
@@ -43,7 +44,6 @@ from keras_residual.utils.dtype_policy import global_dtype_policy
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
-FORMATS = ("saved_model", "keras", "tflite", "onnx")
 DEFAULT_TOP_K = 5
 
 

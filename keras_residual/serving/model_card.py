@@ -8,10 +8,6 @@ has it beside it as `<file>.model_card.json`.
 import datetime
 import os
 
-import keras
-import numpy
-
-from keras_residual.core.heads import is_classifier
 from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.version import __version__
 
@@ -35,6 +31,8 @@ def card_path(path):
 
 def versions():
     """Package, Keras and TensorFlow versions and the Keras backend."""
+    import keras  # lazy, as below: reading a card needs neither
+    import numpy
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
     return {
@@ -74,6 +72,8 @@ def build_model_card(
         signatures: dict or None. `{name: {"inputs": ..., "outputs": ...}}`.
     """
     spec = getattr(model, "spec", None)
+    from keras_residual.core.heads import is_classifier  # lazy: Keras
+
     classifier = is_classifier(model)
     return {
         "card_version": CARD_VERSION,

@@ -13,10 +13,8 @@ import warnings
 
 import numpy as np
 
-import keras_residual.models  # noqa: F401  (registers the layers .keras files use)
-from keras_residual.core.heads import is_classifier
-from keras_residual.core.heads import output_probabilities
 from keras_residual.data.image_decode import decode_image
+from keras_residual.data.image_decode import decode_image_file
 from keras_residual.data.image_folder import MAX_IMAGE_BYTES
 from keras_residual.data.image_folder import image_pixels_reason
 from keras_residual.serving.endpoints import IMAGES_INPUT
@@ -34,14 +32,12 @@ from keras_residual.serving.predictor_base import check_card_channels
 from keras_residual.serving.predictor_base import check_signatures
 from keras_residual.serving.predictor_base import finite_probabilities
 from keras_residual.serving.predictor_base import signature_names
-from keras_residual.serving.signatures import preprocess_uint8
-from keras_residual.serving.tflite import run_signature
 from keras_residual.serving.tflite_check import check_tflite_file
 from keras_residual.utils.download import file_digest
 from keras_residual.utils.download import tree_digest
 from keras_residual.utils.files import check_regular_file
 from keras_residual.utils.files import check_regular_files
-from keras_residual.utils.keras_archive import load_keras_model
+from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import first_line
 
 
@@ -151,6 +147,8 @@ class TFLitePredictor(Predictor):
         )
 
     def _run(self, runner, name, batch):
+        from keras_residual.serving.tflite import run_signature
+
         # One image at a time: the runner resizes its input per call, and
         # batch-1 is what TFLite is built for.
         try:
@@ -170,6 +168,10 @@ class KerasPredictor(Predictor):
     """A `.keras` file (needs this package's layers to load)."""
 
     def __init__(self, path, card):
+        import keras_residual.models  # noqa: F401  (registers the layers it uses)
+        from keras_residual.core.heads import is_classifier
+        from keras_residual.utils.keras_archive import load_keras_model
+
         # Not compiled: a predictor only predicts, and a compiled file's
         # loss and optimizer may come from code this layer cannot see.
         self.model = load_keras_model(path)
@@ -202,6 +204,8 @@ class KerasPredictor(Predictor):
         """
         import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
+        from keras_residual.serving.signatures import preprocess_uint8
+
         if self.preprocessing is None:
             raise ValueError(
                 f"{self.path!r} records no preprocessing, so it cannot take "
@@ -221,6 +225,8 @@ class KerasPredictor(Predictor):
         Args:
             inputs: array. See `Predictor.predict_preprocessed`.
         """
+        from keras_residual.core.heads import output_probabilities
+
         inputs = self.check_images(inputs, "float32")
         probabilities = output_probabilities(
             self.model, self.model.predict(inputs, verbose=0)
@@ -320,16 +326,18 @@ def _check_artifact(path, card):
         )
 
 
-def read_images(paths, channels):
+def read_images(paths, channels, decoder="tensorflow"):
     """Decodes image files to a list of uint8 `(height, width, channels)`
     arrays (PNG, JPEG, BMP, GIF), converting colour as needed.
 
     Args:
         paths: list of str. Image files.
         channels: int or None. Channels to decode to.
+        decoder: str. `"tensorflow"`, or `"pillow"` (no TensorFlow
+            loaded: PNG, BMP and GIF give the same values, a JPEG may
+            differ by a few levels). Defaults to `"tensorflow"`.
     """
-    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
-
+    check_choice("decoder", decoder, ("tensorflow", "pillow"))
     images = []
     for path in paths:
         if not os.path.lexists(path):
@@ -338,11 +346,19 @@ def read_images(paths, channels):
         too_large = image_pixels_reason(path)
         if too_large is not None:
             raise ValueError(f"Image file {path!r} {too_large}.")
-        try:
-            image = decode_image(tf.io.read_file(path), channels)
-        except tf.errors.InvalidArgumentError as error:
-            raise ValueError(
-                f"{path!r} is not a readable image ({error.message})."
-            ) from None
-        images.append(image.numpy())
+        image = decode_image_file(path, channels) if decoder == "pillow" else None
+        images.append(
+            image if image is not None else _tensorflow_decoded(path, channels)
+        )
     return images
+
+
+def _tensorflow_decoded(path, channels):
+    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+    try:
+        return decode_image(tf.io.read_file(path), channels).numpy()
+    except tf.errors.InvalidArgumentError as error:
+        raise ValueError(
+            f"{path!r} is not a readable image ({error.message})."
+        ) from None

@@ -7,8 +7,6 @@ import os
 import shutil
 import tempfile
 
-import keras
-
 from keras_residual.utils.files import check_regular_file
 
 
@@ -128,6 +126,8 @@ def fetch_weights_file(weights_file):
         weights_file.file_hash is None or hash_matches(target, weights_file.file_hash)
     ):
         return target
+    import keras  # lazy: hashing and reading files need no Keras
+
     os.makedirs(cache, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".download-", dir=cache)
     try:
