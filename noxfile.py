@@ -50,3 +50,38 @@ def tests_jax(session):
         env={"KERAS_BACKEND": "jax"},
         external=True,
     )
+
+
+# The pages `docs-shots` photographs, as a reader at 1280 px sees them.
+SHOT_PAGES = ("index", "getting-started", "fine-tuning", "api")
+
+
+@nox.session(name="docs-shots")
+def docs_shots(session):
+    """Builds the site into build/site and screenshots SHOT_PAGES with a
+    headless Chromium (Debian's `chromium`) into build/docs-shots/*.png,
+    1280 px wide, for a person to look at."""
+    import os
+    import shutil
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        session.error("docs-shots needs Chromium: apt-get install chromium")
+    site, shots = os.path.abspath("build/site"), os.path.abspath("build/docs-shots")
+    os.makedirs(shots, exist_ok=True)
+    session.run("mkdocs", "build", "--strict", "--site-dir", site, external=True)
+    for page in SHOT_PAGES:
+        html = os.path.join(site, "index.html" if page == "index" else page)
+        if os.path.isdir(html):
+            html = os.path.join(html, "index.html")
+        session.run(
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1280,1600",
+            f"--screenshot={os.path.join(shots, page + '.png')}",
+            f"file://{html}",
+            external=True,
+        )

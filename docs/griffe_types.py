@@ -38,8 +38,8 @@ def typed_docstring(text):
             and not match["name"].startswith("*")
             and len(match["type"].split()) <= MAX_TYPE_WORDS
         ):
-            rest = match["rest"] or ""
-            lines[i] = f"{line[:indent]}{match['name']} ({match['type']}): {rest}"
+            rest, kind = match["rest"] or "", match["type"].replace("`", "")
+            lines[i] = f"{line[:indent]}{match['name']} ({kind}): {rest}"
     return "\n".join(lines)
 
 

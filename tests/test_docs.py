@@ -294,7 +294,7 @@ def test_the_reference_reads_each_argument_type_from_our_docstrings():
         "Builds.",
         "",
         "Args:",
-        "    model (`keras.Model`): The model, with",
+        "    model (keras.Model): The model, with",
         "        its backbone.",
         "    steps (int or None): Batches.",
         "    **kwargs: other arguments.",
