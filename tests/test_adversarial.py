@@ -557,7 +557,9 @@ def test_the_cli_turns_any_other_exception_into_one_line_unless_debug(
     def broken(*args, **kwargs):
         raise KeyError("layer_names")
 
-    monkeypatch.setattr(kr, "list_models", broken)
+    import keras_residual.cli.zoo
+
+    monkeypatch.setattr(keras_residual.cli.zoo, "read_catalog", broken)
     assert main(["models"]) == 2
     err = capsys.readouterr().err
     assert err == (

@@ -134,7 +134,7 @@ def test_recipe_fields_add_to_the_preset_and_are_checked():
 
 
 def test_the_cli_flags_set_the_recipe_fields():
-    args = build_parser().parse_args(
+    args = build_parser("train").parse_args(
         [
             "train",
             "--out",

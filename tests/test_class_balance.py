@@ -113,7 +113,7 @@ def test_class_weight_reaches_fit(tmp_path, capsys):
 
 
 def test_the_cli_flags_set_the_balancing_options():
-    args = build_parser().parse_args(
+    args = build_parser("train").parse_args(
         [
             "train",
             "--out",
@@ -135,7 +135,7 @@ def test_the_cli_flags_set_the_balancing_options():
         2: 1.0,
         3: 2.5,
     }
-    defaults = build_parser().parse_args(["train", "--out", "unused"])
+    defaults = build_parser("train").parse_args(["train", "--out", "unused"])
     assert options_from_args(defaults, kr.RunOptions).ema is None
     assert options_from_args(defaults, kr.DataOptions).sampler == "shuffle"
 
