@@ -63,7 +63,7 @@ def test_train_records_names_in_the_model_its_exports_and_predict(tmp_path):
             "predict", tmp_path / "run" / model, image, "--json", timeout=300
         )
         assert done.returncode == 0, done.stderr[-2000:]
-        top = json.loads(done.stdout.splitlines()[-1])["top_k"][0]
+        top = json.loads(done.stdout)[0]["top_k"][0]
         assert top["name"] == NAMES[top["class"]], model
     # A wrong number of names is refused before training.
     with pytest.raises(ValueError, match="class_names"):

@@ -153,9 +153,8 @@ def test_predict_on_an_onnx_model_loads_no_tensorflow_and_agrees(tmp_path, capsy
     light = _run("predict", onnx, *images, "--json")
     assert "HEAVY [] CODE 0" in light.stderr, light.stderr[-3000:]
     assert main(["predict", saved, *images, "--json"]) == 0
-    served = capsys.readouterr().out.splitlines()
-    for ours, theirs in zip(light.stdout.splitlines(), served, strict=True):
-        ours, theirs = json.loads(ours), json.loads(theirs)
+    served = json.loads(capsys.readouterr().out)
+    for ours, theirs in zip(json.loads(light.stdout), served, strict=True):
         assert [r["class"] for r in ours["top_k"]] == [
             r["class"] for r in theirs["top_k"]
         ]

@@ -410,7 +410,7 @@ def test_cli_export_predict_and_evaluate_a_run(run, tmp_path, capsys):
         )
         == 0
     )
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    lines = json.loads(capsys.readouterr().out)  # one document
     assert [line["image"] for line in lines] == [path, rgb_path]
     top = lines[0]["top_k"][0]
     assert top["class"] == int(expected.argmax())
@@ -418,7 +418,7 @@ def test_cli_export_predict_and_evaluate_a_run(run, tmp_path, capsys):
     assert top["name"] == run.metrics["class_names"][top["class"]]
     for model_path in (served, str(tmp_path / "m.onnx")):
         assert cli.main(["predict", model_path, path, "--json"]) == 0
-        line = json.loads(capsys.readouterr().out.splitlines()[0])
+        line = json.loads(capsys.readouterr().out)[0]
         assert line["top_k"][0]["class"] == int(expected.argmax())
         assert line["top_k"][0]["score"] == pytest.approx(
             float(expected.max()), abs=1e-5

@@ -449,7 +449,7 @@ def test_shipped_weights_and_saved_model_classify_real_test_images(tmp_path):
         grey.convert("RGB").save(paths[-1])
     result = run_cli("predict", saved_model, *paths, "--json", timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    answers = [json.loads(line) for line in result.stdout.splitlines() if line]
+    answers = json.loads(result.stdout)
     names = [answer["top_k"][0]["name"] for answer in answers]
     for i in range(12):
         expected = fashion_mnist.CLASS_NAMES[predicted[i]]

@@ -49,7 +49,7 @@ def _explain(args):
     mode = mode if mode in PREPROCESSING_MODES else "tf"
     heat = explain(model, preprocess(pixels.copy(), mode), args.class_index)
     names = list(getattr(model, "class_names", None) or [])
-    captions = []
+    captions, rows = [], []  # --json: one document, printed at the end
     for path, index, score, heat_map in zip(
         args.images, heat.class_indices, heat.scores, heat.maps
     ):
@@ -59,14 +59,16 @@ def _explain(args):
         if args.json:
             row = {"image": path, "class": int(index), "name": name}
             row.update(score=float(score), peak=peak, method=heat.method)
-            print(json.dumps(row))
+            rows.append(row)
         else:
             print(
                 f"{printable(path)}: {printable(name)} ({score:.3f}); heat peaks "
                 f"at row {peak[0]}, column {peak[1]} of {height}x{width}"
             )
     save_overlays(np.clip(pixels, 0, 255), heat, args.out, captions)
-    if not args.json:
+    if args.json:
+        print(json.dumps(rows))
+    else:
         print(f"{heat.method} ({heat.layer}) overlays: {printable(args.out)}")
 
 
@@ -89,6 +91,8 @@ def add_explain_parser(commands):
         help="The class to explain. Defaults to each image's predicted class.",
     )
     parser.add_argument(
-        "--json", action="store_true", help="Print one JSON object per image."
+        "--json",
+        action="store_true",
+        help="Print one JSON document: a list with an object per image.",
     )
     parser.set_defaults(run=_explain)

@@ -76,7 +76,9 @@ def add_serving_parsers(commands):
     predict.add_argument("--top-k", type=int, default=3)
     add_trust_flag(predict)
     predict.add_argument(
-        "--json", action="store_true", help="Print one JSON object per image."
+        "--json",
+        action="store_true",
+        help="Print one JSON document: a list with an object per image.",
     )
     predict.set_defaults(run=_predict)
 
@@ -178,6 +180,7 @@ def _predict(args):
     names = predictor.class_names
     decoder = "pillow" if light else "tensorflow"
     images = read_images(args.images, predictor.channels, decoder)
+    answers = []  # --json: one document, printed when every image is done
     for path, image in zip(args.images, images):
         probabilities = predictor.predict_images(image[None])[0]
         top_k = min(args.top_k, len(probabilities))
@@ -191,12 +194,14 @@ def _predict(args):
             for i in order
         ]
         if args.json:
-            print(json.dumps({"image": path, "top_k": ranked}))
+            answers.append({"image": path, "top_k": ranked})
         else:
             shown = ", ".join(
                 f"{printable(r['name'])} ({r['score']:.3f})" for r in ranked
             )
             print(f"{printable(path)}: {shown}")
+    if args.json:
+        print(json.dumps(answers))
 
 
 def _evaluate(args):
