@@ -129,7 +129,10 @@ def test_fine_tuning_shipped_weights_on_grey_and_rgb_folders(tmp_path):
         str(tmp_path / "run_rgb"), *common,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "resized to 32x32" in done.stdout and "3 classes, rgb" in done.stdout
+    # The message names where the size came from (not `image_size`, which
+    # the user did not pass).
+    assert "resized to 32x32 (the model's or weights' size)" in done.stdout
+    assert "3 classes, rgb" in done.stdout
     metrics = json.load(open(tmp_path / "run_rgb" / "metrics.json"))
     assert metrics["image_shape"] == [32, 32, 3]
     done = run_cli(

@@ -255,7 +255,9 @@ def _directory_source(directory, options):
     if color_mode == "auto":
         color_mode = "grayscale" if scan.grey else "rgb"
     channels = 1 if color_mode == "grayscale" else 3
-    if options.image_size is not None:
+    # `train()` passes the weights' size as `image_size` when the user gave
+    # none: the message names where it came from.
+    if options.image_size not in (None, options.default_size):
         size, why = options.image_size, "image_size"
     elif options.default_size is not None:
         size, why = options.default_size, "the model's or weights' size"
