@@ -281,7 +281,11 @@ def test_a_search_whose_every_trial_is_rejected_is_refused_in_one_line(tmp_path)
 
 @pytest.mark.xdist_group("search")
 @pytest.mark.parametrize("tuner", ["random", "hyperband", "bayesian"])
-def test_tuners_search_and_save_a_rebuildable_best_spec_and_model(tuner, tmp_path):
+def test_tuners_search_and_save_a_rebuildable_best_spec_and_model(
+    tuner, tmp_path, capsys
+):
+    import re
+
     import tensorflow as tf
 
     out = tmp_path / tuner
@@ -297,6 +301,12 @@ def test_tuners_search_and_save_a_rebuildable_best_spec_and_model(tuner, tmp_pat
         verbose=0,
     )
     assert summary["trials"] == 2 and summary["completed"] >= 1
+    best = next(
+        line
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("best:")
+    )
+    assert re.search(r"test accuracy (\d\.\d{4}|n/a)$", best), best  # rounded
     assert (
         summary["tuner"].lower()
         == {

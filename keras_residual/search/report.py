@@ -167,7 +167,12 @@ def report(search_tuner, hypermodel, data, out, objective, started, policy, expo
             f"best: {values['family']} depths {values['depths']} width "
             f"{values['base_width']}: {objective} "
             f"{summary['best']['score']:.4f}, test accuracy "
-            f"{summary['best']['test_accuracy']}"
+            f"{_rounded(summary['best']['test_accuracy'])}"
         )
     write_json(os.path.join(out, "summary.json"), summary)
     return summary
+
+
+def _rounded(value):
+    """A figure as printed: 4 decimals, or "n/a"."""
+    return "n/a" if value is None else f"{value:.4f}"
