@@ -7,6 +7,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import subprocess
 
 import keras
@@ -216,9 +217,7 @@ def test_the_docs_session_fails_on_a_broken_link(tmp_path):
         if name not in ("docs", ".git", "runs", "site"):
             os.symlink(os.path.join(ROOT, name), tmp_path / name)
     docs = tmp_path / "docs"
-    docs.mkdir()
-    for page in os.listdir(os.path.join(ROOT, "docs")):
-        (docs / page).write_bytes(open(os.path.join(ROOT, "docs", page), "rb").read())
+    shutil.copytree(os.path.join(ROOT, "docs"), docs)  # stylesheets/ too
 
     def docs_session():
         return subprocess.run(
