@@ -203,3 +203,21 @@ def _png(image):
     import tensorflow as tf
 
     return tf.io.encode_png(image).numpy()
+
+
+def test_an_overlay_shows_each_image_at_the_aspect_it_had(tmp_path):
+    # A 32 x 64 photo, squashed to a 32 x 32 model input, is shown twice
+    # as wide as high (letterboxed), not square.
+    import tensorflow as tf
+
+    pixels = np.full((1, 32, 32, 1), 128.0)
+    heat = np.linspace(0, 1, 32 * 32).reshape(1, 32, 32)
+    shapes = {}
+    for name, sizes in (("square", None), ("wide", [(32, 64)]), ("tall", [(90, 30)])):
+        path = save_overlays(pixels, heat, str(tmp_path / f"{name}.png"), sizes=sizes)
+        drawn = tf.io.decode_png(open(path, "rb").read(), channels=3).numpy()
+        rows, columns = np.nonzero((drawn < 245).any(-1))  # not the white page
+        shapes[name] = (columns.max() - columns.min()) / (rows.max() - rows.min())
+    assert shapes["square"] == pytest.approx(1.0, rel=0.05)
+    assert shapes["wide"] == pytest.approx(2.0, rel=0.05)
+    assert shapes["tall"] == pytest.approx(1 / 3, rel=0.05)

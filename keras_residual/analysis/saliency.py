@@ -161,7 +161,7 @@ def explain(model, images, class_index=None):
     return grad_cam(model, images, class_index)
 
 
-def save_overlays(pixels, heat, path, captions=None, alpha=0.45):
+def save_overlays(pixels, heat, path, captions=None, alpha=0.45, sizes=None):
     """Writes a grid of images with their heat maps laid over them (the
     `jet` colour map) to a PNG.
 
@@ -171,6 +171,10 @@ def save_overlays(pixels, heat, path, captions=None, alpha=0.45):
         path: str. The PNG file.
         captions: sequence of str or None. One title per image.
         alpha: float. The heat map's opacity. Defaults to `0.45`.
+        sizes: sequence of `(height, width)` or None. The size each image
+            had before it was resized to the model's input: it is shown at
+            that aspect, letterboxed, not squashed. Defaults to `None`
+            (as given).
     """
     maps = heat.maps if isinstance(heat, HeatMaps) else np.asarray(heat)
     pixels = np.asarray(pixels, dtype="float32")
@@ -192,13 +196,20 @@ def save_overlays(pixels, heat, path, captions=None, alpha=0.45):
             continue
         image = pixels[index]
         shown = image[..., 0] if image.shape[-1] == 1 else image / 255.0
+        aspect = 1.0  # height / width of one pixel on screen
+        if sizes is not None:
+            height, width = sizes[index]
+            aspect = (height / width) * (image.shape[1] / image.shape[0])
         axis.imshow(
             shown,
             cmap="gray" if image.shape[-1] == 1 else None,
             vmin=0,
             vmax=255 if image.shape[-1] == 1 else None,
+            aspect=aspect,
         )
-        axis.imshow(maps[index], cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)
+        axis.imshow(
+            maps[index], cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0, aspect=aspect
+        )
         if captions is not None:
             axis.set_title(captions[index], fontsize=9)
     figure.tight_layout()

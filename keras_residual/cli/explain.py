@@ -39,11 +39,9 @@ def _explain(args):
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
     height, width, channels = model.input_shape[1:]
+    images = read_images(args.images, channels)
     pixels = np.stack(
-        [
-            tf.image.resize(image, (height, width)).numpy()
-            for image in read_images(args.images, channels)
-        ]
+        [tf.image.resize(image, (height, width)).numpy() for image in images]
     )
     mode = getattr(model, "preprocessing", None)
     mode = mode if mode in PREPROCESSING_MODES else "tf"
@@ -65,7 +63,8 @@ def _explain(args):
                 f"{printable(path)}: {printable(name)} ({score:.3f}); heat peaks "
                 f"at row {peak[0]}, column {peak[1]} of {height}x{width}"
             )
-    save_overlays(np.clip(pixels, 0, 255), heat, args.out, captions)
+    sizes = [image.shape[:2] for image in images]  # shown at their aspect
+    save_overlays(np.clip(pixels, 0, 255), heat, args.out, captions, sizes=sizes)
     if args.json:
         print(json.dumps(rows))
     else:
