@@ -17,7 +17,6 @@ import keras
 
 from keras_residual.blocks.weight_budget import WeightBudget
 from keras_residual.blocks.weight_budget import conv_kernel_shape
-from keras_residual.blocks.weight_budget import weights_of
 from keras_residual.layers.batch_norm import BatchNormalization
 from keras_residual.layers.grouped_conv import GroupedConv1D
 from keras_residual.layers.grouped_conv import GroupedConv2D
@@ -179,7 +178,7 @@ class LayerFactory:
             shape: tuple of int. The variable's shape.
             name: str. The layer's name, for the message.
         """
-        self.weight_budget.charge(weights_of(shape), name, shape)
+        self.weight_budget.charge(shape, name)
 
     def bn(self, x, name, zero_init=False, kind=None):
         """Applies the spec's norm over the channel axis: this package's

@@ -20,18 +20,17 @@ class WeightBudget:
         self.limit = limit
         self.spent = 0
 
-    def charge(self, count, layer, shape):
-        """Adds `count` weights for `layer`; raises `ValueError` (naming the
-        layer, its kernel shape and the limit) when the total would pass
-        the limit.
+    def charge(self, shape, layer):
+        """Adds the weights of a variable of `shape` that `layer` is about
+        to create; raises `ValueError` (naming the layer, the shape and the
+        limit) when the total would pass the limit.
 
         Args:
-            count: int. The layer's weights.
+            shape: tuple of int. The variable's shape.
             layer: str. The layer's name.
-            shape: tuple of int. Its largest variable's shape, for the
-                message.
         """
-        total = self.spent + int(count)
+        count = math.prod(int(d) for d in shape)
+        total = self.spent + count
         if self.limit is not None and total > self.limit:
             raise ValueError(
                 f"Layer {layer!r} (a {tuple(shape)} kernel, {count:.3g} "
@@ -55,12 +54,3 @@ def conv_kernel_shape(kernel_size, rank, in_channels, filters, groups=1):
         groups: int. Grouped convolution's groups. Defaults to `1`.
     """
     return (kernel_size,) * rank + (in_channels // max(groups, 1), filters)
-
-
-def weights_of(shape):
-    """The entries of a variable of `shape`.
-
-    Args:
-        shape: tuple of int. The variable's shape.
-    """
-    return math.prod(int(d) for d in shape)
