@@ -9,11 +9,13 @@ except in the `keras-residual` command line, which imports what each
 command needs, so that `--help` answers without loading TensorFlow.
 """
 
-import importlib
+import functools
 import os
 import sys
 
 from keras_residual.utils.deprecation import moved_attribute
+from keras_residual.utils.lazy_exports import import_exports
+from keras_residual.utils.lazy_exports import lazy_exports
 from keras_residual.version import __version__
 
 # Every public name, by the module that defines it (`search` is the
@@ -125,19 +127,12 @@ _MOVED = {
 }
 
 
-def __getattr__(name):
-    module = _PUBLIC.get(name)
-    if module is None:
-        return moved_attribute(__name__, name, _MOVED)
-    value = importlib.import_module(module)
-    if module != f"{__name__}.{name}":
-        value = getattr(value, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+# (A partial, not a lambda: the moved name's warning points at the caller.)
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    _PUBLIC,
+    fallback=functools.partial(moved_attribute, __name__, moved=_MOVED),
+)
 
 
 def _is_command_line():
@@ -153,6 +148,4 @@ def _is_command_line():
 
 
 if not _is_command_line():
-    for _name in __all__:
-        __getattr__(_name)
-    del _name
+    import_exports(__name__)

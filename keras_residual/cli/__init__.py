@@ -14,7 +14,7 @@ import warnings
 
 from keras_residual.cli.commands import COMMANDS
 from keras_residual.cli.commands import command_named
-from keras_residual.cli.quiet_import import import_tensorflow
+from keras_residual.cli.quiet_import import import_for_command
 from keras_residual.utils.validation import printable
 from keras_residual.version import __version__
 
@@ -73,8 +73,7 @@ def main(argv=None):
 def _run(argv):
     command = command_named(argv)
     if command is not None and not COMMANDS[command].light:
-        import_tensorflow(quiet="--debug" not in argv)  # its help too
-        import_public_api()
+        import_for_command(quiet="--debug" not in argv)  # its help too
     args = build_parser(command).parse_args(argv)
     try:
         args.run(args)
@@ -94,16 +93,6 @@ def _run(argv):
             )
         return 2
     return 0
-
-
-def import_public_api():
-    """Imports every public name, as `import keras_residual` does outside
-    the command line, so every Keras object a `.keras` file names is
-    registered before a command reads one."""
-    import keras_residual
-
-    for name in keras_residual.__all__:
-        getattr(keras_residual, name)
 
 
 def _one_line_warning(message, category, filename, lineno, line=None):

@@ -1,12 +1,30 @@
 """Loading TensorFlow for a command that needs it without its C++
 start-up lines (oneDNN, CUDA, CPU features), which TensorFlow writes to
-the process' stderr before its logging settings apply."""
+the process' stderr before its logging settings apply, and then the
+package's public names."""
 
 import contextlib
 import os
 import sys
 
+from keras_residual.utils.lazy_exports import import_exports
+
 LOG_LEVEL = "TF_CPP_MIN_LOG_LEVEL"
+
+
+def import_for_command(quiet=True):
+    """What a command that runs a model needs: TensorFlow (quietly), then
+    every public name, as `import keras_residual` does outside the command
+    line, so every Keras object a `.keras` file names is registered.
+
+    Args:
+        quiet: bool. Silence TensorFlow's start-up (False with `--debug`).
+            Defaults to `True`.
+    """
+    import_tensorflow(quiet)
+    import keras_residual  # noqa: F401  (in sys.modules for import_exports)
+
+    import_exports("keras_residual")
 
 
 def import_tensorflow(quiet=True):

@@ -5,7 +5,7 @@ import json
 import os
 
 from keras_residual.cli.commands import add_command_parser
-from keras_residual.cli.quiet_import import import_tensorflow
+from keras_residual.cli.quiet_import import import_for_command
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.serving.endpoints import FORMATS
 from keras_residual.serving.predictor import load_predictor
@@ -167,10 +167,7 @@ def _predict(args):
     check_int("--top-k", args.top_k, minimum=1)
     light = os.path.isfile(args.model) and args.model.endswith(LIGHT_MODEL_SUFFIXES)
     if not light:
-        from keras_residual.cli import import_public_api
-
-        import_tensorflow(quiet=not args.debug)
-        import_public_api()
+        import_for_command(quiet=not args.debug)
     predictor = load_predictor(args.model, trust=args.trust_model)
     if not predictor.preprocessing:
         raise ValueError(
