@@ -94,7 +94,8 @@ def from_keras_hub(preset, name=None):
     keras_hub = _keras_hub()
     if isinstance(preset, os.PathLike):
         preset = os.fspath(preset)
-    if isinstance(preset, str) and os.path.isdir(preset):
+    local = isinstance(preset, str) and os.path.isdir(preset)
+    if local:
         # keras-hub would read a FIFO or /dev/zero until it hangs or fills
         # memory.
         check_regular_files(
@@ -102,7 +103,7 @@ def from_keras_hub(preset, name=None):
             "The keras-hub preset file",
             lambda name: MAX_PRESET_JSON_BYTES if name.endswith(".json") else None,
         )
-    backbone = _backbone_from_preset(keras_hub, preset)
+    backbone = _backbone_from_preset(keras_hub, preset, local)
     kind = type(backbone).__name__
     if kind not in FAMILIES:
         raise ValueError(
@@ -120,12 +121,12 @@ def from_keras_hub(preset, name=None):
     return model
 
 
-def _backbone_from_preset(keras_hub, preset):
-    """keras-hub's backbone of `preset`; a local folder whose files
+def _backbone_from_preset(keras_hub, preset, local):
+    """keras-hub's backbone of `preset`; a `local` folder whose files
     keras-hub cannot read (a truncated `model.weights.h5`, a `config.json`
     of another shape) is a `ValueError` naming it, whatever keras-hub or
     h5py raised."""
-    if not (isinstance(preset, str) and os.path.isdir(preset)):
+    if not local:
         return keras_hub.models.Backbone.from_preset(preset)  # download errors
     try:
         return keras_hub.models.Backbone.from_preset(preset)

@@ -280,13 +280,10 @@ def fit_in_phases(
         recipe, start = prepare_phase_two(network, data, recipe, steps, backup, run_dir)
         multipliers = set_phase(network, 2, recipe)
     rollback = read_rollback(run_dir) if fine_tune else None
+    phase_batch = effective_batch(batch_size, data) if fine_tune else batch_size
     print(
         describe_plan(
-            recipe,
-            epochs - first_epoch,
-            steps,
-            effective_batch(batch_size, data) if fine_tune else batch_size,
-            backbone=fine_tune,
+            recipe, epochs - first_epoch, steps, phase_batch, backbone=fine_tune
         ),
         flush=True,
     )
@@ -303,7 +300,7 @@ def fit_in_phases(
                     network,
                     steps,
                     epochs - first_epoch,
-                    effective_batch(batch_size, data) if fine_tune else batch_size,
+                    phase_batch,
                     jit_compile,
                     multipliers=multipliers or None,
                     ema=ema,
