@@ -109,6 +109,17 @@ def test_the_report_names_each_wrong_image_by_its_file_or_split_index(tmp_path):
         assert arrays[split][1][int(index)] == row["label"], row
 
 
+def test_images_of_a_split_of_unknown_size_are_named_by_index_only():
+    import types
+
+    from keras_residual.serving.evaluation import image_names
+
+    data = types.SimpleNamespace(files=None, sizes={"train": 2, "test": None})
+    assert image_names(data, "mnist", ["train"]) == ["mnist train[0]", "mnist train[1]"]
+    # A TFDS split without a size: later names would be off, so none.
+    assert image_names(data, "mnist", ["test", "train"]) is None
+
+
 @pytest.mark.slow  # a real process
 def test_the_evaluate_command_writes_the_report(tmp_path):
     done = run_cli(

@@ -173,7 +173,8 @@ def evaluate_export(
 def image_names(data, dataset, splits):
     """What each evaluated image is, in the order it was read: its file
     (an image folder), else `"DATASET SPLIT[INDEX]"` (TFDS, arrays, the
-    embedded sets).
+    embedded sets); None when a split's size is unknown (the report then
+    says `#INDEX`, since later splits' indices would be off).
 
     Args:
         data: `DataBundle`. Its `files` and `sizes`.
@@ -186,6 +187,8 @@ def image_names(data, dataset, splits):
         files = (data.files or {}).get(split)
         if files is not None:
             names += list(files)
+        elif data.sizes.get(split) is None:
+            return None
         else:
             names += [f"{label} {split}[{i}]" for i in range(data.sizes[split])]
     return names
