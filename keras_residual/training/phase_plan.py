@@ -20,7 +20,7 @@ def describe_plan(recipe, epochs, steps, batch_size, backbone=None):
     """
     peak = recipe.scaled_learning_rate(batch_size)
     total = epochs * steps
-    warmup = 0 if recipe.schedule == "constant" else recipe.warmup_length(steps, total)
+    warmup = recipe.warmup_length(steps, total)
     rates = f"peak rate {peak:.3g}"
     if backbone:
         ratio = recipe.backbone_lr_ratio

@@ -211,12 +211,15 @@ class Recipe:
 
     def warmup_length(self, steps_per_epoch, total):
         """Warm-up steps: the longer of `warmup_epochs` and `warmup_steps`,
-        the latter at most a third of the `total` steps.
+        the latter at most a third of the `total` steps; none under a
+        constant schedule.
 
         Args:
             steps_per_epoch: int. Optimizer steps per epoch.
             total: int. Optimizer steps of the whole schedule.
         """
+        if self.schedule == "constant":
+            return 0
         by_epochs = int(round(self.warmup_epochs * steps_per_epoch))
         by_steps = min(self.warmup_steps, total // 3)
         return min(max(by_epochs, by_steps), total - 1)
