@@ -102,10 +102,11 @@ def _preset_folder(source, scratch, repo_id, license):
             copy = os.path.join(scratch, name)
             os.makedirs(copy)
             for file_name in names:
-                shutil.copyfile(
-                    os.path.join(folder, file_name), os.path.join(copy, file_name)
-                )
-            _card_loads_from_hub(os.path.join(copy, CARD_FILE), repo_id)
+                source_file = os.path.join(folder, file_name)
+                if file_name == CARD_FILE:  # written for its local folder
+                    _write_hub_card(source_file, os.path.join(copy, CARD_FILE), repo_id)
+                else:
+                    shutil.copyfile(source_file, os.path.join(copy, file_name))
             return copy
     return save_to_preset(
         source, os.path.join(scratch, name), license=license, repo_id=repo_id
@@ -145,13 +146,11 @@ def published_files(folder):
     return names
 
 
-def _card_loads_from_hub(card, repo_id):
-    """Points the usage line of an uploaded card (written for its local
-    folder) at the repository."""
-    if not os.path.isfile(card):
-        return
+def _write_hub_card(card, copy, repo_id):
+    """Copies `card` to `copy` with its usage line loading from the
+    repository."""
     with open(card, encoding="utf-8") as handle:
         text = handle.read()
     text = USAGE.sub(lambda _: usage_line(repo_id), text, count=1)
-    with open(card, "w", encoding="utf-8") as handle:
+    with open(copy, "w", encoding="utf-8") as handle:
         handle.write(text)
