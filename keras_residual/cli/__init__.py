@@ -12,6 +12,7 @@ import importlib
 import sys
 import warnings
 
+from keras_residual.cli.commands import ADDERS
 from keras_residual.cli.commands import COMMANDS
 from keras_residual.cli.commands import command_named
 from keras_residual.cli.quiet_import import import_for_command
@@ -44,11 +45,11 @@ def build_parser(command=None):
     commands = parser.add_subparsers(dest="command", required=True)
     wanted = COMMANDS[command] if command else None
     for name, info in COMMANDS.items():  # the others: name and help only
-        if wanted is None or (info.module, info.adder) != (wanted.module, wanted.adder):
+        if wanted is None or info.module != wanted.module:
             commands.add_parser(name, help=info.help, aliases=list(info.aliases))
     if wanted is not None:
         module = importlib.import_module(f"keras_residual.cli.{wanted.module}")
-        getattr(module, wanted.adder)(commands)
+        getattr(module, ADDERS[wanted.module])(commands)
     return parser
 
 

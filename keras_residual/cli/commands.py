@@ -8,82 +8,79 @@ TensorFlow is loaded first, quietly."""
 import collections
 
 Command = collections.namedtuple(
-    "Command", "module adder help aliases light", defaults=((), False)
+    "Command", "module help aliases light", defaults=((), False)
 )
+# The function of each module that adds its commands' parsers.
+ADDERS = {
+    "zoo": "add_zoo_parsers",
+    "train": "add_train_parser",
+    "lr_find": "add_lr_find_parser",
+    "serving": "add_serving_parsers",
+    "explain": "add_explain_parser",
+    "hub": "add_hub_parsers",
+    "env": "add_env_parser",
+}
 
 COMMANDS = {
-    "models": Command("zoo", "add_zoo_parsers", "List the model zoo.", (), light=True),
+    "models": Command("zoo", "List the model zoo.", (), light=True),
     "weights": Command(
         "zoo",
-        "add_zoo_parsers",
         "A model's registered weights: top-1, size, licence, source.",
         (),
         light=True,
     ),
-    "blocks": Command("zoo", "add_zoo_parsers", "List registered blocks.", ()),
-    "recipes": Command("zoo", "add_zoo_parsers", "List the training recipes.", ()),
-    "summary": Command(
-        "zoo", "add_zoo_parsers", "Build a model and print its summary.", ()
-    ),
+    "blocks": Command("zoo", "List registered blocks.", ()),
+    "recipes": Command("zoo", "List the training recipes.", ()),
+    "summary": Command("zoo", "Build a model and print its summary.", ()),
     "train": Command(
         "train",
-        "add_train_parser",
         "Train a model with a recipe into a run directory.",
         (),
     ),
     "search": Command(
         "train",
-        "add_train_parser",
         "Search block family, depth and width with Keras Tuner (also `tune`).",
         ("tune",),
     ),
     "lr-find": Command(
         "lr_find",
-        "add_lr_find_parser",
         "Learning-rate range test: a plot of loss against rate and a suggested rate.",
         (),
     ),
     "export": Command(
         "serving",
-        "add_serving_parsers",
         "Export a run directory or a .keras checkpoint.",
         (),
     ),
     "predict": Command(
         "serving",
-        "add_serving_parsers",
         "Top-k classes of image files with an exported model.",
         (),
         light=True,  # loads TensorFlow itself, except for an .onnx model
     ),
     "evaluate": Command(
         "serving",
-        "add_serving_parsers",
         "Accuracy of an exported model on a dataset split.",
         (),
     ),
     "explain": Command(
         "explain",
-        "add_explain_parser",
         "Heat maps of where a model looks (Grad-CAM; attention rollout for "
         "ViT), as PNG overlays.",
         (),
     ),
     "preset": Command(
         "hub",
-        "add_hub_parsers",
         "Write a run directory or .keras file as a preset folder.",
         (),
     ),
     "push": Command(
         "hub",
-        "add_hub_parsers",
         "Upload a run, .keras file or preset folder to the Hub.",
         (),
     ),
     "env": Command(
         "env",
-        "add_env_parser",
         "Hardware, precision probe figures and the automatic choice.",
         (),
     ),
