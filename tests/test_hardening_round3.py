@@ -84,6 +84,24 @@ def test_only_the_staging_of_atomic_writes_is_cleared(tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted(users)
 
 
+def test_an_export_clears_what_a_killed_export_left_of_its_card(tmp_path):
+    """A kill between the card's staging and its rename leaves the card's
+    temporary file beside the destination; the next export removes it."""
+    from keras_residual.serving.model_card import card_path
+
+    path = str(tmp_path / "model.keras")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_path(card_path(path)) as staged:
+            killed = os.path.basename(staged)
+            raise KeyboardInterrupt
+    (tmp_path / killed).write_text("half")  # as if SIGKILLed
+    kr.export(small_classifier(), path, "keras", preprocessing="tf")
+    assert sorted(os.listdir(tmp_path)) == [
+        "model.keras",
+        "model.keras.model_card.json",
+    ]
+
+
 # 5: run folder readers are bounded ---------------------------------------------
 
 

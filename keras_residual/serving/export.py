@@ -149,8 +149,11 @@ def export(
         trained_precision=keras.dtype_policies.get(model.dtype_policy).name,
         signatures=signature_card(model, preprocessing, image_size, top_k),
     )
-    # A kill during an earlier export of this destination left staging.
-    remove_stale_staging(os.path.dirname(path), target=os.path.basename(path))
+    # A kill during an earlier export of this destination left staging:
+    # the artefact's, or the card's beside a file (`card_path`).
+    base = os.path.basename(path)
+    for target in (base, f"{base}.{MODEL_CARD}"):
+        remove_stale_staging(os.path.dirname(path), target=target)
     if format == "keras":
         with atomic_path(path, suffix=".keras") as temporary:
             model.save(temporary)
