@@ -46,7 +46,8 @@ def _run(*argv, env=None):
     [
         (["--help"], 0, "{models,weights,blocks"),
         (["--version"], 0, "keras-residual 0."),
-        (["trian"], 2, "invalid choice: 'trian'"),
+        (["trian"], 2, "invalid choice: 'trian' (choose from 'models', "),
+        (["trian"], 2, "Did you mean 'train'"),
         (["models", "resnet5*"], 0, "ResNet50 "),
         (["weights", "ResNet50"], 0, "resnet50.a1_in1k"),
         (["weights", "ResNt50"], 2, "Did you mean 'ResNet50'"),
@@ -141,7 +142,7 @@ def test_a_warning_is_one_line_without_its_source():
 
 
 @pytest.mark.slow
-def test_predict_on_an_onnx_model_loads_no_tensorflow_and_agrees(tmp_path, capsys):
+def test_predict_on_onnx_and_tflite_loads_no_tensorflow_and_agrees(tmp_path, capsys):
     import numpy as np
     from PIL import Image
 
@@ -150,6 +151,7 @@ def test_predict_on_an_onnx_model_loads_no_tensorflow_and_agrees(tmp_path, capsy
 
     model = kr.ResNet20(input_shape=(32, 32, 3), classes=5, depths=(1, 1, 1))
     onnx = kr.export(model, str(tmp_path / "m.onnx"), "onnx", preprocessing="tf")
+    lite = kr.export(model, str(tmp_path / "m.tflite"), "tflite", preprocessing="tf")
     saved = kr.export(model, str(tmp_path / "sm"), "saved_model", preprocessing="tf")
     rng = np.random.default_rng(0)
     images = []
@@ -161,13 +163,14 @@ def test_predict_on_an_onnx_model_loads_no_tensorflow_and_agrees(tmp_path, capsy
         pixels = (rng.random(shape) * 255).astype("uint8")
         images.append(str(tmp_path / name))
         Image.fromarray(pixels).save(images[-1])
-    light = _run("predict", onnx, *images, "--json")
-    assert "HEAVY [] CODE 0" in light.stderr, light.stderr[-3000:]
     assert main(["predict", saved, *images, "--json"]) == 0
     served = json.loads(capsys.readouterr().out)
-    for ours, theirs in zip(json.loads(light.stdout), served, strict=True):
-        assert [r["class"] for r in ours["top_k"]] == [
-            r["class"] for r in theirs["top_k"]
-        ]
-        for a, b in zip(ours["top_k"], theirs["top_k"]):
-            assert a["score"] == pytest.approx(b["score"], abs=1e-5)
+    for export in (onnx, lite):  # LiteRT runs the .tflite (the test extra has it)
+        light = _run("predict", export, *images, "--json")
+        assert "HEAVY [] CODE 0" in light.stderr, light.stderr[-3000:]
+        for ours, theirs in zip(json.loads(light.stdout), served, strict=True):
+            assert [r["class"] for r in ours["top_k"]] == [
+                r["class"] for r in theirs["top_k"]
+            ]
+            for a, b in zip(ours["top_k"], theirs["top_k"]):
+                assert a["score"] == pytest.approx(b["score"], abs=1e-5)

@@ -2,8 +2,9 @@
 help and its aliases, in the order `--help` lists them. Only the module of
 the command that runs is imported, so `--help`, a mistyped command and the
 light commands (`light=True`: `models`, `weights`, and `predict` on an
-`.onnx` model) answer without loading TensorFlow; for any other,
-TensorFlow is loaded first, quietly."""
+`.onnx` model, or a `.tflite` one where LiteRT is installed) answer
+without loading TensorFlow; for any other, TensorFlow is loaded first,
+quietly."""
 
 import collections
 
@@ -56,7 +57,7 @@ COMMANDS = {
         "serving",
         "Top-k classes of image files with an exported model.",
         (),
-        light=True,  # loads TensorFlow itself, except for an .onnx model
+        light=True,  # loads TensorFlow itself, except for .onnx and .tflite
     ),
     "evaluate": Command(
         "serving",

@@ -10,15 +10,16 @@ from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.serving.endpoints import FORMATS
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.serving.predictor import read_images
+from keras_residual.serving.tflite_runtime import has_litert
 from keras_residual.serving.tta import TTA_MODES
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.deprecation import warn_once
 from keras_residual.utils.validation import check_int
 from keras_residual.utils.validation import printable
 
-# `predict` on these loads no TensorFlow: ONNX Runtime runs the model and
-# Pillow decodes the images.
-LIGHT_MODEL_SUFFIXES = (".onnx",)
+# `predict` on these loads no TensorFlow: ONNX Runtime or LiteRT (the
+# `serve` extra) runs the model and Pillow decodes the images.
+ONNX_SUFFIX, TFLITE_SUFFIX = ".onnx", ".tflite"
 
 
 def add_serving_parsers(commands):
@@ -163,9 +164,15 @@ def _export(args):
     )
 
 
+def _runs_without_tensorflow(path):
+    """Whether a model file runs without TensorFlow: `.onnx`, and `.tflite`
+    where LiteRT is installed."""
+    return path.endswith(ONNX_SUFFIX) or (path.endswith(TFLITE_SUFFIX) and has_litert())
+
+
 def _predict(args):
     check_int("--top-k", args.top_k, minimum=1)
-    light = os.path.isfile(args.model) and args.model.endswith(LIGHT_MODEL_SUFFIXES)
+    light = os.path.isfile(args.model) and _runs_without_tensorflow(args.model)
     if not light:
         import_for_command(quiet=not args.debug)
     predictor = load_predictor(args.model, trust=args.trust_model)

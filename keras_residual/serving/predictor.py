@@ -9,7 +9,6 @@ wrote). A `.keras` file needs the package's registered layers.
 """
 
 import os
-import warnings
 
 import numpy as np
 
@@ -33,6 +32,8 @@ from keras_residual.serving.predictor_base import check_signatures
 from keras_residual.serving.predictor_base import finite_probabilities
 from keras_residual.serving.predictor_base import signature_names
 from keras_residual.serving.tflite_check import check_tflite_file
+from keras_residual.serving.tflite_runtime import run_signature
+from keras_residual.serving.tflite_runtime import tflite_interpreter
 from keras_residual.utils.download import file_digest
 from keras_residual.utils.download import tree_digest
 from keras_residual.utils.files import check_regular_file
@@ -99,21 +100,17 @@ class TFLitePredictor(Predictor):
     """A `.tflite` file from `keras_residual.export`."""
 
     def __init__(self, path, card):
-        import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
-
         super().__init__(path, card)
         # The interpreter trusts the flatbuffer: a bad one crashes the process.
         check_tflite_file(path)
-        with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation
-            warnings.simplefilter("ignore")
-            try:
-                self._interpreter = tf.lite.Interpreter(model_path=path)
-                signatures = self._interpreter.get_signature_list()
-            except (ValueError, RuntimeError, UnicodeDecodeError) as error:
-                raise ValueError(
-                    f"{path!r} is not a readable TFLite model "
-                    f"({type(error).__name__}: {str(error)[:200]})."
-                ) from None
+        try:
+            self._interpreter = tflite_interpreter(model_path=path)
+            signatures = self._interpreter.get_signature_list()
+        except (ValueError, RuntimeError, UnicodeDecodeError) as error:
+            raise ValueError(
+                f"{path!r} is not a readable TFLite model "
+                f"({type(error).__name__}: {str(error)[:200]})."
+            ) from None
         check_signatures(path, _found(signatures))
         self._serve = self._interpreter.get_signature_runner(SERVE_SIGNATURE)
         self._preprocessed = self._interpreter.get_signature_runner(
@@ -147,8 +144,6 @@ class TFLitePredictor(Predictor):
         )
 
     def _run(self, runner, name, batch):
-        from keras_residual.serving.tflite import run_signature
-
         # One image at a time: the runner resizes its input per call, and
         # batch-1 is what TFLite is built for.
         try:

@@ -9,7 +9,6 @@ by name, which would put `serve_preprocessed` first.
 """
 
 import tempfile
-import warnings
 
 import numpy as np
 
@@ -18,6 +17,8 @@ from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
 from keras_residual.serving.endpoints import PREPROCESSED_INPUT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
+from keras_residual.serving.tflite_runtime import run_signature
+from keras_residual.serving.tflite_runtime import tflite_interpreter
 from keras_residual.utils.validation import check_choice
 
 QUANTIZATIONS = (None, "dynamic", "float16", "int8")
@@ -156,35 +157,6 @@ def signature_first(flatbuffer, signature):
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def run_signature(runner, **inputs):
-    """Runs a TFLite signature runner on float or uint8 arrays, quantizing
-    inputs and dequantizing outputs that the model keeps as uint8.
-
-    Args:
-        runner: a TFLite `SignatureRunner`.
-        **inputs: arrays by input name.
-
-    Returns:
-        A dict of float32 arrays (integer outputs such as classes as they are).
-    """
-    details = runner.get_input_details()
-    feed = {}
-    for name, value in inputs.items():
-        dtype = details[name]["dtype"]
-        scale, zero_point = details[name]["quantization"]
-        if scale and np.asarray(value).dtype != dtype:
-            value = np.round(np.asarray(value, "float32") / scale + zero_point)
-            value = np.clip(value, np.iinfo(dtype).min, np.iinfo(dtype).max)
-        feed[name] = np.asarray(value).astype(dtype)
-    outputs = runner(**feed)
-    out_details = runner.get_output_details()
-    for name, value in outputs.items():
-        scale, zero_point = out_details[name]["quantization"]
-        if scale:
-            outputs[name] = (value.astype("float32") - zero_point) * scale
-    return outputs
-
-
 def _representative(images, preprocessing):
     """Calibration samples for both signatures, one image at a time."""
 
@@ -209,11 +181,7 @@ def tflite_accuracy(flatbuffer, dataset):
         flatbuffer: bytes. The converted model.
         dataset: `tf.data.Dataset`. Batched, preprocessed test data.
     """
-    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
-
-    with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation
-        warnings.simplefilter("ignore")
-        interpreter = tf.lite.Interpreter(model_content=flatbuffer)
+    interpreter = tflite_interpreter(model_content=flatbuffer)
     runner = interpreter.get_signature_runner(PREPROCESSED_ENDPOINT)
     correct = total = 0
     for images, labels, *_ in dataset.as_numpy_iterator():

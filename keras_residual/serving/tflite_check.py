@@ -9,6 +9,8 @@ import os
 
 import numpy as np
 
+from keras_residual.serving.tflite_runtime import tflite_schema
+
 # A flatbuffer addresses at most 2 GiB; TFLite's larger models keep their
 # buffers after it (`offset`, `size`), which must lie inside the file.
 MAX_TFLITE_BYTES = 2**31 - 1 + 2**34
@@ -29,8 +31,7 @@ def check_tflite_file(path):
     Raises:
         ValueError: naming the file and what is wrong.
     """
-    from tensorflow.lite.python import schema_py_generated as schema  # lazy: TF
-
+    schema = tflite_schema()
     real = os.path.realpath(path)
     if not os.path.isfile(real):
         raise ValueError(f"{path!r} is not a regular file, so not a TFLite model.")
