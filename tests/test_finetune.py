@@ -145,7 +145,7 @@ def test_finetune_from_a_run_directory_with_new_classes(tmp_path, capsys):
     # 1 epoch, then both rates for the other 2.
     plans = [line for line in printed.splitlines() if line.startswith("Plan: ")]
     assert len(plans) == 2, printed
-    assert "1 epochs of" in plans[0] and "for the head alone" in plans[0]
+    assert "1 epoch of" in plans[0] and "for the head alone" in plans[0]
     assert "2 epochs of" in plans[1] and "for the backbone (" in plans[1]
     assert tuned.metrics["recipe"] == "finetune"
     assert [row["epoch"] for row in tuned.history] == [1, 2, 3]

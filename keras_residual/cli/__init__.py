@@ -9,6 +9,7 @@ log lines silenced (unless `--debug`, or `TF_CPP_MIN_LOG_LEVEL` is set)."""
 
 import argparse
 import importlib
+import re
 import sys
 import warnings
 
@@ -16,8 +17,28 @@ from keras_residual.cli.commands import ADDERS
 from keras_residual.cli.commands import COMMANDS
 from keras_residual.cli.commands import command_named
 from keras_residual.cli.quiet_import import import_for_command
+from keras_residual.utils.validation import close_matches
 from keras_residual.utils.validation import printable
 from keras_residual.version import __version__
+
+
+class SuggestingParser(argparse.ArgumentParser):
+    """An argument parser whose "invalid choice" error (a mistyped command
+    or option value) names the close matches, as the Python API does."""
+
+    def error(self, message):
+        """Exits with `message` and, for an invalid choice, close matches.
+
+        Args:
+            message: str. argparse's error message.
+        """
+        wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if wrong:
+            allowed = re.findall(r"'([^']*)'", wrong.group(2))
+            suggestions = close_matches(wrong.group(1), allowed)
+            if suggestions:
+                message += f". Did you mean {' or '.join(map(repr, suggestions))}?"
+        super().error(message)
 
 
 def build_parser(command=None):
@@ -29,7 +50,7 @@ def build_parser(command=None):
         command: str or None. The sub-command to parse. Defaults to `None`
             (only `--help` and the list of commands).
     """
-    parser = argparse.ArgumentParser(
+    parser = SuggestingParser(
         prog="keras-residual",
         description="Residual, highway and DenseNet networks for Keras 3.",
     )

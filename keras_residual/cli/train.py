@@ -15,6 +15,7 @@ from keras_residual.search.run import search
 from keras_residual.search.tuners import configure_distributed_search
 from keras_residual.training.options import DistributionOptions
 from keras_residual.training.options import RunOptions
+from keras_residual.utils.validation import counted
 
 
 def _train(args):
@@ -32,7 +33,7 @@ def _train(args):
     accuracy = metrics["test_accuracy"]
     print(
         f"{metrics['model']} on {metrics['dataset']}: "
-        f"{metrics['epochs_completed']} epochs, test accuracy "
+        f"{counted(metrics['epochs_completed'], 'epoch')}, test accuracy "
         f"{'n/a' if accuracy is None else f'{accuracy:.4f}'}, "
         f"{metrics['params']:,} parameters, "
         f"{metrics['images_per_second'] or 0:.0f} images/s "

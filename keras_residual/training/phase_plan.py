@@ -2,6 +2,8 @@
 fine-tune's rate scales with, and one line of recipe, epochs, steps, batch,
 warm-up and rates."""
 
+from keras_residual.utils.validation import counted
+
 
 def describe_plan(recipe, epochs, steps, batch_size, backbone=None):
     """One line that says what a phase of training will do: the recipe,
@@ -34,7 +36,7 @@ def describe_plan(recipe, epochs, steps, batch_size, backbone=None):
         rates += " for the head alone (the backbone frozen)"
     return (
         f"Plan: recipe {recipe.name!r} ({recipe.optimizer}, {recipe.schedule}), "
-        f"{epochs} epochs of {steps} steps at batch {batch_size} "
+        f"{counted(epochs, 'epoch')} of {counted(steps, 'step')} at batch {batch_size} "
         f"({total} steps, {warmup} of warm-up), {rates}"
         + (f", gradient norm clipped at {recipe.clipnorm:g}" if recipe.clipnorm else "")
         + "."

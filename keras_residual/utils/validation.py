@@ -169,6 +169,16 @@ def check_int_sequence(argument, value, length=None, minimum=1):
     )
 
 
+def counted(count, noun):
+    """`"1 epoch"`, `"30 epochs"`: a count and its noun, plural unless one.
+
+    Args:
+        count: int. How many.
+        noun: str. The singular noun; the plural adds an `s`.
+    """
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def printable(text):
     """`text` safe for a terminal: control characters (escape sequences,
     newlines, carriage returns) are shown escaped, as `\\x1b` or `\\n`,
