@@ -115,6 +115,11 @@ def test_spec_fields_are_validated():
         kr.StageSpec(2, 16, args={"f": object()})
     with pytest.raises(ValueError, match="bn_epsilon"):
         kr.get_spec("ResNet20").replace(bn_epsilon=0.0)
+    text = kr.get_spec("ResNet20").to_json()  # a hand-edited file's slips:
+    with pytest.raises(ValueError, match=r"not a JSON spec.*duplicate key 'stem'"):
+        kr.ModelSpec.from_json(text[:-1] + ', "stem": {}}')
+    with pytest.raises(ValueError, match=r"`text` is not a JSON spec"):
+        kr.ModelSpec.from_json(text[:-1])
 
 
 def test_unknown_stem_kind_is_explained():

@@ -14,6 +14,7 @@ from keras_residual.blocks.layer_factory import NORMS
 from keras_residual.core.limits import LIMITS
 from keras_residual.utils.deprecation import renamed_argument
 from keras_residual.utils.deprecation import warn_once
+from keras_residual.utils.strict_parsing import load_json
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int
@@ -347,8 +348,18 @@ class ModelSpec:
 
         Args:
             text: str. `to_json()` output.
+
+        Raises:
+            ValueError: invalid JSON, a duplicate key, nesting too deep or
+                a spec that does not build.
         """
-        return cls.from_dict(json.loads(text))
+        try:
+            data = load_json(text)
+        except RecursionError:
+            raise ValueError("`text` is nested too deeply for a spec.") from None
+        except ValueError as error:  # JSONDecodeError too
+            raise ValueError(f"`text` is not a JSON spec ({error}).") from None
+        return cls.from_dict(data)
 
 
 def _final_norm(spec):

@@ -7,8 +7,6 @@ ImageNet mean and std). The modes themselves are implemented once, in
 `keras_residual.core.preprocessing`.
 """
 
-import json
-
 import keras
 import numpy as np
 
@@ -17,6 +15,7 @@ from keras_residual.core.preprocessing import preprocess
 from keras_residual.models.zoo import get_model_entry
 from keras_residual.utils.download import WeightsFile
 from keras_residual.utils.download import fetch_weights_file
+from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
@@ -27,6 +26,8 @@ IMAGENET_CLASS_INDEX = WeightsFile(
     "imagenet_class_index.json",
     file_hash="c2c37ea517e94d9795004a39431a14cb",
 )
+# The class index is 35 KB; its hash is checked before it is read.
+MAX_CLASS_INDEX_BYTES = 1 << 20
 
 
 def preprocess_input(x, mode="caffe", data_format=None):
@@ -78,8 +79,11 @@ def preprocess_for(model_name):
 def imagenet_class_index():
     """Returns `{"0": [wnid, name], ...}`, downloaded once and hash-checked
     like weights (the file keras.applications uses)."""
-    with open(fetch_weights_file(IMAGENET_CLASS_INDEX)) as handle:
-        return json.load(handle)
+    return read_json_file(
+        fetch_weights_file(IMAGENET_CLASS_INDEX),
+        "ImageNet's class index",
+        MAX_CLASS_INDEX_BYTES,
+    )
 
 
 def decode_predictions(preds, top=5, class_names=None):
