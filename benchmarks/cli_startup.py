@@ -23,7 +23,14 @@ from benchmarks.common import write_result
 
 CLI = [sys.executable, "-m", "keras_residual.cli"]
 # The commands that load no TensorFlow.
-LIGHT = ("--help", "--version", "models", "weights ResNet50", "predict .onnx")
+LIGHT = (
+    "--help",
+    "--version",
+    "models",
+    "weights ResNet50",
+    "predict .onnx",
+    "predict .tflite",  # LiteRT (the serve extra) runs it
+)
 BASELINE = "import tensorflow"
 # TensorFlow's C++ start-up lines (oneDNN, CUDA, CPU features, absl).
 LOG_MARKERS = ("I0000", "W0000", "E0000", "absl::InitializeLog", "oneDNN")
