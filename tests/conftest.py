@@ -4,11 +4,13 @@ docs/getting-started.md). `nox -s tests-fast` leaves out `slow` and `deep`."""
 
 import http.server
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # precision="auto" probes this machine once per cache: keep the tests' own.
@@ -86,13 +88,20 @@ def small_classifier(classes=3, name="small", padding=0):
     return keras.Sequential(layers, name=name)
 
 
+# One block per stage: the smallest network of a zoo model's shape.
+TINY = {"depths": (1, 1, 1)}
+
+
+def tiny_resnet(name="ResNet20", **overrides):
+    """Zoo model `name` with one block per stage (`TINY`), untrained:
+    32x32x1 inputs and 10 classes unless `overrides` say otherwise."""
+    arguments = dict(input_shape=(32, 32, 1), classes=10, **TINY)
+    return build(name, **{**arguments, **overrides})
+
+
 def digits_resnet(**overrides):
-    """A ResNet20 with one block per stage for the embedded digits
-    (32x32x1, 10 classes, "tf" preprocessing), untrained."""
-    arguments = dict(
-        input_shape=(32, 32, 1), classes=10, depths=(1, 1, 1), preprocessing="tf"
-    )
-    return build("ResNet20", **{**arguments, **overrides})
+    """`tiny_resnet()` for the embedded digits ("tf" preprocessing)."""
+    return tiny_resnet(**{"preprocessing": "tf", **overrides})
 
 
 def assert_trains_and_reloads(model, x, y, path):
@@ -125,6 +134,30 @@ def subprocess_env(**extra):
     """The environment for a real child process: quiet TF, unbuffered
     output, plus `extra`."""
     return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1", **extra)
+
+
+def kill_when(process, ready=None, after=0.0, timeout=240, poll=0.2):
+    """SIGKILLs a real child `process` once `ready()` is true (at once
+    without it), `after` seconds later, and waits for it; fails if it
+    ended by itself first (the kill would have tested nothing).
+
+    Args:
+        process: subprocess.Popen. The child.
+        ready: callable or None. Polled every `poll` seconds until true,
+            the child ends or `timeout` seconds pass. Defaults to `None`.
+        after: float. Seconds to wait once ready. Defaults to `0.0`.
+        timeout: float. Seconds to wait for `ready`. Defaults to `240`.
+        poll: float. Seconds between polls. Defaults to `0.2`.
+    """
+    deadline = time.time() + timeout
+    while ready is not None and time.time() < deadline and process.poll() is None:
+        if ready():
+            break
+        time.sleep(poll)
+    time.sleep(after)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL, "the child ended before the kill"
 
 
 def run_cli(*arguments, env=None, timeout=600):

@@ -16,10 +16,10 @@ from keras_residual.training.callbacks import BestModelCheckpoint
 from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.weights import load_weights
 from keras_residual.weights import save_legacy_weights
+from tests.conftest import TINY
+from tests.conftest import kill_when
 from tests.conftest import small_classifier
 from tests.conftest import small_digits
-
-TINY = {"depths": (1, 1, 1)}
 
 
 def tiny_model():
@@ -196,7 +196,6 @@ def legacy_file_with(tmp_path, make_dataset):
 def test_a_dataset_declaring_gigabytes_is_refused_before_it_is_read(tmp_path):
     """A tiny file whose compressed dataset declares 60000 x 60000 floats
     once allocated 13.4 GiB before its shape was compared."""
-    import time
 
     def huge(group, name, shape, handle):
         group.create_dataset(
@@ -877,7 +876,6 @@ def test_absurd_depths_and_widths_are_bounded_but_the_bound_can_be_raised():
 @pytest.mark.parametrize("size", ["0", "100000"])
 def test_image_size_zero_or_absurd_is_refused_not_replaced(tmp_path, capsys, size):
     """--image-size 0 once trained at 256 px; 100000 failed after 105 s."""
-    import time
 
     from keras_residual.cli import main
 
@@ -891,7 +889,6 @@ def test_image_size_zero_or_absurd_is_refused_not_replaced(tmp_path, capsys, siz
 def test_a_keras_file_declaring_a_huge_spec_is_refused_before_building(tmp_path):
     """3 stages x 1000 blocks x 8192 filters (each within the per-stage
     limits) once built for 74 s and then ran out of memory."""
-    import time
     import zipfile
 
     path = tmp_path / "huge.keras"
@@ -984,7 +981,6 @@ def test_sigkill_during_export_leaves_nothing_that_loads_wrong(tmp_path):
     """A real process exporting in a loop is killed at a random instant;
     whatever it left either loads consistently or is refused, and the next
     export removes its staging."""
-    import signal
     import subprocess
     import sys
 
@@ -1002,10 +998,8 @@ def test_sigkill_during_export_leaves_nothing_that_loads_wrong(tmp_path):
     )
     try:
         assert child.stdout.readline().startswith("exported")
-        time.sleep(float(np.random.default_rng().uniform(0.0, 0.5)))
     finally:
-        child.send_signal(signal.SIGKILL)
-        child.wait()
+        kill_when(child, after=float(np.random.default_rng().uniform(0.0, 0.5)))
     if os.path.exists(path):
         card = json.load(open(card_path(path)))
         try:

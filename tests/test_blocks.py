@@ -7,6 +7,7 @@ import pytest
 import keras_residual as kr
 from keras_residual.blocks import residual_add
 from keras_residual.blocks import shortcut_path
+from tests.conftest import TINY
 from tests.conftest import random_images
 
 
@@ -63,7 +64,7 @@ def se_block():
 
 def test_user_block_builds_trains_and_reloads(se_block, tmp_path):
     keras.utils.set_random_seed(0)
-    model = kr.build("ResNet20", block=se_block, depths=(1, 1, 1))
+    model = kr.build("ResNet20", block=se_block, **TINY)
     assert "conv3_block1_se_scale" in layer_names(model)
     x = random_images(16, 32)
     y = np.arange(16) % 10

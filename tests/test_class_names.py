@@ -13,6 +13,7 @@ from PIL import Image
 import keras_residual as kr
 from tests.conftest import run_cli
 from tests.conftest import small_digits
+from tests.conftest import tiny_resnet
 
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
@@ -28,12 +29,8 @@ def test_class_names_are_checked_and_kept_by_keras_files(tmp_path):
         kr.ResNet20(input_shape=(32, 32, 1), classes=3, class_names=["a", "b"])
     with pytest.raises(TypeError, match="sequence of str"):
         kr.ResNet20(input_shape=(32, 32, 1), classes=3, class_names="abc")
-    model = kr.build(
-        "ResNet20",
-        input_shape=(32, 32, 1),
-        classes=3,
-        depths=(1, 1, 1),
-        class_names=("cat", "dog", "owl"),
+    model = tiny_resnet(
+        input_shape=(32, 32, 1), classes=3, class_names=("cat", "dog", "owl")
     )
     path = str(tmp_path / "m.keras")
     model.save(path)

@@ -15,6 +15,7 @@ import pytest
 from keras_residual.cli import build_parser
 from keras_residual.cli.catalog import read_catalog
 from keras_residual.cli.commands import COMMANDS
+from tests.conftest import tiny_resnet
 
 # Runs the command line as the console script does (argv[0] is
 # `keras-residual`) and reports which heavy libraries it imported.
@@ -149,7 +150,7 @@ def test_predict_on_onnx_and_tflite_loads_no_tensorflow_and_agrees(tmp_path, cap
     import keras_residual as kr
     from keras_residual.cli import main
 
-    model = kr.ResNet20(input_shape=(32, 32, 3), classes=5, depths=(1, 1, 1))
+    model = tiny_resnet(input_shape=(32, 32, 3), classes=5)
     onnx = kr.export(model, str(tmp_path / "m.onnx"), "onnx", preprocessing="tf")
     lite = kr.export(model, str(tmp_path / "m.tflite"), "tflite", preprocessing="tf")
     saved = kr.export(model, str(tmp_path / "sm"), "saved_model", preprocessing="tf")

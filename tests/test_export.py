@@ -7,7 +7,6 @@ numpy or keras.applications preprocessing, never from the export under test.
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,9 +22,11 @@ from keras_residual.serving.bn_folding import fold_batch_norm
 from keras_residual.serving.export import float32_model
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.serving.signatures import preprocess_uint8
+from tests.conftest import TINY
+from tests.conftest import kill_when
 from tests.conftest import subprocess_env
+from tests.conftest import tiny_resnet
 
-TINY = {"depths": (1, 1, 1)}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -288,14 +289,9 @@ def test_sigkill_during_export_leaves_nothing_at_the_destination(tmp_path):
     child = subprocess.Popen(
         [sys.executable, "-c", script], env=subprocess_env(), stderr=subprocess.DEVNULL
     )
-    deadline = time.time() + 120
-    while time.time() < deadline and child.poll() is None:
-        if any(name.endswith(".tmp") for name in os.listdir(tmp_path)):
-            break  # the temporary export directory is being written
-        time.sleep(0.005)
-    child.send_signal(signal.SIGKILL)
-    child.wait()
-    assert child.returncode == -signal.SIGKILL, "the export ended before the kill"
+    # Killed while the temporary export directory is being written.
+    writing = lambda: any(n.endswith(".tmp") for n in os.listdir(tmp_path))  # noqa: E731
+    kill_when(child, writing, timeout=120, poll=0.005)
     assert not destination.exists()
 
 
@@ -617,9 +613,7 @@ def test_saved_models_fold_batch_norm_into_convolutions_and_match(model, tmp_pat
         )
     for old, new in zip(before, model.get_weights()):  # the model is untouched
         np.testing.assert_array_equal(old, new)
-    preact = kr.build(
-        "PreActResNet164", input_shape=(32, 32, 1), classes=10, depths=(1, 1, 1)
-    )
+    preact = tiny_resnet("PreActResNet164", input_shape=(32, 32, 1), classes=10)
     path = kr.export(preact, str(tmp_path / "preact"), preprocessing="tf")
     card = json.load(open(os.path.join(path, "model_card.json")))
     # Pre-activation: the stem's conv feeds only the first block's preact BN
@@ -637,13 +631,7 @@ def test_saved_models_fold_batch_norm_into_convolutions_and_match(model, tmp_pat
 def test_models_wrapping_a_zoo_backbone_export_with_its_batch_norms_folded(
     wrapper, tmp_path
 ):
-    backbone = kr.build(
-        "ResNet20",
-        include_top=False,
-        input_shape=(32, 32, 1),
-        pooling="avg",
-        depths=(1, 1, 1),
-    )
+    backbone = tiny_resnet(include_top=False, input_shape=(32, 32, 1), pooling="avg")
     rng = np.random.default_rng(5)
     for layer in backbone.layers:  # statistics away from their defaults
         if isinstance(layer, keras.layers.BatchNormalization):

@@ -5,10 +5,8 @@ phase, and bad input."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
@@ -20,10 +18,12 @@ from keras_residual.training.finetune import layer_ranks
 from keras_residual.training.finetune import set_phase
 from keras_residual.training.optimizers import ScaledAdamW
 from keras_residual.training.optimizers import ScaledSGD
+from tests.conftest import TINY
+from tests.conftest import kill_when
 from tests.conftest import subprocess_env
+from tests.conftest import tiny_resnet
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY = {"depths": (1, 1, 1)}
 
 
 def _digits(low, high, per_class=None):
@@ -257,15 +257,9 @@ def _run_until(command, path, epoch, timeout=240):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.time() + timeout
-    while time.time() < deadline and process.poll() is None:
-        state = _state(path)
-        if state and state["epoch"] >= epoch:
-            break
-        time.sleep(0.2)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
+    kill_when(
+        process, lambda: (_state(path) or {}).get("epoch", 0) >= epoch, timeout=timeout
+    )
     return _state(path)["epoch"]
 
 
@@ -338,7 +332,7 @@ def test_a_run_whose_validation_accuracy_falls_keeps_its_best_epoch(tmp_path, ca
     from keras_residual.training.runs import keep_best_epoch
     from keras_residual.utils.atomic import save_keras
 
-    model = kr.build("ResNet20", input_shape=(32, 32, 1), classes=3, depths=(1, 1, 1))
+    model = tiny_resnet(input_shape=(32, 32, 1), classes=3)
     best = [w.copy() for w in model.get_weights()]
     path = str(tmp_path / "best.keras")
     save_keras(model, path)

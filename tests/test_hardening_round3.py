@@ -15,11 +15,11 @@ from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.training.runs import check_run_dir
 from keras_residual.utils.atomic import atomic_path
 from keras_residual.utils.atomic import remove_stale_staging
+from tests.conftest import TINY
 from tests.conftest import run_python
 from tests.conftest import small_classifier
 from tests.conftest import small_digits
-
-TINY = {"depths": (1, 1, 1)}
+from tests.conftest import tiny_resnet
 
 
 @contextlib.contextmanager
@@ -167,7 +167,7 @@ def test_push_refuses_a_linked_preset_file_and_leaves_other_files_local(tmp_path
     from tests.local_hub import start_hub
     from tests.local_hub import stop_hub
 
-    model = kr.ResNet20(input_shape=(16, 16, 1), classes=3, depths=(1, 1, 1))
+    model = tiny_resnet(input_shape=(16, 16, 1), classes=3)
     preset = kr.save_to_preset(model, tmp_path / "preset")
     (tmp_path / "preset" / ".env").write_text("HF_TOKEN=secret")
     (tmp_path / "preset" / "notes.txt").write_text("private")
@@ -324,7 +324,7 @@ def _bad_value(kind, shape):
     ],
 )
 def test_a_preset_with_values_no_weight_has_is_refused(tmp_path, kind, message):
-    model = kr.ResNet20(input_shape=(16, 16, 1), classes=3, depths=(1, 1, 1))
+    model = tiny_resnet(input_shape=(16, 16, 1), classes=3)
     folder = kr.save_to_preset(model, tmp_path / "preset")
     tensors = _preset_tensors(folder)
     name = next(n for n in tensors if n.endswith("moving_variance"))
@@ -336,13 +336,7 @@ def test_a_preset_with_values_no_weight_has_is_refused(tmp_path, kind, message):
     with pytest.raises(ValueError, match=message):
         kr.load_preset(folder)
     with pytest.raises(ValueError, match=message):
-        kr.build(
-            "ResNet20",
-            input_shape=(16, 16, 1),
-            classes=3,
-            depths=(1, 1, 1),
-            weights=folder,
-        )
+        tiny_resnet(input_shape=(16, 16, 1), classes=3, weights=folder)
 
 
 def _dataset_names(handle, part):
@@ -365,7 +359,7 @@ def test_a_legacy_h5_with_float64_beyond_float32_or_integers_is_refused(tmp_path
     from keras_residual.weights import load_weights
     from keras_residual.weights import save_legacy_weights
 
-    model = kr.ResNet20(input_shape=(16, 16, 1), classes=3, depths=(1, 1, 1))
+    model = tiny_resnet(input_shape=(16, 16, 1), classes=3)
     before = [np.array(v) for v in model.weights]
     for values, message in (
         (lambda shape: np.full(shape, 1e300), "beyond the range of float32"),
@@ -411,19 +405,19 @@ def test_from_keras_hub_refuses_nan_kernels_and_negative_variances(tmp_path):
 
 def test_classes_and_input_sizes_past_the_limits_are_refused_by_name():
     with pytest.raises(ValueError, match=r"`classes` is 20000000, over the limit"):
-        kr.ResNet20(input_shape=(32, 32, 1), classes=20_000_000, depths=(1, 1, 1))
+        tiny_resnet(input_shape=(32, 32, 1), classes=20_000_000)
     with pytest.raises(ValueError, match=r"input_shape.*over the limit"):
-        kr.ResNet20(input_shape=(20000, 20000, 1), classes=3, depths=(1, 1, 1))
+        tiny_resnet(input_shape=(20000, 20000, 1), classes=3)
     # Legitimate sizes still build: 1-D audio, a large photo-sized input.
     kr.ResNet18(input_shape=(160_000, 1), classes=35)
-    kr.ResNet20(input_shape=(4096, 4096, 3), classes=3, depths=(1, 1, 1))
+    tiny_resnet(input_shape=(4096, 4096, 3), classes=3)
 
 
 def test_a_keras_file_declaring_a_giant_classifier_is_refused(tmp_path):
     import zipfile
 
     path = str(tmp_path / "model.keras")
-    kr.ResNet20(input_shape=(32, 32, 1), classes=3, depths=(1, 1, 1)).save(path)
+    tiny_resnet(input_shape=(32, 32, 1), classes=3).save(path)
     with zipfile.ZipFile(path) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     config = members["config.json"].decode()
@@ -668,7 +662,7 @@ def _keras_with_member(tmp_path, name, size, byte=b" "):
     import zipfile
 
     path = str(tmp_path / "model.keras")
-    kr.ResNet20(input_shape=(32, 32, 1), classes=3, depths=(1, 1, 1)).save(path)
+    tiny_resnet(input_shape=(32, 32, 1), classes=3).save(path)
     with zipfile.ZipFile(path) as archive:
         members = {m: archive.read(m) for m in archive.namelist() if m != name}
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -833,9 +827,7 @@ def test_evaluate_names_a_model_with_too_few_classes_and_keeps_existing_reports(
 ):
     from keras_residual.serving.evaluation import evaluate_export
 
-    model = kr.ResNet20(
-        input_shape=(32, 32, 1), classes=3, depths=(1, 1, 1), preprocessing="tf"
-    )
+    model = tiny_resnet(input_shape=(32, 32, 1), classes=3, preprocessing="tf")
     path = str(tmp_path / "three.keras")
     model.save(path)  # no card: its class count is read from its outputs
     with pytest.raises(ValueError, match=r"outputs 3 classes; 'digits' has 10"):

@@ -11,6 +11,7 @@ import pytest
 
 import keras_residual as kr
 from keras_residual import analysis
+from tests.conftest import TINY
 from tests.conftest import random_images
 
 
@@ -93,7 +94,7 @@ def test_highway19_is_the_papers_size_and_has_no_batchnorm():
 
 def test_gate_telemetry_reaches_history_csv_tensorboard_and_a_png(tmp_path):
     keras.utils.set_random_seed(0)
-    model = kr.HighwayNet20(depths=(1, 1, 1))
+    model = kr.HighwayNet20(**TINY)
     model.compile(keras.optimizers.SGD(0.05), "sparse_categorical_crossentropy")
     x = random_images(16, 32)
     y = np.arange(16) % 10

@@ -12,6 +12,7 @@ from keras_residual.data import load_digits_arrays
 from keras_residual.training.linear_probe import ProbeResult
 from keras_residual.training.linear_probe import fit_linear_probe
 from keras_residual.training.linear_probe import pooled_features
+from tests.conftest import tiny_resnet
 
 
 def _three_digits(per_class=20):
@@ -56,7 +57,7 @@ def test_probe_fits_the_new_classifier_and_leaves_the_backbone_alone():
 
 def test_probe_reads_steps_batches_and_ignores_zero_weight_padding():
     images, labels = _three_digits(per_class=8)
-    model = kr.build("ResNet20", input_shape=(32, 32, 1), classes=3, depths=(1, 1, 1))
+    model = tiny_resnet(input_shape=(32, 32, 1), classes=3)
     weights = np.ones(len(labels), "float32")
     wrong = labels.copy()
     wrong[:4] = (labels[:4] + 1) % 3  # mislabelled, but padding (weight 0)
@@ -86,7 +87,7 @@ def test_a_small_training_set_is_probed_on_several_augmented_views(monkeypatch):
         preprocessing="tf",
         validation_fraction=0.0,
     )
-    model = kr.build("ResNet20", input_shape=(32, 32, 1), classes=3, depths=(1, 1, 1))
+    model = tiny_resnet(input_shape=(32, 32, 1), classes=3)
     reads = []
 
     def counting(*args):

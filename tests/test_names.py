@@ -9,6 +9,7 @@ import pytest
 import keras_residual as kr
 from keras_residual import cli
 from keras_residual.utils import deprecation
+from tests.conftest import tiny_resnet
 
 
 @pytest.fixture(autouse=True)
@@ -110,7 +111,7 @@ def test_model_spec_final_norm_prefix_and_its_old_name(tmp_path):
 
 
 def test_export_takes_out_and_none_and_their_old_spellings(tmp_path):
-    model = kr.build("ResNet20", input_shape=(16, 16, 1), classes=2, depths=(1, 1, 1))
+    model = tiny_resnet(input_shape=(16, 16, 1), classes=2)
     written = kr.export(
         model, out=str(tmp_path / "a.keras"), format="keras", preprocessing="tf"
     )

@@ -19,6 +19,7 @@ from keras_residual.serving import evaluate_export
 from keras_residual.serving.model_card import card_path
 from keras_residual.serving.model_card import read_model_card
 from keras_residual.serving.predictor import load_predictor
+from tests.conftest import tiny_resnet
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +98,7 @@ def test_predictor_and_evaluation_run_onnx_files(digits, tmp_path):
 
 
 def test_onnx_exports_are_refused_clearly(tmp_path, monkeypatch):
-    model = kr.ResNet20(
-        input_shape=(32, 32, 1), classes=10, preprocessing="tf", depths=(1, 1, 1)
-    )
+    model = tiny_resnet(input_shape=(32, 32, 1), classes=10, preprocessing="tf")
     with pytest.raises(ValueError, match=r"must end in '\.onnx'"):
         kr.export(model, str(tmp_path / "m.tflite"), "onnx")
     with pytest.raises(ValueError, match=r"`quantize='int8'` applies to format"):

@@ -17,9 +17,9 @@ from keras_residual.search.options import SearchOptions
 from keras_residual.training.options import DistributionOptions
 from keras_residual.training.options import RunOptions
 from keras_residual.training.runs import RUN_IDENTITY
+from tests.conftest import TINY
 
 GROUPS = (DataOptions, RunOptions, DistributionOptions, SearchOptions)
-TINY = {"depths": (1, 1, 1)}
 
 
 def test_each_field_documents_itself_in_the_group_docstring():

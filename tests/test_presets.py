@@ -19,8 +19,10 @@ import keras_residual as kr
 from keras_residual.weights.presets import load_variables
 from keras_residual.weights.state_dict import read_safetensors
 from keras_residual.weights.state_dict import write_safetensors
+from tests.conftest import TINY
 from tests.conftest import run_cli
 from tests.conftest import run_python
+from tests.conftest import tiny_resnet
 from tests.local_hub import hub_env
 from tests.local_hub import start_hub
 from tests.local_hub import stop_hub
@@ -31,12 +33,8 @@ NAMES = ["zero", "one", "two"]
 def _model(seed=0):
     """A small ResNet20 whose BatchNorm statistics are not the defaults,
     so that a preset that dropped them would predict otherwise."""
-    model = kr.ResNet20(
-        input_shape=(16, 16, 1),
-        classes=3,
-        depths=(1, 1, 1),
-        preprocessing="tf",
-        class_names=NAMES,
+    model = tiny_resnet(
+        input_shape=(16, 16, 1), classes=3, preprocessing="tf", class_names=NAMES
     )
     rng = np.random.default_rng(seed)
     for variable in model.weights:
@@ -63,7 +61,7 @@ def test_a_preset_round_trips_with_identical_outputs(tmp_path):
     np.testing.assert_array_equal(loaded.predict(_images(), verbose=0), expected)
     assert loaded.class_names == NAMES and loaded.preprocessing == "tf"
     assert loaded.name == model.name
-    rebuilt = kr.build("ResNet20", weights=folder, depths=(1, 1, 1))
+    rebuilt = kr.build("ResNet20", weights=folder, **TINY)
     np.testing.assert_array_equal(rebuilt.predict(_images(), verbose=0), expected)
     assert tuple(rebuilt.input_shape) == (None, 16, 16, 1)
     # Every variable by its path, readable by any safetensors reader.

@@ -12,6 +12,7 @@ from keras_residual.training.precision import Hardware
 from keras_residual.training.precision import auto_precision
 from keras_residual.training.precision import read_cpu_flags
 from keras_residual.training.precision import resolve_jit_compile
+from tests.conftest import tiny_resnet
 
 
 def _lr(schedule, step):
@@ -59,7 +60,7 @@ def test_cosine_schedule_warms_up_linearly_then_decays_to_zero():
 
 
 def test_weight_decay_skips_batchnorm_parameters_and_biases():
-    model = kr.build("ResNet20", depths=(1, 1, 1), input_shape=(32, 32, 3))
+    model = tiny_resnet(input_shape=(32, 32, 3))
     recipe = kr.Recipe(
         learning_rate=0.5,
         weight_decay=0.1,
@@ -84,13 +85,8 @@ def test_weight_decay_skips_batchnorm_parameters_and_biases():
 
 def test_loss_matches_the_head_and_takes_sparse_labels_with_smoothing():
     recipe = kr.get_recipe("fast")
-    probabilities = kr.build("ResNet20", depths=(1, 1, 1), input_shape=(32, 32, 3))
-    logits = kr.build(
-        "ResNet20",
-        depths=(1, 1, 1),
-        input_shape=(32, 32, 3),
-        classifier_activation=None,
-    )
+    probabilities = tiny_resnet(input_shape=(32, 32, 3))
+    logits = tiny_resnet(input_shape=(32, 32, 3), classifier_activation=None)
     assert not recipe.compile_kwargs(probabilities, 10)["loss"].from_logits
     assert recipe.compile_kwargs(logits, 10)["loss"].from_logits
 
@@ -112,11 +108,11 @@ def test_loss_matches_the_head_and_takes_sparse_labels_with_smoothing():
 
 def test_compile_kwargs_fit_a_model_and_mixed_float16_gets_loss_scaling():
     keras.config.set_dtype_policy("mixed_float16")
-    model = kr.build("ResNet20", depths=(1, 1, 1), input_shape=(32, 32, 3))
+    model = tiny_resnet(input_shape=(32, 32, 3))
     kwargs = kr.get_recipe("fast").compile_kwargs(model, steps_per_epoch=4)
     assert isinstance(kwargs["optimizer"], keras.optimizers.LossScaleOptimizer)
     keras.config.set_dtype_policy("float32")
-    model = kr.build("ResNet20", depths=(1, 1, 1), input_shape=(32, 32, 3))
+    model = tiny_resnet(input_shape=(32, 32, 3))
     recipe = kr.get_recipe("he2015", epochs=1)
     model.compile(**recipe.compile_kwargs(model, steps_per_epoch=2))
     x = np.random.default_rng(0).normal(size=(16, 32, 32, 3)).astype("float32")
@@ -178,12 +174,7 @@ def test_modern_recipe_with_mixup_trains_on_one_hot_pipelines():
     recipe = kr.get_recipe("modern", mixup_alpha=0.2, cutmix_alpha=1.0)
     assert recipe.label_mode == "categorical"
     data = kr.load_data("digits", batch_size=32, **recipe.data_kwargs())
-    model = kr.build(
-        "ResNet20",
-        depths=(1, 1, 1),
-        input_shape=data.image_shape,
-        classes=data.classes,
-    )
+    model = tiny_resnet(input_shape=data.image_shape, classes=data.classes)
     model.compile(**recipe.compile_kwargs(model, data.steps_per_epoch))
     history = model.fit(
         data.train.take(3), validation_data=data.validation.take(2), epochs=1, verbose=0

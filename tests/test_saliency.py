@@ -19,6 +19,7 @@ from keras_residual.analysis.saliency import save_overlays
 from keras_residual.blocks.transformer import vit_layout
 from keras_residual.cli import main
 from keras_residual.core.preprocessing import preprocess
+from tests.conftest import tiny_resnet
 
 SLICE = pathlib.Path(__file__).parent / "data" / "fashion_mnist"
 QUADRANTS = ((0, 0), (0, 1), (1, 0), (1, 1))
@@ -88,13 +89,7 @@ def test_grad_cam_is_the_class_activation_map_of_a_pooled_linear_head():
     # logit c with respect to feature A_k(i, j) is W[k, c] / (h w): Grad-CAM
     # is CAM (Zhou et al., 2016), ReLU(sum_k W[k, c] A_k), upsampled.
     keras.utils.set_random_seed(0)  # weights with heat for each class, in any order
-    model = kr.build(
-        "ResNet20",
-        input_shape=(32, 32, 3),
-        classes=5,
-        depths=(1, 1, 1),
-        classifier_activation=None,
-    )
+    model = tiny_resnet(input_shape=(32, 32, 3), classes=5, classifier_activation=None)
     images = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 3)).astype("float32")
     heat = grad_cam(model, images, class_index=[0, 2, 4])
     features = keras.Model(model.input, model.get_layer("conv4_block1_out").output)
@@ -147,7 +142,7 @@ def test_rollout_matches_one_computed_from_the_attention_weights():
 
 
 def test_bad_arguments_are_refused_with_the_value():
-    model = kr.build("ResNet20", input_shape=(32, 32, 1), classes=4, depths=(1, 1, 1))
+    model = tiny_resnet(input_shape=(32, 32, 1), classes=4)
     images = np.zeros((2, 32, 32, 1), "float32")
     with pytest.raises(ValueError, match=r"class_index.*\[0, 4\).*7"):
         grad_cam(model, images, class_index=7)

@@ -4,7 +4,6 @@ processes on 127.0.0.1."""
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from keras_residual.search import search
 from keras_residual.search.space import SearchSpace
 from keras_residual.search.space import family_spec
 from tests.conftest import free_port
+from tests.conftest import kill_when
 from tests.conftest import small_digits
 from tests.conftest import subprocess_env
 
@@ -376,20 +376,17 @@ def test_sigkill_during_a_trial_then_rerun_keeps_completed_trials(tmp_path):
         stderr=subprocess.STDOUT,
     )
     backups = os.path.join(out, "trial_backups")
-    deadline = time.time() + 240
-    while time.time() < deadline and process.poll() is None:
+
+    def one_trial_done_and_one_backed_up():
         states = _trial_states(tuner_dir)
         running = [n for n, s in states.items() if s["status"] == "RUNNING"]
-        if (
+        return (
             any(s["status"] == "COMPLETED" for s in states.values())
             and running
             and os.path.exists(os.path.join(backups, running[0], "state.json"))
-        ):
-            break  # a trial is running with one epoch backed up
-        time.sleep(0.1)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
+        )
+
+    kill_when(process, one_trial_done_and_one_backed_up, poll=0.1)
     before = {
         k: v for k, v in _trial_states(tuner_dir).items() if v["status"] == "COMPLETED"
     }

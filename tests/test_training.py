@@ -4,10 +4,8 @@ bad input. The kill-and-resume and distributed tests use real processes."""
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import h5py
 import keras
@@ -18,11 +16,12 @@ import tensorflow as tf
 import keras_residual as kr
 from keras_residual import cli
 from keras_residual.training import TrainingDiverged
+from tests.conftest import TINY
 from tests.conftest import free_port
+from tests.conftest import kill_when
 from tests.conftest import small_digits
 from tests.conftest import subprocess_env
 
-TINY = {"depths": (1, 1, 1)}
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -250,16 +249,8 @@ def test_sigkill_mid_epoch_then_resume_ends_bitwise_as_an_uninterrupted_run(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    deadline = time.time() + 240
-    while time.time() < deadline and process.poll() is None:
-        state = _state(out)
-        if state and state["epoch"] >= 1:
-            break
-        time.sleep(0.2)
-    time.sleep(1.5)  # well inside the next epoch
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
+    # Killed well inside the second epoch.
+    kill_when(process, lambda: (_state(out) or {}).get("epoch", 0) >= 1, after=1.5)
     killed_at = _state(out)["epoch"]
     assert 1 <= killed_at < 3
 
@@ -319,9 +310,7 @@ def test_checkpoints_are_never_half_written_under_sigkill(tmp_path):
             text=True,
         )
         assert process.stdout.readline().strip()  # one save completed
-        time.sleep(delay)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        kill_when(process, after=delay)
         with open(os.path.join(directory, "state.json")) as handle:
             state = json.load(handle)
         assert len(state["history"]) >= state["epoch"] - 1

@@ -12,8 +12,10 @@ import pytest
 
 import keras_residual as kr
 from keras_residual.weights import WeightsFile
+from tests.conftest import TINY
 from tests.conftest import free_port
 from tests.conftest import random_images
+from tests.conftest import tiny_resnet
 
 
 def sha256(path):
@@ -252,13 +254,11 @@ def test_rgb_weights_adapt_to_one_or_n_input_channels(tmp_path):
     and scale it by 3/N. Both say so with a warning."""
     from keras_residual.weights import save_legacy_weights
 
-    rgb = kr.ResNet20(input_shape=(32, 32, 3), depths=(1, 1, 1), classes=10)
+    rgb = tiny_resnet(input_shape=(32, 32, 3), classes=10)
     rgb.set_weights([w + 0.01 * i for i, w in enumerate(rgb.get_weights())])
     path = save_legacy_weights(rgb, str(tmp_path / "rgb.h5"))
     with pytest.warns(UserWarning, match=r"conv1_conv.*1 input channel.*summed"):
-        grey = kr.ResNet20(
-            input_shape=(32, 32, 1), depths=(1, 1, 1), classes=10, weights=path
-        )
+        grey = tiny_resnet(input_shape=(32, 32, 1), classes=10, weights=path)
     g = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 1)).astype("float32")
     np.testing.assert_allclose(
         grey.predict(g, verbose=0),
@@ -266,9 +266,7 @@ def test_rgb_weights_adapt_to_one_or_n_input_channels(tmp_path):
         atol=1e-5,
     )
     with pytest.warns(UserWarning, match=r"5 input channel.*scaled by 3/5"):
-        five = kr.ResNet20(
-            input_shape=(32, 32, 5), depths=(1, 1, 1), classes=10, weights=path
-        )
+        five = tiny_resnet(input_shape=(32, 32, 5), classes=10, weights=path)
     kernel = np.asarray(rgb.get_layer("conv1_conv").kernel)
     expected = np.concatenate([kernel, kernel], axis=2)[:, :, :5] * 3 / 5
     np.testing.assert_allclose(
@@ -288,9 +286,7 @@ def test_rgb_weights_adapt_to_one_or_n_input_channels(tmp_path):
     )
     try:
         with pytest.warns(UserWarning, match=r"summed"):
-            registered = kr.ResNet20(
-                weights="rgb_test", input_shape=(32, 32, 1), depths=(1, 1, 1)
-            )
+            registered = tiny_resnet(weights="rgb_test", input_shape=(32, 32, 1))
         np.testing.assert_allclose(
             registered.predict(g, verbose=0), grey.predict(g, verbose=0), atol=1e-6
         )
@@ -308,10 +304,9 @@ def test_build_takes_a_keras_file_or_run_directory_through_the_one_resolver(
     from keras_residual.weights.resolve import resolve_weights
 
     keras.utils.set_random_seed(7)
-    source = kr.ResNet20(
+    source = tiny_resnet(
         input_shape=(32, 32, 1),
         classes=4,
-        depths=(1, 1, 1),
         preprocessing="tf",
         class_names=["a", "b", "c", "d"],
     )
@@ -321,7 +316,7 @@ def test_build_takes_a_keras_file_or_run_directory_through_the_one_resolver(
     assert request.kind == "keras" and request.classes == 4
     assert resolve_weights("ResNet20", request) is request
 
-    same = kr.build("ResNet20", weights=path, depths=(1, 1, 1))
+    same = kr.build("ResNet20", weights=path, **TINY)
     assert same.input_shape == (None, 32, 32, 1)
     assert same.preprocessing == "tf" and same.class_names == ["a", "b", "c", "d"]
     assert_same_weights(weights_of(same), weights_of(source))
@@ -329,7 +324,7 @@ def test_build_takes_a_keras_file_or_run_directory_through_the_one_resolver(
     np.testing.assert_allclose(same.predict(images), source.predict(images), atol=1e-6)
 
     with pytest.warns(UserWarning, match="except the classifier 'predictions'"):
-        other = kr.build("ResNet20", weights=path, depths=(1, 1, 1), classes=3)
+        other = kr.build("ResNet20", weights=path, **TINY, classes=3)
     assert other.class_names is None
     for layer in other.layers:
         if layer.weights and layer.name != "predictions":
