@@ -11,9 +11,7 @@ import pytest
 import keras_residual as kr
 from keras_residual.analysis.flops import count_macs
 from keras_residual.search.hypermodel import ResidualHyperModel
-from keras_residual.search.run import search
 from tests.conftest import assert_trains_and_reloads
-from tests.conftest import small_digits
 
 # timm.create_model(name) parameters (../shared/REFERENCE.md: 5.72M, 22.05M,
 # 86.57M).
@@ -205,24 +203,6 @@ SMALL_SPACE = {
     "heads": [2],
     "mlp_ratio": [2.0],
 }
-
-
-@pytest.mark.xdist_group("search")
-def test_search_trains_a_vit_trial(tmp_path):
-    summary = search(
-        small_digits(train=128, validation=64),
-        str(tmp_path / "vit"),
-        tuner="random",
-        max_trials=1,
-        epochs=1,
-        space=dict(SMALL_SPACE, family=["vit"]),
-        max_flops=10**9,
-        seed=0,
-        verbose=0,
-        export=False,
-    )
-    (row,) = summary["rows"]
-    assert (row["family"], row["status"]) == ("vit", "COMPLETED")
 
 
 def test_search_builds_resnext_cardinality_and_budgets_attention_flops():
