@@ -27,9 +27,9 @@ from keras_residual.models.zoo import model_spec
 from keras_residual.training.determinism import deterministic_ops
 from keras_residual.training.fine_tune_guard import keep_start
 from keras_residual.training.finetune import build_pretrained
-from keras_residual.training.finetune import fit_in_phases
 from keras_residual.training.options import DistributionOptions
 from keras_residual.training.options import RunOptions
+from keras_residual.training.phases import fit_in_phases
 from keras_residual.training.plan import plan_run
 from keras_residual.training.precision import set_precision
 from keras_residual.training.precision_probe import probe_shapes
@@ -147,23 +147,7 @@ def train(
         # Again: a precision probe that was not cached drew numbers.
         keras.utils.set_random_seed(plan.run.seed)
         network = _build(plan, bundle)
-        backup, guard = fit_in_phases(
-            network,
-            bundle,
-            plan.recipe,
-            plan.artifact_dir,
-            fine_tune=plan.pretrained is not None,
-            epochs=plan.recipe.epochs,
-            steps=bundle.steps_per_epoch or 1000,
-            batch_size=plan.batch_size,
-            jit_compile=plan.run.jit_compile,
-            scope=plan.distribution.scope,
-            callbacks=callbacks,
-            verbose=plan.run.verbose,
-            tensorboard=plan.run.tensorboard,
-            ema=plan.run.ema,
-            class_weight=plan.run.class_weight,
-        )
+        backup, guard = fit_in_phases(network, bundle, plan, callbacks)
         if guard.stopped_at is not None:
             raise TrainingDiverged(diverged_message(guard.stopped_at, backup))
         return _finish(plan, network, bundle, backup, policy, started)
