@@ -56,6 +56,7 @@ _PUBLIC = {
     "list_stems": "keras_residual.blocks",
     "list_weights": "keras_residual.models.discovery",
     "load_data": "keras_residual.data.loader",
+    "LoadOptions": "keras_residual.data.load_options",
     "load_predictor": "keras_residual.serving.predictor",
     "load_preset": "keras_residual.weights.presets",
     "load_weights": "keras_residual.weights",

@@ -19,7 +19,7 @@ from keras_residual.training.options import RunOptions
 from keras_residual.training.runs import RUN_IDENTITY
 from tests.conftest import TINY
 
-GROUPS = (DataOptions, RunOptions, DistributionOptions, SearchOptions)
+GROUPS = (DataOptions, RunOptions, DistributionOptions, SearchOptions, kr.LoadOptions)
 
 
 def test_each_field_documents_itself_in_the_group_docstring():
@@ -68,6 +68,23 @@ def test_unknown_keywords_and_wrong_groups_are_refused_with_close_matches(tmp_pa
         kr.search("digits", str(tmp_path / "t"), search_options=RunOptions())
     for name in "abst":
         assert not os.path.exists(tmp_path / name)
+    with pytest.raises(TypeError, match=r"'bach_size'.*did you mean 'batch_size'"):
+        kr.load_data("digits", bach_size=3)
+    with pytest.raises(TypeError, match=r"`options` must be a LoadOptions"):
+        kr.load_data("digits", {"batch_size": 3})
+
+
+def test_load_data_takes_its_options_as_one_object_or_by_name():
+    options = kr.LoadOptions(batch_size=64, label_mode="categorical")
+    assert kr.load_data("digits").batch_size == 128  # the documented default
+    for bundle, batch in (
+        (kr.load_data("digits", options), 64),
+        (kr.load_data("digits", options, batch_size=32), 32),  # the keyword wins
+    ):
+        images, labels = next(iter(bundle.test))
+        assert (len(images), tuple(labels.shape)) == (batch, (batch, 10))
+    with pytest.raises(ValueError, match=r"`augment`.*'crop_flp'.*'crop_flip'"):
+        kr.load_data("digits", augment="crop_flp")
 
 
 @pytest.mark.xdist_group("train_tiny")

@@ -6,9 +6,10 @@ from keras_residual.utils.lazy_exports import lazy_exports
 _EXPORTS = {
     "EMBEDDED_DATASETS": "keras_residual.data.digits",
     "load_digits_arrays": "keras_residual.data.digits",
-    "AUGMENTATIONS": "keras_residual.data.loader",
-    "DataBundle": "keras_residual.data.loader",
+    "AUGMENTATIONS": "keras_residual.data.load_options",
+    "DataBundle": "keras_residual.data.bundle",
     "load_data": "keras_residual.data.loader",
+    "LoadOptions": "keras_residual.data.load_options",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

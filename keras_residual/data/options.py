@@ -3,8 +3,8 @@ commands, each written once (see `keras_residual.utils.options`)."""
 
 from keras_residual.data.augmentation import AUGMENTATION_PRESETS
 from keras_residual.data.balance import SAMPLERS
-from keras_residual.data.loader import AUGMENTATIONS
-from keras_residual.data.loader import COLOR_MODES
+from keras_residual.data.load_options import AUGMENTATIONS
+from keras_residual.data.load_options import COLOR_MODES
 from keras_residual.utils.options import option
 from keras_residual.utils.options import option_group
 

@@ -8,7 +8,7 @@ import os
 
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.data.balance import parse_class_weight
-from keras_residual.data.loader import MAX_BATCH_SIZE
+from keras_residual.data.load_options import MAX_BATCH_SIZE
 from keras_residual.models.zoo import model_spec
 from keras_residual.training.distribute import setup_distribution
 from keras_residual.training.optimizers import check_ema

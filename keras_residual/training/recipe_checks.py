@@ -1,7 +1,7 @@
 """The checks of a `Recipe`'s fields: each bad value is refused with a
 message naming the field, the value and what is allowed."""
 
-from keras_residual.data.loader import MAX_BATCH_SIZE
+from keras_residual.data.load_options import MAX_BATCH_SIZE
 from keras_residual.utils.validation import check_bool
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
