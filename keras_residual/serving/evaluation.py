@@ -67,6 +67,57 @@ def evaluate_export(
     """
     check_choice("split", split, SPLITS)
     check_choice("tta", tta, TTA_MODES)
+    _check_report_folder(report)
+    predictor = load_predictor(model_path, trust=trust)
+    data = _load_for(predictor, dataset, batch_size, data_dir)
+    parts, size = _split_parts(data, dataset, split)
+    classes = (predictor.card or {}).get("classes")
+    if classes is not None and classes < data.classes:
+        raise ValueError(
+            f"{model_path!r} has {classes} classes; {dataset!r} has {data.classes}."
+        )
+    exact = (
+        predictor.takes_preprocessed
+        and predictor.preprocessing == data.preprocessing
+        and tuple(data.image_shape[:2]) == predictor.image_size
+    )
+    tally = _Tally(keep=report is not None)
+    progress = keras.utils.Progbar(size, verbose=verbose, unit_name="image")
+    for batch in (batch for _, part in parts for batch in part):
+        images, labels = batch[0].numpy(), batch[1].numpy().reshape(-1)
+        pixels = None
+        if not exact or report is not None:  # undo load_data's preprocessing
+            pixels = np.clip(np.round(to_pixels(images, data.preprocessing)), 0, 255)
+            pixels = pixels.astype("uint8")
+        if exact:
+            run, inputs = predictor.predict_preprocessed, images
+        else:
+            run, inputs = predictor.predict_images, pixels
+        probabilities = tta_probabilities(run, inputs, tta)
+        if probabilities.shape[-1] < data.classes:  # a model without a card
+            raise ValueError(
+                f"{model_path!r} outputs {probabilities.shape[-1]} classes; "
+                f"{dataset!r} has {data.classes}."
+            )
+        tally.add(pixels, labels, probabilities)
+        progress.add(len(labels))
+    results = dict(
+        tally.results(),
+        signature=PREPROCESSED_ENDPOINT if exact else SERVE_SIGNATURE,
+        model=model_path,
+        dataset=dataset,
+        split=split,
+        tta=tta,
+    )
+    if report is not None:
+        names = image_names(data, dataset, [name for name, _ in parts])
+        results.update(tally.report(os.fspath(report), data.class_names, names))
+        results["report"] = report
+    return results
+
+
+def _check_report_folder(report):
+    """Refuses a report folder that exists and is not empty (or None)."""
     if report is not None and os.path.exists(report):
         if not os.path.isdir(report) or os.listdir(report):
             raise ValueError(
@@ -74,9 +125,12 @@ def evaluate_export(
                 "folder; a report would overwrite what is there. Pass a new "
                 "or empty folder."
             )
-    predictor = load_predictor(model_path, trust=trust)
+
+
+def _load_for(predictor, dataset, batch_size, data_dir):
+    """The dataset, preprocessed with the export's mode, at its size."""
     mode = predictor.preprocessing
-    data = load_data(
+    return load_data(
         dataset,
         batch_size=batch_size,
         augment="none",
@@ -89,7 +143,12 @@ def evaluate_export(
             predictor.image_size if None not in predictor.image_size else None
         ),
     )
-    if split == "all":  # the training split read in order, not shuffled
+
+
+def _split_parts(data, dataset, split):
+    """`([(split name, pipeline)], images)` of the splits `split` reads:
+    for `"all"`, the training split in order, then validation and test."""
+    if split == "all":
         parts = [
             ("train", data.train_in_order),
             ("validation", data.validation),
@@ -99,75 +158,65 @@ def evaluate_export(
     else:
         parts, size = [(split, getattr(data, split))], data.sizes.get(split)
     parts = [(name, part) for name, part in parts if part is not None]
-    batches = [part for _, part in parts]
-    if not batches:
+    if not parts:
         raise ValueError(
             f"{dataset!r} has no {split!r} split; choose one of "
             f"{[s for s in SPLITS if s == 'all' or getattr(data, s) is not None]}."
         )
-    classes = (predictor.card or {}).get("classes")
-    if classes is not None and classes < data.classes:
-        raise ValueError(
-            f"{model_path!r} has {classes} classes; {dataset!r} has {data.classes}."
-        )
-    exact = (
-        predictor.takes_preprocessed
-        and predictor.preprocessing == data.preprocessing
-        and tuple(data.image_shape[:2]) == predictor.image_size
-    )
-    correct, loss, seen = 0, 0.0, 0
-    all_labels, all_probabilities, worst = [], [], WorstImages()
-    progress = keras.utils.Progbar(size, verbose=verbose, unit_name="image")
-    for batch in (batch for part in batches for batch in part):
-        images, labels = batch[0].numpy(), batch[1].numpy().reshape(-1)
-        pixels = None
-        if not exact or report is not None:  # undo load_data's preprocessing
-            pixels = np.clip(np.round(to_pixels(images, data.preprocessing)), 0, 255)
-            pixels = pixels.astype("uint8")
-        if exact:
-            probabilities = tta_probabilities(
-                predictor.predict_preprocessed, images, tta
-            )
-        else:
-            probabilities = tta_probabilities(predictor.predict_images, pixels, tta)
-        if probabilities.shape[-1] < data.classes:  # a model without a card
-            raise ValueError(
-                f"{model_path!r} outputs {probabilities.shape[-1]} classes; "
-                f"{dataset!r} has {data.classes}."
-            )
+    return parts, size
+
+
+class _Tally:
+    """Accuracy and cross-entropy over batches; with `keep`, the labels,
+    probabilities and most wrong images a report needs."""
+
+    def __init__(self, keep):
+        self.keep, self.correct, self.loss, self.seen = keep, 0, 0.0, 0
+        self.labels, self.probabilities, self.worst = [], [], WorstImages()
+
+    def add(self, pixels, labels, probabilities):
+        """Counts one batch.
+
+        Args:
+            pixels: uint8 array or None. The images (for the report).
+            labels: int array. The true classes.
+            probabilities: float array. The model's, `(batch, classes)`.
+        """
         picked = probabilities[np.arange(len(labels)), labels]
-        correct += int((probabilities.argmax(-1) == labels).sum())
-        loss += float(-np.log(np.maximum(picked, 1e-7)).sum())
-        if report is not None:
-            all_labels.append(labels)
-            all_probabilities.append(probabilities)
-            worst.add(pixels, labels, probabilities, seen)
-        seen += len(labels)
-        progress.add(len(labels))
-    results = {
-        "accuracy": correct / seen,
-        "loss": loss / seen,
-        "examples": seen,
-        "signature": PREPROCESSED_ENDPOINT if exact else SERVE_SIGNATURE,
-        "model": model_path,
-        "dataset": dataset,
-        "split": split,
-        "tta": tta,
-    }
-    if report is not None:
+        self.correct += int((probabilities.argmax(-1) == labels).sum())
+        self.loss += float(-np.log(np.maximum(picked, 1e-7)).sum())
+        if self.keep:
+            self.labels.append(labels)
+            self.probabilities.append(probabilities)
+            self.worst.add(pixels, labels, probabilities, self.seen)
+        self.seen += len(labels)
+
+    def results(self):
+        """`accuracy`, `loss` (mean cross-entropy) and `examples`."""
+        return {
+            "accuracy": self.correct / self.seen,
+            "loss": self.loss / self.seen,
+            "examples": self.seen,
+        }
+
+    def report(self, folder, class_names, names):
+        """Writes the report into `folder`; returns its top-k and macro F1.
+
+        Args:
+            folder: str. The report folder.
+            class_names: sequence of str. The classes' names.
+            names: list of str or None. Each image's name, in order.
+        """
         figures = write_report(
-            os.fspath(report),
-            np.concatenate(all_labels),
-            np.concatenate(all_probabilities),
-            data.class_names,
-            worst,
-            image_names(data, dataset, [name for name, _ in parts]),
+            folder,
+            np.concatenate(self.labels),
+            np.concatenate(self.probabilities),
+            class_names,
+            self.worst,
+            names,
         )
         top_k = next(key for key in figures if key.startswith("top") and key != "top1")
-        results.update(
-            {top_k: figures[top_k], "macro_f1": figures["macro_f1"], "report": report}
-        )
-    return results
+        return {top_k: figures[top_k], "macro_f1": figures["macro_f1"]}
 
 
 def image_names(data, dataset, splits):
