@@ -28,6 +28,12 @@ def add_serving_parsers(commands):
     Args:
         commands: the `add_subparsers()` object of the main parser.
     """
+    _add_export_parser(commands)
+    _add_predict_parser(commands)
+    _add_evaluate_parser(commands)
+
+
+def _add_export_parser(commands):
     export = add_command_parser(commands, "export")
     export.add_argument(
         "source",
@@ -66,6 +72,8 @@ def add_serving_parsers(commands):
     )
     export.set_defaults(run=_export)
 
+
+def _add_predict_parser(commands):
     predict = add_command_parser(commands, "predict")
     predict.add_argument(
         "model",
@@ -83,6 +91,8 @@ def add_serving_parsers(commands):
     )
     predict.set_defaults(run=_predict)
 
+
+def _add_evaluate_parser(commands):
     evaluate = add_command_parser(commands, "evaluate")
     evaluate.add_argument("model", metavar="MODEL_PATH")
     evaluate.add_argument("--dataset", default="digits")

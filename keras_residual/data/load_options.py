@@ -6,11 +6,9 @@ from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.data.augmentation import AUGMENTATION_PRESETS
 from keras_residual.data.balance import SAMPLERS
 from keras_residual.data.sources import SourceOptions
+from keras_residual.utils.options import check_options
 from keras_residual.utils.options import option
 from keras_residual.utils.options import option_group
-from keras_residual.utils.validation import check_choice
-from keras_residual.utils.validation import check_float
-from keras_residual.utils.validation import check_int
 
 AUGMENTATIONS = ("auto", "none", "crop", "crop_flip")
 LABEL_MODES = ("sparse", "categorical")
@@ -26,12 +24,15 @@ class LoadOptions:
     name (`load_data("digits", batch_size=64)`) or as one object
     (`load_data("digits", LoadOptions(batch_size=64))`)."""
 
-    batch_size: int = option(DEFAULT_BATCH_SIZE, "Global batch size.")
+    batch_size: int = option(
+        DEFAULT_BATCH_SIZE, "Global batch size.", minimum=1, maximum=MAX_BATCH_SIZE
+    )
     image_size: object = option(
         None,
         "Resize images to this size (an int or a `(height, width)` pair). "
         "None: the source's size (for an image folder `default_image_size`, "
         "else its images' common size).",
+        type_doc="int, tuple or None",
     )
     augment: str = option(
         "auto",
@@ -44,6 +45,8 @@ class LoadOptions:
         "Share of the training data held out for validation where the "
         "source has no validation split (for a flat image folder, of each "
         "class).",
+        minimum=0.0,
+        maximum=0.9,
     )
     data_dir: str = option(
         None,
@@ -57,19 +60,27 @@ class LoadOptions:
     )
     seed: int = option(0, "Shuffle, augmentation and hold-out seed.")
     cache: object = option(
-        True, "Cache decoded images in memory (True) or in a file (a path)."
+        True,
+        "Cache decoded images in memory (True) or in a file (a path).",
+        type_doc="bool or str",
     )
     label_mode: str = option(
         "sparse",
         "`sparse` integer labels or `categorical` one-hot labels.",
         choices=LABEL_MODES,
     )
-    classes: int = option(None, "Classes; must cover every label. None: the source's.")
+    classes: int = option(
+        None, "Classes; must cover every label. None: the source's.", minimum=2
+    )
     mixup_alpha: float = option(
-        0.0, "MixUp on training batches when > 0 (needs categorical labels)."
+        0.0,
+        "MixUp on training batches when > 0 (needs categorical labels).",
+        minimum=0.0,
     )
     cutmix_alpha: float = option(
-        0.0, "CutMix on training batches when > 0 (needs categorical labels)."
+        0.0,
+        "CutMix on training batches when > 0 (needs categorical labels).",
+        minimum=0.0,
     )
     class_names: tuple = option(None, "Names of the classes of array sources.")
     uniform_batches: bool = option(
@@ -102,12 +113,15 @@ class LoadOptions:
         0.1,
         "Share of each class of a flat image folder (one without train/ "
         "val/ test/ sub-folders) held out for testing, with `seed`.",
+        minimum=0.0,
+        maximum=0.9,
     )
     default_image_size: object = option(
         None,
         "An image folder's size when `image_size` is None (`train` passes "
         "the weights' or the model's size). None: the images' own size, "
         "where they all share one.",
+        type_doc="int, tuple or None",
     )
     augmentation: object = option(
         None,
@@ -115,6 +129,7 @@ class LoadOptions:
         f"({', '.join(map(repr, AUGMENTATION_PRESETS))}), a dict of its "
         "fields or an `Augmentation` (RandAugment, rotation, colour jitter, "
         "random erasing). None: none.",
+        type_doc="str, dict, `Augmentation` or None",
     )
     sampler: str = option(
         "shuffle",
@@ -137,12 +152,7 @@ class LoadOptions:
         Raises:
             ValueError: naming the field, the value and what is allowed.
         """
-        check_int("batch_size", self.batch_size, minimum=1, maximum=MAX_BATCH_SIZE)
-        for name in ("augment", "label_mode", "preprocessing", "color_mode", "sampler"):
-            field = self.__dataclass_fields__[name]
-            check_choice(name, getattr(self, name), field.metadata["choices"])
-        for name in ("validation_fraction", "test_fraction"):
-            check_float(name, getattr(self, name), minimum=0.0, maximum=0.9)
+        check_options(self)
         if self.validation_fraction + self.test_fraction >= 1.0:
             raise ValueError(
                 f"`validation_fraction` ({self.validation_fraction}) and "
@@ -151,15 +161,12 @@ class LoadOptions:
             )
         for name in ("mixup_alpha", "cutmix_alpha"):
             value = getattr(self, name)
-            check_float(name, value, minimum=0.0)
             if value > 0 and self.label_mode != "categorical":
                 raise ValueError(
                     f"`{name}={value}` mixes labels, which needs "
                     "`label_mode='categorical'`; received "
                     f"label_mode={self.label_mode!r}."
                 )
-        if self.classes is not None:
-            check_int("classes", self.classes, minimum=2)
         image_size_pair(self.image_size)
         image_size_pair(self.default_image_size, "default_image_size")
 

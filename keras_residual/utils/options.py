@@ -7,7 +7,14 @@ import dataclasses
 import inspect
 import textwrap
 
+from keras_residual.utils.validation import check_bool
+from keras_residual.utils.validation import check_choice
+from keras_residual.utils.validation import check_float
+from keras_residual.utils.validation import check_int
 from keras_residual.utils.validation import close_matches
+
+# The range keys of an option's metadata (`check_float`'s arguments).
+RANGE_KEYS = ("minimum", "maximum", "min_inclusive", "max_inclusive")
 
 
 def option(default, doc, **metadata):
@@ -16,23 +23,36 @@ def option(default, doc, **metadata):
     Args:
         default: object. The default value (immutable).
         doc: str. One or two sentences for the docstring and `--help`.
-        **metadata: how the field appears elsewhere: `choices` (tuple),
-            `cli` (False: API only), `flag` (the CLI flag; defaults to
-            `--the-name`), `cli_type` (the flag's type when the default is
-            None), `cli_choices` and `parse` (a flag whose spelling differs
-            from the value), `setting` (True: recorded in `run.json`, and a
-            resumed run must match it).
+        **metadata: how the field is checked and appears elsewhere:
+            `choices` (tuple), `minimum`, `maximum`, `min_inclusive` and
+            `max_inclusive` (a number's range, checked by `check_options`
+            for a field annotated `int` or `float`; None passes where the
+            default is None), `type_doc` (the type in words, for a field
+            annotated `object`), `cli` (False: API only), `flag` (the CLI
+            flag; defaults to `--the-name`), `negative_flag` (a bool's
+            false flag; defaults to `--no-the-name`), `cli_type` (the
+            flag's type when the default is None), `cli_choices` and
+            `parse` (a flag whose spelling differs from the value),
+            `setting` (True: recorded in `run.json`, and a resumed run must
+            match it).
     """
     return dataclasses.field(default=default, metadata=dict(metadata, doc=doc))
 
 
 def option_group(cls):
     """Class decorator: a frozen dataclass whose docstring gains an `Args:`
-    section written from its fields' docs and defaults."""
+    section written from its fields' types, docs and defaults.
+
+    Args:
+        cls: type. The class, its fields declared with `option`.
+    """
     cls = dataclasses.dataclass(frozen=True)(cls)
     lines = [inspect.cleandoc(cls.__doc__ or ""), "", "Args:"]
     for field in dataclasses.fields(cls):
-        text = f"{field.name}: {field.metadata['doc']} Defaults to `{field.default!r}`."
+        text = (
+            f"{field.name}: {type_doc(field)}. {field.metadata['doc']} "
+            f"Defaults to `{field.default!r}`."
+        )
         lines.extend(
             textwrap.wrap(
                 text, width=76, initial_indent="    ", subsequent_indent="        "
@@ -40,6 +60,47 @@ def option_group(cls):
         )
     cls.__doc__ = "\n".join(lines)
     return cls
+
+
+def type_doc(field):
+    """An option field's type in words: `int`, `float or None`, ...
+
+    Args:
+        field: `dataclasses.Field`. The field.
+    """
+    kind = field.metadata.get("type_doc")
+    if kind is None:
+        kind = getattr(field.type, "__name__", str(field.type))
+        if field.default is None:
+            kind += " or None"
+    return kind
+
+
+def check_options(group):
+    """Checks every field of an option group instance against its
+    metadata: a choice, a bool, or an int or float within its range (None
+    passes where the default is None).
+
+    Args:
+        group: an option group instance.
+
+    Raises:
+        ValueError or TypeError: naming the field, the value and what is
+            allowed.
+    """
+    for field in dataclasses.fields(group):
+        value, meta = getattr(group, field.name), field.metadata
+        if value is None and field.default is None:
+            continue
+        bounds = {key: meta[key] for key in RANGE_KEYS if key in meta}
+        if "choices" in meta:
+            check_choice(field.name, value, meta["choices"])
+        elif field.type is bool:
+            check_bool(field.name, value)
+        elif field.type is int:
+            check_int(field.name, value, bounds.get("minimum"), bounds.get("maximum"))
+        elif field.type is float:
+            check_float(field.name, value, **bounds)
 
 
 def option_names(cls):
