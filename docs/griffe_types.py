@@ -84,6 +84,24 @@ class FactoryFunctions(griffe.Extension):
             mod.set_member(name, function)
 
 
+class OptionGroupDocs(griffe.Extension):
+    """An option group's docstring is written at import from its fields
+    (`keras_residual.utils.options.option_group`), which static analysis
+    does not see: each class whose live fields carry their own docs gets
+    its live docstring."""
+
+    def on_class_members(self, *, cls, **kwargs):
+        import importlib
+
+        try:
+            live = getattr(importlib.import_module(cls.module.path), cls.name)
+        except (ImportError, AttributeError):
+            return
+        fields = getattr(live, "__dataclass_fields__", {})
+        if fields and all("doc" in f.metadata for f in fields.values()):
+            cls.docstring = griffe.Docstring(typed_docstring(live.__doc__), parent=cls)
+
+
 def _parameters(function):
     import inspect
 

@@ -10,7 +10,7 @@ import pytest
 
 import keras_residual as kr
 from keras_residual.cli import build_parser
-from keras_residual.cli.train import _recipe_overrides
+from keras_residual.cli.options import overrides_from_args
 from keras_residual.data.augmentation import AUGMENTATION_PRESETS
 from keras_residual.data.augmentation import Augmentation
 from keras_residual.serving.evaluation import evaluate_export
@@ -153,7 +153,7 @@ def test_the_cli_flags_set_the_recipe_fields():
             "0.1",
         ]
     )
-    overrides = _recipe_overrides(args)
+    overrides = overrides_from_args(args, kr.Recipe)
     assert {k: overrides[k] for k in ("rotation", "rand_augment", "color_jitter")} == {
         "rotation": 12.0,
         "rand_augment": 1,

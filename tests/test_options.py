@@ -126,3 +126,56 @@ def test_the_flat_keywords_and_the_groups_give_the_same_run(tmp_path):
     # tensorboard=False writes no logs/; the default does.
     assert not os.path.exists(os.path.join(flat.run_dir, "logs"))
     assert os.listdir(os.path.join(grouped.run_dir, "logs"))
+
+
+def test_every_option_field_has_its_flag_run_json_key_and_docs_row(tmp_path):
+    from keras_residual.cli import build_parser
+    from keras_residual.cli.option_docs import PAGE
+    from keras_residual.cli.option_docs import options_page
+    from keras_residual.cli.options import flag_spellings
+    from keras_residual.training.plan import plan_run
+    from keras_residual.training.recipe_fields import RecipeFields
+
+    with open(PAGE, encoding="utf-8") as handle:
+        page = handle.read()
+    assert page == options_page(), "run python -m keras_residual.cli.option_docs"
+
+    def flags(command):
+        parser = build_parser(command)._subparsers._group_actions[0]  # noqa: SLF001
+        actions = parser.choices[command]._actions  # noqa: SLF001
+        return {flag for action in actions for flag in action.option_strings}
+
+    recipe = {"label_smoothing": 0.05}
+    settings = plan_run(
+        "ResNet20",
+        "digits",
+        str(tmp_path / "run"),
+        {"data": DataOptions(), "run": RunOptions(), "distribution": GROUPS[2]()},
+        {},
+        recipe,
+    ).settings
+    assert settings["recipe_overrides"] == recipe
+    sections = page.split("\n### ")
+    for command, groups in (
+        ("train", (RunOptions, DataOptions, DistributionOptions, RecipeFields)),
+        ("search", (SearchOptions, DataOptions)),
+    ):
+        offered = flags(command)
+        for group in groups:
+            (section,) = [s for s in sections if s.startswith(f"`{group.__name__}`")]
+            for field in dataclasses.fields(group):
+                has_flag = field.metadata.get("cli", True)
+                row = next(
+                    line
+                    for line in section.splitlines()
+                    if line.startswith(f"| `{field.name}` |")
+                )
+                flag_cell = row.split(" | ")[1]
+                for flag in flag_spellings(field):
+                    assert flag in offered or not has_flag, (command, flag)
+                    assert (f"`{flag}`" in flag_cell) == has_flag, row
+                if group in (RunOptions, DataOptions):
+                    recorded = field.name in settings
+                    assert recorded == bool(field.metadata.get("setting")), field
+                    run_json = row.split(" | ")[4]  # the row's `run.json` cell
+                    assert run_json.startswith(f"`{field.name}`") == recorded, row

@@ -5,7 +5,7 @@ import argparse
 import dataclasses
 
 
-def add_option_flags(parser, group, only=None):
+def add_option_flags(parser, group, only=None, overrides=False):
     """Adds a flag per command-line field of `group` to `parser`, under a
     heading of the group's: `--name` (a bool defaulting to True gets
     `--name` and `--no-name`).
@@ -15,12 +15,19 @@ def add_option_flags(parser, group, only=None):
         group: type. An option group.
         only: iterable of str or None. Field names to add. Defaults to all
             but those marked `cli=False`.
+        overrides: bool. Flags that override another object's fields (a
+            recipe's): a flag not given sets nothing (`overrides_from_args`
+            reads the given ones), and a bool gets `--name` and its
+            negative flag. Defaults to `False`.
     """
     title = " ".join(group.__doc__.split("\n\n")[0].split()).rstrip(".")
     parser = parser.add_argument_group(f"{group.__name__}: {title}")
     for field in _cli_fields(group, only):
+        if overrides:
+            _add_override_flag(parser, field)
+            continue
         meta = field.metadata
-        flag = "--" + field.name.replace("_", "-")
+        flag = _flag(field)
         if isinstance(field.default, bool):
             if field.default:  # --name and --no-name
                 parser.add_argument(
@@ -47,6 +54,63 @@ def add_option_flags(parser, group, only=None):
             choices=choices,
             help=meta["doc"],
         )
+
+
+def _add_override_flag(parser, field):
+    meta, flag = field.metadata, _flag(field)
+    if field.type is bool:  # --name sets True, its negative False
+        both = parser.add_mutually_exclusive_group()
+        negative = meta.get("negative_flag") or "--no-" + flag[2:]
+        for spelling, value in ((flag, True), (negative, False)):
+            both.add_argument(
+                spelling,
+                dest=field.name,
+                action="store_const",
+                const=value,
+                default=argparse.SUPPRESS,
+                help=meta["doc"] if value else f"The opposite of {flag}.",
+            )
+        return
+    parser.add_argument(
+        flag,
+        dest=field.name,
+        default=argparse.SUPPRESS,
+        type=meta.get("cli_type") or field.type,
+        choices=meta.get("choices"),
+        help=f"{meta['doc']} Default: the recipe's.",
+    )
+
+
+def overrides_from_args(args, group):
+    """`{field: value}` of the override flags of `group` given in `args`.
+
+    Args:
+        args: `argparse.Namespace`. Parsed arguments.
+        group: type. An option group whose flags `add_option_flags` added
+            with `overrides=True`.
+    """
+    return {
+        field.name: getattr(args, field.name)
+        for field in _cli_fields(group, None)
+        if hasattr(args, field.name)
+    }
+
+
+def _flag(field):
+    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+
+
+def flag_spellings(field):
+    """The flags of a command-line field: `--name`, and for a bool the
+    false flag too (`--no-name`, or its `negative_flag`) where it has one.
+
+    Args:
+        field: `dataclasses.Field`. An option field.
+    """
+    flag, meta = _flag(field), field.metadata
+    if field.type is bool and (field.default or meta.get("negative_flag")):
+        return (flag, meta.get("negative_flag") or "--no-" + flag[2:])
+    return (flag,)
 
 
 def options_from_args(args, group, only=None):

@@ -18,6 +18,7 @@ class DataOptions:
         None,
         "Global batch size; the learning rate scales with it. None: the recipe's.",
         cli_type=int,
+        setting="resolved",
     )
     image_size: int = option(
         None,

@@ -28,6 +28,7 @@ def jit_compile_option():
         "XLA compilation: 'auto', True or False (CLI: auto, on, off).",
         cli_choices=tuple(JIT_FLAGS),
         parse=JIT_FLAGS.get,
+        type_doc="str or bool",
     )
 
 
@@ -36,12 +37,15 @@ class RunOptions:
     """What a `train()` run does: its recipe, weights, numerics and
     artefacts."""
 
-    epochs: int = option(None, "Epochs. None: the recipe's.", cli_type=int)
+    epochs: int = option(
+        None, "Epochs. None: the recipe's.", cli_type=int, setting="resolved"
+    )
     recipe: str = option(
         None,
         "A recipe name (he2015, modern, fast, finetune; see `list_recipes()`) "
         "or a `Recipe`. None: finetune with `weights`, else fast.",
         cli_type=str,
+        setting="resolved",
     )
     weights: str = option(
         None,
@@ -50,11 +54,13 @@ class RunOptions:
         "the recipe's fine-tuning fields apply (see docs/fine-tuning.md). "
         "None: from scratch.",
         cli_type=str,
+        setting="resolved",
     )
     preprocessing: str = option(
         None,
         "How images are scaled: tf, caffe or torch. None: the weights' own, else tf.",
         choices=PREPROCESSING_MODES,
+        setting="resolved",
     )
     precision: str = precision_option()
     jit_compile: object = jit_compile_option()
@@ -96,6 +102,7 @@ class RunOptions:
         "training split's counts), a dict {class index: weight}, or "
         "'INDEX=WEIGHT,...' (CLI).",
         cli_type=str,
+        type_doc="str, dict or None",
         setting=True,
     )
 

@@ -21,129 +21,17 @@ from keras_residual.training.optimizers import ScaledSGD
 from keras_residual.training.optimizers import check_ema
 from keras_residual.training.optimizers import no_decay_variables
 from keras_residual.training.precision import resolve_jit_compile
-from keras_residual.training.recipe_checks import check_recipe
+from keras_residual.training.recipe_fields import RecipeFields
+from keras_residual.utils.options import with_field_docs
 from keras_residual.utils.validation import check_int
 from keras_residual.utils.validation import unknown_name_message
 
 
-@dataclasses.dataclass(frozen=True)
-class Recipe:
-    """Optimizer, schedule, regularisation and callbacks for `fit`.
-
-    Args:
-        name: str. A label for reports. Defaults to `"custom"`.
-        optimizer: str. `"sgd"` (momentum) or `"adamw"`. Defaults to `"sgd"`.
-        learning_rate: float. Peak learning rate at `batch_size`. Defaults
-            to `0.1`.
-        batch_size: int. The batch size the recipe was tuned for; other
-            batch sizes scale the learning rate linearly. Defaults to `128`.
-        epochs: int. Default training length. Defaults to `30`.
-        momentum: float. SGD momentum (Adam's beta_1 is left alone).
-            Defaults to `0.9`.
-        nesterov: bool. Nesterov momentum for SGD. Defaults to `True`.
-        weight_decay: float. Decoupled weight decay, applied to kernels
-            only: BN parameters and biases (every 1-D variable) are skipped.
-            Defaults to `1e-4`.
-        schedule: str. `"cosine"` (linear warm-up, then cosine decay to
-            zero), `"step"` (divide by `1/step_factor` at each milestone) or
-            `"constant"`. Defaults to `"cosine"`.
-        warmup_epochs: float. Warm-up length: linear from 0 for the cosine
-            schedule; constant at `learning_rate * step_factor` for the step
-            schedule (He et al.'s 0.01 warm-up for ResNet-110). Defaults to
-            `0`.
-        warmup_steps: int. The shortest warm-up in optimizer steps, so
-            that there is one when an epoch is 1-2 steps (small data); the
-            longer of this and `warmup_epochs` applies, at most a third of
-            training. Defaults to `0`.
-        milestones: tuple of float. Step-schedule boundaries as fractions of
-            training. Defaults to `(0.5, 0.75)`.
-        step_factor: float. Step-schedule multiplier. Defaults to `0.1`.
-        label_smoothing: float. Defaults to `0`.
-        mixup_alpha: float. MixUp strength for the data pipeline; 0 is off.
-            Defaults to `0`.
-        cutmix_alpha: float. CutMix strength; 0 is off. Defaults to `0`.
-        rand_augment: int. RandAugment operations per image; 0 is off.
-            Defaults to `0`.
-        rand_augment_magnitude: float or None. RandAugment's strength in
-            (0, 1]. None: the augmentation preset's, else 0.5.
-            Defaults to `None`.
-        rotation: float. Largest random rotation in degrees. Defaults to `0`.
-        color_jitter: float. Brightness, contrast (and saturation) jitter.
-            Defaults to `0`.
-        random_erasing: float. Probability of erasing a random rectangle.
-            Defaults to `0`.
-        steps_per_execution: int. Batches per compiled call. Defaults to `1`.
-        clipnorm: float or None. Gradient-norm clipping. Defaults to `None`.
-        head_epochs: int. Fine-tuning phase 1: epochs that train only the
-            new classifier, the backbone frozen (BatchNorm in inference
-            mode); the rest of `epochs` is phase 2. 0 trains everything
-            from the start. Defaults to `0`.
-        unfreeze: str or int. Phase 2 trains `"all"` of the backbone, or
-            only its last N stages (and the final norm); 0 trains the head
-            alone (a linear probe). Defaults to `"all"`.
-        backbone_lr_ratio: float or `"auto"`. Phase 2's backbone learning
-            rate as a fraction of the head's, in (0, 1]; `"auto"` (with
-            `linear_probe`) takes it from the probe, see
-            `ProbeResult.backbone_ratio`. Defaults to `1.0`.
-        layer_decay: float or None. Instead of one ratio, a factor per
-            stage: the last stage learns at `layer_decay` times the head's
-            rate, the one before at its square, and so on down to the stem.
-            Defaults to `None`.
-        freeze_bn: bool. Keep BatchNorm layers frozen (statistics and
-            affine parameters) in phase 2, as for small fine-tuning sets.
-            Defaults to `False`.
-        reestimate_bn: bool. Before the linear probe, replace the
-            BatchNorm statistics by those of the training data (one pass in
-            training mode), so that fine-tuning's first steps see the
-            features the probe was fitted to, and in phase 2 keep each
-            BatchNorm momentum at most `1 - 1/steps_per_epoch`, so that
-            the statistics follow the weights; see
-            `training.batch_norm_statistics`. Only when phase 2 trains
-            BatchNorm. Defaults to `False`.
-        linear_probe: bool. Before phase 2, fit the new classifier to
-            convergence on the frozen backbone's features of one pass over
-            the training data (LP-FT; see `training.linear_probe`).
-            Defaults to `False`.
-        keep_best: bool. `train()` ends with the best validation epoch's
-            weights when the last is worse. Defaults to `True`.
-        description: str. One line for listings. Defaults to `""`.
-    """
-
-    name: str = "custom"
-    optimizer: str = "sgd"
-    learning_rate: float = 0.1
-    batch_size: int = 128
-    epochs: int = 30
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 1e-4
-    schedule: str = "cosine"
-    warmup_epochs: float = 0.0
-    warmup_steps: int = 0
-    milestones: tuple = (0.5, 0.75)
-    step_factor: float = 0.1
-    label_smoothing: float = 0.0
-    mixup_alpha: float = 0.0
-    cutmix_alpha: float = 0.0
-    rand_augment: int = 0
-    rand_augment_magnitude: float = None
-    rotation: float = 0.0
-    color_jitter: float = 0.0
-    random_erasing: float = 0.0
-    steps_per_execution: int = 1
-    clipnorm: float = None
-    head_epochs: int = 0
-    unfreeze: object = "all"
-    backbone_lr_ratio: object = 1.0
-    layer_decay: float = None
-    freeze_bn: bool = False
-    reestimate_bn: bool = False
-    linear_probe: bool = False
-    keep_best: bool = True
-    description: str = ""
-
-    def __post_init__(self):
-        check_recipe(self)
+@with_field_docs
+class Recipe(RecipeFields):
+    """Optimizer, schedule, regularisation and callbacks for `fit`: the
+    fields of `RecipeFields` (each checked when the recipe is made), with
+    the keywords `compile` and `fit` take."""
 
     def replace(self, **changes):
         """A copy with `changes` applied (and checked).

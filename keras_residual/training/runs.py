@@ -8,7 +8,9 @@ import time
 import keras
 
 from keras_residual.analysis.plots import plot_history
+from keras_residual.data.options import DataOptions
 from keras_residual.serving.export import export as export_model
+from keras_residual.training.options import RunOptions
 from keras_residual.training.precision import detect_hardware
 from keras_residual.training.precision import resolve_jit_compile
 from keras_residual.utils.atomic import is_staging_name
@@ -16,30 +18,13 @@ from keras_residual.utils.atomic import remove_stale_staging
 from keras_residual.utils.atomic import save_keras
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.keras_archive import load_keras_model
+from keras_residual.utils.options import setting_names
 from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.weights.keras_source import load_trained_model  # noqa: F401
 
 # Settings that must not change when a run is resumed.
-RUN_IDENTITY = (
-    "model",
-    "dataset",
-    "recipe",
-    "epochs",
-    "batch_size",
-    "seed",
-    "image_size",
-    "classes",
-    "augment",
-    "model_overrides",
-    "recipe_overrides",
-    "weights",
-    "preprocessing",
-    "color_mode",
-    "augmentation",
-    "sampler",
-    "ema",
-    "class_weight",
-    "deterministic",
+RUN_IDENTITY = ("model", "dataset", "model_overrides", "recipe_overrides") + (
+    setting_names(DataOptions, RunOptions)
 )
 
 # run.json, metrics.json: a few KB; the bound keeps a link to /dev/zero out.

@@ -34,7 +34,8 @@ def option(default, doc, **metadata):
             flag's type when the default is None), `cli_choices` and
             `parse` (a flag whose spelling differs from the value),
             `setting` (True: recorded in `run.json`, and a resumed run must
-            match it).
+            match it; `"resolved"`: the same, as the run resolved it, e.g.
+            the recipe's epochs for None).
     """
     return dataclasses.field(default=default, metadata=dict(metadata, doc=doc))
 
@@ -46,7 +47,17 @@ def option_group(cls):
     Args:
         cls: type. The class, its fields declared with `option`.
     """
-    cls = dataclasses.dataclass(frozen=True)(cls)
+    return with_field_docs(dataclasses.dataclass(frozen=True)(cls))
+
+
+def with_field_docs(cls):
+    """Class decorator: `cls`'s docstring gains an `Args:` section written
+    from its (dataclass) fields' types, docs and defaults, as
+    `option_group` writes it; for a class that adds methods to a group.
+
+    Args:
+        cls: type. The class.
+    """
     lines = [inspect.cleandoc(cls.__doc__ or ""), "", "Args:"]
     for field in dataclasses.fields(cls):
         text = (
@@ -158,5 +169,20 @@ def option_settings(*groups):
         field.name: getattr(group, field.name)
         for group in groups
         for field in dataclasses.fields(group)
-        if field.metadata.get("setting")
+        if field.metadata.get("setting") is True
     }
+
+
+def setting_names(*groups):
+    """The names of the fields of `groups` that `run.json` records (marked
+    `setting`, as given or as resolved).
+
+    Args:
+        *groups: option group classes.
+    """
+    return tuple(
+        field.name
+        for group in groups
+        for field in dataclasses.fields(group)
+        if field.metadata.get("setting")
+    )
