@@ -11,6 +11,7 @@ import keras_residual as kr
 from keras_residual import cli
 from keras_residual.models.zoo import MODELS
 from keras_residual.weights.registry import get_weights_entry
+from keras_residual.weights.registry import weight_tags
 
 NAMES = MODELS.names()
 
@@ -24,7 +25,7 @@ def test_patterns_match_names_in_any_case_and_weights_tags():
     assert list(kr.list_models("resnet50.a1_in1k")) == ["ResNet50"]  # timm's id
     assert "ResNet50" in kr.list_models("*a1_in1k")  # a weights tag
     assert list(kr.list_models("*.digits")) == [
-        n for n in NAMES if "digits" in kr.weights.list_weights(n)
+        n for n in NAMES if "digits" in weight_tags(n)
     ]
     assert kr.list_models() == {n: MODELS.get(n).description for n in NAMES}
     with pytest.raises(TypeError, match="`pattern`"):
@@ -34,7 +35,7 @@ def test_patterns_match_names_in_any_case_and_weights_tags():
 
 
 def test_pretrained_lists_exactly_the_models_with_registered_weights():
-    registered = kr.weights.list_weights()  # {model: [tags]}
+    registered = weight_tags()  # {model: [tags]}
     assert set(kr.list_models(pretrained=True)) == {n for n in registered if n}
     assert set(kr.list_models("resnet2*", pretrained=True)) == {"ResNet20"}
 
@@ -49,7 +50,8 @@ def test_list_weights_gives_top1_source_licence_and_size():
     peer = keras.applications.ResNet50(weights=None).count_params()
     assert kr.list_weights("ResNet50")["imagenet"].size_mb == round(4 * peer / 1e6, 1)
     assert kr.list_weights("ResNet34") == {}
-    assert kr.list_weights() == kr.weights.list_weights()
+    assert kr.list_weights() == weight_tags()
+    assert kr.weights.list_weights is kr.list_weights  # one list_weights
     with pytest.raises(ValueError, match="Did you mean 'ResNet50'"):
         kr.list_weights("Resnet50")
 

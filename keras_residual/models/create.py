@@ -10,7 +10,7 @@ from keras_residual.weights.hub_ids import is_hub_id
 from keras_residual.weights.hub_ids import read_hub_config
 from keras_residual.weights.presets import is_preset_config
 from keras_residual.weights.presets import preset_model_config
-from keras_residual.weights.registry import list_weights
+from keras_residual.weights.registry import weight_tags
 from keras_residual.weights.resolve import resolve_weights
 
 
@@ -78,7 +78,7 @@ def _hub_model(hub_id, pretrained):
 
 def _registered_name(model_name):
     """`(registered model, weights tag or None)` of a name or timm id."""
-    registered = list_weights()
+    registered = weight_tags()
     if isinstance(model_name, str) and model_name in MODELS:
         return model_name, (registered.get(model_name) or [None])[0]
     for model, tags in registered.items():

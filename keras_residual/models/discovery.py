@@ -10,7 +10,7 @@ from keras_residual.core.builder import ResidualModel
 from keras_residual.models.zoo import MODELS
 from keras_residual.utils.model_patterns import matching_models
 from keras_residual.weights.registry import get_weights_entry
-from keras_residual.weights.registry import list_weights as registered_weights
+from keras_residual.weights.registry import weight_tags
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,8 +54,7 @@ def list_models(pattern=None, pretrained=False):
             `False`.
     """
     models = {
-        name: (entry.description, registered_weights(name))
-        for name, entry in MODELS.items()
+        name: (entry.description, weight_tags(name)) for name, entry in MODELS.items()
     }
     return matching_models(models, pattern, pretrained)
 
@@ -69,9 +68,9 @@ def list_weights(model=None):
             (every model, tags only).
     """
     if model is None:
-        return registered_weights()
+        return weight_tags()
     MODELS.get(model)  # an unknown name is refused with close matches
-    return {tag: _info(model, tag) for tag in registered_weights(model)}
+    return {tag: _info(model, tag) for tag in weight_tags(model)}
 
 
 def _info(model, tag):

@@ -148,8 +148,9 @@ def unregister_weights(model, tag):
         WEIGHTS.unregister(key)
 
 
-def list_weights(model=None):
-    """Returns `{model: [tags]}`, or the tags of one model.
+def weight_tags(model=None):
+    """Returns `{model: [tags]}`, or the tags of one model (what
+    `list_weights` describes).
 
     Args:
         model: str or None. A model name. Defaults to `None` (all models).

@@ -31,7 +31,7 @@ from keras_residual.weights.presets import preset_directory_config
 from keras_residual.weights.presets import preset_from_folder
 from keras_residual.weights.registry import WeightsEntry
 from keras_residual.weights.registry import get_weights_entry
-from keras_residual.weights.registry import list_weights
+from keras_residual.weights.registry import weight_tags
 from keras_residual.weights.state_dict import TORCH_SUFFIXES
 from keras_residual.weights.state_dict import checkpoint_format
 
@@ -203,7 +203,7 @@ def _resolve_path(model_name, weights):
         if checkpoint_format(weights) in ("safetensors", "torch"):
             return WeightsRequest(path, "checkpoint", checkpoint=read_checkpoint(path))
         return WeightsRequest(path, "file")
-    tags = list_weights(model_name) if model_name else []
+    tags = weight_tags(model_name) if model_name else []
     looks_like_path = os.sep in weights or weights.endswith(
         (".h5", ".keras", *STATE_DICT_SUFFIXES)
     )
