@@ -13,6 +13,7 @@ import functools
 import os
 import sys
 
+from keras_residual.utils.deprecation import alias_moved_modules
 from keras_residual.utils.deprecation import moved_attribute
 from keras_residual.utils.lazy_exports import import_exports
 from keras_residual.utils.lazy_exports import lazy_exports
@@ -39,9 +40,9 @@ _PUBLIC = {
     "explain": "keras_residual.analysis.saliency",
     "export": "keras_residual.serving.export",
     "from_checkpoint": "keras_residual.models.checkpoints",
-    "from_keras_hub": "keras_residual.models.keras_hub_interop",
+    "from_keras_hub": "keras_residual.hub.keras_hub",
     "get_block": "keras_residual.blocks",
-    "get_recipe": "keras_residual.training.presets",
+    "get_recipe": "keras_residual.training.recipe_presets",
     "get_spec": "keras_residual.models.zoo",
     "grad_cam": "keras_residual.analysis.saliency",
     "HighwayNet110": "keras_residual.models.highway",
@@ -51,14 +52,14 @@ _PUBLIC = {
     "list_blocks": "keras_residual.blocks",
     "list_heads": "keras_residual.core.heads",
     "list_models": "keras_residual.models.discovery",
-    "list_recipes": "keras_residual.training.presets",
+    "list_recipes": "keras_residual.training.recipe_presets",
     "list_search_families": "keras_residual.blocks",
     "list_stems": "keras_residual.blocks",
     "list_weights": "keras_residual.models.discovery",
     "load_data": "keras_residual.data.loader",
     "LoadOptions": "keras_residual.data.load_options",
     "load_predictor": "keras_residual.serving.predictor",
-    "load_preset": "keras_residual.weights.presets",
+    "load_preset": "keras_residual.hub.preset_format",
     "load_weights": "keras_residual.weights",
     "lr_find": "keras_residual.training.lr_find",
     "ModelSpec": "keras_residual.core.spec",
@@ -67,14 +68,14 @@ _PUBLIC = {
     "PreActResNet164": "keras_residual.models.cifar",
     "preprocess_for": "keras_residual.models.preprocessing",
     "preprocess_input": "keras_residual.models.preprocessing",
-    "push_to_hub": "keras_residual.serving.hub_push",
+    "push_to_hub": "keras_residual.hub.push",
     "pyramid_model": "keras_residual.models.features",
     "Recipe": "keras_residual.training.recipe",
     "register_block": "keras_residual.blocks",
     "register_final_norm": "keras_residual.core.heads",
     "register_head": "keras_residual.core.heads",
     "register_model": "keras_residual.models.zoo",
-    "register_recipe": "keras_residual.training.presets",
+    "register_recipe": "keras_residual.training.recipe_presets",
     "register_search_family": "keras_residual.blocks",
     "register_stem": "keras_residual.blocks",
     "register_weights": "keras_residual.weights",
@@ -98,13 +99,13 @@ _PUBLIC = {
     "resolve_precision": "keras_residual.training.precision",
     "RunOptions": "keras_residual.training.options",
     "save_overlays": "keras_residual.analysis.saliency",
-    "save_to_preset": "keras_residual.serving.presets",
+    "save_to_preset": "keras_residual.hub.preset_writer",
     "search": "keras_residual.search",
     "SEResNet50": "keras_residual.models.senet",
     "set_precision": "keras_residual.training.precision",
     "StageSpec": "keras_residual.core.spec",
     "StemSpec": "keras_residual.core.spec",
-    "to_keras_hub": "keras_residual.models.keras_hub_interop",
+    "to_keras_hub": "keras_residual.hub.keras_hub",
     "train": "keras_residual.training.train",
     "ViTBase16": "keras_residual.models.vit",
     "ViTSmall16": "keras_residual.models.vit",
@@ -127,6 +128,20 @@ _MOVED = {
     ),
 }
 
+
+# 0.2 modules that moved (the Hub's into `keras_residual.hub`): importing
+# the old path still works, with a warning.
+MOVED_MODULES = {
+    "keras_residual.utils.hub": "keras_residual.hub.files",
+    "keras_residual.weights.hub_ids": "keras_residual.hub.ids",
+    "keras_residual.weights.presets": "keras_residual.hub.preset_format",
+    "keras_residual.serving.presets": "keras_residual.hub.preset_writer",
+    "keras_residual.serving.hub_push": "keras_residual.hub.push",
+    "keras_residual.models.keras_hub_interop": "keras_residual.hub.keras_hub",
+    "keras_residual.weights.resolve": "keras_residual.models.weights_request",
+    "keras_residual.training.presets": "keras_residual.training.recipe_presets",
+}
+alias_moved_modules(MOVED_MODULES)
 
 # (A partial, not a lambda: the moved name's warning points at the caller.)
 __getattr__, __dir__ = lazy_exports(

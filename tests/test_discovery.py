@@ -70,7 +70,7 @@ def test_models_and_weights_commands(capsys):
 
 @pytest.mark.jax
 def test_create_model_takes_names_timm_ids_and_refuses_the_rest():
-    from keras_residual.weights.hub_ids import parse_hub_id
+    from keras_residual.hub.ids import parse_hub_id
 
     model = kr.create_model("resnet18.tv_in1k", num_classes=5)  # timm's id
     assert model.name == "resnet18" and model.output.shape == (None, 5)

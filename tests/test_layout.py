@@ -28,6 +28,7 @@ LAYERS = (
     "blocks",
     "core",
     "weights",
+    "hub",
     "models",
     "data",
     "analysis",

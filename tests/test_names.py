@@ -1,6 +1,7 @@
 """One name per idea (#27): the new names work, and every 0.1 name they
 replace still works, with one `FutureWarning` that names the new one."""
 
+import os
 import warnings
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 import keras_residual as kr
 from keras_residual import cli
 from keras_residual.utils import deprecation
+from tests.conftest import run_python
 from tests.conftest import tiny_resnet
 
 
@@ -43,6 +45,28 @@ def test_moved_top_level_names_import_once_with_a_warning(name):
         warnings.simplefilter("error")
         assert getattr(kr, name) is moved  # once per name
     assert name not in vars(kr)  # served by __getattr__, not bound
+
+
+MOVED_MODULES_CHECK = """
+import importlib, warnings
+import keras_residual as kr
+for old, new in sorted(kr.MOVED_MODULES.items()):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new), old
+    assert [str(w.message).split("`")[1:4:2] for w in caught] == [[old, new]], old
+print("MOVED", len(kr.MOVED_MODULES))
+"""
+
+
+def test_moved_modules_import_from_their_old_path_with_a_warning():
+    result = run_python(MOVED_MODULES_CHECK)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "MOVED 8" in result.stdout
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for old in kr.MOVED_MODULES:  # no file is left at an old path
+        assert not os.path.exists(os.path.join(root, *old.split(".")) + ".py")
 
 
 def test_unknown_top_level_names_still_raise_attribute_error():

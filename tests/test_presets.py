@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import keras_residual as kr
-from keras_residual.weights.presets import load_variables
+from keras_residual.hub.preset_format import load_variables
 from keras_residual.weights.state_dict import read_safetensors
 from keras_residual.weights.state_dict import write_safetensors
 from tests.conftest import TINY

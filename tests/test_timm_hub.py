@@ -118,7 +118,7 @@ import json, os, sys
 import numpy as np
 import keras_residual as kr
 from keras_residual.weights.converters import read_checkpoint
-from keras_residual.weights.hub_ids import register_hub_architecture
+from keras_residual.hub.ids import register_hub_architecture
 
 fixture = sys.argv[1]
 spec = read_checkpoint(fixture).architecture.spec
@@ -211,7 +211,7 @@ import json, os, sys
 import numpy as np
 import keras_residual as kr
 from keras_residual.weights.converters import read_checkpoint
-from keras_residual.weights.hub_ids import register_hub_architecture
+from keras_residual.hub.ids import register_hub_architecture
 
 folder, families = sys.argv[1], json.loads(sys.argv[2])
 logits = np.load(os.path.join(folder, "logits.npz"))

@@ -301,7 +301,7 @@ def test_build_takes_a_keras_file_or_run_directory_through_the_one_resolver(
     """`build()` and `train()` resolve `weights=` with one function: a
     `.keras` file loads into `build()` too, with the source's input,
     preprocessing and class names, and a new classifier for other classes."""
-    from keras_residual.weights.resolve import resolve_weights
+    from keras_residual.models.weights_request import resolve_weights
 
     keras.utils.set_random_seed(7)
     source = tiny_resnet(

@@ -2,8 +2,8 @@
 written as a Hub-ready preset folder, or uploaded to a Hub repository."""
 
 from keras_residual.cli.commands import add_command_parser
-from keras_residual.serving.hub_push import push_to_hub
-from keras_residual.serving.presets import save_to_preset
+from keras_residual.hub.preset_writer import save_to_preset
+from keras_residual.hub.push import push_to_hub
 
 
 def add_hub_parsers(commands):

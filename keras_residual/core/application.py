@@ -19,7 +19,7 @@ class ApplicationArgs:
         include_top: bool. Add the pooling and `predictions` classifier.
             Defaults to `True`.
         weights: None, str or path. Pretrained weights (see
-            `keras_residual.weights.resolve`). Defaults to `None`.
+            `keras_residual.models.weights_request`). Defaults to `None`.
         input_tensor: tensor or None. Optional input tensor.
         input_shape: tuple or None. `(height, width, channels)`.
         pooling: None, `"avg"` or `"max"`. Pooling for `include_top=False`.

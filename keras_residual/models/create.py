@@ -2,16 +2,16 @@
 (`"resnet50.a1_in1k"`, a registered weights tag) or a Hub id
 (`"hf-hub:timm/resnet50.a1_in1k"`)."""
 
+from keras_residual.hub.ids import hub_model
+from keras_residual.hub.ids import is_hub_id
+from keras_residual.hub.ids import read_hub_config
+from keras_residual.hub.preset_format import is_preset_config
+from keras_residual.hub.preset_format import preset_model_config
+from keras_residual.models.weights_request import resolve_weights
 from keras_residual.models.zoo import MODELS
 from keras_residual.models.zoo import build
 from keras_residual.utils.validation import unknown_name_message
-from keras_residual.weights.hub_ids import hub_model
-from keras_residual.weights.hub_ids import is_hub_id
-from keras_residual.weights.hub_ids import read_hub_config
-from keras_residual.weights.presets import is_preset_config
-from keras_residual.weights.presets import preset_model_config
 from keras_residual.weights.registry import weight_tags
-from keras_residual.weights.resolve import resolve_weights
 
 
 def create_model(model_name, pretrained=False, num_classes=None, **kwargs):

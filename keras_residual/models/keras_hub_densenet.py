@@ -6,10 +6,10 @@ with "same" padding in the stem's conv and max pool. keras-hub's
 import re
 
 from keras_residual.core.spec import StemSpec
+from keras_residual.hub.keras_hub import KerasHubFamily
+from keras_residual.hub.keras_hub import register_keras_hub_family
+from keras_residual.hub.keras_hub import rename_layers
 from keras_residual.models.densenet import densenet_spec
-from keras_residual.models.keras_hub_interop import KerasHubFamily
-from keras_residual.models.keras_hub_interop import register_keras_hub_family
-from keras_residual.models.keras_hub_interop import rename_layers
 
 DENSE_LAYER = re.compile(r"^stack(\d+)_block(\d+)_([12])_(bn|conv)$")
 TRANSITION_LAYER = re.compile(r"^transition(\d+)_(bn|conv)$")

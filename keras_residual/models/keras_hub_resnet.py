@@ -9,9 +9,9 @@ import re
 from keras_residual.core.spec import ModelSpec
 from keras_residual.core.spec import StageSpec
 from keras_residual.core.spec import StemSpec
-from keras_residual.models.keras_hub_interop import KerasHubFamily
-from keras_residual.models.keras_hub_interop import register_keras_hub_family
-from keras_residual.models.keras_hub_interop import rename_layers
+from keras_residual.hub.keras_hub import KerasHubFamily
+from keras_residual.hub.keras_hub import register_keras_hub_family
+from keras_residual.hub.keras_hub import rename_layers
 from keras_residual.weights.converters.resnet import TORCH_FIELDS
 
 BLOCK_LAYER = re.compile(r"^stack(\d+)_block(\d+)_(.+)$")

@@ -6,8 +6,8 @@ are `transformer_block{i}_{norm1,attn,norm2,mlp_fc1,mlp_fc2}` here."""
 
 import re
 
-from keras_residual.models.keras_hub_interop import KerasHubFamily
-from keras_residual.models.keras_hub_interop import register_keras_hub_family
+from keras_residual.hub.keras_hub import KerasHubFamily
+from keras_residual.hub.keras_hub import register_keras_hub_family
 from keras_residual.models.vit import vit_spec
 
 EMBEDDING = "vit_patching_and_embedding/"

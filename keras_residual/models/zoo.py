@@ -7,11 +7,11 @@ from keras_residual.core.builder import ResidualModel
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.core.spec import ModelSpec
 from keras_residual.models.overrides import apply_overrides
+from keras_residual.models.weights_request import checkpoint_spec
+from keras_residual.models.weights_request import load_requested_weights
+from keras_residual.models.weights_request import resolve_weights
 from keras_residual.utils.registry import Registry
 from keras_residual.utils.validation import check_choice
-from keras_residual.weights.resolve import checkpoint_spec
-from keras_residual.weights.resolve import load_requested_weights
-from keras_residual.weights.resolve import resolve_weights
 
 MODELS = Registry("model", "model")
 

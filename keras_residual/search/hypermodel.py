@@ -18,7 +18,7 @@ from keras_residual.search.space import SearchSpace
 from keras_residual.search.space import family_spec
 from keras_residual.training.callbacks import NonFiniteLossGuard
 from keras_residual.training.callbacks import ResumableBackup
-from keras_residual.training.presets import get_recipe
+from keras_residual.training.recipe_presets import get_recipe
 from keras_residual.utils.validation import check_int
 
 REJECTED = "rejected:"

@@ -15,7 +15,7 @@ from keras_residual.search.space import SearchSpace
 from keras_residual.search.tuners import is_worker
 from keras_residual.search.tuners import make_tuner
 from keras_residual.training.precision import set_precision
-from keras_residual.training.presets import get_recipe
+from keras_residual.training.recipe_presets import get_recipe
 from keras_residual.utils.dtype_policy import global_dtype_policy
 from keras_residual.utils.options import gather_options
 

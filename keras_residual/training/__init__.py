@@ -7,9 +7,9 @@ from keras_residual.training.callbacks import ResumableBackup
 from keras_residual.training.losses import ClassificationCrossentropy
 from keras_residual.training.precision import resolve_precision
 from keras_residual.training.precision import set_precision
-from keras_residual.training.presets import get_recipe
-from keras_residual.training.presets import list_recipes
-from keras_residual.training.presets import register_recipe
 from keras_residual.training.recipe import Recipe
+from keras_residual.training.recipe_presets import get_recipe
+from keras_residual.training.recipe_presets import list_recipes
+from keras_residual.training.recipe_presets import register_recipe
 from keras_residual.training.train import TrainingDiverged
 from keras_residual.training.train import train

@@ -1,5 +1,5 @@
 """Fine-tuning from pretrained weights: the model built with them (through
-`build()`, which resolves `weights=` with `keras_residual.weights.resolve`),
+`build()`, which resolves `weights=` with `keras_residual.models.weights_request`),
 and the trainable set and learning rates of the two phases.
 
 Phase 1 trains the new classifier only; the backbone is frozen, so its

@@ -19,7 +19,7 @@ import numpy as np
 from keras_residual.analysis.plots import plot_lr_find
 from keras_residual.data.loader import load_data
 from keras_residual.models.zoo import build
-from keras_residual.training.presets import get_recipe
+from keras_residual.training.recipe_presets import get_recipe
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int

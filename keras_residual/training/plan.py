@@ -9,14 +9,14 @@ import os
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.data.balance import parse_class_weight
 from keras_residual.data.load_options import MAX_BATCH_SIZE
+from keras_residual.models.weights_request import resolve_weights
 from keras_residual.models.zoo import model_spec
 from keras_residual.training.distribute import setup_distribution
 from keras_residual.training.optimizers import check_ema
-from keras_residual.training.presets import run_recipe
+from keras_residual.training.recipe_presets import run_recipe
 from keras_residual.utils.options import option_settings
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
-from keras_residual.weights.resolve import resolve_weights
 
 
 @dataclasses.dataclass

@@ -3,6 +3,8 @@ top-level names, each with a `FutureWarning` (shown by default) that
 names the replacement."""
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import warnings
 
 _WARNED = set()
@@ -71,3 +73,63 @@ def moved_attribute(module_name, name, moved):
         stacklevel=4,
     )
     return getattr(importlib.import_module(target), name)
+
+
+class MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """An import hook for modules that moved: importing an old dotted name
+    warns once (`FutureWarning`, naming the new one) and gives the new
+    module, so `from keras_residual.serving.presets import save_to_preset`
+    (0.2) keeps working without a file at the old place.
+
+    Args:
+        moves: dict. `{old dotted name: new dotted name}`.
+    """
+
+    def __init__(self, moves):
+        self.moves = dict(moves)
+
+    def find_spec(self, fullname, path=None, target=None):
+        """The spec of a moved module (None for any other).
+
+        Args:
+            fullname: str. The dotted name being imported.
+            path: list or None. The parent package's path.
+            target: module or None. Unused.
+        """
+        if fullname not in self.moves:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self)
+
+    def create_module(self, spec):
+        """The new module, imported, in place of the old one.
+
+        Args:
+            spec: `ModuleSpec`. The old name's spec.
+        """
+        new = self.moves[spec.name]
+        warn_once(
+            ("module", spec.name),
+            f"`{spec.name}` moved to `{new}`; import it from there "
+            "(the old path will be removed in 1.0).",
+            stacklevel=6,
+        )
+        return importlib.import_module(new)
+
+    def exec_module(self, module):
+        """Nothing to run: the new module is imported already.
+
+        Args:
+            module: module. The new module.
+        """
+
+
+def alias_moved_modules(moves):
+    """Installs a `MovedModules` hook for `moves` (once per process).
+
+    Args:
+        moves: dict. `{old dotted name: new dotted name}`.
+    """
+    import sys
+
+    if not any(isinstance(f, MovedModules) for f in sys.meta_path):
+        sys.meta_path.append(MovedModules(moves))

@@ -1,6 +1,7 @@
-"""Pretrained weights: the registry, resolving `weights=`, reading and
-writing HDF5 weight files (all or nothing), and the digits weights shipped
-in `pretrained/`."""
+"""Pretrained weights: the registry, reading and writing HDF5 weight files
+(all or nothing), the PyTorch converters and the digits weights shipped in
+`pretrained/`. Resolving `weights=` lives in `models/weights_request.py`
+(it reads the Hub's presets too, `keras_residual.hub`)."""
 
 from keras_residual.utils.download import WeightsFile
 from keras_residual.utils.lazy_exports import lazy_exports
@@ -12,11 +13,14 @@ from keras_residual.weights.registry import get_weights_entry
 from keras_residual.weights.registry import register_keras_applications_weights
 from keras_residual.weights.registry import register_weights
 from keras_residual.weights.registry import unregister_weights
-from keras_residual.weights.resolve import load_requested_weights
-from keras_residual.weights.resolve import resolve_weights
 
-# `kr.weights.list_weights` is `kr.list_weights` (with each model's top-1,
-# source and size), defined in the layer above, imported when first used.
+# Defined in the layer above, imported when first used: `list_weights` is
+# `kr.list_weights` (each model's top-1, source and size per tag).
 __getattr__, __dir__ = lazy_exports(
-    __name__, {"list_weights": "keras_residual.models.discovery"}
+    __name__,
+    {
+        "list_weights": "keras_residual.models.discovery",
+        "load_requested_weights": "keras_residual.models.weights_request",
+        "resolve_weights": "keras_residual.models.weights_request",
+    },
 )

@@ -7,8 +7,19 @@ import dataclasses
 import os
 import warnings
 
+from keras_residual.hub.files import fetch_hub_file
+from keras_residual.hub.ids import fetch_hub_weights
+from keras_residual.hub.ids import hub_class_names
+from keras_residual.hub.ids import hub_input_size
+from keras_residual.hub.ids import hub_model
+from keras_residual.hub.ids import hub_preprocessing
+from keras_residual.hub.ids import is_hub_id
+from keras_residual.hub.ids import read_hub_config
+from keras_residual.hub.preset_format import is_preset_config
+from keras_residual.hub.preset_format import model_from_preset
+from keras_residual.hub.preset_format import preset_directory_config
+from keras_residual.hub.preset_format import preset_from_folder
 from keras_residual.utils.download import fetch_weights_file
-from keras_residual.utils.hub import fetch_hub_file
 from keras_residual.utils.validation import unknown_name_message
 from keras_residual.weights.converters import TorchCheckpoint
 from keras_residual.weights.converters import load_checkpoint
@@ -16,19 +27,8 @@ from keras_residual.weights.converters import read_checkpoint
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.hdf5 import load_weights
 from keras_residual.weights.hdf5 import load_weights_but_classifier
-from keras_residual.weights.hub_ids import fetch_hub_weights
-from keras_residual.weights.hub_ids import hub_class_names
-from keras_residual.weights.hub_ids import hub_input_size
-from keras_residual.weights.hub_ids import hub_model
-from keras_residual.weights.hub_ids import hub_preprocessing
-from keras_residual.weights.hub_ids import is_hub_id
-from keras_residual.weights.hub_ids import read_hub_config
 from keras_residual.weights.keras_source import copy_weights
 from keras_residual.weights.keras_source import load_keras_source
-from keras_residual.weights.presets import is_preset_config
-from keras_residual.weights.presets import model_from_preset
-from keras_residual.weights.presets import preset_directory_config
-from keras_residual.weights.presets import preset_from_folder
 from keras_residual.weights.registry import WeightsEntry
 from keras_residual.weights.registry import get_weights_entry
 from keras_residual.weights.registry import weight_tags

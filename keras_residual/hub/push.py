@@ -8,15 +8,15 @@ import re
 import shutil
 import tempfile
 
-from keras_residual.serving.presets import CARD_FILE
-from keras_residual.serving.presets import save_to_preset
-from keras_residual.serving.presets import usage_line
+from keras_residual.hub.preset_format import CONFIG_FILE
+from keras_residual.hub.preset_format import WEIGHTS_FILE
+from keras_residual.hub.preset_format import preset_directory_config
+from keras_residual.hub.preset_format import preset_from_folder
+from keras_residual.hub.preset_writer import CARD_FILE
+from keras_residual.hub.preset_writer import save_to_preset
+from keras_residual.hub.preset_writer import usage_line
 from keras_residual.utils.files import check_regular_file
 from keras_residual.utils.validation import first_line
-from keras_residual.weights.presets import CONFIG_FILE
-from keras_residual.weights.presets import WEIGHTS_FILE
-from keras_residual.weights.presets import preset_directory_config
-from keras_residual.weights.presets import preset_from_folder
 
 # What a preset is, and all that `push_to_hub` publishes of a folder.
 PRESET_FILES = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE)

@@ -2,16 +2,16 @@
 Hub repository) of `config.json` (the model's Keras config: spec, input
 shape, classes, preprocessing, class names), `model.safetensors` (one
 tensor per variable, named by its path) and a `README.md` model card.
-`serving.presets.save_to_preset` writes one; `weights=` reads it back."""
+`hub.preset_writer.save_to_preset` writes one; `weights=` reads it back."""
 
 import os
 
 from keras_residual.core.builder import ResidualModel
+from keras_residual.hub.ids import fetch_hub_weights
+from keras_residual.hub.ids import is_hub_id
+from keras_residual.hub.ids import read_hub_config
 from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.utils.validation import first_line
-from keras_residual.weights.hub_ids import fetch_hub_weights
-from keras_residual.weights.hub_ids import is_hub_id
-from keras_residual.weights.hub_ids import read_hub_config
 from keras_residual.weights.state_dict import read_safetensors
 from keras_residual.weights.state_dict import safetensors_header
 from keras_residual.weights.value_checks import checked_value

@@ -12,16 +12,16 @@ from keras_residual.core.builder import ResidualModel
 from keras_residual.core.heads import is_classifier
 from keras_residual.core.preprocessing import IMAGENET_MEAN_RGB
 from keras_residual.core.preprocessing import IMAGENET_STD_RGB
+from keras_residual.hub.preset_format import CONFIG_FILE
+from keras_residual.hub.preset_format import PRESET_FORMAT
+from keras_residual.hub.preset_format import PRESET_LIBRARY
+from keras_residual.hub.preset_format import WEIGHTS_FILE
+from keras_residual.hub.preset_format import model_tensors
 from keras_residual.utils.atomic import atomic_directory
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.atomic import write_text
 from keras_residual.version import __version__
 from keras_residual.weights.keras_source import load_trained_model
-from keras_residual.weights.presets import CONFIG_FILE
-from keras_residual.weights.presets import PRESET_FORMAT
-from keras_residual.weights.presets import PRESET_LIBRARY
-from keras_residual.weights.presets import WEIGHTS_FILE
-from keras_residual.weights.presets import model_tensors
 from keras_residual.weights.state_dict import write_safetensors
 
 CARD_FILE = "README.md"

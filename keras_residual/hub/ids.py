@@ -9,7 +9,7 @@ import math
 
 from keras_residual.core.preprocessing import IMAGENET_MEAN_RGB
 from keras_residual.core.preprocessing import IMAGENET_STD_RGB
-from keras_residual.utils.hub import fetch_hub_file
+from keras_residual.hub.files import fetch_hub_file
 from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.utils.validation import unknown_name_message
 
@@ -106,7 +106,7 @@ def hub_model(config, weights):
             )
             + f" ({weights} is a {architecture!r}; nothing was downloaded but its "
             "config.json. Register a model for it with "
-            "keras_residual.weights.hub_ids.register_hub_architecture.)"
+            "keras_residual.hub.ids.register_hub_architecture.)"
         )
     return HUB_ARCHITECTURES[architecture]
 
