@@ -32,11 +32,26 @@ SLOW_GROUPS = ("subprocess", "search")
 def pytest_collection_modifyitems(config, items):
     """Marks as `slow` every test that runs real processes or searches (its
     xdist group says so) or builds a deep zoo model, beside the tests marked
-    `slow` by hand, so that `-m "not slow"` selects the fast tier."""
+    `slow` by hand, so that `-m "not slow"` selects the fast tier; then
+    orders the longest work first (the real-process group, which runs on
+    one worker, then the other slow tests), so that pytest-xdist's two
+    workers end together instead of one finishing a long test alone."""
     for item in items:
         groups = [m.args[0] for m in item.iter_markers("xdist_group") if m.args]
         if item.get_closest_marker("deep") or set(groups) & set(SLOW_GROUPS):
             item.add_marker(pytest.mark.slow)
+
+    def priority(item):
+        groups = {m.args[0] for m in item.iter_markers("xdist_group") if m.args}
+        return (
+            0
+            if groups & set(SLOW_GROUPS)
+            else 1
+            if item.get_closest_marker("slow")
+            else 2
+        )
+
+    items.sort(key=priority)  # stable: each file's order is kept within a tier
 
 
 @pytest.fixture(autouse=True)
