@@ -345,3 +345,45 @@ def test_every_public_function_documents_its_arguments():
         if (names := undocumented_arguments(path.read_text()))
     }
     assert found == {}
+
+
+MAX_ENTRY_LINES = 60
+
+
+def long_entry_points(source, path=""):
+    """`[(name, lines)]` of the public functions and methods (and the
+    command line's `_handlers`) in `source` longer than `MAX_ENTRY_LINES`,
+    counted from `def` to the end with the docstring left out."""
+    long = []
+
+    def visit(node, public_class=True):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, public_class and not child.name.startswith("_"))
+            elif isinstance(child, ast.FunctionDef):
+                handler = path.startswith("keras_residual/cli/") and not (
+                    child.name.startswith("__")
+                )
+                if not public_class or (child.name.startswith("_") and not handler):
+                    continue
+                lines = child.end_lineno - child.lineno + 1
+                if ast.get_docstring(child) is not None:
+                    doc = child.body[0]
+                    lines -= doc.end_lineno - doc.lineno + 1
+                if lines > MAX_ENTRY_LINES:
+                    long.append((child.name, lines))
+
+    visit(ast.parse(source))
+    return long
+
+
+def test_every_entry_point_reads_as_a_composition():
+    body = "\n".join(f"    x = {i}" for i in range(MAX_ENTRY_LINES))
+    probe = f'def f():\n    """Doc."""\n{body}\n\n\ndef _g():\n{body}\n'
+    assert long_entry_points(probe) == [("f", MAX_ENTRY_LINES + 1)]
+    found = {
+        str(path.relative_to(ROOT)): long
+        for path in PACKAGE.rglob("*.py")
+        if (long := long_entry_points(path.read_text(), str(path.relative_to(ROOT))))
+    }
+    assert found == {}

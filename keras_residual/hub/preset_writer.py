@@ -126,36 +126,9 @@ def model_card_markdown(config, license, repo_id, local=None):
         local: str or None. The preset folder, as the user named it.
             Defaults to `None`.
     """
+    front = _front_matter(config, license)
     architecture = config["architecture"]
     accuracy = config["metrics"].get("test_accuracy")
-    dataset = HUB_DATASETS.get(config["dataset"])
-    front = [
-        "---",
-        "library_name: keras-residual",
-        f"license: {json.dumps(license)}",
-        "pipeline_tag: image-classification",
-        "tags:",
-        *(f"- {json.dumps(t)}" for t in ("keras", "keras-residual", architecture)),
-    ]
-    if dataset:
-        front += ["datasets:", f"- {json.dumps(dataset)}"]
-    if accuracy is not None:
-        front += [
-            "metrics:",
-            "- accuracy",
-            "model-index:",
-            f"- name: {json.dumps(architecture)}",
-            "  results:",
-            "  - task:",
-            "      type: image-classification",
-            "    dataset:",
-            f"      name: {json.dumps(config['dataset'] or 'unknown')}",
-            f"      type: {json.dumps(dataset or config['dataset'] or 'unknown')}",
-            "    metrics:",
-            "    - type: accuracy",
-            f"      value: {float(accuracy):.6g}",
-        ]
-    front.append("---")
     model = config["model"]["config"]
     rows = [
         ("Architecture", architecture),
@@ -189,6 +162,41 @@ def model_card_markdown(config, license, repo_id, local=None):
         "",
     ]
     return "\n".join(front + body)
+
+
+def _front_matter(config, license):
+    """The card's YAML front matter, as lines: what the Hub reads (library,
+    licence, tags, datasets, the accuracy in a model index)."""
+    architecture = config["architecture"]
+    accuracy = config["metrics"].get("test_accuracy")
+    dataset = HUB_DATASETS.get(config["dataset"])
+    front = [
+        "---",
+        "library_name: keras-residual",
+        f"license: {json.dumps(license)}",
+        "pipeline_tag: image-classification",
+        "tags:",
+        *(f"- {json.dumps(t)}" for t in ("keras", "keras-residual", architecture)),
+    ]
+    if dataset:
+        front += ["datasets:", f"- {json.dumps(dataset)}"]
+    if accuracy is not None:
+        front += [
+            "metrics:",
+            "- accuracy",
+            "model-index:",
+            f"- name: {json.dumps(architecture)}",
+            "  results:",
+            "  - task:",
+            "      type: image-classification",
+            "    dataset:",
+            f"      name: {json.dumps(config['dataset'] or 'unknown')}",
+            f"      type: {json.dumps(dataset or config['dataset'] or 'unknown')}",
+            "    metrics:",
+            "    - type: accuracy",
+            f"      value: {float(accuracy):.6g}",
+        ]
+    return front + ["---"]
 
 
 def usage_line(repo_id, local=None):

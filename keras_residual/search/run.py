@@ -65,19 +65,8 @@ def search(
     with global_dtype_policy():
         policy = set_precision(settings.precision)
         bundle = _load(dataset, data, recipe, settings.seed)
-        hypermodel = ResidualHyperModel(
-            space,
-            input_shape=bundle.image_shape,
-            classes=bundle.classes,
-            steps_per_epoch=bundle.steps_per_epoch or 100,
-            epochs=settings.epochs,
-            recipe=recipe,
-            max_params=settings.max_params,
-            max_flops=settings.max_flops,
-            jit_compile=settings.jit_compile,
-        )
         out = os.path.abspath(out)
-        hypermodel.backup_root = os.path.join(out, "trial_backups")
+        hypermodel = _hypermodel(space, bundle, settings, recipe, out)
         search_tuner = make_tuner(
             settings.tuner,
             hypermodel,
@@ -100,6 +89,23 @@ def search(
             policy,
             settings.export,
         )
+
+
+def _hypermodel(space, bundle, settings, recipe, out):
+    """The search's hypermodel for the data, backing trials up in `out`."""
+    hypermodel = ResidualHyperModel(
+        space,
+        input_shape=bundle.image_shape,
+        classes=bundle.classes,
+        steps_per_epoch=bundle.steps_per_epoch or 100,
+        epochs=settings.epochs,
+        recipe=recipe,
+        max_params=settings.max_params,
+        max_flops=settings.max_flops,
+        jit_compile=settings.jit_compile,
+    )
+    hypermodel.backup_root = os.path.join(out, "trial_backups")
+    return hypermodel
 
 
 def _run_trials(search_tuner, bundle, settings, out):

@@ -76,11 +76,7 @@ def evaluate_export(
         raise ValueError(
             f"{model_path!r} has {classes} classes; {dataset!r} has {data.classes}."
         )
-    exact = (
-        predictor.takes_preprocessed
-        and predictor.preprocessing == data.preprocessing
-        and tuple(data.image_shape[:2]) == predictor.image_size
-    )
+    exact = _takes_pipeline_as_is(predictor, data)
     tally = _Tally(keep=report is not None)
     progress = keras.utils.Progbar(size, verbose=verbose, unit_name="image")
     for batch in (batch for _, part in parts for batch in part):
@@ -114,6 +110,16 @@ def evaluate_export(
         results.update(tally.report(os.fspath(report), data.class_names, names))
         results["report"] = report
     return results
+
+
+def _takes_pipeline_as_is(predictor, data):
+    """Whether batches can go through `serve_preprocessed` as they are: the
+    export's preprocessing and image size are the data pipeline's."""
+    return (
+        predictor.takes_preprocessed
+        and predictor.preprocessing == data.preprocessing
+        and tuple(data.image_shape[:2]) == predictor.image_size
+    )
 
 
 def _check_report_folder(report):

@@ -135,9 +135,7 @@ def export(
     image_size = resolve_image_size(model, image_size)
     preprocessing = resolve_preprocessing(model, preprocessing)
     class_names = check_class_names(model, class_names)
-    if top_k is None:
-        top_k = min(DEFAULT_TOP_K, model.output.shape[-1] or DEFAULT_TOP_K)
-    check_int("top_k", top_k, minimum=1)
+    top_k = _top_k(model, top_k)
     card = build_model_card(
         model,
         export_format=format,
@@ -149,16 +147,47 @@ def export(
         trained_precision=keras.dtype_policies.get(model.dtype_policy).name,
         signatures=signature_card(model, preprocessing, image_size, top_k),
     )
-    # A kill during an earlier export of this destination left staging:
-    # the artefact's, or the card's beside a file (`card_path`).
+    _remove_stale_staging(path)
+    if format == "keras":
+        return _write_keras(model, path, card)
+    _check_backend(format)
+    archive = _serving_archive(
+        model, card, fold, format, preprocessing, image_size, top_k
+    )
+    if format == "saved_model":
+        return _write_saved_model(archive, path, card)
+    if format == "onnx":
+        return _write_onnx(archive, path, card, preprocessing, image_size, class_names)
+    return _write_tflite(
+        archive, path, card, model, preprocessing, quantize, representative_data
+    )
+
+
+def _top_k(model, top_k):
+    """`top_k`, or by default 5 or the class count when fewer."""
+    if top_k is None:
+        top_k = min(DEFAULT_TOP_K, model.output.shape[-1] or DEFAULT_TOP_K)
+    return check_int("top_k", top_k, minimum=1)
+
+
+def _remove_stale_staging(path):
+    """Removes what a kill during an earlier export of `path` left: the
+    artefact's staging, or the card's beside a file (`card_path`)."""
     base = os.path.basename(path)
     for target in (base, f"{base}.{MODEL_CARD}"):
         remove_stale_staging(os.path.dirname(path), target=target)
-    if format == "keras":
-        with atomic_path(path, suffix=".keras") as temporary:
-            model.save(temporary)
-            _write_card_for(card, temporary, path)
-        return path
+
+
+def _write_keras(model, path, card):
+    """Writes a `.keras` file and its card, atomically."""
+    with atomic_path(path, suffix=".keras") as temporary:
+        model.save(temporary)
+        _write_card_for(card, temporary, path)
+    return path
+
+
+def _check_backend(format):
+    """Refuses TFLite and ONNX off the TensorFlow backend."""
     if format in ("tflite", "onnx") and keras.backend.backend() != "tensorflow":
         raise ValueError(
             f"format={format!r} needs the TensorFlow backend (its converter "
@@ -167,23 +196,21 @@ def export(
             f"keras-residual export MODEL.keras --format {format} --out "
             f"MODEL.{format}`."
         )
+
+
+def _serving_archive(model, card, fold, format, preprocessing, image_size, top_k):
+    """The serving graph (float32, BatchNorm folded when `fold`, which the
+    card records) with its endpoints for `format`."""
     graph_model = float32_model(model)
     if fold:
         graph_model, folded = fold_batch_norms(graph_model)
         card["folded_batch_norms"] = folded
-    archive = build_archive(
+    return build_archive(
         graph_model,
         preprocessing=preprocessing,
         image_size=image_size,
         top_k=top_k,
         serve_names=SERVE_ENDPOINTS if format == "saved_model" else (SERVE_SIGNATURE,),
-    )
-    if format == "saved_model":
-        return _write_saved_model(archive, path, card)
-    if format == "onnx":
-        return _write_onnx(archive, path, card, preprocessing, image_size, class_names)
-    return _write_tflite(
-        archive, path, card, model, preprocessing, quantize, representative_data
     )
 
 

@@ -225,9 +225,6 @@ def run_metrics(
     test = {}
     if data.test is not None:
         test = model.evaluate(data.test, verbose=0, return_dict=True)
-    train_seconds = sum(row.get("train_seconds", 0.0) for row in rows)
-    images = len(rows) * (data.sizes["train"] or 0)
-    hardware = detect_hardware()
     metrics = {
         "test_accuracy": test.get("accuracy"),
         "test_loss": test.get("loss"),
@@ -236,19 +233,51 @@ def run_metrics(
             (r["val_accuracy"] for r in rows if "val_accuracy" in r), default=None
         ),
         "params": model.count_params(),
+        **_timings(rows, data, started),
+        "resumed_from_epoch": resumed_from,
+        "kept_epoch": kept_epoch,
+        **_numerics(policy, jit_compile, distribution),
+        **_data_metrics(data),
+        "ema": settings.get("ema"),
+        "class_weight": settings.get("class_weight"),
+    }
+    metrics.update(
+        {
+            key: settings[key]
+            for key in ("model", "dataset", "recipe", "epochs", "batch_size")
+        }
+    )
+    return metrics
+
+
+def _timings(rows, data, started):
+    """Wall and training seconds, throughput and epochs of a run."""
+    train_seconds = sum(row.get("train_seconds", 0.0) for row in rows)
+    images = len(rows) * (data.sizes["train"] or 0)
+    return {
         "wall_seconds": time.perf_counter() - started,
         "train_seconds": train_seconds,
         "images_per_second": images / train_seconds if train_seconds else None,
         "epochs_completed": len(rows),
-        "resumed_from_epoch": resumed_from,
-        "kept_epoch": kept_epoch,
+    }
+
+
+def _numerics(policy, jit_compile, distribution):
+    """Where and how a run computed: precision, XLA, replicas, device."""
+    return {
         "precision": policy,
         "jit_compile": resolve_jit_compile(jit_compile),
         "distribute": distribution.kind,
         "replicas": distribution.replicas,
         "processes": distribution.num_processes,
         "backend": keras.backend.backend(),
-        "device": hardware.device_name,
+        "device": detect_hardware().device_name,
+    }
+
+
+def _data_metrics(data):
+    """What a run trained and tested on."""
+    return {
         "train_images": data.sizes["train"],
         "test_images": data.sizes.get("test"),
         "image_shape": list(data.image_shape),
@@ -263,16 +292,7 @@ def run_metrics(
         ),
         "sampler": data.sampler,
         "augmentation": data.augmentation.to_dict(),
-        "ema": settings.get("ema"),
-        "class_weight": settings.get("class_weight"),
     }
-    metrics.update(
-        {
-            key: settings[key]
-            for key in ("model", "dataset", "recipe", "epochs", "batch_size")
-        }
-    )
-    return metrics
 
 
 def write_artifacts(run_dir, model, rows, metrics, export, phase_switch=None):
