@@ -17,36 +17,32 @@ SCHEDULES = ("cosine", "step", "constant")
 FRACTION = dict(minimum=0.0, maximum=1.0, min_inclusive=False)
 
 
-def parse_unfreeze(value):
-    """`--unfreeze`: `"all"`, or a number of last stages.
+def word_or_number(word, number, allowed):
+    """A flag's parser for a field that is a word or a number: `word` as
+    it is, else `number(text)`, else an argparse error saying `allowed`.
 
     Args:
-        value: str. The flag's text.
+        word: str. The word (`"all"`, `"auto"`).
+        number: type. `int` or `float`.
+        allowed: str. What the flag takes, for the message.
     """
-    if value == "all":
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be 'all' or a number of stages; received {value!r}"
-        ) from None
+
+    def parse(text):
+        if text == word:
+            return text
+        try:
+            return number(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"must be {allowed}; received {text!r}"
+            ) from None
+
+    return parse
 
 
-def parse_ratio(value):
-    """`--backbone-lr-ratio`: `"auto"` or a number.
-
-    Args:
-        value: str. The flag's text.
-    """
-    if value == "auto":
-        return value
-    try:
-        return float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be 'auto' or a number in (0, 1]; received {value!r}"
-        ) from None
+# `--unfreeze` and `--backbone-lr-ratio`.
+parse_unfreeze = word_or_number("all", int, "'all' or a number of stages")
+parse_ratio = word_or_number("auto", float, "'auto' or a number in (0, 1]")
 
 
 @option_group
