@@ -19,7 +19,15 @@ from keras_residual.training.options import RunOptions
 from keras_residual.training.runs import RUN_IDENTITY
 from tests.conftest import TINY
 
-GROUPS = (DataOptions, RunOptions, DistributionOptions, SearchOptions, kr.LoadOptions)
+GROUPS = (
+    DataOptions,
+    RunOptions,
+    DistributionOptions,
+    SearchOptions,
+    kr.LoadOptions,
+    kr.serving.EvaluateOptions,
+    kr.serving.PredictOptions,
+)
 
 
 def test_each_field_documents_itself_in_the_group_docstring():
@@ -133,6 +141,8 @@ def test_every_option_field_has_its_flag_run_json_key_and_docs_row(tmp_path):
     from keras_residual.cli.option_docs import PAGE
     from keras_residual.cli.option_docs import options_page
     from keras_residual.cli.options import flag_spellings
+    from keras_residual.serving.serving_options import EvaluateOptions
+    from keras_residual.serving.serving_options import PredictOptions
     from keras_residual.training.plan import plan_run
     from keras_residual.training.recipe_fields import RecipeFields
 
@@ -159,6 +169,8 @@ def test_every_option_field_has_its_flag_run_json_key_and_docs_row(tmp_path):
     for command, groups in (
         ("train", (RunOptions, DataOptions, DistributionOptions, RecipeFields)),
         ("search", (SearchOptions, DataOptions)),
+        ("evaluate", (EvaluateOptions,)),
+        ("predict", (PredictOptions,)),
     ):
         offered = flags(command)
         for group in groups:

@@ -13,6 +13,8 @@ from keras_residual.cli.options import flag_spellings
 from keras_residual.data.load_options import LoadOptions
 from keras_residual.data.options import DataOptions
 from keras_residual.search.options import SearchOptions
+from keras_residual.serving.serving_options import EvaluateOptions
+from keras_residual.serving.serving_options import PredictOptions
 from keras_residual.training.options import DistributionOptions
 from keras_residual.training.options import RunOptions
 from keras_residual.training.recipe_fields import RecipeFields
@@ -39,6 +41,12 @@ SECTIONS = (
         "Keywords of `search()` (or fields of its `search_options`) and flags "
         "of `keras-residual search`, beside the data options above.",
         [(SearchOptions, None)],
+    ),
+    (
+        "`evaluate_export()` and `keras-residual evaluate` / `predict`",
+        "Keywords of `evaluate_export()` (or fields of its `options`) and "
+        "flags of `keras-residual evaluate`; the flags of `predict`.",
+        [(EvaluateOptions, None), (PredictOptions, None)],
     ),
     (
         "`load_data()`",

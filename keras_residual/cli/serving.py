@@ -5,13 +5,16 @@ import json
 import os
 
 from keras_residual.cli.commands import add_command_parser
+from keras_residual.cli.options import add_option_flags
+from keras_residual.cli.options import options_from_args
 from keras_residual.cli.quiet_import import import_for_command
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.serving.endpoints import FORMATS
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.serving.predictor import read_images
+from keras_residual.serving.serving_options import EvaluateOptions
+from keras_residual.serving.serving_options import PredictOptions
 from keras_residual.serving.tflite_runtime import has_litert
-from keras_residual.serving.tta import TTA_MODES
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.deprecation import warn_once
 from keras_residual.utils.validation import check_int
@@ -82,13 +85,7 @@ def _add_predict_parser(commands):
         ".onnx or .keras file.",
     )
     predict.add_argument("images", nargs="+", help="PNG, JPEG, BMP or GIF files.")
-    predict.add_argument("--top-k", type=int, default=3)
-    add_trust_flag(predict)
-    predict.add_argument(
-        "--json",
-        action="store_true",
-        help="Print one JSON document: a list with an object per image.",
-    )
+    add_option_flags(predict, PredictOptions)
     predict.set_defaults(run=_predict)
 
 
@@ -96,17 +93,7 @@ def _add_evaluate_parser(commands):
     evaluate = add_command_parser(commands, "evaluate")
     evaluate.add_argument("model", metavar="MODEL_PATH")
     evaluate.add_argument("--dataset", default="digits")
-    evaluate.add_argument(
-        "--split",
-        default="test",
-        choices=("test", "validation", "all"),
-        help="all: every image of the dataset (all its splits).",
-    )
-    evaluate.add_argument(
-        "--data-dir",
-        help="TFDS data directory, also searched for Fashion-MNIST's IDX files.",
-    )
-    evaluate.add_argument("--batch-size", type=int, default=128)
+    add_option_flags(evaluate, EvaluateOptions)
     evaluate.add_argument(
         "--json",
         nargs="?",
@@ -117,21 +104,6 @@ def _add_evaluate_parser(commands):
         "`--json FILE`, the 0.1 form, still writes FILE (use --out).",
     )
     evaluate.add_argument("--out", help="Also write the results (JSON) to this file.")
-    evaluate.add_argument(
-        "--report",
-        metavar="DIR",
-        help="Write report.json (per-class precision/recall/F1, top-1/top-5, "
-        "confusion matrix, most wrong images), confusion.png and "
-        "most_wrong.png into DIR.",
-    )
-    evaluate.add_argument(
-        "--tta",
-        default="none",
-        choices=TTA_MODES,
-        help="Test-time augmentation: flip averages each image's and its "
-        "mirror image's probabilities. Defaults to none.",
-    )
-    add_trust_flag(evaluate)
     evaluate.set_defaults(run=_evaluate)
 
 
@@ -185,7 +157,7 @@ def _predict(args):
     light = os.path.isfile(args.model) and _runs_without_tensorflow(args.model)
     if not light:
         import_for_command(quiet=not args.debug)
-    predictor = load_predictor(args.model, trust=args.trust_model)
+    predictor = load_predictor(args.model, trust=args.trust)
     if not predictor.preprocessing:
         raise ValueError(
             f"{args.model!r} was exported without embedded preprocessing "
@@ -221,16 +193,12 @@ def _predict(args):
 def _evaluate(args):
     from keras_residual.serving.evaluation import evaluate_export
 
+    options = options_from_args(args, EvaluateOptions)
     results = evaluate_export(
         args.model,
         args.dataset,
-        split=args.split,
-        batch_size=args.batch_size,
-        data_dir=args.data_dir,
-        trust=args.trust_model,
+        options,
         verbose=0 if args.json is True else 1,  # stdout holds the JSON only
-        report=args.report,
-        tta=args.tta,
     )
     out = args.out
     if isinstance(args.json, str):  # 0.1: `--json FILE` wrote the file
@@ -257,18 +225,3 @@ def _evaluate(args):
         )
     if out:
         write_json(out, results)
-
-
-def add_trust_flag(parser):
-    """Adds `--trust-model`: run a SavedModel whose graph uses ops outside
-    the tensor-op allow-list (file or Python ops).
-
-    Args:
-        parser: `argparse.ArgumentParser`. The sub-command's parser.
-    """
-    parser.add_argument(
-        "--trust-model",
-        action="store_true",
-        help="Run a SavedModel even if its graph uses ops that can read or "
-        "write files (only for models you trust).",
-    )

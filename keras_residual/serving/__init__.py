@@ -9,6 +9,8 @@ from keras_residual.utils.lazy_exports import lazy_exports
 
 _EXPORTS = {
     "evaluate_export": "keras_residual.serving.evaluation",
+    "EvaluateOptions": "keras_residual.serving.serving_options",
+    "PredictOptions": "keras_residual.serving.serving_options",
     "FORMATS": "keras_residual.serving.export",
     "export": "keras_residual.serving.export",
     "read_model_card": "keras_residual.serving.model_card",

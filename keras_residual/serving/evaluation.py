@@ -14,25 +14,14 @@ from keras_residual.serving.endpoints import SERVE_SIGNATURE
 from keras_residual.serving.evaluation_report import WorstImages
 from keras_residual.serving.evaluation_report import write_report
 from keras_residual.serving.predictor import load_predictor
-from keras_residual.serving.tta import TTA_MODES
+from keras_residual.serving.serving_options import SPLITS
+from keras_residual.serving.serving_options import EvaluateOptions
 from keras_residual.serving.tta import tta_probabilities
-from keras_residual.utils.validation import check_choice
+from keras_residual.utils.options import check_options
+from keras_residual.utils.options import gather_options
 
-SPLITS = ("test", "validation", "all")
 
-
-def evaluate_export(
-    model_path,
-    dataset="digits",
-    *,
-    split="test",
-    batch_size=128,
-    data_dir=None,
-    verbose=1,
-    trust=False,
-    report=None,
-    tta="none",
-):
+def evaluate_export(model_path, dataset="digits", options=None, **fields):
     """Accuracy and cross-entropy of an exported classifier on a split.
 
     The data is preprocessed with the export's own mode. At the data's
@@ -45,31 +34,27 @@ def evaluate_export(
         model_path: str. A SavedModel directory, `.tflite`, `.onnx` or `.keras`
             file.
         dataset: str. See `load_data`. Defaults to `"digits"`.
-        split: str. `"test"`, `"validation"` or `"all"` (every image of
-            the dataset, its training split too). Defaults to `"test"`.
-        batch_size: int. Defaults to `128`.
-        data_dir: str or None. TFDS data directory.
-        verbose: int. 1 shows a progress bar. Defaults to `1`.
-        trust: bool. Run a SavedModel whose graph uses ops outside the
-            tensor-op allow-list. Defaults to `False`.
-        report: str or None. A folder to write `report.json` (per-class
-            precision, recall and F1, top-1/top-5, the confusion matrix,
-            the most wrong images), `confusion.png` and `most_wrong.png`
-            into. Defaults to `None`.
-        tta: str. Test-time augmentation: `"none"` or `"flip"` (the
-            probabilities of each image and its mirror image, averaged).
-            Defaults to `"none"`.
+        options: `EvaluateOptions` or None. The split, batch size, data
+            directory, verbosity, trust, report folder and test-time
+            augmentation. Defaults to `EvaluateOptions()`.
+        **fields: any field of `EvaluateOptions` by name, as in
+            `evaluate_export(path, "digits", split="all")`; it overrides
+            the field of `options`.
 
     Returns:
         A dict: `accuracy`, `loss`, `examples`, `signature`, `model`,
         `dataset`, `split`, `tta`; with `report`, also `top5`, `macro_f1` and
         `report` (the folder).
     """
-    check_choice("split", split, SPLITS)
-    check_choice("tta", tta, TTA_MODES)
+    group = gather_options(
+        "evaluate_export", {"options": (EvaluateOptions, options)}, fields
+    )
+    options = group["options"]
+    check_options(options)
+    split, report, tta = options.split, options.report, options.tta
     _check_report_folder(report)
-    predictor = load_predictor(model_path, trust=trust)
-    data = _load_for(predictor, dataset, batch_size, data_dir)
+    predictor = load_predictor(model_path, trust=options.trust)
+    data = _load_for(predictor, dataset, options.batch_size, options.data_dir)
     parts, size = _split_parts(data, dataset, split)
     classes = (predictor.card or {}).get("classes")
     if classes is not None and classes < data.classes:
@@ -78,7 +63,7 @@ def evaluate_export(
         )
     exact = _takes_pipeline_as_is(predictor, data)
     tally = _Tally(keep=report is not None)
-    progress = keras.utils.Progbar(size, verbose=verbose, unit_name="image")
+    progress = keras.utils.Progbar(size, verbose=options.verbose, unit_name="image")
     for batch in (batch for _, part in parts for batch in part):
         images, labels = batch[0].numpy(), batch[1].numpy().reshape(-1)
         pixels = None
