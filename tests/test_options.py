@@ -26,6 +26,7 @@ GROUPS = (
     SearchOptions,
     kr.LoadOptions,
     kr.serving.EvaluateOptions,
+    kr.serving.ExportOptions,
     kr.serving.PredictOptions,
 )
 
@@ -142,6 +143,7 @@ def test_every_option_field_has_its_flag_run_json_key_and_docs_row(tmp_path):
     from keras_residual.cli.option_docs import options_page
     from keras_residual.cli.options import flag_spellings
     from keras_residual.serving.serving_options import EvaluateOptions
+    from keras_residual.serving.serving_options import ExportOptions
     from keras_residual.serving.serving_options import PredictOptions
     from keras_residual.training.plan import plan_run
     from keras_residual.training.recipe_fields import RecipeFields
@@ -169,6 +171,7 @@ def test_every_option_field_has_its_flag_run_json_key_and_docs_row(tmp_path):
     for command, groups in (
         ("train", (RunOptions, DataOptions, DistributionOptions, RecipeFields)),
         ("search", (SearchOptions, DataOptions)),
+        ("export", (ExportOptions,)),
         ("evaluate", (EvaluateOptions,)),
         ("predict", (PredictOptions,)),
     ):

@@ -14,6 +14,7 @@ from keras_residual.data.load_options import LoadOptions
 from keras_residual.data.options import DataOptions
 from keras_residual.search.options import SearchOptions
 from keras_residual.serving.serving_options import EvaluateOptions
+from keras_residual.serving.serving_options import ExportOptions
 from keras_residual.serving.serving_options import PredictOptions
 from keras_residual.training.options import DistributionOptions
 from keras_residual.training.options import RunOptions
@@ -43,10 +44,11 @@ SECTIONS = (
         [(SearchOptions, None)],
     ),
     (
-        "`evaluate_export()` and `keras-residual evaluate` / `predict`",
-        "Keywords of `evaluate_export()` (or fields of its `options`) and "
-        "flags of `keras-residual evaluate`; the flags of `predict`.",
-        [(EvaluateOptions, None), (PredictOptions, None)],
+        "`export()`, `evaluate_export()` and their commands",
+        "Keywords of `export()` and `evaluate_export()` (or fields of their "
+        "`options`) and flags of `keras-residual export` and `evaluate`; the "
+        "flags of `predict`.",
+        [(ExportOptions, None), (EvaluateOptions, None), (PredictOptions, None)],
     ),
     (
         "`load_data()`",

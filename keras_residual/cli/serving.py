@@ -8,11 +8,11 @@ from keras_residual.cli.commands import add_command_parser
 from keras_residual.cli.options import add_option_flags
 from keras_residual.cli.options import options_from_args
 from keras_residual.cli.quiet_import import import_for_command
-from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.serving.endpoints import FORMATS
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.serving.predictor import read_images
 from keras_residual.serving.serving_options import EvaluateOptions
+from keras_residual.serving.serving_options import ExportOptions
 from keras_residual.serving.serving_options import PredictOptions
 from keras_residual.serving.tflite_runtime import has_litert
 from keras_residual.utils.atomic import write_json
@@ -45,29 +45,7 @@ def _add_export_parser(commands):
     )
     export.add_argument("--format", default="saved_model", choices=FORMATS)
     export.add_argument("--out", required=True, help="Destination path.")
-    export.add_argument(
-        "--overwrite", action="store_true", help="Replace an existing destination."
-    )
-    export.add_argument(
-        "--top-k", type=int, help="Classes per image; defaults to 5 or the class count."
-    )
-    export.add_argument(
-        "--preprocessing",
-        default="auto",
-        choices=("auto",) + PREPROCESSING_MODES + ("none",),
-        help="Preprocessing embedded in the signature; 'none' "
-        "takes the model's float input.",
-    )
-    export.add_argument(
-        "--quantize",
-        choices=("dynamic", "float16", "int8"),
-        help="TFLite post-training quantization (int8 calibrates on --dataset).",
-    )
-    export.add_argument(
-        "--version",
-        type=int,
-        help="Write a SavedModel to OUT/VERSION/, the layout TF Serving watches.",
-    )
+    add_option_flags(export, ExportOptions)
     export.add_argument(
         "--dataset",
         help="Calibration data for --quantize int8, and the test split whose "
@@ -113,8 +91,9 @@ def _export(args):
     from keras_residual.training.runs import load_trained_model
 
     model, metrics = load_trained_model(args.source)
-    preprocessing = args.preprocessing
-    if metrics and args.preprocessing == "auto":
+    options = options_from_args(args, ExportOptions)
+    preprocessing = options.preprocessing
+    if metrics and preprocessing == "auto":
         preprocessing = metrics.get("preprocessing", "auto")
     representative = None
     if args.dataset:
@@ -131,14 +110,11 @@ def _export(args):
         model,
         args.out,
         args.format,
+        options,
         preprocessing=preprocessing,
-        top_k=args.top_k,
-        overwrite=args.overwrite,
         metrics=metrics,
         class_names=(metrics or {}).get("class_names"),
-        quantize=args.quantize,
         representative_data=representative,
-        version=args.version,
     )
     print(
         f"Exported {model.name} ({model.count_params():,} parameters) as "

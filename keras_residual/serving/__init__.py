@@ -10,6 +10,7 @@ from keras_residual.utils.lazy_exports import lazy_exports
 _EXPORTS = {
     "evaluate_export": "keras_residual.serving.evaluation",
     "EvaluateOptions": "keras_residual.serving.serving_options",
+    "ExportOptions": "keras_residual.serving.serving_options",
     "PredictOptions": "keras_residual.serving.serving_options",
     "FORMATS": "keras_residual.serving.export",
     "export": "keras_residual.serving.export",

@@ -27,6 +27,7 @@ from keras_residual.serving.model_card import build_model_card
 from keras_residual.serving.model_card import card_path
 from keras_residual.serving.onnx_export import ONNX_OPSET
 from keras_residual.serving.onnx_export import convert_to_onnx
+from keras_residual.serving.serving_options import ExportOptions
 from keras_residual.serving.signatures import build_archive
 from keras_residual.serving.tflite import calibration_images
 from keras_residual.serving.tflite import check_quantize
@@ -41,29 +42,14 @@ from keras_residual.utils.deprecation import renamed_argument
 from keras_residual.utils.download import file_digest
 from keras_residual.utils.download import tree_digest
 from keras_residual.utils.dtype_policy import global_dtype_policy
+from keras_residual.utils.options import gather_options
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
 DEFAULT_TOP_K = 5
 
 
-def export(
-    model,
-    out=None,
-    format="saved_model",
-    *,
-    preprocessing="auto",
-    image_size=None,
-    top_k=None,
-    class_names=None,
-    metrics=None,
-    overwrite=False,
-    quantize=None,
-    representative_data=None,
-    version=None,
-    fold_batch_norm="auto",
-    path=None,
-):
+def export(model, out=None, format="saved_model", options=None, **fields):
     """Exports `model` for serving, atomically, with a model card.
 
     Args:
@@ -74,41 +60,14 @@ def export(
         format: str. `"saved_model"`, `"keras"`, `"tflite"` or `"onnx"`
             (the `serving_default` graph, for ONNX Runtime; needs the
             `onnx` extra). Defaults to `"saved_model"`.
-        preprocessing: str or None. Preprocessing to embed in the serving
-            signature, which then takes uint8 images of any size: `"tf"`,
-            `"caffe"` or `"torch"`; `"none"` for a signature that takes the
-            model's own float32 input (`None`, the 0.1 spelling, warns);
-            `"auto"` for the mode the model records (`model.preprocessing`:
-            its weights', or the pipeline's that trained it), never guessed
-            from its name; a model that records none is refused. Defaults to `"auto"`.
-        image_size: tuple of int or None. `(height, width)` images are
-            resized to. Defaults to the model's input size, or its spec's
-            `default_size` when that is dynamic.
-        top_k: int or None. Classes per image returned by `serve`, at most
-            the class count. Defaults to 5, or the class count if smaller.
-        class_names: list of str or None. Recorded in the model card and
-            used by `keras-residual predict`. Defaults to the names the
-            model records (`model.class_names`), else none.
-        metrics: dict or None. Evaluation results for the model card.
-            Defaults to `None`.
-        overwrite: bool. Replace an existing export. Defaults to `False`.
-        quantize: str or None. TFLite post-training quantization:
-            `"dynamic"` (int8 weights), `"float16"` (float16 weights) or
-            `"int8"` (weights and activations, uint8 inputs and outputs;
-            needs `representative_data`). Defaults to `None` (float32).
-        representative_data: object or None. A `load_data` bundle, a
-            `tf.data.Dataset` or an array of preprocessed images: calibrates
-            int8; a bundle's test split also gives the card the TFLite
-            model's accuracy. Defaults to `None`.
-        version: int or None. For a SavedModel, write it to `out/<version>/`,
-            the layout TF Serving watches (`out` is the model's base
-            directory; other versions stay). Defaults to `None` (`out`).
-        fold_batch_norm: bool or `"auto"`. Fold each BatchNorm that follows
-            a convolution into it, in the exported graph only. `"auto"`
-            folds for SavedModels, where it measured faster; ONNX Runtime
-            and the TFLite converter fold by themselves. Defaults to
-            `"auto"`.
-        path: str or None. The 0.1 name of `out`; warns.
+        options: `ExportOptions` or None. Embedded preprocessing, image
+            size, top-k, class names, metrics, overwrite, quantization and
+            its data, TF Serving version, BatchNorm folding. Defaults to
+            `ExportOptions()`.
+        **fields: any field of `ExportOptions` by name, as in
+            `export(model, "m.tflite", "tflite", quantize="int8", ...)`; it
+            overrides the field of `options`. (`path`, the 0.1 name of
+            `out`, warns.)
 
     Returns:
         The path written.
@@ -123,19 +82,21 @@ def export(
         raise TypeError(
             f"`model` must be a keras.Model; received {type(model).__name__}."
         )
-    path = renamed_argument("export", "path", "out", path, out)
+    path = renamed_argument("export", "path", "out", fields.pop("path", None), out)
     if path is None:
         raise TypeError("export() needs `out`, the destination to write.")
+    options = gather_options("export", {"options": (ExportOptions, options)}, fields)
+    options = options["options"]
     model = _functional(model)
     check_choice("format", format, FORMATS)
-    check_quantize(quantize, format, representative_data)
-    fold = _check_fold(fold_batch_norm, format)
-    path = _versioned(os.fspath(path), format, version)
-    path = check_destination(path, format, overwrite)
-    image_size = resolve_image_size(model, image_size)
-    preprocessing = resolve_preprocessing(model, preprocessing)
-    class_names = check_class_names(model, class_names)
-    top_k = _top_k(model, top_k)
+    check_quantize(options.quantize, format, options.representative_data)
+    fold = _check_fold(options.fold_batch_norm, format)
+    path = _versioned(os.fspath(path), format, options.version)
+    path = check_destination(path, format, options.overwrite)
+    image_size = resolve_image_size(model, options.image_size)
+    preprocessing = resolve_preprocessing(model, options.preprocessing)
+    class_names = check_class_names(model, options.class_names)
+    top_k = _top_k(model, options.top_k)
     card = build_model_card(
         model,
         export_format=format,
@@ -143,7 +104,7 @@ def export(
         image_size=image_size,
         top_k=top_k,
         class_names=class_names,
-        metrics=metrics,
+        metrics=options.metrics,
         trained_precision=keras.dtype_policies.get(model.dtype_policy).name,
         signatures=signature_card(model, preprocessing, image_size, top_k),
     )
@@ -159,8 +120,9 @@ def export(
     if format == "onnx":
         return _write_onnx(archive, path, card, preprocessing, image_size, class_names)
     return _write_tflite(
-        archive, path, card, model, preprocessing, quantize, representative_data
-    )
+        archive, path, card, model, preprocessing, options.quantize,
+        options.representative_data,
+    )  # fmt: skip
 
 
 def _top_k(model, top_k):
