@@ -58,6 +58,7 @@ _PUBLIC = {
     "list_weights": "keras_residual.models.discovery",
     "load_data": "keras_residual.data.loader",
     "LoadOptions": "keras_residual.data.load_options",
+    "LRFindOptions": "keras_residual.training.options",
     "load_predictor": "keras_residual.serving.predictor",
     "load_preset": "keras_residual.hub.preset_format",
     "load_weights": "keras_residual.weights",

@@ -145,6 +145,7 @@ def test_every_option_field_has_its_flag_run_json_key_and_docs_row(tmp_path):
     from keras_residual.serving.serving_options import EvaluateOptions
     from keras_residual.serving.serving_options import ExportOptions
     from keras_residual.serving.serving_options import PredictOptions
+    from keras_residual.training.options import LRFindOptions
     from keras_residual.training.plan import plan_run
     from keras_residual.training.recipe_fields import RecipeFields
 
@@ -174,6 +175,7 @@ def test_every_option_field_has_its_flag_run_json_key_and_docs_row(tmp_path):
         ("export", (ExportOptions,)),
         ("evaluate", (EvaluateOptions,)),
         ("predict", (PredictOptions,)),
+        ("lr-find", (LRFindOptions,)),
     ):
         offered = flags(command)
         for group in groups:

@@ -2,9 +2,12 @@
 line (`keras_residual.lr_find`)."""
 
 from keras_residual.cli.commands import add_command_parser
+from keras_residual.cli.options import add_option_flags
+from keras_residual.cli.options import options_from_args
 from keras_residual.cli.zoo import add_model_overrides
 from keras_residual.cli.zoo import model_overrides
 from keras_residual.training.lr_find import lr_find
+from keras_residual.training.options import LRFindOptions
 
 
 def _lr_find(args):
@@ -12,15 +15,8 @@ def _lr_find(args):
         args.model,
         args.dataset,
         args.out,
-        recipe=args.recipe,
-        batch_size=args.batch_size,
-        start=args.start,
-        end=args.end,
-        steps=args.steps,
-        image_size=args.image_size,
-        seed=args.seed,
+        options_from_args(args, LRFindOptions),
         model_overrides=model_overrides(args),
-        verbose=1,
     )
     if result.suggestion is None:
         print(
@@ -49,12 +45,6 @@ def add_lr_find_parser(commands):
     parser.add_argument(
         "--out", required=True, help="Folder for lr_find.png and lr_find.json."
     )
-    parser.add_argument("--recipe", default="fast")
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--start", type=float, default=1e-6)
-    parser.add_argument("--end", type=float, default=10.0)
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--image-size", type=int)
-    parser.add_argument("--seed", type=int, default=0)
+    add_option_flags(parser, LRFindOptions)
     add_model_overrides(parser)
     parser.set_defaults(run=_lr_find)

@@ -17,6 +17,7 @@ from keras_residual.serving.serving_options import EvaluateOptions
 from keras_residual.serving.serving_options import ExportOptions
 from keras_residual.serving.serving_options import PredictOptions
 from keras_residual.training.options import DistributionOptions
+from keras_residual.training.options import LRFindOptions
 from keras_residual.training.options import RunOptions
 from keras_residual.training.recipe_fields import RecipeFields
 from keras_residual.utils.options import type_doc
@@ -49,6 +50,12 @@ SECTIONS = (
         "`options`) and flags of `keras-residual export` and `evaluate`; the "
         "flags of `predict`.",
         [(ExportOptions, None), (EvaluateOptions, None), (PredictOptions, None)],
+    ),
+    (
+        "`lr_find()` and `keras-residual lr-find`",
+        "Keywords of `lr_find()` (or fields of its `options`) and flags of "
+        "`keras-residual lr-find`.",
+        [(LRFindOptions, None)],
     ),
     (
         "`load_data()`",

@@ -19,10 +19,12 @@ import numpy as np
 from keras_residual.analysis.plots import plot_lr_find
 from keras_residual.data.loader import load_data
 from keras_residual.models.zoo import build
+from keras_residual.training.options import LRFindOptions
 from keras_residual.training.recipe_presets import get_recipe
 from keras_residual.utils.atomic import write_json
+from keras_residual.utils.options import check_options
+from keras_residual.utils.options import gather_options
 from keras_residual.utils.validation import check_float
-from keras_residual.utils.validation import check_int
 
 SMOOTHING = 0.9  # the running average that watches for divergence
 DIVERGED = 4.0  # stop once the running average is 4x its lowest
@@ -67,18 +69,12 @@ def lr_find(
     model="ResNet20",
     dataset="digits",
     out=None,
+    options=None,
     *,
-    recipe="fast",
-    batch_size=None,
-    start=1e-6,
-    end=10.0,
-    steps=100,
-    image_size=None,
-    seed=0,
     model_overrides=None,
-    verbose=1,
+    **fields,
 ):
-    """Runs the learning-rate range test with `recipe`'s optimizer.
+    """Runs the learning-rate range test with a recipe's optimizer.
 
     Args:
         model: str, `ModelSpec`, dict or `keras.Model`. A model to build
@@ -87,40 +83,37 @@ def lr_find(
         dataset: object. See `load_data`. Defaults to `"digits"`.
         out: str or None. A folder for `lr_find.png` and `lr_find.json`.
             Defaults to `None` (no files).
-        recipe: str or `Recipe`. Its optimizer (SGD with momentum or AdamW),
-            weight decay, label smoothing and batch size. Defaults to
-            `"fast"`.
-        batch_size: int or None. Defaults to the recipe's.
-        start: float. The first rate. Defaults to `1e-6`.
-        end: float. The last rate. Defaults to `10.0`.
-        steps: int. Steps from `start` to `end` (the test stops early once
-            the loss diverges). Defaults to `100`.
-        image_size: int or None. See `load_data`. Defaults to the data's.
-        seed: int. Initialisation and shuffling seed. Defaults to `0`.
-        model_overrides: dict or None. `build()` overrides.
-        verbose: int. 1 shows a progress bar. Defaults to `1`.
+        options: `LRFindOptions` or None. The recipe, batch size, range,
+            steps, image size, seed and verbosity. Defaults to
+            `LRFindOptions()`.
+        model_overrides: dict or None. `build()` overrides. Defaults to
+            `None`.
+        **fields: any field of `LRFindOptions` by name, as in
+            `lr_find("ResNet20", "digits", steps=20)`; it overrides the
+            field of `options`.
 
     Returns:
         An `LRFindResult`.
     """
-    start = check_float("start", start, minimum=0.0, min_inclusive=False)
-    end = check_float("end", end, minimum=start, min_inclusive=False)
-    check_int("steps", steps, minimum=5)
-    recipe = get_recipe(recipe).replace(schedule="constant", warmup_epochs=0.0)
-    batch_size = recipe.batch_size if batch_size is None else batch_size
-    check_int("batch_size", batch_size, minimum=1)
-    keras.utils.set_random_seed(seed)
+    options = gather_options("lr_find", {"options": (LRFindOptions, options)}, fields)
+    options = options["options"]
+    check_options(options)
+    start, steps = options.start, options.steps
+    end = check_float("end", options.end, minimum=start, min_inclusive=False)
+    recipe = get_recipe(options.recipe).replace(schedule="constant", warmup_epochs=0.0)
+    batch_size = options.batch_size or recipe.batch_size
+    keras.utils.set_random_seed(options.seed)
     data = load_data(
         dataset,
         batch_size=batch_size,
-        image_size=image_size,
-        seed=seed,
+        image_size=options.image_size,
+        seed=options.seed,
         **recipe.data_kwargs(),
     )
     network, saved = _network(model, data, model_overrides)
     network.compile(**recipe.compile_kwargs(network, steps, 1, batch_size))
     try:
-        rates, losses = _sweep(network, data.train, start, end, steps, verbose)
+        rates, losses = _sweep(network, data.train, start, end, steps, options.verbose)
     finally:
         if saved is not None:
             network.set_weights(saved)

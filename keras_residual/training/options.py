@@ -123,3 +123,32 @@ class DistributionOptions:
     process_id: int = option(
         None, "Multi-process JAX: this process's index.", cli_type=int
     )
+
+
+@option_group
+class LRFindOptions:
+    """The learning-rate range test of `lr_find()`: the recipe whose
+    optimizer it sweeps, the range and the data."""
+
+    recipe: object = option(
+        "fast",
+        "A recipe name or a `Recipe`: its optimizer (SGD with momentum or "
+        "AdamW), weight decay, label smoothing and batch size.",
+        type_doc="str or Recipe",
+        cli_type=str,
+    )
+    batch_size: int = option(
+        None, "Images per batch. None: the recipe's.", minimum=1, cli_type=int
+    )
+    start: float = option(1e-6, "The first rate.", minimum=0.0, min_inclusive=False)
+    end: float = option(10.0, "The last rate (above `start`).", minimum=0.0)
+    steps: int = option(
+        100,
+        "Steps from `start` to `end` (the test stops early once the loss diverges).",
+        minimum=5,
+    )
+    image_size: int = option(
+        None, "Resize images to this size. None: the data's.", cli_type=int
+    )
+    seed: int = option(0, "Initialisation and shuffling seed.")
+    verbose: int = option(1, "1 shows a progress bar.", choices=(0, 1), cli=False)
