@@ -27,6 +27,8 @@ GROUPS = (
     kr.LoadOptions,
     kr.serving.EvaluateOptions,
     kr.serving.ExportOptions,
+    kr.hub.PresetOptions,
+    kr.hub.PushOptions,
     kr.serving.PredictOptions,
 )
 
@@ -142,6 +144,8 @@ def test_every_option_field_has_its_flag_run_json_key_and_docs_row(tmp_path):
     from keras_residual.cli.option_docs import PAGE
     from keras_residual.cli.option_docs import options_page
     from keras_residual.cli.options import flag_spellings
+    from keras_residual.hub.hub_options import PresetOptions
+    from keras_residual.hub.hub_options import PushOptions
     from keras_residual.serving.serving_options import EvaluateOptions
     from keras_residual.serving.serving_options import ExportOptions
     from keras_residual.serving.serving_options import PredictOptions
@@ -176,6 +180,8 @@ def test_every_option_field_has_its_flag_run_json_key_and_docs_row(tmp_path):
         ("evaluate", (EvaluateOptions,)),
         ("predict", (PredictOptions,)),
         ("lr-find", (LRFindOptions,)),
+        ("preset", (PresetOptions,)),
+        ("push", (PushOptions,)),
     ):
         offered = flags(command)
         for group in groups:

@@ -12,6 +12,8 @@ import sys
 from keras_residual.cli.options import flag_spellings
 from keras_residual.data.load_options import LoadOptions
 from keras_residual.data.options import DataOptions
+from keras_residual.hub.hub_options import PresetOptions
+from keras_residual.hub.hub_options import PushOptions
 from keras_residual.search.options import SearchOptions
 from keras_residual.serving.serving_options import EvaluateOptions
 from keras_residual.serving.serving_options import ExportOptions
@@ -56,6 +58,12 @@ SECTIONS = (
         "Keywords of `lr_find()` (or fields of its `options`) and flags of "
         "`keras-residual lr-find`.",
         [(LRFindOptions, None)],
+    ),
+    (
+        "`save_to_preset()`, `push_to_hub()` and their commands",
+        "Keywords of `save_to_preset()` and `push_to_hub()` (or fields of "
+        "their `options`) and flags of `keras-residual preset` and `push`.",
+        [(PresetOptions, None), (PushOptions, None)],
     ),
     (
         "`load_data()`",

@@ -28,7 +28,7 @@ def add_option_flags(parser, group, only=None, overrides=False):
             continue
         meta = field.metadata
         flag = _flag(field)
-        if isinstance(field.default, bool):
+        if field.type is bool or isinstance(field.default, bool):
             if field.default:  # --name and --no-name
                 parser.add_argument(
                     flag,
@@ -37,9 +37,13 @@ def add_option_flags(parser, group, only=None, overrides=False):
                     action=argparse.BooleanOptionalAction,
                     help=f"On by default: {meta['doc']}",
                 )
-            else:
+            else:  # --name sets True; without it, the default (False or None)
                 parser.add_argument(
-                    flag, dest=field.name, action="store_true", help=meta["doc"]
+                    flag,
+                    dest=field.name,
+                    action="store_true",
+                    default=field.default,
+                    help=meta["doc"],
                 )
             continue
         choices = meta.get("cli_choices") or meta.get("choices")

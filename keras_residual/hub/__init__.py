@@ -12,6 +12,8 @@ _EXPORTS = {
     "from_keras_hub": "keras_residual.hub.keras_hub",
     "is_hub_id": "keras_residual.hub.ids",
     "load_preset": "keras_residual.hub.preset_format",
+    "PresetOptions": "keras_residual.hub.hub_options",
+    "PushOptions": "keras_residual.hub.hub_options",
     "push_to_hub": "keras_residual.hub.push",
     "save_to_preset": "keras_residual.hub.preset_writer",
     "to_keras_hub": "keras_residual.hub.keras_hub",

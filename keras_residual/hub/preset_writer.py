@@ -12,6 +12,7 @@ from keras_residual.core.builder import ResidualModel
 from keras_residual.core.heads import is_classifier
 from keras_residual.core.preprocessing import IMAGENET_MEAN_RGB
 from keras_residual.core.preprocessing import IMAGENET_STD_RGB
+from keras_residual.hub.hub_options import PresetOptions
 from keras_residual.hub.preset_format import CONFIG_FILE
 from keras_residual.hub.preset_format import PRESET_FORMAT
 from keras_residual.hub.preset_format import PRESET_LIBRARY
@@ -20,6 +21,7 @@ from keras_residual.hub.preset_format import model_tensors
 from keras_residual.utils.atomic import atomic_directory
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.atomic import write_text
+from keras_residual.utils.options import gather_options
 from keras_residual.version import __version__
 from keras_residual.weights.keras_source import load_trained_model
 from keras_residual.weights.state_dict import write_safetensors
@@ -35,7 +37,7 @@ HUB_DATASETS = {"fashion_mnist": "zalando-datasets/fashion_mnist"}
 METRIC_KEYS = ("test_accuracy", "test_loss", "best_val_accuracy", "epochs", "recipe")
 
 
-def save_to_preset(model, directory, *, license="other", repo_id=None, overwrite=False):
+def save_to_preset(model, directory, options=None, **fields):
     """Writes `model` as a preset folder, ready to upload to the Hub.
 
     The folder holds `config.json` (the model's config: spec, input shape,
@@ -47,15 +49,20 @@ def save_to_preset(model, directory, *, license="other", repo_id=None, overwrite
         model: `ResidualModel`, or str. A model, a run directory of
             `train()` (its metrics go into the card) or a `.keras` file.
         directory: str. The folder to write.
-        license: str. The licence in the card's front matter. Defaults to
-            `"other"`.
-        repo_id: str or None. `"ORG/NAME"` the card's usage example names.
-            Defaults to `None` (a placeholder).
-        overwrite: bool. Replace an existing folder. Defaults to `False`.
+        options: `PresetOptions` or None. The card's licence and the
+            repository its usage line names, and whether to replace an
+            existing folder. Defaults to `PresetOptions()`.
+        **fields: any field of `PresetOptions` by name, as in
+            `save_to_preset(run, "preset", license="apache-2.0")`; it
+            overrides the field of `options`.
 
     Returns:
         str. The folder.
     """
+    options = gather_options(
+        "save_to_preset", {"options": (PresetOptions, options)}, fields
+    )["options"]
+    license = options.license
     model, metrics = _trained_model(model)
     if not isinstance(license, str) or not license.strip():
         raise ValueError(
@@ -64,14 +71,16 @@ def save_to_preset(model, directory, *, license="other", repo_id=None, overwrite
         )
     architecture = (metrics or {}).get("model") or model.name
     config = preset_config(model, architecture, metrics)
-    with atomic_directory(os.fspath(directory), overwrite=overwrite) as staging:
+    with atomic_directory(os.fspath(directory), overwrite=options.overwrite) as staging:
         write_safetensors(
             os.path.join(staging, WEIGHTS_FILE),
             model_tensors(model),
             metadata={"format": "keras_residual", "architecture": architecture},
         )
         write_json(os.path.join(staging, CONFIG_FILE), config)
-        card = model_card_markdown(config, license, repo_id, local=os.fspath(directory))
+        card = model_card_markdown(
+            config, license, options.repo_id, local=os.fspath(directory)
+        )
         write_text(os.path.join(staging, CARD_FILE), card)
     return os.path.abspath(directory)
 

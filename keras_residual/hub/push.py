@@ -8,6 +8,7 @@ import re
 import shutil
 import tempfile
 
+from keras_residual.hub.hub_options import PushOptions
 from keras_residual.hub.preset_format import CONFIG_FILE
 from keras_residual.hub.preset_format import WEIGHTS_FILE
 from keras_residual.hub.preset_format import preset_directory_config
@@ -16,6 +17,7 @@ from keras_residual.hub.preset_writer import CARD_FILE
 from keras_residual.hub.preset_writer import save_to_preset
 from keras_residual.hub.preset_writer import usage_line
 from keras_residual.utils.files import check_regular_file
+from keras_residual.utils.options import gather_options
 from keras_residual.utils.validation import first_line
 
 # What a preset is, and all that `push_to_hub` publishes of a folder.
@@ -28,11 +30,8 @@ REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 def push_to_hub(
     source,
     repo_id,
-    *,
-    private=None,
-    token=None,
-    commit_message=None,
-    license="other",
+    options=None,
+    **fields,
 ):
     """Uploads a model as a preset to the Hub and returns its pinned id.
 
@@ -41,13 +40,12 @@ def push_to_hub(
             `save_to_preset`), a run directory of `train()`, a `.keras` file
             or a model; all but a preset folder are saved as a preset first.
         repo_id: str. `"ORG/NAME"`; the repository is created if missing.
-        private: bool or None. Visibility of a new repository. Defaults to
-            `None` (the Hub's default).
-        token: str or None. A Hub token. Defaults to `None`
-            (huggingface_hub's saved token or `HF_TOKEN`).
-        commit_message: str or None. Defaults to `None` ("Upload <name>").
-        license: str. The card's licence where a preset is written here.
-            Defaults to `"other"`.
+        options: `PushOptions` or None. Visibility of a new repository,
+            token, commit message, and the card's licence where a preset is
+            written here. Defaults to `PushOptions()`.
+        **fields: any field of `PushOptions` by name, as in
+            `push_to_hub(run, "me/model", private=True)`; it overrides the
+            field of `options`.
 
     Returns:
         str. `"hf://ORG/NAME@COMMIT"`: loads this upload even after the
@@ -57,6 +55,9 @@ def push_to_hub(
         ValueError: a bad `repo_id`, or `huggingface_hub` is missing.
         OSError: the upload failed (nothing was committed).
     """
+    options = gather_options(
+        "push_to_hub", {"options": (PushOptions, options)}, fields
+    )["options"]
     if not isinstance(repo_id, str) or not REPO_ID.match(repo_id) or ".." in repo_id:
         raise ValueError(
             f"`repo_id` must be 'ORG/NAME' (letters, digits, '.', '_', '-'); "
@@ -69,14 +70,15 @@ def push_to_hub(
             "push_to_hub needs `huggingface_hub`: pip install 'keras-residual[hub]'."
         ) from None
     with tempfile.TemporaryDirectory(prefix="keras-residual-push-") as scratch:
-        folder = _preset_folder(source, scratch, repo_id, license)
-        api = huggingface_hub.HfApi(token=token)
+        folder = _preset_folder(source, scratch, repo_id, options.license)
+        api = huggingface_hub.HfApi(token=options.token)
         try:
-            api.create_repo(repo_id, private=private, exist_ok=True)
+            api.create_repo(repo_id, private=options.private, exist_ok=True)
             commit = api.upload_folder(
                 folder_path=folder,
                 repo_id=repo_id,
-                commit_message=commit_message or f"Upload {os.path.basename(folder)}",
+                commit_message=options.commit_message
+                or f"Upload {os.path.basename(folder)}",
             )
         except Exception as error:  # network, HTTP and Hub errors alike
             raise OSError(
