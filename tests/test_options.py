@@ -141,6 +141,7 @@ def test_the_flat_keywords_and_the_groups_give_the_same_run(tmp_path):
 
 def test_every_option_field_has_its_flag_run_json_key_and_docs_row(tmp_path):
     from keras_residual.cli import build_parser
+    from keras_residual.cli.explain import ExplainOptions
     from keras_residual.cli.option_docs import PAGE
     from keras_residual.cli.option_docs import options_page
     from keras_residual.cli.options import flag_spellings
@@ -180,6 +181,7 @@ def test_every_option_field_has_its_flag_run_json_key_and_docs_row(tmp_path):
         ("evaluate", (EvaluateOptions,)),
         ("predict", (PredictOptions,)),
         ("lr-find", (LRFindOptions,)),
+        ("explain", (ExplainOptions,)),
         ("preset", (PresetOptions,)),
         ("push", (PushOptions,)),
     ):

@@ -10,11 +10,32 @@ import keras_residual
 from keras_residual.analysis.saliency import explain
 from keras_residual.analysis.saliency import save_overlays
 from keras_residual.cli.commands import add_command_parser
+from keras_residual.cli.options import add_option_flags
+from keras_residual.cli.options import options_from_args
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.core.preprocessing import preprocess
 from keras_residual.serving.predictor import read_images
+from keras_residual.utils.options import check_options
+from keras_residual.utils.options import option
+from keras_residual.utils.options import option_group
 from keras_residual.utils.validation import printable
 from keras_residual.weights.keras_source import load_trained_model
+
+
+@option_group
+class ExplainOptions:
+    """What `keras-residual explain` explains, and how it prints it."""
+
+    weights: str = option(None, "Weights for a model name (e.g. digits).", cli_type=str)
+    class_index: int = option(
+        None,
+        "The class to explain. None: each image's predicted class.",
+        minimum=0,
+        cli_type=int,
+    )
+    json: bool = option(
+        False, "Print one JSON document: a list with an object per image."
+    )
 
 
 def load_explained_model(source, weights=None):
@@ -35,6 +56,7 @@ def load_explained_model(source, weights=None):
 
 
 def _explain(args):
+    check_options(options_from_args(args, ExplainOptions))
     model = load_explained_model(args.model, args.weights)
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
@@ -83,15 +105,5 @@ def add_explain_parser(commands):
     )
     parser.add_argument("images", nargs="+", help="Image files (PNG, JPEG, ...).")
     parser.add_argument("--out", required=True, help="The overlay PNG to write.")
-    parser.add_argument("--weights", help="Weights for a model name (e.g. digits).")
-    parser.add_argument(
-        "--class-index",
-        type=int,
-        help="The class to explain. Defaults to each image's predicted class.",
-    )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="Print one JSON document: a list with an object per image.",
-    )
+    add_option_flags(parser, ExplainOptions)
     parser.set_defaults(run=_explain)

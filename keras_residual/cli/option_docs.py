@@ -9,6 +9,7 @@ import dataclasses
 import os
 import sys
 
+from keras_residual.cli.explain import ExplainOptions
 from keras_residual.cli.options import flag_spellings
 from keras_residual.data.load_options import LoadOptions
 from keras_residual.data.options import DataOptions
@@ -52,6 +53,12 @@ SECTIONS = (
         "`options`) and flags of `keras-residual export` and `evaluate`; the "
         "flags of `predict`.",
         [(ExportOptions, None), (EvaluateOptions, None), (PredictOptions, None)],
+    ),
+    (
+        "`keras-residual explain`",
+        "Flags of `keras-residual explain` (`kr.explain` takes the model, "
+        "the images and `class_index`).",
+        [(ExplainOptions, None)],
     ),
     (
         "`lr_find()` and `keras-residual lr-find`",
