@@ -204,3 +204,34 @@ def test_every_option_field_has_its_flag_run_json_key_and_docs_row(tmp_path):
                     assert recorded == bool(field.metadata.get("setting")), field
                     run_json = row.split(" | ")[4]  # the row's `run.json` cell
                     assert run_json.startswith(f"`{field.name}`") == recorded, row
+
+
+def test_check_options_reads_each_fields_check_from_its_metadata():
+    from keras_residual.utils.options import check_options
+    from keras_residual.utils.options import option
+    from keras_residual.utils.options import option_group
+
+    @option_group
+    class Probe:
+        """A probe."""
+
+        mode: str = option("a", "A choice.", choices=("a", "b"))
+        on: bool = option(False, "A bool.")
+        count: int = option(1, "At least 1.", minimum=1)
+        rate: float = option(0.5, "In (0, 1].", minimum=0.0, min_inclusive=False)
+        cap: float = option(None, "None, or at most 2.", maximum=2.0)
+
+    check_options(Probe())
+    check_options(Probe(cap=2.0, rate=1.0))
+    for bad, error, message in (
+        ({"mode": "c"}, ValueError, r"`mode`.*'c'"),
+        ({"on": 1}, TypeError, r"`on` must be a bool"),
+        ({"count": 0}, ValueError, r"`count` must lie in \[1, inf\]"),
+        ({"count": 1.0}, TypeError, r"`count` must be an integer"),
+        ({"rate": 0.0}, ValueError, r"`rate` must lie in \(0.0, inf\]"),
+        ({"cap": 3.0}, ValueError, r"`cap` must lie in \[-inf, 2.0\]"),
+    ):
+        with pytest.raises(error, match=message):
+            check_options(Probe(**bad))
+    assert "rate: float. In (0, 1]. Defaults to `0.5`." in Probe.__doc__
+    assert "cap: float or None." in Probe.__doc__
