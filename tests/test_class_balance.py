@@ -78,6 +78,7 @@ def test_the_balanced_sampler_draws_each_class_equally_often():
         kr.load_data((images, labels), sampler="balance")
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 @pytest.mark.jax
 def test_class_weight_reaches_fit(tmp_path, capsys):
     # Every class but 3 weighs nothing: the model learns to say 3.

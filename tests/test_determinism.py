@@ -86,6 +86,7 @@ def test_generator_states_come_back_so_masks_continue_where_they_stopped():
     assert seed_states(model) == before
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 @pytest.mark.jax
 def test_two_deterministic_runs_with_one_seed_end_with_equal_weights(tmp_path):
     weights = []

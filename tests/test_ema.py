@@ -75,6 +75,7 @@ def test_averaged_weights_swaps_in_the_average_and_back():
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 @pytest.mark.jax
 def test_a_run_with_ema_validates_tests_and_exports_the_average(tmp_path, capsys):
     result = kr.train(

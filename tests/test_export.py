@@ -360,6 +360,7 @@ def _digit_png(directory, index, channels=1):
     return path, pixels
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 @pytest.mark.xdist_group("train_tiny")
 def test_cli_export_predict_and_evaluate_a_run(run, tmp_path, capsys):
     for format, name in (

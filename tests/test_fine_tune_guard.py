@@ -205,6 +205,7 @@ def test_small_shifted_data_ends_at_or_above_its_probe(tmp_path):
         assert result.metrics["test_accuracy"] > 0.5, seed  # chance is 1/3
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 @pytest.mark.jax
 def test_a_fine_tune_that_diverges_ends_no_worse_than_the_pretrained_model(
     tmp_path, capsys

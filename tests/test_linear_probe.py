@@ -29,6 +29,7 @@ def _accuracy(model, images, labels):
     return float(np.mean(predicted == labels))
 
 
+@pytest.mark.slow  # over ~6 s: out of the fast tier
 def test_probe_fits_the_new_classifier_and_leaves_the_backbone_alone():
     images, labels = _three_digits()
     with pytest.warns(UserWarning, match="except the classifier"):

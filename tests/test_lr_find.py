@@ -36,6 +36,7 @@ def test_the_suggestion_is_a_tenth_of_the_rate_of_lowest_loss():
     assert flat.suggestion is None
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 @pytest.mark.jax
 def test_a_sweep_stops_when_the_loss_diverges_and_restores_a_given_model(tmp_path):
     model = digits_resnet()
@@ -61,6 +62,7 @@ def test_a_sweep_stops_when_the_loss_diverges_and_restores_a_given_model(tmp_pat
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_the_command_prints_the_rate_and_refuses_bad_input(tmp_path, capsys):
     code = main(
         [

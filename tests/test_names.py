@@ -60,6 +60,7 @@ print("MOVED", len(kr.MOVED_MODULES))
 """
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_moved_modules_import_from_their_old_path_with_a_warning():
     result = run_python(MOVED_MODULES_CHECK)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -62,6 +62,7 @@ def test_resnet18_on_audio_length_inputs_trains_and_reloads(tmp_path):
     assert_trains_and_reloads(model, x, rng.integers(0, 35, 4), tmp_path / "a.keras")
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 @pytest.mark.parametrize("options", [{"attention": "se"}, {"attention": "eca"}])
 def test_block_options_work_in_1d(options, tmp_path):
     model = kr.build("ResNet20", input_shape=(64, 3), classes=2, **options)

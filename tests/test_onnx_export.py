@@ -64,6 +64,7 @@ def test_onnx_runtime_matches_keras_within_1e4_on_real_digits(name, digits, tmp_
     np.testing.assert_allclose(resized, model.predict(inputs, verbose=0), atol=1e-4)
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 @pytest.mark.xdist_group("onnx_export")
 def test_predictor_and_evaluation_run_onnx_files(digits, tmp_path):
     model = kr.ResNet20(weights="digits")

@@ -98,6 +98,7 @@ def test_load_data_takes_its_options_as_one_object_or_by_name():
         kr.load_data("digits", augment="crop_flp")
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 @pytest.mark.xdist_group("train_tiny")
 def test_the_flat_keywords_and_the_groups_give_the_same_run(tmp_path):
     flat = kr.train(

@@ -186,6 +186,7 @@ def test_a_local_presets_card_loads_it_from_its_folder(tmp_path, monkeypatch):
     assert kr.load_preset(os.path.join("presets", "digits")).count_params() > 0
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_the_preset_command_writes_a_folder_and_refuses_bad_input(tmp_path):
     source = tmp_path / "model.keras"
     _model().save(source)

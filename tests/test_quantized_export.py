@@ -21,6 +21,7 @@ def model():
     return kr.ResNet20(weights="digits")
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 @pytest.mark.xdist_group("quantized_export")
 def test_int8_export_is_smaller_keeps_accuracy_and_serves_uint8(
     tmp_path, digits, model
@@ -63,6 +64,7 @@ def test_int8_export_is_smaller_keeps_accuracy_and_serves_uint8(
     assert preprocessed.get_input_details()["inputs"]["dtype"] == np.uint8
 
 
+@pytest.mark.slow  # over ~6 s: out of the fast tier
 @pytest.mark.xdist_group("quantized_export")
 def test_dynamic_and_float16_exports_need_no_data(tmp_path, model):
     sizes = {}

@@ -336,6 +336,7 @@ def test_an_export_clears_what_a_killed_export_left_of_its_card(tmp_path):
     ]
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_a_tflite_operator_reading_its_own_output_is_refused(tmp_path):
     import numpy as np
 

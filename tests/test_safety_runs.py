@@ -23,6 +23,7 @@ from tests.safety_helpers import special_file
 from tests.safety_helpers import tiny_model
 
 
+@pytest.mark.slow  # over ~6 s: out of the fast tier
 def test_resume_falls_back_to_the_previous_checkpoint_when_the_latest_is_corrupt(
     tmp_path, capsys
 ):

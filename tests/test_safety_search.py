@@ -29,6 +29,7 @@ def test_trial_ids_must_be_plain_names_inside_the_search_folder(tmp_path):
         trial_backup_dir(str(root), "9")
 
 
+@pytest.mark.slow  # over ~6 s: out of the fast tier
 @pytest.mark.parametrize(
     "name, text, message",
     [

@@ -68,6 +68,7 @@ def test_the_first_fit_traces_the_step_once_and_trains_as_keras_does(feed):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # over ~6 s: out of the fast tier
 @pytest.mark.parametrize("policy", ["mixed_float16", "float32-ema"])
 def test_loss_scaling_and_weight_averaging_build_before_the_trace(policy):
     images, labels = small_digits(train=32, test=8)["train"]
