@@ -56,8 +56,9 @@ def load_explained_model(source, weights=None):
 
 
 def _explain(args):
-    check_options(options_from_args(args, ExplainOptions))
-    model = load_explained_model(args.model, args.weights)
+    options = options_from_args(args, ExplainOptions)
+    check_options(options)
+    model = load_explained_model(args.model, options.weights)
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
     height, width, channels = model.input_shape[1:]
@@ -67,7 +68,7 @@ def _explain(args):
     )
     mode = getattr(model, "preprocessing", None)
     mode = mode if mode in PREPROCESSING_MODES else "tf"
-    heat = explain(model, preprocess(pixels.copy(), mode), args.class_index)
+    heat = explain(model, preprocess(pixels.copy(), mode), options.class_index)
     names = list(getattr(model, "class_names", None) or [])
     captions, rows = [], []  # --json: one document, printed at the end
     for path, index, score, heat_map in zip(
@@ -76,7 +77,7 @@ def _explain(args):
         name = names[index] if index < len(names) else str(int(index))
         peak = [int(v) for v in np.unravel_index(heat_map.argmax(), heat_map.shape)]
         captions.append(f"{os.path.basename(path)}: {name} ({score:.2f})")
-        if args.json:
+        if options.json:
             row = {"image": path, "class": int(index), "name": name}
             row.update(score=float(score), peak=peak, method=heat.method)
             rows.append(row)
@@ -87,7 +88,7 @@ def _explain(args):
             )
     sizes = [image.shape[:2] for image in images]  # shown at their aspect
     save_overlays(np.clip(pixels, 0, 255), heat, args.out, captions, sizes=sizes)
-    if args.json:
+    if options.json:
         print(json.dumps(rows))
     else:
         print(f"{heat.method} ({heat.layer}) overlays: {printable(args.out)}")

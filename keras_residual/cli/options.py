@@ -64,8 +64,7 @@ def _add_override_flag(parser, field):
     meta, flag = field.metadata, _flag(field)
     if field.type is bool:  # --name sets True, its negative False
         both = parser.add_mutually_exclusive_group()
-        negative = meta.get("negative_flag") or "--no-" + flag[2:]
-        for spelling, value in ((flag, True), (negative, False)):
+        for spelling, value in ((flag, True), (_negative_flag(field), False)):
             both.add_argument(
                 spelling,
                 dest=field.name,
@@ -104,6 +103,10 @@ def _flag(field):
     return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
 
 
+def _negative_flag(field):
+    return field.metadata.get("negative_flag") or "--no-" + _flag(field)[2:]
+
+
 def flag_spellings(field):
     """The flags of a command-line field: `--name`, and for a bool the
     false flag too (`--no-name`, or its `negative_flag`) where it has one.
@@ -111,10 +114,9 @@ def flag_spellings(field):
     Args:
         field: `dataclasses.Field`. An option field.
     """
-    flag, meta = _flag(field), field.metadata
-    if field.type is bool and (field.default or meta.get("negative_flag")):
-        return (flag, meta.get("negative_flag") or "--no-" + flag[2:])
-    return (flag,)
+    if field.type is bool and (field.default or field.metadata.get("negative_flag")):
+        return (_flag(field), _negative_flag(field))
+    return (_flag(field),)
 
 
 def options_from_args(args, group, only=None):
