@@ -86,6 +86,10 @@ def test_unknown_keywords_and_wrong_groups_are_refused_with_close_matches(tmp_pa
 
 
 def test_load_data_takes_its_options_as_one_object_or_by_name():
+    from keras_residual.utils.options import option_names
+
+    # train's data options pass straight through: each is a load_data option.
+    assert set(option_names(DataOptions)) <= set(option_names(kr.LoadOptions))
     options = kr.LoadOptions(batch_size=64, label_mode="categorical")
     assert kr.load_data("digits").batch_size == 128  # the documented default
     for bundle, batch in (

@@ -7,6 +7,7 @@ from keras_residual.data.load_options import AUGMENTATIONS
 from keras_residual.data.load_options import COLOR_MODES
 from keras_residual.utils.options import option
 from keras_residual.utils.options import option_group
+from keras_residual.utils.options import option_names
 
 
 @option_group
@@ -80,20 +81,11 @@ class DataOptions:
     download: bool = option(False, "Let TFDS download a missing dataset.")
 
     def load_kwargs(self):
-        """The `load_data` keywords these options give (all but
-        `batch_size`, whose default is the recipe's)."""
+        """The `load_data` keywords these options give: every field, each
+        one of `LoadOptions`, but `batch_size`, whose default is the
+        recipe's."""
         return {
             name: getattr(self, name)
-            for name in (
-                "image_size",
-                "classes",
-                "augment",
-                "augmentation",
-                "sampler",
-                "color_mode",
-                "class_names",
-                "skip_bad_images",
-                "data_dir",
-                "download",
-            )
+            for name in option_names(DataOptions)
+            if name != "batch_size"
         }
