@@ -7,7 +7,6 @@ the code (a test holds the committed page equal to this output).
 
 import dataclasses
 import os
-import sys
 
 from keras_residual.cli.explain import ExplainOptions
 from keras_residual.cli.options import flag_spellings
@@ -137,21 +136,12 @@ def options_page():
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    """Writes the page (or, with `--check`, exits 1 when it differs).
-
-    Args:
-        argv: list of str or None. `["--check"]` or nothing.
-    """
-    argv = sys.argv[1:] if argv is None else argv
-    text = options_page()
-    if "--check" in argv:
-        with open(PAGE, encoding="utf-8") as handle:
-            return 0 if handle.read() == text else 1
+def main():
+    """Writes the page (`tests/test_options.py` compares it with
+    `options_page()`)."""
     with open(PAGE, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    return 0
+        handle.write(options_page())
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
