@@ -11,7 +11,7 @@ from keras_residual.data.pipeline import Pipeline
 from keras_residual.data.pipeline import new_epoch_clock
 from keras_residual.data.sources import load_source
 from keras_residual.utils.deprecation import renamed_argument
-from keras_residual.utils.options import gather_options
+from keras_residual.utils.options import options_argument
 
 
 def load_data(dataset="digits", options=None, **fields):
@@ -41,8 +41,7 @@ def load_data(dataset="digits", options=None, **fields):
             "load_data", "num_classes", "classes", fields.pop("num_classes"),
             fields.get("classes"),
         )  # fmt: skip
-    group = gather_options("load_data", {"options": (LoadOptions, options)}, fields)
-    options = group["options"]
+    options = options_argument("load_data", LoadOptions, options, fields)
     options.check()
     augmentation = get_augmentation(options.augmentation)
     raw = load_source(dataset, options.source_options())

@@ -21,7 +21,7 @@ from keras_residual.hub.preset_format import model_tensors
 from keras_residual.utils.atomic import atomic_directory
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.atomic import write_text
-from keras_residual.utils.options import gather_options
+from keras_residual.utils.options import options_argument
 from keras_residual.version import __version__
 from keras_residual.weights.keras_source import load_trained_model
 from keras_residual.weights.state_dict import write_safetensors
@@ -59,9 +59,7 @@ def save_to_preset(model, directory, options=None, **fields):
     Returns:
         str. The folder.
     """
-    options = gather_options(
-        "save_to_preset", {"options": (PresetOptions, options)}, fields
-    )["options"]
+    options = options_argument("save_to_preset", PresetOptions, options, fields)
     license = options.license
     model, metrics = _trained_model(model)
     if not isinstance(license, str) or not license.strip():

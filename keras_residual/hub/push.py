@@ -17,7 +17,7 @@ from keras_residual.hub.preset_writer import CARD_FILE
 from keras_residual.hub.preset_writer import save_to_preset
 from keras_residual.hub.preset_writer import usage_line
 from keras_residual.utils.files import check_regular_file
-from keras_residual.utils.options import gather_options
+from keras_residual.utils.options import options_argument
 from keras_residual.utils.validation import first_line
 
 # What a preset is, and all that `push_to_hub` publishes of a folder.
@@ -55,9 +55,7 @@ def push_to_hub(
         ValueError: a bad `repo_id`, or `huggingface_hub` is missing.
         OSError: the upload failed (nothing was committed).
     """
-    options = gather_options(
-        "push_to_hub", {"options": (PushOptions, options)}, fields
-    )["options"]
+    options = options_argument("push_to_hub", PushOptions, options, fields)
     if not isinstance(repo_id, str) or not REPO_ID.match(repo_id) or ".." in repo_id:
         raise ValueError(
             f"`repo_id` must be 'ORG/NAME' (letters, digits, '.', '_', '-'); "

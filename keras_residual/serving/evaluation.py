@@ -18,7 +18,7 @@ from keras_residual.serving.serving_options import SPLITS
 from keras_residual.serving.serving_options import EvaluateOptions
 from keras_residual.serving.tta import tta_probabilities
 from keras_residual.utils.options import check_options
-from keras_residual.utils.options import gather_options
+from keras_residual.utils.options import options_argument
 
 
 def evaluate_export(model_path, dataset="digits", options=None, **fields):
@@ -46,10 +46,7 @@ def evaluate_export(model_path, dataset="digits", options=None, **fields):
         `dataset`, `split`, `tta`; with `report`, also `top5`, `macro_f1` and
         `report` (the folder).
     """
-    group = gather_options(
-        "evaluate_export", {"options": (EvaluateOptions, options)}, fields
-    )
-    options = group["options"]
+    options = options_argument("evaluate_export", EvaluateOptions, options, fields)
     check_options(options)
     split, report, tta = options.split, options.report, options.tta
     _check_report_folder(report)

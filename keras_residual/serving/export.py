@@ -42,7 +42,7 @@ from keras_residual.utils.deprecation import renamed_argument
 from keras_residual.utils.download import file_digest
 from keras_residual.utils.download import tree_digest
 from keras_residual.utils.dtype_policy import global_dtype_policy
-from keras_residual.utils.options import gather_options
+from keras_residual.utils.options import options_argument
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
@@ -85,8 +85,7 @@ def export(model, out=None, format="saved_model", options=None, **fields):
     path = renamed_argument("export", "path", "out", fields.pop("path", None), out)
     if path is None:
         raise TypeError("export() needs `out`, the destination to write.")
-    options = gather_options("export", {"options": (ExportOptions, options)}, fields)
-    options = options["options"]
+    options = options_argument("export", ExportOptions, options, fields)
     model = _functional(model)
     check_choice("format", format, FORMATS)
     check_quantize(options.quantize, format, options.representative_data)

@@ -23,7 +23,7 @@ from keras_residual.training.options import LRFindOptions
 from keras_residual.training.recipe_presets import get_recipe
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.options import check_options
-from keras_residual.utils.options import gather_options
+from keras_residual.utils.options import options_argument
 from keras_residual.utils.validation import check_float
 
 SMOOTHING = 0.9  # the running average that watches for divergence
@@ -95,8 +95,7 @@ def lr_find(
     Returns:
         An `LRFindResult`.
     """
-    options = gather_options("lr_find", {"options": (LRFindOptions, options)}, fields)
-    options = options["options"]
+    options = options_argument("lr_find", LRFindOptions, options, fields)
     check_options(options)
     start, steps = options.start, options.steps
     end = check_float("end", options.end, minimum=start, min_inclusive=False)

@@ -159,6 +159,24 @@ def gather_options(where, groups, flat):
     return built
 
 
+def options_argument(where, group, given, fields):
+    """The `options` argument of a function that takes one option group
+    and its fields by name (`load_data(dataset, options=None, **fields)`):
+    `given` (or the defaults) with `fields` in place of its own.
+
+    Args:
+        where: str. The function, for messages (`"load_data"`).
+        group: type. The option group.
+        given: instance of `group` or None. The `options` argument.
+        fields: dict. The fields given by name.
+
+    Raises:
+        TypeError: an unknown field (with close matches), or `given` of
+            another type.
+    """
+    return gather_options(where, {"options": (group, given)}, fields)["options"]
+
+
 def option_settings(*groups):
     """`{name: value}` of the fields marked `setting` across `groups`.
 
