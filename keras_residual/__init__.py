@@ -67,6 +67,7 @@ _PUBLIC = {
     "PlainNet20": "keras_residual.models.cifar",
     "PlainNet56": "keras_residual.models.cifar",
     "PreActResNet164": "keras_residual.models.cifar",
+    "Preprocessing": "keras_residual.core.preprocessing",
     "preprocess_for": "keras_residual.models.preprocessing",
     "preprocess_input": "keras_residual.models.preprocessing",
     "push_to_hub": "keras_residual.hub.push",

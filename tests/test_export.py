@@ -657,3 +657,13 @@ def test_models_wrapping_a_zoo_backbone_export_with_its_batch_norms_folded(
         model.predict(inputs, verbose=0),
         atol=1e-5,
     )
+
+
+def test_a_tflite_export_refuses_a_resize_tflite_has_no_kernel_for(tmp_path):
+    """Bicubic resizing has no TFLite builtin: refused before converting,
+    naming what works; the same preprocessing exports as a SavedModel."""
+    bicubic = kr.Preprocessing(interpolation="bicubic")
+    model = tiny_resnet(input_shape=(16, 16, 3), preprocessing=bicubic)
+    with pytest.raises(ValueError, match="interpolation='bicubic'.*bilinear"):
+        kr.export(model, tmp_path / "m.tflite", "tflite")
+    assert not os.listdir(tmp_path)

@@ -1,5 +1,7 @@
-"""preprocess_input and decode_predictions follow keras.applications."""
+"""preprocess_input and decode_predictions follow keras.applications;
+`Preprocessing` round-trips through configs, timm and keras-hub."""
 
+import dataclasses
 import hashlib
 import json
 
@@ -8,7 +10,15 @@ import numpy as np
 import pytest
 
 import keras_residual as kr
+from keras_residual.core.preprocessing import MODES
+from keras_residual.core.preprocessing import Preprocessing
+from keras_residual.core.preprocessing import preprocess
+from keras_residual.hub.preprocessing_formats import from_image_converter
+from keras_residual.hub.preprocessing_formats import from_timm
+from keras_residual.hub.preprocessing_formats import to_image_converter
+from keras_residual.hub.preprocessing_formats import to_timm
 from keras_residual.weights import WeightsFile
+from tests.conftest import tiny_resnet
 
 
 def images():
@@ -112,8 +122,76 @@ def test_rgb_modes_refuse_other_channel_counts():
     would silently broadcast to three channels."""
     grey = np.zeros((1, 4, 4, 1), "float32")
     for mode in ("caffe", "torch"):
-        with pytest.raises(ValueError, match=rf"{mode!r} needs RGB images.*1 channel"):
+        with pytest.raises(ValueError, match=rf"={mode}` needs RGB images.*1 channel"):
             kr.preprocess_input(grey, mode=mode)
-        with pytest.raises(ValueError, match=r"scales RGB images.*1 channel"):
+        with pytest.raises(ValueError, match=rf"={mode}` needs RGB images.*1 channel"):
             kr.load_data("digits", preprocessing=mode)
     assert kr.preprocess_input(grey, mode="tf").shape == grey.shape
+
+
+CLIP = Preprocessing(
+    mean=(0.48145466, 0.4578275, 0.40821073),
+    std=(0.26862954, 0.26130258, 0.27577711),
+    interpolation="bicubic",
+    crop_fraction=0.875,
+)
+
+
+def test_a_preprocessing_round_trips_through_its_config_and_a_keras_file(tmp_path):
+    """Named modes are recorded by name, any other by its config; both come
+    back equal from a `.keras` file loaded with safe_mode."""
+    assert MODES["caffe"] == "caffe" and MODES["caffe"].to_json() == "caffe"
+    assert Preprocessing.from_config(CLIP.get_config()) == CLIP
+    assert json.loads(json.dumps(CLIP.to_json())) == CLIP.get_config()
+    assert Preprocessing(scale=127.5, mean=1.0).name == "tf"  # spelled anew
+    model = tiny_resnet(input_shape=(16, 16, 3), preprocessing=CLIP)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert loaded.preprocessing == CLIP and loaded.preprocessing is not CLIP
+    with pytest.raises(
+        ValueError, match="'interpolaton' \\(did you mean 'interpolation'"
+    ):
+        Preprocessing.from_config({"interpolaton": "bilinear"})
+    with pytest.raises(ValueError, match="`std` must lie in"):
+        Preprocessing(std=(0.2, 0.0, 0.2))
+    with pytest.raises(ValueError, match="one per RGB channel"):
+        Preprocessing(mean=(0.1, 0.2))
+    with pytest.raises(ValueError, match="Invalid `interpolation`"):
+        Preprocessing(interpolation="cubic")
+
+
+@pytest.mark.parametrize("spec", [MODES["tf"], MODES["torch"], CLIP])
+def test_timm_and_keras_hub_spellings_map_back_exactly(spec):
+    """Through timm's pretrained_cfg and keras-hub's converter config and
+    back: the same object (a named mode stays named)."""
+    assert from_timm(to_timm(spec)) == spec
+    if spec.crop_fraction == 1.0:
+        assert from_image_converter(to_image_converter(spec)) == spec
+    else:  # keras-hub's converter has no crop fraction
+        with pytest.raises(ValueError, match="no crop fraction"):
+            to_image_converter(spec)
+    whole = dataclasses.replace(spec, crop_fraction=1.0)
+    assert from_image_converter(to_image_converter(whole)) == whole
+
+
+def test_caffe_order_has_no_timm_or_keras_hub_spelling():
+    for write in (to_timm, to_image_converter):
+        with pytest.raises(ValueError, match="BGR order has no spelling"):
+            write("caffe")
+
+
+def test_keras_hub_image_converter_and_preprocess_compute_the_same():
+    """keras-hub's own ImageConverter, built from our spelling and read into
+    it, scales pixels as `preprocess` does."""
+    keras_hub = pytest.importorskip("keras_hub")
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 6, 6, 3)).astype("float32")
+    whole = dataclasses.replace(CLIP, crop_fraction=1.0)
+    for spec in (MODES["tf"], MODES["torch"], whole):
+        layer = keras_hub.layers.ImageConverter(**to_image_converter(spec))
+        theirs = keras.ops.convert_to_numpy(layer(pixels))
+        np.testing.assert_allclose(preprocess(pixels, spec), theirs, atol=1e-5)
+    odd = keras_hub.layers.ImageConverter(scale=[0.02, 0.01, 0.004], offset=-0.5)
+    theirs = keras.ops.convert_to_numpy(odd(pixels))
+    np.testing.assert_allclose(
+        preprocess(pixels, from_image_converter(odd)), theirs, atol=1e-5
+    )

@@ -44,7 +44,7 @@ except (ValueError, OSError) as error:
 out = model.predict(logits["input_64"], verbose=0)
 print(json.dumps({
     "max_diff": float(np.abs(out - logits["resnet_basic_64"]).max()),
-    "preprocessing": model.preprocessing,
+    "preprocessing": model.preprocessing.to_json(),
 }))
 """
 
@@ -113,7 +113,11 @@ def test_missing_hub_file_is_a_clear_os_error(hub, tmp_path):
     assert "pass its path as `weights`" in missing["message"]
 
 
-BY_ID = """
+CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
+CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
+BY_ID = (
+    f"CLIP_MEAN, CLIP_STD = {CLIP_MEAN}, {CLIP_STD}"
+    + """
 import json, os, sys
 import numpy as np
 import keras_residual as kr
@@ -133,11 +137,30 @@ other = kr.build("TinyHubResNet", weights="hf://me/tiny", classes=3)
 pinned = kr.create_model("hf-hub:me/tiny@v1", pretrained=True)
 result = {
     "max_diff": float(np.abs(out - logits["resnet_basic_64"]).max()),
-    "preprocessing": model.preprocessing,
+    "preprocessing": model.preprocessing.to_json(),
     "class_names": model.class_names,
     "input_shape": list(model.input_shape),
     "other_classes": other.classes,
     "pinned_names": pinned.class_names,
+}
+# A checkpoint normalised unlike ImageNet (CLIP's mean and std) that crops
+# 87.5%: raw uint8 pixels must give the logits of the pixels normalised by
+# hand, through the model's config, a .keras file and a SavedModel.
+clip = kr.create_model("hf-hub:me/clip", pretrained=True, classifier_activation=None)
+pixels = np.random.default_rng(1).integers(0, 256, (2, 73, 73, 3), dtype=np.uint8)
+mean, std = np.array(CLIP_MEAN), np.array(CLIP_STD)
+by_hand = ((pixels[:, 4:68, 4:68] / 255.0 - mean) / std).astype("float32")
+expected = clip.predict(by_hand, verbose=0)
+probabilities = np.exp(expected) / np.exp(expected).sum(-1, keepdims=True)
+clip.save(os.path.join(sys.argv[2], "clip.keras"))
+saved = kr.export(clip, os.path.join(sys.argv[2], "clip_sm"), "saved_model")
+result["clip"] = {
+    "recorded": kr.load_predictor(saved).card["preprocessing"]["mode"],
+    "keras_diff": float(np.abs(
+        kr.load_predictor(os.path.join(sys.argv[2], "clip.keras"))
+        .predict_images(pixels) - probabilities).max()),
+    "saved_model_diff": float(np.abs(
+        kr.load_predictor(saved).predict_images(pixels) - probabilities).max()),
 }
 for name in ("hf-hub:me/effnet", "hf-hub:me/tiny"):
     try:
@@ -146,6 +169,7 @@ for name in ("hf-hub:me/effnet", "hf-hub:me/tiny"):
         result[name] = str(error)
 print(json.dumps(result))
 """
+)
 
 
 @pytest.mark.slow  # a real process
@@ -169,6 +193,17 @@ def test_a_hub_id_builds_the_architecture_its_config_names(hub, tmp_path):
             },
         },
         "me/effnet": {"architecture": "efficientnet_b0", "num_classes": 1000},
+        "me/clip": {
+            "architecture": "tiny_resnet",
+            "num_classes": 10,
+            "pretrained_cfg": {
+                "input_size": [3, 64, 64],
+                "mean": CLIP_MEAN,
+                "std": CLIP_STD,
+                "interpolation": "bilinear",
+                "crop_pct": 0.875,
+            },
+        },
     }
     # The repo as it was at tag v1: other label names.
     configs_at = {("me/tiny", "v1"): dict(configs["me/tiny"], label_names=old)}
@@ -190,7 +225,9 @@ def test_a_hub_id_builds_the_architecture_its_config_names(hub, tmp_path):
             data,
             hashlib.sha256(data).hexdigest(),
         )
-    done = run_python(BY_ID, FIXTURE, env=hub_env(hub, tmp_path), timeout=300)
+    done = run_python(
+        BY_ID, FIXTURE, str(tmp_path), env=hub_env(hub, tmp_path), timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["max_diff"] < 1e-4
@@ -198,6 +235,17 @@ def test_a_hub_id_builds_the_architecture_its_config_names(hub, tmp_path):
     assert result["class_names"] == names
     assert result["input_shape"] == [None, 64, 64, 3]
     assert result["other_classes"] == 3
+    clip = result["clip"]
+    assert clip["recorded"] == {
+        "scale": 255.0,
+        "mean": CLIP_MEAN,
+        "std": CLIP_STD,
+        "channel_order": "rgb",
+        "interpolation": "bilinear",
+        "crop_fraction": 0.875,
+        "layout": "channels_last",
+    }
+    assert clip["keras_diff"] < 1e-5 and clip["saved_model_diff"] < 1e-5
     assert result["pinned_names"] == old  # @v1 pins the repo as it was
     assert "'efficientnet_b0'" in result["hf-hub:me/effnet"]
     assert "nothing was downloaded but its config.json" in result["hf-hub:me/effnet"]

@@ -12,7 +12,7 @@ from keras_residual.analysis.saliency import save_overlays
 from keras_residual.cli.commands import add_command_parser
 from keras_residual.cli.options import add_option_flags
 from keras_residual.cli.options import options_from_args
-from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.preprocessing import as_preprocessing
 from keras_residual.core.preprocessing import preprocess
 from keras_residual.serving.predictor import read_images
 from keras_residual.utils.options import check_options
@@ -66,8 +66,7 @@ def _explain(args):
     pixels = np.stack(
         [tf.image.resize(image, (height, width)).numpy() for image in images]
     )
-    mode = getattr(model, "preprocessing", None)
-    mode = mode if mode in PREPROCESSING_MODES else "tf"
+    mode = as_preprocessing(getattr(model, "preprocessing", None)) or "tf"
     heat = explain(model, preprocess(pixels.copy(), mode), options.class_index)
     names = list(getattr(model, "class_names", None) or [])
     captions, rows = [], []  # --json: one document, printed at the end

@@ -10,6 +10,8 @@ _EXPORTS = {
     "head_outputs_logits": "keras_residual.core.heads",
     "is_classifier": "keras_residual.core.heads",
     "PREPROCESSING_MODES": "keras_residual.core.preprocessing",
+    "Preprocessing": "keras_residual.core.preprocessing",
+    "as_preprocessing": "keras_residual.core.preprocessing",
     "preprocess": "keras_residual.core.preprocessing",
     "ModelSpec": "keras_residual.core.spec",
     "StageSpec": "keras_residual.core.spec",

@@ -28,8 +28,8 @@ class ApplicationArgs:
         classifier_activation: str or None. Defaults to `"softmax"`; None
             returns logits.
         name: str or None. The model's name.
-        preprocessing: str or None. The input preprocessing the model
-            records. Defaults to the weights' own.
+        preprocessing: str, dict, `Preprocessing` or None. The input
+            preprocessing the model records. Defaults to the weights' own.
     """
 
     include_top: bool = True
@@ -40,7 +40,7 @@ class ApplicationArgs:
     classes: int = None
     classifier_activation: str = "softmax"
     name: str = None
-    preprocessing: str = None
+    preprocessing: object = None
 
 
 APPLICATION_ARGS = tuple(field.name for field in dataclasses.fields(ApplicationArgs))

@@ -18,11 +18,11 @@ from keras_residual.core.heads import classifier_head
 from keras_residual.core.heads import pyramid_levels
 from keras_residual.core.input_shape import resolve_input_shape
 from keras_residual.core.limits import LIMITS
-from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.preprocessing import as_preprocessing
+from keras_residual.core.preprocessing import preprocessing_json
 from keras_residual.core.single_trace import build_before_tracing
 from keras_residual.core.spec import ModelSpec
 from keras_residual.layers.tokens import TokensToGrid
-from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
 
@@ -264,10 +264,11 @@ class ResidualModel(keras.Model):
         input_tensor: tensor or None. Use this tensor as the input.
             Defaults to `None`.
         name: str. Model name. Defaults to `"residual_model"`.
-        preprocessing: str or None. The preprocessing mode its inputs are
-            scaled with (`"tf"`, `"caffe"` or `"torch"`), recorded in the
-            config so that it travels with `.keras` files to `export` and
-            `predict`; None where unknown. Defaults to `None`.
+        preprocessing: str, dict, `Preprocessing` or None. How its inputs
+            are scaled (`"tf"`, `"caffe"`, `"torch"` or any
+            `Preprocessing`), recorded in the config so that it travels
+            with `.keras` files to `export` and `predict`; None where
+            unknown. Defaults to `None`.
         class_names: sequence of str or None. A name per class of the
             classifier, recorded in the config so that `.keras` files,
             exports and `predict` show names. Defaults to `None`.
@@ -292,7 +293,7 @@ class ResidualModel(keras.Model):
         class_names=None,
         **kwargs,
     ):
-        check_choice("preprocessing", preprocessing, (None, *PREPROCESSING_MODES))
+        preprocessing = as_preprocessing(preprocessing)
         class_names = checked_class_names(class_names, classes, include_top)
         if isinstance(spec, dict):
             spec = ModelSpec.from_dict(spec)
@@ -326,10 +327,19 @@ class ResidualModel(keras.Model):
         self.classes = classes
         self.classifier_activation = classifier_activation
         self.image_shape = input_shape
-        self.preprocessing = preprocessing
+        self._preprocessing = preprocessing
         self.class_names = class_names
         self.block_outputs = {plan.name: tensor for plan, tensor in taps}
         self.pyramid_outputs = pyramid_levels(taps)
+
+    @property
+    def preprocessing(self):
+        """`Preprocessing` or None: how the model's inputs are scaled."""
+        return self._preprocessing
+
+    @preprocessing.setter
+    def preprocessing(self, value):
+        self._preprocessing = as_preprocessing(value)
 
     def fit(self, *args, **kwargs):
         """`keras.Model.fit`. On TensorFlow, NumPy arrays are fed through a
@@ -356,7 +366,7 @@ class ResidualModel(keras.Model):
             "classifier_activation": self.classifier_activation,
             "name": self.name,
             "trainable": self.trainable,
-            "preprocessing": self.preprocessing,
+            "preprocessing": preprocessing_json(self.preprocessing),
             "class_names": self.class_names,
         }
 

@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from keras_residual.core.preprocessing import MODES
+from keras_residual.core.preprocessing import Preprocessing
 from keras_residual.data.augmentation import Augmentation
 from keras_residual.data.balance import count_classes
 from keras_residual.utils.deprecation import warn_once
@@ -22,7 +24,7 @@ class DataBundle:
         sizes: dict. Number of examples per split (None where unknown).
         batch_size: int. Global batch size.
         source: str. Where the data came from.
-        preprocessing: str. The preprocessing mode applied to the images.
+        preprocessing: `Preprocessing`. How the images are scaled.
         augment: str. The crop and flip applied to `train`.
         augmentation: `Augmentation`. The augmentation beyond crop and
             flip applied to `train`. Defaults to none.
@@ -57,7 +59,7 @@ class DataBundle:
     sizes: dict
     batch_size: int
     source: str
-    preprocessing: str = "tf"
+    preprocessing: Preprocessing = MODES["tf"]
     augment: str = "none"
     augmentation: Augmentation = Augmentation()
     uniform_batches: bool = False

@@ -3,6 +3,7 @@ written once as a documented field (see `keras_residual.utils.options`),
 with the checks that refuse bad values before any data is read."""
 
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.preprocessing import as_preprocessing
 from keras_residual.data.augmentation import AUGMENTATION_PRESETS
 from keras_residual.data.balance import SAMPLERS
 from keras_residual.data.sources import SourceOptions
@@ -91,11 +92,14 @@ class LoadOptions:
         "weights)`, so weighted metrics and a `mean_with_sample_weight` loss "
         "stay exact.",
     )
-    preprocessing: str = option(
+    preprocessing: object = option(
         "tf",
         "How images are scaled for the model: `tf` ([-1, 1]), `caffe` or "
-        "`torch` (keras.applications' modes; pass the mode of the weights "
-        "you fine-tune).",
+        "`torch` (keras.applications' modes), or any `Preprocessing` (or "
+        "its config dict); pass the preprocessing of the weights you "
+        "fine-tune.",
+        type_doc="str, dict or Preprocessing",
+        check=as_preprocessing,
         choices=PREPROCESSING_MODES,
     )
     skip_bad_images: bool = option(

@@ -2,6 +2,8 @@
 directory or a TFDS dataset to batched train/validation/test pipelines."""
 
 from keras_residual.core.limits import check_classes
+from keras_residual.core.preprocessing import as_preprocessing
+from keras_residual.core.preprocessing import check_channels
 from keras_residual.data.augmentation import get_augmentation
 from keras_residual.data.balance import count_classes
 from keras_residual.data.bundle import DataBundle
@@ -60,7 +62,7 @@ def load_data(dataset="digits", options=None, **fields):
         mixup_alpha=options.mixup_alpha,
         cutmix_alpha=options.cutmix_alpha,
         uniform=options.uniform_batches,
-        preprocessing=options.preprocessing,
+        preprocessing=as_preprocessing(options.preprocessing),
         augmentation=augmentation,
         epoch_clock=new_epoch_clock() if options.epoch_seeded else None,
     )
@@ -78,12 +80,7 @@ def _image_shape(raw, options):
             f"{raw.source} has images of varying size {image_shape}; pass "
             "`image_size` (e.g. 224 or --image-size 224) to resize them."
         )
-    if options.preprocessing in ("caffe", "torch") and image_shape[-1] != 3:
-        raise ValueError(
-            f"`preprocessing={options.preprocessing!r}` scales RGB images, and "
-            f"{raw.source} has {image_shape[-1]} channel(s); use "
-            "preprocessing='tf' for grey or multi-channel images."
-        )
+    check_channels(options.preprocessing, image_shape[-1], raw.source)
     return tuple(image_shape)
 
 
@@ -109,7 +106,7 @@ def _bundle(raw, pipe, options, classes):
         sizes=sizes,
         batch_size=options.batch_size,
         source=raw.source,
-        preprocessing=options.preprocessing,
+        preprocessing=as_preprocessing(options.preprocessing),
         augment=pipe.augment,
         augmentation=pipe.augmentation,
         uniform_batches=options.uniform_batches,

@@ -7,6 +7,8 @@ import dataclasses
 
 import keras
 
+from keras_residual.core.preprocessing import MODES
+from keras_residual.core.preprocessing import Preprocessing
 from keras_residual.core.preprocessing import preprocess
 from keras_residual.data.augmentation import Augmentation
 from keras_residual.data.balance import balanced_sample
@@ -33,7 +35,7 @@ class Pipeline:
         cutmix_alpha: float. CutMix strength; 0 is off.
         uniform: bool. Make every batch full-size (multi-process).
             Defaults to `False`.
-        preprocessing: str. The preprocessing mode applied to the images.
+        preprocessing: `Preprocessing`. How the images are scaled.
             Defaults to `"tf"`.
         augmentation: `Augmentation`. Augmentation beyond crop and flip.
             Defaults to `Augmentation()` (none).
@@ -54,7 +56,7 @@ class Pipeline:
     mixup_alpha: float
     cutmix_alpha: float
     uniform: bool = False
-    preprocessing: str = "tf"
+    preprocessing: Preprocessing = MODES["tf"]
     augmentation: Augmentation = Augmentation()
     epoch_clock: object = None
 

@@ -5,12 +5,10 @@ size, the normalisation and the classes; the architecture is mapped to a
 registered model before the weights are downloaded, so an unsupported one
 is refused at once."""
 
-import math
-
-from keras_residual.core.preprocessing import IMAGENET_MEAN_RGB
-from keras_residual.core.preprocessing import IMAGENET_STD_RGB
 from keras_residual.hub.files import fetch_hub_file
+from keras_residual.hub.preprocessing_formats import from_timm
 from keras_residual.utils.strict_parsing import read_json_file
+from keras_residual.utils.validation import first_line
 from keras_residual.utils.validation import unknown_name_message
 
 HUB_PREFIXES = ("hf-hub:", "hf://")
@@ -122,19 +120,23 @@ def fetch_hub_weights(weights):
 
 
 def hub_preprocessing(config):
-    """The preprocessing mode of `config`'s normalisation: `"torch"`
-    (ImageNet mean and std), `"tf"` (mean and std 0.5), else None.
+    """The `Preprocessing` of `config`'s `pretrained_cfg` (mean, std,
+    interpolation, crop_pct; `"torch"` where they are ImageNet's), or None
+    where it records no mean and std.
 
     Args:
         config: dict. From `read_hub_config`.
     """
     settings = config.get("pretrained_cfg") or {}
-    mean, std = settings.get("mean"), settings.get("std")
-    if _close(mean, IMAGENET_MEAN_RGB) and _close(std, IMAGENET_STD_RGB):
-        return "torch"
-    if _close(mean, (0.5,) * 3) and _close(std, (0.5,) * 3):
-        return "tf"
-    return None
+    if not isinstance(settings, dict) or "mean" not in settings:
+        return None
+    try:
+        return from_timm(settings)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"The {CONFIG_FILE}'s pretrained_cfg holds no normalisation "
+            f"keras_residual can apply: {first_line(error)}"
+        ) from None
 
 
 def hub_input_size(config):
@@ -159,14 +161,3 @@ def hub_class_names(config):
     if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
         return tuple(names)
     return None
-
-
-def _close(values, expected):
-    return (
-        isinstance(values, list)
-        and len(values) == len(expected)
-        and all(
-            isinstance(v, (int, float)) and math.isclose(v, e, abs_tol=1e-3)
-            for v, e in zip(values, expected)
-        )
-    )

@@ -10,9 +10,10 @@ import keras
 
 from keras_residual.core.builder import ResidualModel
 from keras_residual.core.heads import is_classifier
-from keras_residual.core.preprocessing import IMAGENET_MEAN_RGB
-from keras_residual.core.preprocessing import IMAGENET_STD_RGB
+from keras_residual.core.preprocessing import as_preprocessing
+from keras_residual.core.preprocessing import preprocessing_json
 from keras_residual.hub.hub_options import PresetOptions
+from keras_residual.hub.preprocessing_formats import to_timm
 from keras_residual.hub.preset_format import CONFIG_FILE
 from keras_residual.hub.preset_format import PRESET_FORMAT
 from keras_residual.hub.preset_format import PRESET_LIBRARY
@@ -27,11 +28,6 @@ from keras_residual.weights.keras_source import load_trained_model
 from keras_residual.weights.state_dict import write_safetensors
 
 CARD_FILE = "README.md"
-# Normalisation of each preprocessing mode, as timm's `pretrained_cfg` says it.
-NORMALISATION = {
-    "torch": (IMAGENET_MEAN_RGB, IMAGENET_STD_RGB),
-    "tf": ((0.5,) * 3, (0.5,) * 3),
-}
 # Datasets of `train()` that have a Hugging Face Hub id (a folder has none).
 HUB_DATASETS = {"fashion_mnist": "zalando-datasets/fashion_mnist"}
 METRIC_KEYS = ("test_accuracy", "test_loss", "best_val_accuracy", "epochs", "recipe")
@@ -96,10 +92,10 @@ def preset_config(model, architecture, metrics=None):
     pretrained_cfg = {
         "input_size": [model.image_shape[-1], *model.image_shape[:-1]],
         "num_classes": classes,
-        "preprocessing": mode,
+        "preprocessing": preprocessing_json(mode),
     }
-    if mode in NORMALISATION:
-        pretrained_cfg["mean"], pretrained_cfg["std"] = map(list, NORMALISATION[mode])
+    if mode is not None and mode.channel_order == "rgb":  # timm has no BGR
+        pretrained_cfg.update(to_timm(mode))
     return {
         "library_name": PRESET_LIBRARY,
         "format_version": PRESET_FORMAT,
@@ -141,7 +137,7 @@ def model_card_markdown(config, license, repo_id, local=None):
         ("Architecture", architecture),
         ("Parameters", f"{config['parameters']:,}"),
         ("Input shape", tuple(model["input_shape"])),
-        ("Preprocessing", model["preprocessing"] or "none recorded"),
+        ("Preprocessing", as_preprocessing(model["preprocessing"]) or "none recorded"),
         ("Classes", config["num_classes"]),
         ("Trained on", config["dataset"] or "unknown"),
         ("Test accuracy", "n/a" if accuracy is None else f"{accuracy:.4f}"),

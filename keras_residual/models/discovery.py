@@ -26,7 +26,8 @@ class WeightsInfo:
             file's size, else the model's parameters times 4 bytes.
         classes: int. Classes of the classifier.
         input_size: int or None. The image size of `top1`.
-        preprocessing: str or None. The input scaling they were trained with.
+        preprocessing: `Preprocessing` or None. How their inputs were
+            scaled (a named mode equals its name, e.g. `"torch"`).
         description: str. One line.
     """
 
@@ -37,7 +38,7 @@ class WeightsInfo:
     size_mb: float
     classes: int
     input_size: int
-    preprocessing: str
+    preprocessing: object
     description: str
 
 

@@ -1,16 +1,16 @@
 """`preprocess_input` and `decode_predictions`, keras.applications-style.
 
-Each registered model names a keras.applications preprocessing mode:
-`"caffe"` (ResNet v1: BGR, ImageNet mean subtracted), `"tf"` (ResNetV2 and
-the CIFAR nets: scaled to [-1, 1]) or `"torch"` (DenseNet: [0, 1], then
-ImageNet mean and std). The modes themselves are implemented once, in
-`keras_residual.core.preprocessing`.
+Each registered model records its `Preprocessing`, most often a
+keras.applications mode: `"caffe"` (ResNet v1: BGR, ImageNet mean
+subtracted), `"tf"` (ResNetV2 and the CIFAR nets: scaled to [-1, 1]) or
+`"torch"` (DenseNet: [0, 1], then ImageNet mean and std). Preprocessing
+itself is implemented once, in `keras_residual.core.preprocessing`.
 """
 
 import keras
 import numpy as np
 
-from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.preprocessing import as_preprocessing
 from keras_residual.core.preprocessing import preprocess
 from keras_residual.models.zoo import get_model_entry
 from keras_residual.utils.download import WeightsFile
@@ -37,14 +37,15 @@ def preprocess_input(x, mode="caffe", data_format=None):
 
     Args:
         x: array or tensor. Images.
-        mode: str. `"caffe"`, `"tf"` or `"torch"`. Defaults to `"caffe"`.
+        mode: str, dict or `Preprocessing`. `"caffe"`, `"tf"`, `"torch"`
+            or any other `Preprocessing`. Defaults to `"caffe"`.
         data_format: str or None. `"channels_last"` or `"channels_first"`.
             Defaults to the Keras setting.
 
     Returns:
         A float array (for NumPy input) or tensor.
     """
-    check_choice("mode", mode, PREPROCESSING_MODES)
+    mode = as_preprocessing(mode, "mode")
     data_format = data_format or keras.config.image_data_format()
     check_choice("data_format", data_format, DATA_FORMATS)
     if isinstance(x, np.ndarray) or not hasattr(x, "shape"):
@@ -71,7 +72,7 @@ def preprocess_for(model_name):
 
     preprocess_model_input.__name__ = "preprocess_input"
     preprocess_model_input.__doc__ = (
-        f"Preprocesses images for {model_name} (mode {mode!r})."
+        f"Preprocesses images for {model_name} (mode {mode})."
     )
     return preprocess_model_input
 

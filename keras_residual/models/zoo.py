@@ -4,14 +4,15 @@ import dataclasses
 
 from keras_residual.core.application import application_function
 from keras_residual.core.builder import ResidualModel
-from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.preprocessing import MODES
+from keras_residual.core.preprocessing import Preprocessing
+from keras_residual.core.preprocessing import as_preprocessing
 from keras_residual.core.spec import ModelSpec
 from keras_residual.models.overrides import apply_overrides
 from keras_residual.models.weights_request import checkpoint_spec
 from keras_residual.models.weights_request import load_requested_weights
 from keras_residual.models.weights_request import resolve_weights
 from keras_residual.utils.registry import Registry
-from keras_residual.utils.validation import check_choice
 
 MODELS = Registry("model", "model")
 
@@ -25,15 +26,15 @@ class ModelEntry:
         spec: `ModelSpec`. Its architecture.
         description: str. One line for `list_models()`.
         classes: int. Default number of classes.
-        preprocessing: str. keras.applications preprocessing mode
-            (`"caffe"`, `"tf"` or `"torch"`).
+        preprocessing: `Preprocessing`. How its inputs are scaled (a
+            keras.applications mode: `"caffe"`, `"tf"` or `"torch"`).
     """
 
     name: str
     spec: ModelSpec
     description: str
     classes: int = 1000
-    preprocessing: str = "caffe"
+    preprocessing: Preprocessing = MODES["caffe"]
 
 
 def register_model(
@@ -48,12 +49,13 @@ def register_model(
         spec: `ModelSpec`. The architecture.
         description: str. One line.
         classes: int. Default number of classes. Defaults to `1000`.
-        preprocessing: str. Preprocessing mode. Defaults to `"caffe"`.
+        preprocessing: str, dict or `Preprocessing`. How its inputs are
+            scaled. Defaults to `"caffe"`.
         overwrite: bool. Replace an existing model. Defaults to `False`.
     """
     MODELS.register(
         name,
-        ModelEntry(name, spec, description, classes, preprocessing),
+        ModelEntry(name, spec, description, classes, as_preprocessing(preprocessing)),
         overwrite=overwrite,
     )
     return _entry_point(name, classes)
@@ -239,12 +241,12 @@ def _preprocessing(preprocessing, request):
     trained = entry.preprocessing if entry else None
     if preprocessing is None:
         return request.preprocessing if request else None
-    check_choice("preprocessing", preprocessing, PREPROCESSING_MODES)
+    preprocessing = as_preprocessing(preprocessing)
     if trained is not None and preprocessing != trained:
         raise ValueError(
-            f"`preprocessing={preprocessing!r}` disagrees with the weights "
+            f"`preprocessing={preprocessing}` disagrees with the weights "
             f"{entry.tag!r} of {entry.model}, which were trained with "
-            f"{trained!r} inputs. Leave `preprocessing` unset to use theirs."
+            f"{trained} inputs. Leave `preprocessing` unset to use theirs."
         )
     return preprocessing
 

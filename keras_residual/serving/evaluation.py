@@ -6,7 +6,7 @@ import os
 import keras
 import numpy as np
 
-from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.preprocessing import Preprocessing
 from keras_residual.core.preprocessing import to_pixels
 from keras_residual.data.loader import load_data
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
@@ -124,7 +124,7 @@ def _load_for(predictor, dataset, batch_size, data_dir):
         augment="none",
         data_dir=data_dir,
         validation_fraction=0.1,
-        preprocessing=mode if mode in PREPROCESSING_MODES else "tf",
+        preprocessing=mode if isinstance(mode, Preprocessing) else "tf",
         # A model of unknown channels reads folders as their images are.
         color_mode={1: "grayscale", 3: "rgb"}.get(predictor.channels, "auto"),
         default_image_size=(

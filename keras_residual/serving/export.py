@@ -13,6 +13,7 @@ import os
 import keras
 
 from keras_residual.core.builder import ResidualModel
+from keras_residual.core.preprocessing import preprocessing_json
 from keras_residual.serving.bn_folding import fold_batch_norm as fold_batch_norms
 from keras_residual.serving.endpoints import FORMATS
 from keras_residual.serving.endpoints import SERVE_ENDPOINTS
@@ -31,6 +32,7 @@ from keras_residual.serving.serving_options import ExportOptions
 from keras_residual.serving.signatures import build_archive
 from keras_residual.serving.tflite import calibration_images
 from keras_residual.serving.tflite import check_quantize
+from keras_residual.serving.tflite import check_tflite_resize
 from keras_residual.serving.tflite import convert_to_tflite
 from keras_residual.serving.tflite import tflite_accuracy
 from keras_residual.utils.atomic import atomic_directory
@@ -94,6 +96,7 @@ def export(model, out=None, format="saved_model", options=None, **fields):
     path = check_destination(path, format, options.overwrite)
     image_size = resolve_image_size(model, options.image_size)
     preprocessing = resolve_preprocessing(model, options.preprocessing)
+    check_tflite_resize(preprocessing, format)
     class_names = check_class_names(model, options.class_names)
     top_k = _top_k(model, options.top_k)
     card = build_model_card(
@@ -189,7 +192,7 @@ def _write_onnx(archive, path, card, preprocessing, image_size, class_names):
     serialized = convert_to_onnx(
         archive,
         metadata={
-            "keras_residual.preprocessing": preprocessing or "none",
+            "keras_residual.preprocessing": preprocessing_json(preprocessing) or "none",
             "keras_residual.image_size": list(image_size),
             "keras_residual.class_names": class_names or [],
         },

@@ -6,6 +6,8 @@ import os
 
 from keras_residual.core.heads import is_classifier
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.preprocessing import as_preprocessing
+from keras_residual.core.preprocessing import check_channels
 from keras_residual.serving.endpoints import FEATURES_OUTPUT
 from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
@@ -97,14 +99,14 @@ def resolve_image_size(model, image_size):
 
 
 def resolve_preprocessing(model, preprocessing):
-    """The preprocessing mode to embed (None for none): `"auto"` reads the
+    """The `Preprocessing` to embed (None for none): `"auto"` reads the
     model's own, `"none"` embeds none (`None`, its 0.1 spelling, warns).
 
     Args:
         model: `keras.Model`. The model.
-        preprocessing: str or None. The requested mode.
+        preprocessing: str, dict, `Preprocessing` or None. The request.
     """
-    if preprocessing == "auto":
+    if isinstance(preprocessing, str) and preprocessing == "auto":
         preprocessing = getattr(model, "preprocessing", None)
         if preprocessing is None:
             raise ValueError(
@@ -126,15 +128,14 @@ def resolve_preprocessing(model, preprocessing):
             stacklevel=4,
         )
         preprocessing = "none"
-    check_choice("preprocessing", preprocessing, PREPROCESSING_MODES + ("auto", "none"))
-    if preprocessing == "none":
-        return None
-    channels = model.input_shape[-1]
-    if preprocessing in ("caffe", "torch") and channels != 3:
-        raise ValueError(
-            f"preprocessing={preprocessing!r} needs RGB images; the model "
-            f"takes {channels} channel(s). Use 'tf' or 'none'."
+    if isinstance(preprocessing, str):
+        check_choice(
+            "preprocessing", preprocessing, PREPROCESSING_MODES + ("auto", "none")
         )
+        if preprocessing == "none":
+            return None
+    preprocessing = as_preprocessing(preprocessing)
+    check_channels(preprocessing, model.input_shape[-1], "the model's inputs")
     return preprocessing
 
 
@@ -165,7 +166,7 @@ def signature_card(model, preprocessing, image_size, top_k):
 
     Args:
         model: `keras.Model`. The model.
-        preprocessing: str or None. The embedded mode.
+        preprocessing: `Preprocessing` or None. The embedded one.
         image_size: tuple of int. `(height, width)`.
         top_k: int. Classes per image.
     """

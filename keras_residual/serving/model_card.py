@@ -61,7 +61,8 @@ def build_model_card(
     Args:
         model: `keras.Model`. The exported model.
         export_format: str. `"saved_model"`, `"keras"` or `"tflite"`.
-        preprocessing: str or None. Mode embedded in the serving signature.
+        preprocessing: `Preprocessing` or None. What the serving signature
+            embeds.
         image_size: tuple of int. `(height, width)` the model sees.
         top_k: int. Classes per image in the `serve` outputs.
         class_names: list of str or None. Names of the classes.
@@ -84,11 +85,7 @@ def build_model_card(
         "input_shape": [image_size[0], image_size[1], model.input_shape[-1]],
         "classes": int(model.output.shape[-1]) if classifier else None,
         "class_names": list(class_names) if class_names else None,
-        "preprocessing": {
-            "mode": preprocessing,
-            "input_dtype": "uint8" if preprocessing else "float32",
-            "resize": "bilinear" if preprocessing else None,
-        },
+        "preprocessing": _preprocessing_card(preprocessing),
         "top_k": top_k if classifier else None,
         "precision": {"trained": trained_precision, "exported": "float32"},
         "signatures": signatures,
@@ -116,3 +113,16 @@ def read_model_card(path):
             "a model card is a JSON object."
         )
     return content
+
+
+def _preprocessing_card(preprocessing):
+    """The card's `preprocessing` entry: its recorded form (`mode`: a
+    name, or the config of any other), the input dtype, and what a client
+    without keras_residual needs to apply it (`config`: scale, mean, std,
+    channel order, interpolation, crop fraction, layout)."""
+    return {
+        "mode": None if preprocessing is None else preprocessing.to_json(),
+        "input_dtype": "uint8" if preprocessing else "float32",
+        "resize": preprocessing.interpolation if preprocessing else None,
+        "config": preprocessing.get_config() if preprocessing else None,
+    }

@@ -3,10 +3,12 @@ the check that an export has this package's signatures."""
 
 import numpy as np
 
+from keras_residual.core.preprocessing import as_preprocessing
 from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
 from keras_residual.serving.endpoints import PROBABILITIES_OUTPUT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
+from keras_residual.utils.validation import first_line
 
 
 class Predictor:
@@ -36,7 +38,7 @@ class Predictor:
             )
         self.image_size = tuple(shape[:2])
         self.channels = shape[2]
-        self.preprocessing = (self.card.get("preprocessing") or {}).get("mode")
+        self.preprocessing = _card_preprocessing(self.card, path)
 
     # Whether `predict_preprocessed` can take the model's float input.
     takes_preprocessed = True
@@ -160,3 +162,17 @@ def finite_probabilities(path, outputs):
             "its weights are corrupt. Export it again."
         )
     return outputs
+
+
+def _card_preprocessing(card, path):
+    """The `Preprocessing` a model card records (None for none); a card
+    whose entry is not one is refused, naming the file."""
+    entry = card.get("preprocessing") or {}
+    try:
+        return as_preprocessing(entry.get("mode") if isinstance(entry, dict) else entry)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"The model card of {path!r} records a preprocessing keras_residual "
+            f"cannot apply ({first_line(error)}). The card is corrupt or "
+            "belongs to another model."
+        ) from None

@@ -23,7 +23,7 @@ import keras
 
 from keras_residual.core.heads import head_outputs_logits
 from keras_residual.core.heads import is_classifier
-from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.preprocessing import as_preprocessing
 from keras_residual.core.preprocessing import preprocess
 from keras_residual.serving.endpoints import FEATURES_OUTPUT
 from keras_residual.serving.endpoints import IMAGES_INPUT
@@ -33,18 +33,20 @@ from keras_residual.serving.endpoints import PROBABILITIES_OUTPUT
 from keras_residual.serving.endpoints import SERVE_ENDPOINTS
 from keras_residual.serving.endpoints import TOP_K_CLASSES_OUTPUT
 from keras_residual.serving.endpoints import TOP_K_SCORES_OUTPUT
-from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
 
 def preprocess_uint8(images, mode, image_size):
-    """TensorFlow preprocessing of a uint8 batch, as the model was trained.
+    """TensorFlow preprocessing of a uint8 batch, as the model was trained:
+    the central `crop_fraction` of each image, resized with the
+    preprocessing's `interpolation`, then scaled.
 
     Args:
         images: `tf.Tensor`. uint8 `(batch, height, width, channels)`.
-        mode: str. `"tf"` ([-1, 1]), `"caffe"` (BGR, ImageNet mean
-            subtracted) or `"torch"` ([0, 1], ImageNet mean and std), as in
-            `keras.applications.imagenet_utils.preprocess_input`.
+        mode: str, dict or `Preprocessing`. `"tf"` ([-1, 1]), `"caffe"`
+            (BGR, ImageNet mean subtracted), `"torch"` ([0, 1], ImageNet
+            mean and std), as in `keras.applications`' `preprocess_input`,
+            or any other `Preprocessing`.
         image_size: tuple of int. `(height, width)` to resize to.
 
     Returns:
@@ -52,9 +54,26 @@ def preprocess_uint8(images, mode, image_size):
     """
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
+    spec = as_preprocessing(mode, "mode")
     x = tf.cast(images, tf.float32)
-    x = tf.image.resize(x, image_size, method="bilinear")
-    return preprocess(x, mode)
+    if spec.crop_fraction < 1.0:
+        x = _central_crop(x, spec.crop_fraction)
+    x = tf.image.resize(x, image_size, method=spec.interpolation)
+    return preprocess(x, spec, channels_first=False)
+
+
+def _central_crop(images, fraction):
+    """The central `fraction` of each image's height and width (at least
+    one pixel), in float32 and int32 ops that TFLite has (unlike
+    `tf.image.central_crop`'s float64 arithmetic and asserts)."""
+    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+    shape = tf.shape(images)
+    sizes = tf.cast(shape[1:3], tf.float32) * fraction
+    kept = tf.maximum(tf.cast(tf.round(sizes), tf.int32), 1)
+    start = (shape[1:3] - kept) // 2
+    end = start + kept
+    return images[:, start[0] : end[0], start[1] : end[1], :]
 
 
 def build_archive(
@@ -64,8 +83,9 @@ def build_archive(
 
     Args:
         model: `keras.Model`. A float32 model with one image input.
-        preprocessing: str or None. One of `PREPROCESSING_MODES`, or None
-            for a signature that takes the model's input as it is.
+        preprocessing: `Preprocessing` or None. What the uint8 endpoints
+            apply; None for a signature that takes the model's input as
+            it is.
         image_size: tuple of int. `(height, width)` the model sees.
         top_k: int. Classes returned per image by `serve`.
         serve_names: tuple of str. Names of the uint8 endpoint. Defaults to
@@ -73,8 +93,7 @@ def build_archive(
     """
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
-    if preprocessing is not None:
-        check_choice("preprocessing", preprocessing, PREPROCESSING_MODES)
+    preprocessing = as_preprocessing(preprocessing)
     channels = model.input_shape[-1]
     classifier = is_classifier(model)
     if classifier:

@@ -26,6 +26,10 @@ QUANTIZATIONS = (None, "dynamic", "float16", "int8")
 CALIBRATION_IMAGES = 200
 
 
+# The resize methods TFLite's builtin operators implement.
+TFLITE_RESIZES = ("bilinear", "nearest")
+
+
 def check_quantize(quantize, format, representative_data):
     """Refuses `quantize` outside TFLite, and int8 without data.
 
@@ -46,6 +50,25 @@ def check_quantize(quantize, format, representative_data):
             "bundle, a tf.data.Dataset or an array of preprocessed images "
             "(the CLI's --dataset) to calibrate the activations."
         )
+
+
+def check_tflite_resize(preprocessing, format):
+    """Refuses a TFLite export whose embedded resize TFLite has no kernel
+    for (it has bilinear and nearest-neighbour only).
+
+    Args:
+        preprocessing: `Preprocessing` or None. What the export embeds.
+        format: str. The export format.
+    """
+    if format == "tflite" and preprocessing is not None:
+        if preprocessing.interpolation not in TFLITE_RESIZES:
+            raise ValueError(
+                f"`preprocessing` resizes with interpolation="
+                f"{preprocessing.interpolation!r}, which TFLite has no kernel "
+                f"for; TFLite resizes with {' or '.join(TFLITE_RESIZES)}. Export "
+                "a SavedModel or ONNX, or pass a Preprocessing with "
+                "interpolation='bilinear' (or preprocessing='none')."
+            )
 
 
 def calibration_images(data, input_shape, limit=CALIBRATION_IMAGES):

@@ -3,6 +3,7 @@
 `keras_residual.utils.options`)."""
 
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.preprocessing import as_preprocessing
 from keras_residual.training.distribute import DISTRIBUTIONS
 from keras_residual.training.precision import PRECISIONS
 from keras_residual.utils.options import option
@@ -56,10 +57,14 @@ class RunOptions:
         cli_type=str,
         setting="resolved",
     )
-    preprocessing: str = option(
+    preprocessing: object = option(
         None,
-        "How images are scaled: tf, caffe or torch. None: the weights' own, else tf.",
+        "How images are scaled: tf, caffe, torch or any `Preprocessing` (or "
+        "its config dict). None: the weights' own, else tf.",
+        type_doc="str, dict, Preprocessing or None",
+        check=as_preprocessing,
         choices=PREPROCESSING_MODES,
+        cli_type=str,
         setting="resolved",
     )
     precision: str = precision_option()

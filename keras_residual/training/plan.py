@@ -6,7 +6,10 @@ import dataclasses
 import json
 import os
 
-from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.preprocessing import MODES
+from keras_residual.core.preprocessing import Preprocessing
+from keras_residual.core.preprocessing import as_preprocessing
+from keras_residual.core.preprocessing import preprocessing_json
 from keras_residual.data.balance import parse_class_weight
 from keras_residual.data.load_options import MAX_BATCH_SIZE
 from keras_residual.models.weights_request import resolve_weights
@@ -15,7 +18,6 @@ from keras_residual.training.distribute import setup_distribution
 from keras_residual.training.optimizers import check_ema
 from keras_residual.training.recipe_presets import run_recipe
 from keras_residual.utils.options import option_settings
-from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
 
@@ -30,7 +32,7 @@ class RunPlan:
         run: `RunOptions`. The run options.
         recipe: `Recipe`. The resolved recipe (its epochs are the run's).
         pretrained: `WeightsRequest` or None. The resolved `weights`.
-        preprocessing: str. How images are scaled.
+        preprocessing: `Preprocessing`. How images are scaled.
         batch_size: int. The global batch size.
         distribution: `Distribution`. The data-parallel set-up.
         run_dir: str. The run directory (absolute).
@@ -46,7 +48,7 @@ class RunPlan:
     run: object
     recipe: object
     pretrained: object
-    preprocessing: str
+    preprocessing: Preprocessing
     batch_size: int
     distribution: object
     run_dir: str
@@ -89,10 +91,9 @@ def plan_run(model, dataset, out, groups, model_overrides, recipe_overrides):
         parse_class_weight(run.class_weight)  # the form; indices once known
     recipe = run_recipe(run.recipe, run.weights, run.epochs, recipe_overrides)
     pretrained = resolve_weights(model, run.weights)
-    preprocessing = run.preprocessing
+    preprocessing = as_preprocessing(run.preprocessing)
     if preprocessing is None:
-        preprocessing = (pretrained and pretrained.preprocessing) or "tf"
-    check_choice("preprocessing", preprocessing, PREPROCESSING_MODES)
+        preprocessing = (pretrained and pretrained.preprocessing) or MODES["tf"]
     batch_size = (
         recipe.batch_size
         if data.batch_size is None
@@ -108,7 +109,7 @@ def plan_run(model, dataset, out, groups, model_overrides, recipe_overrides):
         "model_overrides": _jsonable(model_overrides or {}),
         "recipe_overrides": _jsonable(recipe_overrides or {}),
         "weights": pretrained.weights if pretrained else None,
-        "preprocessing": preprocessing,
+        "preprocessing": preprocessing_json(preprocessing),
     }
     options = groups["distribution"]
     distribution = setup_distribution(
@@ -142,4 +143,10 @@ def plan_run(model, dataset, out, groups, model_overrides, recipe_overrides):
 def _jsonable(value):
     if hasattr(value, "to_dict"):
         value = value.to_dict()
-    return json.loads(json.dumps(value, default=list))
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(value):
+    """JSON of an option value json cannot write: a `Preprocessing`'s
+    recorded form, else a sequence as a list."""
+    return value.to_json() if isinstance(value, Preprocessing) else list(value)

@@ -8,6 +8,7 @@ import time
 import keras
 
 from keras_residual.analysis.plots import plot_history
+from keras_residual.core.preprocessing import preprocessing_json
 from keras_residual.data.options import DataOptions
 from keras_residual.serving.export import export as export_model
 from keras_residual.training.options import RunOptions
@@ -283,7 +284,7 @@ def _data_metrics(data):
         "image_shape": list(data.image_shape),
         "classes": data.classes,
         "class_names": list(data.class_names),
-        "preprocessing": data.preprocessing,
+        "preprocessing": preprocessing_json(data.preprocessing),
         # None for a TFDS split nothing asked to count.
         "class_counts": (
             None

@@ -24,7 +24,10 @@ def option(default, doc, **metadata):
         default: object. The default value (immutable).
         doc: str. One or two sentences for the docstring and `--help`.
         **metadata: how the field is checked and appears elsewhere:
-            `choices` (tuple), `minimum`, `maximum`, `min_inclusive` and
+            `choices` (tuple; the flag's choices), `check` (a function of
+            the value and the field's name that raises for a bad one; it
+            replaces the `choices` check), `minimum`, `maximum`,
+            `min_inclusive` and
             `max_inclusive` (a number's range, checked by `check_options`
             for a field annotated `int` or `float`; None passes where the
             default is None), `type_doc` (the type in words, for a field
@@ -104,7 +107,9 @@ def check_options(group):
         if value is None and field.default is None:
             continue
         bounds = {key: meta[key] for key in RANGE_KEYS if key in meta}
-        if "choices" in meta:
+        if "check" in meta:
+            meta["check"](value, field.name)
+        elif "choices" in meta:
             check_choice(field.name, value, meta["choices"])
         elif field.type is bool:
             check_bool(field.name, value)

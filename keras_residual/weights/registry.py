@@ -4,10 +4,10 @@ files."""
 
 import dataclasses
 
-from keras_residual.core.preprocessing import PREPROCESSING_MODES
+from keras_residual.core.preprocessing import Preprocessing
+from keras_residual.core.preprocessing import as_preprocessing
 from keras_residual.utils.download import WeightsFile
 from keras_residual.utils.registry import Registry
-from keras_residual.utils.validation import check_choice
 
 WEIGHTS = Registry("weights", "weights")
 
@@ -39,8 +39,9 @@ class WeightsEntry:
         classes: int. Classes of the classifier in `top`.
         input_channels: int. Channels the weights expect.
         description: str. One line.
-        preprocessing: str or None. The input preprocessing mode the
-            weights were trained with (`"tf"`, `"caffe"` or `"torch"`).
+        preprocessing: `Preprocessing` or None. How the inputs of the
+            weights were scaled (a mode name, e.g. `"caffe"`, compares
+            equal to its instance).
         input_size: int or None. The image size they were trained at, or
             evaluated at where those differ (the size of `top1`).
         class_names: tuple of str or None. Names of the classes; None for
@@ -57,7 +58,7 @@ class WeightsEntry:
     classes: int = 1000
     input_channels: int = 3
     description: str = ""
-    preprocessing: str = None
+    preprocessing: Preprocessing = None
     input_size: int = None
     class_names: tuple = None
     source: str = ""
@@ -92,9 +93,9 @@ def register_weights(
         classes: int. Classes of the `top` classifier. Defaults to `1000`.
         input_channels: int. Input channels. Defaults to `3`.
         description: str. One line. Defaults to `""`.
-        preprocessing: str or None. The preprocessing mode the weights were
-            trained with; models built with them record it. Defaults to
-            `None` (unknown).
+        preprocessing: str, dict, `Preprocessing` or None. How the inputs
+            of the weights were scaled; models built with them record it.
+            Defaults to `None` (unknown).
         input_size: int or None. Training image size. Defaults to `None`.
         class_names: sequence of str or None. Class names. Defaults to
             `None`.
@@ -120,9 +121,7 @@ def register_weights(
         classes=classes,
         input_channels=input_channels,
         description=description,
-        preprocessing=check_choice(
-            "preprocessing", preprocessing, (None, *PREPROCESSING_MODES)
-        ),
+        preprocessing=as_preprocessing(preprocessing),
         input_size=input_size,
         class_names=None if class_names is None else tuple(map(str, class_names)),
         source=source,
