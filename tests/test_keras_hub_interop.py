@@ -177,3 +177,34 @@ def test_a_backbone_of_another_family_is_refused(tmp_path):
     assert "ResNetBackbone" in str(error.value) and "DenseNetBackbone" in str(
         error.value
     )
+
+
+def test_the_image_converter_travels_with_the_backbone_both_ways(tmp_path):
+    """A keras-hub preset's ImageConverter (CLIP's normalisation) becomes
+    the model's preprocessing, and goes back out as one keras-hub applies
+    to the same pixels; a BGR one has no spelling there and is warned."""
+    backbone = _backbone("basic_block", False)
+    clip = keras_hub.layers.ImageConverter(
+        image_size=(48, 48),
+        scale=[1 / (255 * s) for s in (0.26862954, 0.26130258, 0.27577711)],
+        offset=[-m / s for m, s in zip(
+            (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+        )],
+    )  # fmt: skip
+    backbone.save_to_preset(str(tmp_path / "hub"))
+    clip.save_to_preset(str(tmp_path / "hub"))
+    model = kr.from_keras_hub(str(tmp_path / "hub"))
+    assert model.preprocessing.mean == (0.48145466, 0.4578275, 0.40821073)
+    assert model.preprocessing.std == (0.26862954, 0.26130258, 0.27577711)
+    kr.to_keras_hub(model, tmp_path / "back")
+    back = keras_hub.layers.ImageConverter.from_preset(str(tmp_path / "back"))
+    pixels = np.random.default_rng(2).integers(0, 256, (1, 48, 48, 3)).astype("float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(back(pixels)),
+        keras.ops.convert_to_numpy(clip(pixels)),
+        atol=1e-5,
+    )
+    model.preprocessing = "caffe"
+    with pytest.warns(UserWarning, match="holds no image converter.*BGR"):
+        kr.to_keras_hub(model, tmp_path / "bgr")
+    assert not (tmp_path / "bgr" / "image_converter.json").exists()

@@ -10,6 +10,7 @@ becomes a spec and back, and how its layer names map to ours."""
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Callable
 
 import keras
@@ -17,12 +18,15 @@ import numpy as np
 
 from keras_residual.core.builder import ResidualModel
 from keras_residual.core.spec import ModelSpec
+from keras_residual.hub.preprocessing_formats import from_image_converter
+from keras_residual.hub.preprocessing_formats import to_image_converter
 from keras_residual.utils.atomic import atomic_directory
 from keras_residual.utils.files import check_regular_files
 from keras_residual.utils.validation import first_line
 from keras_residual.weights.hdf5 import CLASSIFIER_LAYER
 from keras_residual.weights.value_checks import checked_value
 
+IMAGE_CONVERTER_FILE = "image_converter.json"
 # A preset's config.json and metadata.json: a few KB.
 MAX_PRESET_JSON_BYTES = 16 << 20
 
@@ -85,7 +89,8 @@ def from_keras_hub(preset, name=None):
 
     Returns:
         `ResidualModel` without a classifier (`include_top=False`), as the
-        backbone has none.
+        backbone has none, recording the preprocessing of the preset's
+        image converter (None where it has none).
 
     Raises:
         ValueError: keras-hub is missing, or the backbone is of an
@@ -118,7 +123,25 @@ def from_keras_hub(preset, name=None):
         name=name or backbone.name,
     )
     _copy(backbone, model, family.variable_name(config), f"`preset` {preset!r}")
+    model.preprocessing = _preset_preprocessing(keras_hub, preset, local)
     return model
+
+
+def _preset_preprocessing(keras_hub, preset, local):
+    """The `Preprocessing` of the preset's image converter (its scale,
+    offset and interpolation), or None where it has none."""
+    if local and not os.path.isfile(os.path.join(preset, IMAGE_CONVERTER_FILE)):
+        return None
+    try:
+        converter = keras_hub.layers.ImageConverter.from_preset(preset)
+    except (OSError, ValueError, TypeError, KeyError) as error:
+        if not local:
+            return None  # a remote preset without a converter
+        raise ValueError(
+            f"`preset` {preset!r} has an {IMAGE_CONVERTER_FILE} keras-hub "
+            f"cannot read ({type(error).__name__}: {first_line(error)})."
+        ) from None
+    return from_image_converter(converter)
 
 
 def _backbone_from_preset(keras_hub, preset, local):
@@ -139,7 +162,8 @@ def _backbone_from_preset(keras_hub, preset, local):
 
 def to_keras_hub(model, directory, overwrite=False):
     """Writes a keras-hub preset of `model`'s backbone (everything before
-    its pooling and classifier), atomically.
+    its pooling and classifier), atomically, with an `ImageConverter` of
+    its preprocessing where keras-hub can spell it.
 
     Args:
         model: `ResidualModel`. A model of an architecture keras-hub has.
@@ -165,9 +189,30 @@ def to_keras_hub(model, directory, overwrite=False):
     )
     source = f"`model` {model.name!r}"
     _copy(backbone, model, family.variable_name(config), source, out=True)
+    converter = _image_converter(model)
     with atomic_directory(os.fspath(directory), overwrite=overwrite) as staging:
         backbone.save_to_preset(staging)
+        if converter is not None:
+            _keras_hub().layers.ImageConverter(**converter).save_to_preset(staging)
     return os.path.abspath(directory)
+
+
+def _image_converter(model):
+    """The keras-hub image converter config of `model`'s preprocessing, or
+    None where it records none or one keras-hub cannot spell (Caffe's BGR
+    order, a crop fraction: warned)."""
+    preprocessing = model.preprocessing
+    if preprocessing is None:
+        return None
+    try:
+        return to_image_converter(preprocessing, model.image_shape[:2])
+    except ValueError as error:
+        warnings.warn(
+            f"The keras-hub preset of {model.name!r} holds no image converter: "
+            f"{first_line(error)}",
+            stacklevel=3,
+        )
+        return None
 
 
 def inference_only(spec):
