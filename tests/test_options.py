@@ -150,6 +150,7 @@ def test_every_option_field_has_its_flag_run_json_key_and_docs_row(tmp_path):
     from keras_residual.cli.option_docs import PAGE
     from keras_residual.cli.option_docs import options_page
     from keras_residual.cli.options import flag_spellings
+    from keras_residual.core.model_options import ModelOverrides
     from keras_residual.hub.hub_options import PresetOptions
     from keras_residual.hub.hub_options import PushOptions
     from keras_residual.serving.serving_options import EvaluateOptions
@@ -169,23 +170,27 @@ def test_every_option_field_has_its_flag_run_json_key_and_docs_row(tmp_path):
         return {flag for action in actions for flag in action.option_strings}
 
     recipe = {"label_smoothing": 0.05}
+    architecture = ModelOverrides(depths=(1, 1, 1), width_multiplier=0.5).given()
     settings = plan_run(
         "ResNet20",
         "digits",
         str(tmp_path / "run"),
         {"data": DataOptions(), "run": RunOptions(), "distribution": GROUPS[2]()},
-        {},
+        architecture,
         recipe,
     ).settings
     assert settings["recipe_overrides"] == recipe
+    assert settings["model_overrides"] == {"depths": [1, 1, 1], "width_multiplier": 0.5}
     sections = page.split("\n### ")
+    train_groups = (RunOptions, DataOptions, DistributionOptions, RecipeFields)
     for command, groups in (
-        ("train", (RunOptions, DataOptions, DistributionOptions, RecipeFields)),
+        ("train", (*train_groups, ModelOverrides)),
+        ("summary", (ModelOverrides,)),
         ("search", (SearchOptions, DataOptions)),
         ("export", (ExportOptions,)),
         ("evaluate", (EvaluateOptions,)),
         ("predict", (PredictOptions,)),
-        ("lr-find", (LRFindOptions,)),
+        ("lr-find", (LRFindOptions, ModelOverrides)),
         ("explain", (ExplainOptions,)),
         ("preset", (PresetOptions,)),
         ("push", (PushOptions,)),

@@ -4,8 +4,7 @@ line (`keras_residual.lr_find`)."""
 from keras_residual.cli.commands import add_command_parser
 from keras_residual.cli.options import add_option_flags
 from keras_residual.cli.options import options_from_args
-from keras_residual.cli.zoo import add_model_overrides
-from keras_residual.cli.zoo import model_overrides
+from keras_residual.core.model_options import ModelOverrides
 from keras_residual.training.lr_find import lr_find
 from keras_residual.training.options import LRFindOptions
 
@@ -16,7 +15,7 @@ def _lr_find(args):
         args.dataset,
         args.out,
         options_from_args(args, LRFindOptions),
-        model_overrides=model_overrides(args),
+        model_overrides=options_from_args(args, ModelOverrides).given(),
     )
     if result.suggestion is None:
         print(
@@ -46,5 +45,5 @@ def add_lr_find_parser(commands):
         "--out", required=True, help="Folder for lr_find.png and lr_find.json."
     )
     add_option_flags(parser, LRFindOptions)
-    add_model_overrides(parser)
+    add_option_flags(parser, ModelOverrides)
     parser.set_defaults(run=_lr_find)

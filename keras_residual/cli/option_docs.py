@@ -10,6 +10,7 @@ import os
 
 from keras_residual.cli.explain import ExplainOptions
 from keras_residual.cli.options import flag_spellings
+from keras_residual.core.model_options import ModelOverrides
 from keras_residual.data.load_options import LoadOptions
 from keras_residual.data.options import DataOptions
 from keras_residual.hub.hub_options import PresetOptions
@@ -39,6 +40,14 @@ SECTIONS = (
         "`train` flags override the chosen recipe's, and a run records them "
         "in `run.json`'s `recipe_overrides`.",
         [(RecipeFields, "recipe_overrides")],
+    ),
+    (
+        "Model overrides",
+        "Flags of `keras-residual train`, `lr-find` and `summary` that change "
+        "the registered model's architecture (`train(model_overrides={...})`, "
+        "`build(name, **overrides)`, which take many more); a run records "
+        "them in `run.json`'s `model_overrides`.",
+        [(ModelOverrides, "model_overrides")],
     ),
     (
         "`search()` and `keras-residual search`",
@@ -89,14 +98,15 @@ def option_row(field, run_json, cli):
     Args:
         field: `dataclasses.Field`. An option field.
         run_json: str or None. Where the group's settings go in `run.json`:
-            `"run"` (its settings by name), `"recipe_overrides"`, or None.
+            `"run"` (its settings by name), `"recipe_overrides"`,
+            `"model_overrides"`, or None.
         cli: bool. Whether the group has command-line flags.
     """
     meta = field.metadata
     flags = flag_spellings(field) if cli and meta.get("cli", True) else ()
     recorded = "—"
-    if run_json == "recipe_overrides" and flags:
-        recorded = "`recipe_overrides`"
+    if run_json in ("recipe_overrides", "model_overrides") and flags:
+        recorded = f"`{run_json}`"
     elif run_json == "run" and meta.get("setting"):
         recorded = f"`{field.name}`" + (
             " (resolved)" if meta["setting"] == "resolved" else ""

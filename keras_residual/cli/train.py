@@ -6,8 +6,7 @@ from keras_residual.cli.commands import add_command_parser
 from keras_residual.cli.options import add_option_flags
 from keras_residual.cli.options import options_from_args
 from keras_residual.cli.options import overrides_from_args
-from keras_residual.cli.zoo import add_model_overrides
-from keras_residual.cli.zoo import model_overrides
+from keras_residual.core.model_options import ModelOverrides
 from keras_residual.data.options import DataOptions
 from keras_residual.search.options import SearchOptions
 from keras_residual.search.run import search
@@ -26,7 +25,7 @@ def _train(args):
         data=options_from_args(args, DataOptions),
         run=options_from_args(args, RunOptions),
         distribution=options_from_args(args, DistributionOptions),
-        model_overrides=model_overrides(args),
+        model_overrides=options_from_args(args, ModelOverrides).given(),
         recipe_overrides=overrides_from_args(args, RecipeFields),
     )
     metrics = result.metrics
@@ -57,7 +56,7 @@ def add_train_parser(commands):
     for group in (RunOptions, DataOptions, DistributionOptions):
         add_option_flags(train, group)
     add_option_flags(train, RecipeFields, overrides=True)
-    add_model_overrides(train)
+    add_option_flags(train, ModelOverrides)
     train.set_defaults(run=_train)
     add_tune_parser(commands)
 

@@ -7,6 +7,9 @@ import keras_residual
 from keras_residual.cli.catalog import catalog_weights
 from keras_residual.cli.catalog import read_catalog
 from keras_residual.cli.commands import add_command_parser
+from keras_residual.cli.options import add_option_flags
+from keras_residual.cli.options import options_from_args
+from keras_residual.core.model_options import ModelOverrides
 from keras_residual.utils.model_patterns import matching_models
 
 
@@ -50,42 +53,8 @@ def _blocks(args):
         print(f"{name:<20} merge={info.merge:<6} x{info.expansion}  {description}")
 
 
-def model_overrides(args):
-    """The `build()` overrides given on the command line.
-
-    Args:
-        args: `argparse.Namespace`. Parsed `--depths`, `--width-multiplier` and
-            `--block`.
-    """
-    overrides = {}
-    if args.depths:
-        try:
-            overrides["depths"] = tuple(int(d) for d in args.depths.split(","))
-        except ValueError:
-            raise ValueError(
-                "`--depths` must be comma-separated integers such as 3,3,3; "
-                f"received {args.depths!r}."
-            ) from None
-    if args.width_multiplier is not None:
-        overrides["width_multiplier"] = args.width_multiplier
-    if args.block:
-        overrides["block"] = args.block
-    return overrides
-
-
-def add_model_overrides(parser):
-    """Adds `--depths`, `--width-multiplier` and `--block`.
-
-    Args:
-        parser: `argparse.ArgumentParser`. The sub-command's parser.
-    """
-    parser.add_argument("--depths", help="Comma-separated blocks per stage.")
-    parser.add_argument("--width-multiplier", type=float)
-    parser.add_argument("--block", help="A block for every stage.")
-
-
 def _summary(args):
-    overrides = model_overrides(args)
+    overrides = options_from_args(args, ModelOverrides).given()
     input_shape = None
     if args.image_size:
         input_shape = (args.image_size, args.image_size, 3)
@@ -135,7 +104,7 @@ def add_zoo_parsers(commands):
     add_command_parser(commands, "recipes").set_defaults(run=_recipes)
     summary = add_command_parser(commands, "summary")
     summary.add_argument("model", help="A name from `keras-residual models`.")
-    add_model_overrides(summary)
+    add_option_flags(summary, ModelOverrides)
     summary.add_argument(
         "--image-size",
         "--input-size",  # its 0.1 name
