@@ -63,6 +63,15 @@ def test_run_directory_holds_every_artifact(run):
     assert 0.0 <= metrics["test_accuracy"] <= 1.0
     assert metrics["images_per_second"] > 0 and metrics["wall_seconds"] > 0
     assert metrics["epochs_completed"] == 2 and metrics["test_images"] == 359
+    # Every run.json setting (each an option field's) is in metrics.json too.
+    settings = json.load(open(os.path.join(run.run_dir, "run.json")))
+    settings = settings.get("settings", settings)
+    assert {"seed", "weights", "recipe_overrides", "model_overrides"} <= set(settings)
+    assert set(settings) <= set(metrics)
+    resolved = ("augmentation", "classes")  # metrics.json has the data's own
+    assert {key: metrics[key] for key in settings if key not in resolved} == {
+        key: value for key, value in settings.items() if key not in resolved
+    }
     assert [row["epoch"] for row in _history(run.run_dir)] == ["1", "2"]
     # The learning rate of each epoch's end: the `fast` recipe warms up for
     # one epoch, then its cosine decays to nearly 0 by the last.

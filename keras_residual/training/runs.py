@@ -207,8 +207,8 @@ def run_metrics(
     resumed_from,
     kept_epoch=None,
 ):
-    """The contents of `metrics.json`: test results, sizes, timings and the
-    settings that produced them.
+    """The contents of `metrics.json`: test results, sizes, timings and
+    every setting of `run.json` that produced them.
 
     Args:
         model: `keras.Model`. The trained model.
@@ -239,15 +239,10 @@ def run_metrics(
         "kept_epoch": kept_epoch,
         **_numerics(policy, jit_compile, distribution),
         **_data_metrics(data),
-        "ema": settings.get("ema"),
-        "class_weight": settings.get("class_weight"),
     }
-    metrics.update(
-        {
-            key: settings[key]
-            for key in ("model", "dataset", "recipe", "epochs", "batch_size")
-        }
-    )
+    # Every setting of run.json (each from an option field), beside the
+    # results; the data's own record wins where both have a key.
+    metrics.update({k: v for k, v in settings.items() if k not in metrics})
     return metrics
 
 
