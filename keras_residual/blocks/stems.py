@@ -152,6 +152,39 @@ def deep_stem(x, stem, layers):
     return _stem_pool(x, stem, layers)
 
 
+def _waveform_stride(stem):
+    return stem.args.get("stride", 4) * stem.args.get("pool", 4)
+
+
+@register_stem(
+    "waveform",
+    stride=_waveform_stride,
+    description=(
+        "A wide strided conv, BN, ReLU and a max pool on raw audio (Dai et al. "
+        "2017's M-series: 80/4 conv, pool 4)."
+    ),
+)
+def waveform_stem(x, stem, layers):
+    """The M-series stem for raw waveforms: a `kernel`-sample convolution
+    at stride `stride` (a learned filter bank, 10 ms at 8 kHz), BN, ReLU,
+    then a max pool of `pool`; `args` sets `kernel`, `stride` and `pool`
+    (80, 4, 4 by default).
+
+    Args:
+        x: tensor. The waveforms `(batch, samples, 1)`.
+        stem: `StemSpec`. Supplies `filters` and `args`.
+        layers: `LayerFactory`. Makes the named layers.
+    """
+    kernel = check_int("stem.args['kernel']", stem.args.get("kernel", 80), minimum=1)
+    stride = check_int("stem.args['stride']", stem.args.get("stride", 4), minimum=1)
+    pool = check_int("stem.args['pool']", stem.args.get("pool", 4), minimum=1)
+    x = layers.conv(
+        x, stem.filters, kernel, "conv1_conv", strides=stride, padding="same"
+    )
+    x = layers.act(layers.bn(x, "conv1_bn"), "conv1")
+    return layers.pool(x, pool, "pool1_pool", strides=pool, padding="same")
+
+
 def _stem_pool(x, stem, layers):
     """The 3x3/2 max pool (`pool1_pad`, `pool1_pool`) of the ImageNet stems."""
     pool_padding = stem.args.get("pool_padding", "zeros")

@@ -11,6 +11,8 @@ from keras_residual.blocks.stems import STEMS
 from keras_residual.blocks.stems import stem_stride
 from keras_residual.core.array_feed import bind_fit_arguments
 from keras_residual.core.array_feed import steady_fit_arguments
+from keras_residual.core.front_end import as_front_end
+from keras_residual.core.front_end import audio_input
 from keras_residual.core.heads import FINAL_NORMS
 from keras_residual.core.heads import HEADS
 from keras_residual.core.heads import check_head_args
@@ -272,6 +274,10 @@ class ResidualModel(keras.Model):
         class_names: sequence of str or None. A name per class of the
             classifier, recorded in the config so that `.keras` files,
             exports and `predict` show names. Defaults to `None`.
+        front_end: `AudioFrontEnd`, dict, str or None. An audio model: it
+            takes PCM samples `(batch, samples)` (`input_shape=(samples,)`)
+            through the front end, recorded in the config. Defaults to
+            `None`.
 
     Attributes:
         spec: `ModelSpec`. The architecture.
@@ -291,9 +297,17 @@ class ResidualModel(keras.Model):
         name="residual_model",
         preprocessing=None,
         class_names=None,
+        front_end=None,
         **kwargs,
     ):
         preprocessing = as_preprocessing(preprocessing)
+        front_end = as_front_end(front_end)
+        samples_shape = None
+        if front_end is not None:  # the network's input comes out of it
+            samples_shape, input_tensor = audio_input(
+                front_end, input_shape, input_tensor
+            )
+            input_shape = None
         class_names = checked_class_names(class_names, classes, include_top)
         if isinstance(spec, dict):
             spec = ModelSpec.from_dict(spec)
@@ -302,8 +316,9 @@ class ResidualModel(keras.Model):
                 f"`spec` must be a ModelSpec or its dict; received {spec!r}."
             )
         check_head_args(include_top, pooling, classes, classifier_activation)
+        sized_head = include_top and front_end is None  # audio: any length
         input_shape = resolve_input_shape(
-            input_shape, input_tensor, spec, include_top, fixed_size=has_tokens(spec)
+            input_shape, input_tensor, spec, sized_head, fixed_size=has_tokens(spec)
         )
         if input_tensor is None:
             inputs = keras.Input(shape=input_shape, name="images")
@@ -326,7 +341,8 @@ class ResidualModel(keras.Model):
         self.pooling = pooling
         self.classes = classes
         self.classifier_activation = classifier_activation
-        self.image_shape = input_shape
+        self.image_shape = samples_shape or input_shape
+        self.front_end = front_end
         self._preprocessing = preprocessing
         self.class_names = class_names
         self.block_outputs = {plan.name: tensor for plan, tensor in taps}
@@ -339,6 +355,9 @@ class ResidualModel(keras.Model):
 
     @preprocessing.setter
     def preprocessing(self, value):
+        """Args:
+        value: str, dict, `Preprocessing` or None. How inputs are scaled.
+        """
         self._preprocessing = as_preprocessing(value)
 
     def fit(self, *args, **kwargs):
@@ -368,6 +387,9 @@ class ResidualModel(keras.Model):
             "trainable": self.trainable,
             "preprocessing": preprocessing_json(self.preprocessing),
             "class_names": self.class_names,
+            "front_end": None
+            if self.front_end is None
+            else self.front_end.get_config(),
         }
 
     @classmethod

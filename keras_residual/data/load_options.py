@@ -60,6 +60,17 @@ class LoadOptions:
         "dataset fails at once).",
     )
     seed: int = option(0, "Shuffle, augmentation and hold-out seed.")
+    holdout_speaker: str = option(
+        None,
+        "Audio (`spoken_digit`): the speaker whose recordings are the test "
+        "split (speaker-independent protocol). None: the dataset's own split.",
+    )
+    clip_samples: int = option(
+        None,
+        "Audio: the samples every clip is padded or cropped to. None: 8192 "
+        "(1.02 s at 8 kHz).",
+        minimum=256,
+    )
     cache: object = option(
         True,
         "Cache decoded images in memory (True) or in a file (a path).",

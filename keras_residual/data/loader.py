@@ -4,6 +4,8 @@ directory or a TFDS dataset to batched train/validation/test pipelines."""
 from keras_residual.core.limits import check_classes
 from keras_residual.core.preprocessing import as_preprocessing
 from keras_residual.core.preprocessing import check_channels
+from keras_residual.data.audio_loader import AUDIO_DATASETS
+from keras_residual.data.audio_loader import load_audio_data
 from keras_residual.data.augmentation import get_augmentation
 from keras_residual.data.balance import count_classes
 from keras_residual.data.bundle import DataBundle
@@ -24,7 +26,9 @@ def load_data(dataset="digits", options=None, **fields):
             `"fashion_mnist"` (offline from the IDX files of Debian's
             `dataset-fashion-mnist`, a data folder or the Keras cache,
             checked and prepared by TFDS; see
-            `keras_residual.data.fashion_mnist`), a TFDS name (or
+            `keras_residual.data.fashion_mnist`), `"spoken_digit"`
+            (recorded speech, 8 kHz clips; see
+            `keras_residual.data.audio_loader`), a TFDS name (or
             `"tfds:NAME"`), a directory of class sub-folders (or one with
             `train/`, `validation/`, `test/`), an `(images, labels)` tuple, or
             `{"train": (x, y), "validation": ..., "test": ...}`. Defaults to
@@ -45,6 +49,8 @@ def load_data(dataset="digits", options=None, **fields):
         )  # fmt: skip
     options = options_argument("load_data", LoadOptions, options, fields)
     options.check()
+    if isinstance(dataset, str) and dataset in AUDIO_DATASETS:
+        return load_audio_data(dataset, options)
     augmentation = get_augmentation(options.augmentation)
     raw = load_source(dataset, options.source_options())
     classes = _resolve_classes(raw, options.classes)

@@ -26,8 +26,8 @@ class ModelEntry:
         spec: `ModelSpec`. Its architecture.
         description: str. One line for `list_models()`.
         classes: int. Default number of classes.
-        preprocessing: `Preprocessing`. How its inputs are scaled (a
-            keras.applications mode: `"caffe"`, `"tf"` or `"torch"`).
+        preprocessing: `Preprocessing` or None. How its inputs are scaled
+            (a keras.applications mode: `"caffe"`, `"tf"` or `"torch"`).
     """
 
     name: str
@@ -117,6 +117,7 @@ def build(
     name=None,
     preprocessing=None,
     class_names=None,
+    front_end=None,
     **overrides,
 ):
     """Builds a model from a registered name or a spec.
@@ -146,6 +147,9 @@ def build(
         class_names: sequence of str or None. A name per class, recorded
             in the model (`ResidualModel.class_names`). Defaults to the
             registered weights' names where their classifier is kept.
+        front_end: `AudioFrontEnd`, dict, `"waveform"`, `"log_mel"` or
+            None. An audio model: it takes PCM samples, `input_shape` is
+            `(samples,)` (see `ResidualModel`). Defaults to `None`.
         **overrides: `depths`, `widths`, `width_multiplier`, `block`, or a
             `ModelSpec` field such as `drop_path_rate` (see
             `apply_overrides`).
@@ -164,7 +168,7 @@ def build(
     _check_weights_rank(weights, request, input_shape, input_tensor)
     if classes is None:
         classes = _default_classes(request, default_classes)
-    if input_shape is None and input_tensor is None:
+    if input_shape is None and input_tensor is None and front_end is None:
         input_shape = _weights_input_shape(request, spec, include_top)
     network = ResidualModel(
         spec,
@@ -181,6 +185,7 @@ def build(
             if class_names is None
             else class_names
         ),
+        front_end=front_end,
     )
     load_requested_weights(network, request)
     return network

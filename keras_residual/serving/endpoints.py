@@ -12,6 +12,8 @@ SERVE_ENDPOINTS = ("serve", SERVE_SIGNATURE)
 PREPROCESSED_ENDPOINT = "serve_preprocessed"
 
 IMAGES_INPUT = "images"
+# An audio model's served input: int16 PCM samples (batch, samples).
+AUDIO_INPUT = "audio"
 PREPROCESSED_INPUT = "inputs"
 PROBABILITIES_OUTPUT = "probabilities"
 FEATURES_OUTPUT = "features"

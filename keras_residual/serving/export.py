@@ -94,9 +94,7 @@ def export(model, out=None, format="saved_model", options=None, **fields):
     fold = _check_fold(options.fold_batch_norm, format)
     path = _versioned(os.fspath(path), format, options.version)
     path = check_destination(path, format, options.overwrite)
-    image_size = resolve_image_size(model, options.image_size)
-    preprocessing = resolve_preprocessing(model, options.preprocessing)
-    check_tflite_resize(preprocessing, format)
+    image_size, preprocessing = _input_settings(model, options, format)
     class_names = check_class_names(model, options.class_names)
     top_k = _top_k(model, options.top_k)
     card = build_model_card(
@@ -125,6 +123,24 @@ def export(model, out=None, format="saved_model", options=None, **fields):
         archive, path, card, model, preprocessing, options.quantize,
         options.representative_data,
     )  # fmt: skip
+
+
+def _input_settings(model, options, format):
+    """`(image_size, preprocessing)` the export embeds; `(None, None)` for
+    an audio model, whose served input is int16 samples through its own
+    front end."""
+    if getattr(model, "front_end", None) is not None:
+        if options.preprocessing not in ("auto", "none", None):
+            raise ValueError(
+                f"`preprocessing={options.preprocessing!r}` applies to images; "
+                f"{model.name!r} is an audio model (its front end is inside "
+                "it). Leave `preprocessing` at 'auto'."
+            )
+        return None, None
+    image_size = resolve_image_size(model, options.image_size)
+    preprocessing = resolve_preprocessing(model, options.preprocessing)
+    check_tflite_resize(preprocessing, format)
+    return image_size, preprocessing
 
 
 def _top_k(model, top_k):
@@ -193,7 +209,7 @@ def _write_onnx(archive, path, card, preprocessing, image_size, class_names):
         archive,
         metadata={
             "keras_residual.preprocessing": preprocessing_json(preprocessing) or "none",
-            "keras_residual.image_size": list(image_size),
+            "keras_residual.image_size": list(image_size or ()),
             "keras_residual.class_names": class_names or [],
         },
     )

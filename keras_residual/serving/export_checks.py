@@ -8,6 +8,7 @@ from keras_residual.core.heads import is_classifier
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.core.preprocessing import as_preprocessing
 from keras_residual.core.preprocessing import check_channels
+from keras_residual.serving.endpoints import AUDIO_INPUT
 from keras_residual.serving.endpoints import FEATURES_OUTPUT
 from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
@@ -170,7 +171,6 @@ def signature_card(model, preprocessing, image_size, top_k):
         image_size: tuple of int. `(height, width)`.
         top_k: int. Classes per image.
     """
-    channels = model.input_shape[-1]
     classifier = is_classifier(model)
     outputs = (
         {
@@ -181,25 +181,33 @@ def signature_card(model, preprocessing, image_size, top_k):
         if classifier
         else {FEATURES_OUTPUT: "float32"}
     )
-    images = (
-        f"uint8 (batch, height, width, {channels})"
-        if preprocessing
-        else f"float32 (batch, {image_size[0]}, {image_size[1]}, {channels})"
-    )
+    served, model_input = _input_descriptions(model, preprocessing, image_size)
     model_output = {
         key: value
         for key, value in outputs.items()
         if key not in (TOP_K_CLASSES_OUTPUT, TOP_K_SCORES_OUTPUT)
     }
     signatures = {
-        name: {"inputs": {IMAGES_INPUT: images}, "outputs": outputs}
-        for name in SERVE_ENDPOINTS
+        name: {"inputs": served, "outputs": outputs} for name in SERVE_ENDPOINTS
     }
     signatures[PREPROCESSED_ENDPOINT] = {
-        "inputs": {
-            PREPROCESSED_INPUT: f"float32 (batch, {image_size[0]}, "
-            f"{image_size[1]}, {channels})"
-        },
+        "inputs": {PREPROCESSED_INPUT: model_input},
         "outputs": model_output,
     }
     return signatures
+
+
+def _input_descriptions(model, preprocessing, image_size):
+    """`({served input: description}, model input description)`."""
+    front_end = getattr(model, "front_end", None)
+    if front_end is not None:
+        rate = front_end.sample_rate
+        return (
+            {AUDIO_INPUT: f"int16 (batch, samples) PCM at {rate} Hz, any length"},
+            "float32 (batch, samples), int16-scaled",
+        )
+    channels = model.input_shape[-1]
+    own = f"float32 (batch, {image_size[0]}, {image_size[1]}, {channels})"
+    if preprocessing:
+        return {IMAGES_INPUT: f"uint8 (batch, height, width, {channels})"}, own
+    return {IMAGES_INPUT: own}, own

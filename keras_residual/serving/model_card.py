@@ -63,7 +63,8 @@ def build_model_card(
         export_format: str. `"saved_model"`, `"keras"` or `"tflite"`.
         preprocessing: `Preprocessing` or None. What the serving signature
             embeds.
-        image_size: tuple of int. `(height, width)` the model sees.
+        image_size: tuple of int or None. `(height, width)` the model
+            sees; None for an audio model.
         top_k: int. Classes per image in the `serve` outputs.
         class_names: list of str or None. Names of the classes.
         metrics: dict or None. Evaluation results, e.g. a run's
@@ -82,7 +83,14 @@ def build_model_card(
         "format": export_format,
         "architecture": spec.to_dict() if spec is not None else None,
         "parameters": int(model.count_params()),
-        "input_shape": [image_size[0], image_size[1], model.input_shape[-1]],
+        "input_shape": (
+            list(model.input_shape[1:])
+            if image_size is None
+            else [image_size[0], image_size[1], model.input_shape[-1]]
+        ),
+        "front_end": (
+            model.front_end.get_config() if getattr(model, "front_end", None) else None
+        ),
         "classes": int(model.output.shape[-1]) if classifier else None,
         "class_names": list(class_names) if class_names else None,
         "preprocessing": _preprocessing_card(preprocessing),

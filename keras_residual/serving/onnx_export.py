@@ -13,7 +13,6 @@ import importlib
 import json
 import tempfile
 
-from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
 from keras_residual.utils.validation import first_line
 
@@ -72,8 +71,8 @@ def convert_to_onnx(archive, *, opset=ONNX_OPSET, metadata=None):
         archive.write_out(tmp, verbose=False)
         loaded = tf.saved_model.load(tmp)
         signature = loaded.signatures[SERVE_SIGNATURE]
-        spec = signature.structured_input_signature[1][IMAGES_INPUT]
-        spec = tf.TensorSpec(spec.shape, spec.dtype, name=IMAGES_INPUT)
+        ((name, spec),) = signature.structured_input_signature[1].items()
+        spec = tf.TensorSpec(spec.shape, spec.dtype, name=name)  # images, audio
         try:
             proto, _ = tf2onnx.convert.from_function(
                 getattr(loaded, SERVE_SIGNATURE), input_signature=[spec], opset=opset

@@ -25,6 +25,7 @@ from keras_residual.core.heads import head_outputs_logits
 from keras_residual.core.heads import is_classifier
 from keras_residual.core.preprocessing import as_preprocessing
 from keras_residual.core.preprocessing import preprocess
+from keras_residual.serving.endpoints import AUDIO_INPUT
 from keras_residual.serving.endpoints import FEATURES_OUTPUT
 from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
@@ -76,6 +77,36 @@ def _central_crop(images, fraction):
     return images[:, start[0] : end[0], start[1] : end[1], :]
 
 
+def _endpoint_inputs(model, preprocessing, image_size):
+    """`(model input spec, served input spec, served -> model input)`: for
+    an audio model, int16 samples `(batch, samples)` of any length, cast;
+    for an image model, uint8 images of any size through `preprocessing`
+    (or, without it, the model's own float input)."""
+    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+    if image_size is None:  # an audio model
+        return (
+            tf.TensorSpec((None, None), tf.float32, name=PREPROCESSED_INPUT),
+            tf.TensorSpec((None, None), tf.int16, name=AUDIO_INPUT),
+            lambda samples: tf.cast(samples, tf.float32),
+        )
+    channels = model.input_shape[-1]
+    model_spec = tf.TensorSpec(
+        (None, *image_size, channels), tf.float32, name=PREPROCESSED_INPUT
+    )
+    if preprocessing is None:
+        served = tf.TensorSpec(
+            (None, *image_size, channels), tf.float32, name=IMAGES_INPUT
+        )
+        return model_spec, served, lambda images: images
+    served = tf.TensorSpec((None, None, None, channels), tf.uint8, name=IMAGES_INPUT)
+    return (
+        model_spec,
+        served,
+        lambda images: preprocess_uint8(images, preprocessing, image_size),
+    )
+
+
 def build_archive(
     model, *, preprocessing, image_size, top_k, serve_names=SERVE_ENDPOINTS
 ):
@@ -86,7 +117,8 @@ def build_archive(
         preprocessing: `Preprocessing` or None. What the uint8 endpoints
             apply; None for a signature that takes the model's input as
             it is.
-        image_size: tuple of int. `(height, width)` the model sees.
+        image_size: tuple of int or None. `(height, width)` the model
+            sees; None for an audio model (served int16 samples).
         top_k: int. Classes returned per image by `serve`.
         serve_names: tuple of str. Names of the uint8 endpoint. Defaults to
             `("serve", "serving_default")`.
@@ -94,7 +126,6 @@ def build_archive(
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
     preprocessing = as_preprocessing(preprocessing)
-    channels = model.input_shape[-1]
     classifier = is_classifier(model)
     if classifier:
         top_k = check_int("top_k", top_k, minimum=1, maximum=model.output.shape[-1])
@@ -110,29 +141,16 @@ def build_archive(
     archive = keras.export.ExportArchive()
     if keras.backend.backend() == "jax":
         archive.track(model)  # jax2tf endpoints read the tracked variables
-    input_spec = tf.TensorSpec(
-        (None, *image_size, channels), tf.float32, name=PREPROCESSED_INPUT
+    input_spec, images_spec, to_model = _endpoint_inputs(
+        model, preprocessing, image_size
     )
     model_endpoint = archive.add_endpoint(
         PREPROCESSED_ENDPOINT, model_part, input_signature=[input_spec]
     )
 
-    if preprocessing is None:
-        images_spec = tf.TensorSpec(
-            (None, *image_size, channels), tf.float32, name=IMAGES_INPUT
-        )
-    else:
-        images_spec = tf.TensorSpec(
-            (None, None, None, channels), tf.uint8, name=IMAGES_INPUT
-        )
-
     @tf.function(input_signature=[images_spec], autograph=False)
     def serve(images):
-        inputs = (
-            images
-            if preprocessing is None
-            else preprocess_uint8(images, preprocessing, image_size)
-        )
+        inputs = to_model(images)
         outputs = dict(model_endpoint(inputs))
         if classifier:
             scores, classes = tf.math.top_k(outputs[output_name], k=top_k)

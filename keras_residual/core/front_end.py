@@ -1,0 +1,165 @@
+"""`AudioFrontEnd`: how raw audio samples become a network's input, inside
+the model and recorded in its config, as `Preprocessing` is for images.
+
+A `ResidualModel` built with `front_end=` takes PCM samples
+`(batch, samples)` (int16 values, as int16 or float) and runs them through
+`PcmScaling`, then either straight into a 1-D network (`"waveform"`) or
+through `LogMelSpectrogram` into a 2-D one (`"log_mel"`). Any length serves
+(the networks pool globally); training pads or crops to `samples`.
+"""
+
+import dataclasses
+
+from keras_residual.utils.validation import check_choice
+from keras_residual.utils.validation import check_float
+from keras_residual.utils.validation import check_int
+from keras_residual.utils.validation import close_matches
+
+FRONT_END_KINDS = ("waveform", "log_mel")
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioFrontEnd:
+    """The audio front end of a model.
+
+    Args:
+        kind: str. `"waveform"` (samples into a 1-D network) or
+            `"log_mel"` (a log-mel image into a 2-D network). Defaults to
+            `"log_mel"`.
+        sample_rate: int. Samples per second the model takes. Defaults to
+            `8000`.
+        samples: int or None. The training length (clips are padded or
+            cropped to it); None for any. Defaults to `8192`.
+        pcm_scale: float. Multiplies the samples (`1 / 32768`: int16 to
+            [-1, 1)). Defaults to `1 / 32768`.
+        fft_length: int. Log-mel: samples per FFT window. Defaults to `256`.
+        stride: int. Log-mel: samples between windows. Defaults to `64`.
+        mel_bins: int. Log-mel: mel bands. Defaults to `64`.
+    """
+
+    kind: str = "log_mel"
+    sample_rate: int = 8000
+    samples: int = 8192
+    pcm_scale: float = 1 / 32768
+    fft_length: int = 256
+    stride: int = 64
+    mel_bins: int = 64
+
+    def __post_init__(self):
+        check_choice("front_end.kind", self.kind, FRONT_END_KINDS)
+        check_int("front_end.sample_rate", self.sample_rate, minimum=1)
+        if self.samples is not None:
+            check_int("front_end.samples", self.samples, minimum=self.fft_length)
+        check_float(
+            "front_end.pcm_scale", self.pcm_scale, minimum=0.0, min_inclusive=False
+        )
+        check_int("front_end.fft_length", self.fft_length, minimum=2)
+        check_int("front_end.stride", self.stride, minimum=1)
+        check_int("front_end.mel_bins", self.mel_bins, minimum=1)
+
+    def get_config(self):
+        """The constructor arguments, JSON-ready."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """The front end of a `get_config()` dict; unknown keys are refused
+        with close matches.
+
+        Args:
+            config: dict. Constructor arguments.
+        """
+        if not isinstance(config, dict):
+            raise TypeError(
+                "`front_end` must be an AudioFrontEnd or its config dict; "
+                f"received {type(config).__name__}."
+            )
+        fields = [field.name for field in dataclasses.fields(cls)]
+        for key in config:
+            if key not in fields:
+                hint = close_matches(key, fields)
+                raise ValueError(
+                    f"Unknown front_end setting {key!r}"
+                    + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                    + f"; allowed: {', '.join(fields)}."
+                )
+        return cls(**config)
+
+    def network_shape(self, samples):
+        """The network's input shape for clips of `samples` samples.
+
+        Args:
+            samples: int or None. The clip length (None: any).
+        """
+        if self.kind == "waveform":
+            return (samples, 1)
+        frames = None if samples is None else -(-samples // self.stride)
+        return (self.mel_bins, frames, 1)
+
+    def apply(self, inputs):
+        """The network's input from the samples tensor `inputs`.
+
+        Args:
+            inputs: tensor. `(batch, samples)` PCM samples.
+        """
+        from keras_residual.layers.audio import LogMelSpectrogram
+        from keras_residual.layers.audio import PcmScaling
+
+        waveform = self.kind == "waveform"
+        x = PcmScaling(self.pcm_scale, channel_axis=waveform, name="pcm_scaling")(
+            inputs
+        )
+        if waveform:
+            return x
+        return LogMelSpectrogram(
+            sample_rate=self.sample_rate,
+            fft_length=self.fft_length,
+            stride=self.stride,
+            mel_bins=self.mel_bins,
+            name="log_mel",
+        )(x)
+
+
+def as_front_end(value):
+    """An `AudioFrontEnd` from an instance, its config dict, or a kind name;
+    None stays None.
+
+    Args:
+        value: `AudioFrontEnd`, dict, str or None.
+    """
+    if value is None or isinstance(value, AudioFrontEnd):
+        return value
+    if isinstance(value, str):
+        return AudioFrontEnd(kind=check_choice("front_end", value, FRONT_END_KINDS))
+    return AudioFrontEnd.from_config(value)
+
+
+def audio_input(front_end, input_shape, input_tensor):
+    """`(samples_shape, network_input)` of an audio model: the samples
+    `keras.Input` (named `audio`) through `front_end`.
+
+    Args:
+        front_end: `AudioFrontEnd`. The front end.
+        input_shape: tuple or None. `(samples,)`; None for any length.
+        input_tensor: None. An audio model makes its own input.
+    """
+    import keras  # lazy: the dataclass above reads without Keras
+
+    if input_tensor is not None:
+        raise ValueError(
+            "`input_tensor` cannot be combined with `front_end`: an audio model "
+            "takes PCM samples through its own input; pass `input_shape=(samples,)`."
+        )
+    if input_shape is None:
+        input_shape = (None,)
+    if (
+        not isinstance(input_shape, (tuple, list))
+        or len(input_shape) != 1
+        or not (input_shape[0] is None or isinstance(input_shape[0], int))
+    ):
+        raise ValueError(
+            "With `front_end`, `input_shape` is `(samples,)` (or `(None,)` for "
+            f"any length); received input_shape={input_shape!r}."
+        )
+    audio = keras.Input(shape=tuple(input_shape), name="audio")
+    return tuple(input_shape), front_end.apply(audio)

@@ -1,0 +1,223 @@
+"""Speech: the spoken-digit archive's checks and splits, the audio front ends
+inside the model, audio augmentation and int16 serving, on real recordings
+(`tests/data/fsdd/`, 100 clips of the Free Spoken Digit Dataset)."""
+
+import glob
+import json
+import os
+import wave
+
+import keras
+import numpy as np
+import pytest
+
+import keras_residual as kr
+from keras_residual.data import spoken_digit
+from keras_residual.data.audio_loader import AudioAugmentation
+from keras_residual.layers.audio import LogMelSpectrogram
+
+SLICE = os.path.join(os.path.dirname(__file__), "data", "fsdd")
+TINY = {"depths": (1, 1, 1)}
+
+
+def real_clips(count=6):
+    """`count` real recordings of the slice (int16 arrays of their own
+    lengths) and their digits."""
+    paths = sorted(glob.glob(os.path.join(SLICE, "*.wav")))[:: 100 // count][:count]
+    clips = []
+    for path in paths:
+        with wave.open(path) as handle:
+            assert handle.getframerate() == 8000 and handle.getsampwidth() == 2
+            clips.append(np.frombuffer(handle.readframes(handle.getnframes()), "<i2"))
+    return clips, [int(os.path.basename(p)[0]) for p in paths]
+
+
+def mel_hertz(mel):
+    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)  # HTK, as Keras' filter bank
+
+
+def test_the_log_mel_front_end_puts_a_tone_in_its_band_and_silence_at_the_floor():
+    """A 1 kHz tone peaks in the mel band whose centre is nearest 1 kHz
+    (centres from the HTK mel scale between 20 Hz and 4 kHz); digital
+    silence sits at the -100 dB floor; frames are ceil(samples / stride)."""
+    layer = LogMelSpectrogram(sample_rate=8000, fft_length=256, stride=128, mel_bins=40)
+    seconds = np.arange(8000) / 8000.0
+    tone = (0.5 * np.sin(2 * np.pi * 1000.0 * seconds)).astype("float32")
+    out = keras.ops.convert_to_numpy(layer(np.stack([tone, np.zeros_like(tone)])))
+    assert out.shape == (2, 40, 63, 1)  # ceil(8000 / 128) frames
+    low, high = (2595.0 * np.log10(1 + f / 700.0) for f in (20.0, 4000.0))
+    centres = mel_hertz(np.linspace(low, high, 42)[1:-1])
+    band = out[0, :, 10:50, 0].mean(axis=1)
+    assert band.argmax() == np.abs(centres - 1000.0).argmin()
+    assert band.max() - np.median(band) > 1.0  # 40 dB: the scale is 40
+    np.testing.assert_allclose(out[1], (-100.0 + 40.0) / 40.0)
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize("kind", ["log_mel", "waveform"])
+def test_an_audio_model_takes_int16_clips_of_any_length_and_reloads(kind, tmp_path):
+    """The front end is in the model and its config: a `.keras` file loaded
+    with safe_mode gives the same outputs on real clips of their own
+    lengths, fed one by one as int16."""
+    model = kr.build(
+        "ResNet20", input_shape=(None,), classes=10, front_end=kind, **TINY
+    )
+    assert model.input_shape == (None, None)
+    assert model.get_config()["front_end"]["kind"] == kind
+    model.save(tmp_path / "audio.keras")
+    loaded = keras.saving.load_model(tmp_path / "audio.keras", safe_mode=True)
+    assert loaded.front_end == model.front_end
+    clips, _ = real_clips(3)
+    assert len({len(clip) for clip in clips}) == 3
+    for clip in clips:
+        ours = model.predict(clip[None], verbose=0)
+        np.testing.assert_allclose(
+            loaded.predict(clip[None], verbose=0), ours, atol=1e-6
+        )
+        assert ours.shape == (1, 10) and abs(ours.sum() - 1) < 1e-5
+
+
+def test_the_waveform_stem_reduces_by_its_stride_times_its_pool():
+    spec = kr.get_spec("ResNet20")
+    spec = spec.replace(stem=kr.core.StemSpec("waveform", 16, {"stride": 4, "pool": 4}))
+    model = kr.build(spec, input_shape=(None,), front_end="waveform", **TINY)
+    stem = keras.Model(model.input, model.get_layer("pool1_pool").output)
+    assert stem.predict(np.zeros((1, 8192), "float32"), verbose=0).shape == (1, 512, 16)
+
+
+def test_exports_serve_int16_samples_as_the_model_predicts(tmp_path):
+    """SavedModel (`serving_default` takes `audio`: int16 (batch, samples)),
+    TFLite and ONNX give the model's probabilities on real clips; the card
+    records the front end."""
+    model = kr.build(
+        "ResNet20", input_shape=(None,), classes=10, front_end="log_mel", **TINY
+    )
+    clips, _ = real_clips(2)
+    path = kr.export(model, tmp_path / "saved")
+    card = json.load(open(os.path.join(path, "model_card.json")))
+    assert card["front_end"] == model.front_end.get_config()
+    assert "int16" in card["signatures"]["serving_default"]["inputs"]["audio"]
+    import tensorflow as tf
+
+    served = tf.saved_model.load(path).signatures["serving_default"]
+    tflite = kr.export(model, tmp_path / "m.tflite", "tflite")
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_path=tflite).get_signature_runner("serving_default")
+    for clip in clips:
+        expected = model.predict(clip[None], verbose=0)
+        out = served(audio=tf.constant(clip[None]))["probabilities"].numpy()
+        np.testing.assert_allclose(out, expected, atol=1e-5)
+        np.testing.assert_allclose(
+            runner(audio=clip[None])["probabilities"], expected, atol=1e-5
+        )
+    onnxruntime = pytest.importorskip("onnxruntime")
+    session = onnxruntime.InferenceSession(
+        kr.export(model, tmp_path / "m.onnx", "onnx")
+    )
+    names = [output.name for output in session.get_outputs()]
+    out = dict(zip(names, session.run(None, {"audio": clips[0][None]})))
+    np.testing.assert_allclose(
+        out["probabilities"], model.predict(clips[0][None], verbose=0), atol=1e-5
+    )
+
+
+def test_the_archive_is_checked_before_tfds_sees_it(tmp_path, monkeypatch):
+    """Missing: the message names the file and where to get it. A file of
+    its name but another size, or of its size but other bytes, is refused
+    by name; nothing is prepared."""
+    monkeypatch.delenv(spoken_digit.DATA_DIR_ENV, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(
+        ValueError, match=r"free-spoken-digit-dataset-1.0.9.tar.gz.*github"
+    ):
+        kr.load_data("spoken_digit", data_dir=str(tmp_path))
+    archive = tmp_path / spoken_digit.ARCHIVE
+    archive.write_bytes(b"not an archive")
+    with pytest.raises(ValueError, match=r"has 14 bytes; the FSDD v1.0.9 archive has"):
+        spoken_digit.find_archive(str(tmp_path))
+    with open(archive, "wb") as handle:
+        handle.truncate(spoken_digit.ARCHIVE_BYTES)
+    with pytest.raises(ValueError, match=r"does not match the FSDD v1.0.9 sha256"):
+        kr.load_data("spoken_digit", data_dir=str(tmp_path))
+    assert not os.path.exists(tmp_path / "spoken_digit")
+
+
+def full_metadata():
+    """Labels, speakers and indices of all 2,500 recordings (their names
+    follow `{digit}_{speaker}_{index}`)."""
+    rows = [
+        (digit, speaker, index)
+        for digit in range(10)
+        for speaker in spoken_digit.SPEAKERS
+        for index in range(50)
+    ]
+    labels, speakers, indices = map(np.array, zip(*rows))
+    return {"labels": labels, "speakers": speakers, "indices": indices}
+
+
+def test_the_splits_follow_the_readme_and_hold_out_a_speaker():
+    clips = full_metadata()
+    rows = spoken_digit.split_indices(clips, validation_fraction=0.1, seed=3)
+    assert sorted(np.concatenate(list(rows.values()))) == list(range(2500))
+    assert set(clips["indices"][rows["test"]]) == {0, 1, 2, 3, 4}
+    assert len(rows["test"]) == 250 and len(rows["validation"]) == 200
+    pairs = {(d, s) for d, s in zip(clips["labels"], clips["speakers"])}
+    for label, speaker in pairs:  # 4 of each group's 45 training recordings
+        group = (clips["labels"] == label) & (clips["speakers"] == speaker)
+        assert group[rows["validation"]].sum() == 4
+    again = spoken_digit.split_indices(clips, validation_fraction=0.1, seed=3)
+    assert np.array_equal(again["validation"], rows["validation"])
+    held = spoken_digit.split_indices(clips, holdout_speaker="theo")
+    assert set(clips["speakers"][held["test"]]) == {"theo"}
+    assert "theo" not in set(
+        clips["speakers"][np.concatenate([held["train"], held["validation"]])]
+    )
+    with pytest.raises(ValueError, match="Did you mean 'theo'"):
+        spoken_digit.split_indices(clips, holdout_speaker="teo")
+
+
+def test_fixed_length_centres_clips_and_keeps_their_samples():
+    clips, _ = real_clips(2)
+    short, long = clips[0][:1000], np.concatenate([clips[1], clips[1]])
+    out = spoken_digit.fixed_length([short, long], 1500)
+    assert out.dtype == np.int16 and out.shape == (2, 1500)
+    np.testing.assert_array_equal(out[0, 250:1250], short)
+    assert not out[0, :250].any() and not out[0, 1250:].any()
+    start = (len(long) - 1500) // 2
+    np.testing.assert_array_equal(out[1], long[start : start + 1500])
+
+
+def test_audio_augmentation_is_seeded_and_keeps_within_its_ranges():
+    """Same seed, same clip; a shift within 0.1 s, a gain within 6 dB, and
+    noise (on about half the clips) at a signal-to-noise ratio in 15-40 dB."""
+    import tensorflow as tf
+
+    clip = tf.constant(spoken_digit.fixed_length(real_clips(1)[0], 4000)[0], tf.float32)
+    augmentation = AudioAugmentation(shift_seconds=0.0, gain_db=0.0)
+    seeds = [tf.constant([seed, 7], tf.int64) for seed in range(40)]
+    outs = [augmentation.apply(clip, 8000, seed).numpy() for seed in seeds]
+    np.testing.assert_array_equal(outs[0], augmentation.apply(clip, 8000, seeds[0]))
+    power = float(np.mean(np.square(clip.numpy()))) + 1.0
+    ratios = [
+        10 * np.log10(power / np.mean(np.square(out - clip.numpy())))
+        for out in outs
+        if np.any(out != clip.numpy())
+    ]
+    assert 10 <= len(ratios) <= 30
+    assert min(ratios) > 14.5 and max(ratios) < 40.5
+    shifted = AudioAugmentation(snr_db=None, gain_db=0.0)
+    for seed in seeds[:10]:
+        out = shifted.apply(clip, 8000, seed).numpy()
+        lags = [
+            k
+            for k in range(-800, 801)
+            if np.array_equal(np.roll(clip.numpy(), k)[800:-800], out[800:-800])
+        ]
+        assert len(lags) == 1
+    loud = AudioAugmentation(shift_seconds=0.0, snr_db=None)
+    gains = [
+        np.abs(loud.apply(clip, 8000, s).numpy()).max() / np.abs(clip).max()
+        for s in seeds
+    ]
+    assert 10 ** (-6 / 20) - 1e-3 <= min(gains) and max(gains) <= 10 ** (6 / 20) + 1e-3
