@@ -31,17 +31,38 @@ def build_small(name, **kwargs):
 
 DEEP_BLOCKS = 20
 WIDE_FILTERS = 768  # ViT-B's width: 86M parameters, as slow as a deep model
+# Models whose stem, blocks, shortcuts and block arguments are a smaller
+# model's, with other depths, widths or heads: on JAX they would run the
+# same code again (`test_jax_twins_repeat_their_siblings_code` checks it).
+JAX_TWINS = {"ResNet34": "ResNet18", "ResNet32": "ResNet20", "ViTSmall16": "ViTTiny16"}
 
 
 def _marks(name):
     """Each model's tests stay on one xdist worker; models with more than
-    DEEP_BLOCKS blocks or a stage of WIDE_FILTERS are also marked `deep`
-    (CI's JAX run skips them: see README, Backends)."""
+    DEEP_BLOCKS blocks or a stage of WIDE_FILTERS, and JAX_TWINS, are also
+    marked `deep` (CI's JAX run skips them: see README, Backends)."""
     marks = [pytest.mark.xdist_group(name)]
     spec = kr.get_spec(name)
-    if sum(spec.depths) > DEEP_BLOCKS or max(spec.widths) >= WIDE_FILTERS:
+    deep = sum(spec.depths) > DEEP_BLOCKS or max(spec.widths) >= WIDE_FILTERS
+    if deep or name in JAX_TWINS:
         marks.append(pytest.mark.deep)
     return marks
+
+
+def _code_path(spec):
+    """What decides which code a spec runs: its stem and, per stage, the
+    block, shortcut and block arguments other than the head count."""
+    stages = [
+        (s.block, s.shortcut, s.stride_block, sorted(set(s.args) - {"heads"}))
+        for s in spec.stages
+    ]
+    return spec.stem.kind, spec.stem.args, stages, spec.head
+
+
+def test_jax_twins_repeat_their_siblings_code():
+    for twin, sibling in JAX_TWINS.items():
+        assert _code_path(kr.get_spec(twin)) == _code_path(kr.get_spec(sibling))
+        assert kr.get_spec(twin) != kr.get_spec(sibling)
 
 
 @pytest.fixture(
