@@ -15,6 +15,7 @@ import keras_residual as kr
 from keras_residual.data import spoken_digit
 from keras_residual.data.audio_loader import AudioAugmentation
 from keras_residual.layers.audio import LogMelSpectrogram
+from keras_residual.layers.audio import SpecAugment
 
 SLICE = os.path.join(os.path.dirname(__file__), "data", "fsdd")
 TINY = {"depths": (1, 1, 1)}
@@ -221,3 +222,17 @@ def test_audio_augmentation_is_seeded_and_keeps_within_its_ranges():
         for s in seeds
     ]
     assert 10 ** (-6 / 20) - 1e-3 <= min(gains) and max(gains) <= 10 ** (6 / 20) + 1e-3
+
+
+@pytest.mark.jax
+def test_spec_augment_masks_bands_and_spans_only_while_training():
+    layer = SpecAugment(frequency_masks=2, frequency_width=6, time_masks=1, seed=4)
+    images = np.ones((8, 40, 64, 1), "float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(images)), images)
+    masked = keras.ops.convert_to_numpy(layer(images, training=True))[..., 0] == 0
+    rows, columns = masked.all(axis=2).sum(axis=1), masked.all(axis=1).sum(axis=1)
+    assert rows.max() <= 12 and columns.max() <= 8 and rows.sum() + columns.sum() > 0
+    # Every masked value lies in a fully masked band or span.
+    assert np.array_equal(
+        masked, masked.all(axis=2)[:, :, None] | masked.all(axis=1)[:, None, :]
+    )

@@ -35,6 +35,8 @@ class AudioFrontEnd:
         fft_length: int. Log-mel: samples per FFT window. Defaults to `256`.
         stride: int. Log-mel: samples between windows. Defaults to `64`.
         mel_bins: int. Log-mel: mel bands. Defaults to `64`.
+        spec_augment: bool. Log-mel: SpecAugment's frequency and time
+            masks while training (`SpecAugment`). Defaults to `True`.
     """
 
     kind: str = "log_mel"
@@ -44,6 +46,7 @@ class AudioFrontEnd:
     fft_length: int = 256
     stride: int = 64
     mel_bins: int = 64
+    spec_augment: bool = True
 
     def __post_init__(self):
         check_choice("front_end.kind", self.kind, FRONT_END_KINDS)
@@ -104,6 +107,7 @@ class AudioFrontEnd:
         """
         from keras_residual.layers.audio import LogMelSpectrogram
         from keras_residual.layers.audio import PcmScaling
+        from keras_residual.layers.audio import SpecAugment
 
         waveform = self.kind == "waveform"
         x = PcmScaling(self.pcm_scale, channel_axis=waveform, name="pcm_scaling")(
@@ -111,13 +115,14 @@ class AudioFrontEnd:
         )
         if waveform:
             return x
-        return LogMelSpectrogram(
+        x = LogMelSpectrogram(
             sample_rate=self.sample_rate,
             fft_length=self.fft_length,
             stride=self.stride,
             mel_bins=self.mel_bins,
             name="log_mel",
         )(x)
+        return SpecAugment(name="spec_augment")(x) if self.spec_augment else x
 
 
 def as_front_end(value):

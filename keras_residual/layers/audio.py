@@ -123,3 +123,79 @@ class LogMelSpectrogram(keras.layers.Layer):
             "offset": self.offset,
             "scale": self.scale,
         }
+
+
+@keras.saving.register_keras_serializable(package="keras_residual")
+class SpecAugment(keras.layers.Layer):
+    """SpecAugment's masks (Park et al. 2019) on log-mel images
+    `(batch, mel_bins, frames, 1)` while training: `frequency_masks` bands
+    of up to `frequency_width` mel bins and `time_masks` spans of up to
+    `time_width` frames, each at a random place per clip, set to 0 (the
+    middle of the scaled decibels). The identity at inference.
+
+    Args:
+        frequency_masks: int. Bands masked per clip. Defaults to `2`.
+        frequency_width: int. Their greatest width in bins. Defaults to `6`.
+        time_masks: int. Spans masked per clip. Defaults to `2`.
+        time_width: int. Their greatest width in frames. Defaults to `8`.
+        seed: int or None. Seeds the masks. Defaults to `None`.
+    """
+
+    def __init__(
+        self,
+        frequency_masks=2,
+        frequency_width=6,
+        time_masks=2,
+        time_width=8,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.frequency_masks = check_int("frequency_masks", frequency_masks, minimum=0)
+        self.frequency_width = check_int("frequency_width", frequency_width, minimum=1)
+        self.time_masks = check_int("time_masks", time_masks, minimum=0)
+        self.time_width = check_int("time_width", time_width, minimum=1)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=None):
+        if not training:
+            return inputs
+        x = inputs
+        for axis, count, width in (
+            (1, self.frequency_masks, self.frequency_width),
+            (2, self.time_masks, self.time_width),
+        ):
+            for _ in range(count):
+                x = ops.where(self._mask(x, axis, width), ops.zeros_like(x), x)
+        return x
+
+    def _mask(self, x, axis, width):
+        """A random band along `axis` per clip, broadcastable to `x`."""
+        batch, size = ops.shape(x)[0], ops.shape(x)[axis]
+        shape = [batch, 1, 1, 1]
+        span = ops.floor(
+            keras.random.uniform(shape, 0, width + 1, seed=self.seed_generator)
+        )
+        start = ops.floor(
+            keras.random.uniform(shape, seed=self.seed_generator)
+            * (ops.cast(size, "float32") - span + 1)
+        )
+        positions = ops.cast(ops.arange(size), "float32")
+        positions = ops.reshape(
+            positions, [1, -1, 1, 1] if axis == 1 else [1, 1, -1, 1]
+        )
+        return (positions >= start) & (positions < start + span)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "frequency_masks": self.frequency_masks,
+            "frequency_width": self.frequency_width,
+            "time_masks": self.time_masks,
+            "time_width": self.time_width,
+            "seed": self.seed,
+        }
