@@ -236,3 +236,59 @@ def test_spec_augment_masks_bands_and_spans_only_while_training():
     assert np.array_equal(
         masked, masked.all(axis=2)[:, :, None] | masked.all(axis=1)[:, None, :]
     )
+
+
+SHARED = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    "..",
+    "shared",
+    "datasets",
+)
+
+
+def archive_folder():
+    """Where the full FSDD archive is: $KERAS_RESIDUAL_DATA_DIR, else the
+    workspace's shared datasets folder; None where neither has it."""
+    for folder in (os.environ.get(spoken_digit.DATA_DIR_ENV), SHARED):
+        if folder and os.path.isfile(os.path.join(folder, spoken_digit.ARCHIVE)):
+            return folder
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    archive_folder() is None,
+    reason=f"needs the full archive {spoken_digit.ARCHIVE} in $KERAS_RESIDUAL_DATA_DIR",
+)
+def test_the_training_script_reads_tfds_trains_and_scores_the_served_model(tmp_path):
+    """TFDS's real `spoken_digit` builder prepares the local archive into a
+    fresh TFDS folder; the script trains one epoch of a narrow net, exports
+    it and scores the SavedModel on the 250 test clips fed as int16."""
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    data_dir = tmp_path / "tfds"
+    manual = data_dir / "downloads" / "manual"
+    manual.mkdir(parents=True)
+    shutil.copy(os.path.join(archive_folder(), spoken_digit.ARCHIVE), manual)
+    script = os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        "examples",
+        "spoken_digit.py",
+    )
+    done = subprocess.run(
+        [
+            sys.executable, script, "--epochs", "1", "--width", "8",
+            "--data-dir", str(data_dir), "--out", str(tmp_path / "run"),
+        ],
+        capture_output=True, text=True, timeout=600, env=subprocess_env(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.load(open(tmp_path / "run" / "figures.json"))
+    assert (
+        figures["test_clips"] == 250 and 0.0 <= figures["served_test_accuracy"] <= 1.0
+    )
+    assert (data_dir / "spoken_digit" / "1.0.9").is_dir()  # the ordinary TFDS cache
