@@ -292,3 +292,79 @@ def test_the_training_script_reads_tfds_trains_and_scores_the_served_model(tmp_p
         figures["test_clips"] == 250 and 0.0 <= figures["served_test_accuracy"] <= 1.0
     )
     assert (data_dir / "spoken_digit" / "1.0.9").is_dir()  # the ordinary TFDS cache
+
+
+def write_wav(path, samples, rate, width=2):
+    """A PCM WAV of `samples` `(frames, channels)` on the int16 scale."""
+    samples = np.asarray(samples, np.float64)
+    if width == 1:
+        raw = (samples / 256.0 + 128.0).astype(np.uint8).tobytes()
+    elif width == 3:
+        wide = (samples * 256.0).astype("<i4").view(np.uint8).reshape(-1, 4)
+        raw = wide[:, :3].tobytes()
+    else:
+        raw = samples.astype("<i2").tobytes()
+    with wave.open(str(path), "wb") as handle:
+        handle.setnchannels(samples.shape[1])
+        handle.setsampwidth(width)
+        handle.setframerate(rate)
+        handle.writeframes(raw)
+
+
+def test_wav_files_of_any_rate_width_and_channels_become_int16_mono(tmp_path):
+    from keras_residual.data.wav import read_wav
+
+    (clip,), _ = real_clips(1)
+    write_wav(tmp_path / "copy.wav", clip[:, None], 8000)
+    np.testing.assert_array_equal(read_wav(tmp_path / "copy.wav", 8000), clip)
+    # A 440 Hz tone in stereo at 44.1 kHz (one silent channel): half the
+    # amplitude, 8 kHz, the same frequency.
+    seconds = np.arange(44100) / 44100.0
+    tone = 16000 * np.sin(2 * np.pi * 440.0 * seconds)
+    for width in (1, 2, 3):
+        write_wav(
+            tmp_path / f"{width}.wav", np.stack([tone, 0 * tone], 1), 44100, width
+        )
+        out = read_wav(tmp_path / f"{width}.wav", 8000).astype(np.float64)
+        assert len(out) == 8000
+        expected = 8000 * np.sin(2 * np.pi * 440.0 * np.arange(8000) / 8000.0)
+        assert np.abs(out - expected).max() < 300  # 8-bit's step is 128
+    (tmp_path / "text.wav").write_text("not a wave file")
+    with pytest.raises(ValueError, match="is not a PCM WAV file"):
+        read_wav(tmp_path / "text.wav", 8000)
+    os.mkfifo(tmp_path / "fifo.wav")
+    with pytest.raises(ValueError, match="is not a regular file"):
+        read_wav(tmp_path / "fifo.wav", 8000)
+    huge = bytearray((tmp_path / "copy.wav").read_bytes())
+    huge[40:44] = (2**31 - 2).to_bytes(4, "little")  # the data chunk's size
+    (tmp_path / "huge.wav").write_bytes(bytes(huge))
+    with pytest.raises(ValueError, match="over the limit"):
+        read_wav(tmp_path / "huge.wav", 8000)
+
+
+@pytest.mark.slow  # a real process
+def test_predict_names_the_word_of_a_wav_file(tmp_path):
+    """`keras-residual predict SAVED_MODEL clip.wav` prints the clip's top
+    classes by name, the same scores `load_predictor` gives."""
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    model = kr.build(
+        "ResNet20", input_shape=(None,), classes=10, front_end="log_mel",
+        class_names=list(spoken_digit.CLASS_NAMES), **TINY,
+    )  # fmt: skip
+    path = kr.export(model, tmp_path / "words")
+    wavs = sorted(glob.glob(os.path.join(SLICE, "*.wav")))[:2]
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_residual.cli", "predict", path, *wavs, "--json"],
+        capture_output=True, text=True, timeout=300, env=subprocess_env(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    answers = json.loads(done.stdout)
+    expected = kr.load_predictor(path).predict_clips(real_clips(100)[0][:2])
+    for answer, scores in zip(answers, expected):
+        best = answer["top_k"][0]
+        assert best["name"] == spoken_digit.CLASS_NAMES[scores.argmax()]
+        assert abs(best["score"] - scores.max()) < 1e-5

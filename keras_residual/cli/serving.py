@@ -62,7 +62,11 @@ def _add_predict_parser(commands):
         help="A SavedModel directory (or TF Serving base directory), .tflite, "
         ".onnx or .keras file.",
     )
-    predict.add_argument("images", nargs="+", help="PNG, JPEG, BMP or GIF files.")
+    predict.add_argument(
+        "images",
+        nargs="+",
+        help="PNG, JPEG, BMP or GIF files; WAV files for an audio model.",
+    )
     add_option_flags(predict, PredictOptions)
     predict.set_defaults(run=_predict)
 
@@ -134,17 +138,16 @@ def _predict(args):
     if not light:
         import_for_command(quiet=not args.debug)
     predictor = load_predictor(args.model, trust=args.trust)
-    if not predictor.preprocessing:
-        raise ValueError(
-            f"{args.model!r} was exported without embedded preprocessing "
-            "(preprocessing='none'), so it cannot take image files."
-        )
+    if getattr(predictor, "sample_rate", None):  # an audio model: WAV files
+        from keras_residual.data.wav import read_wav
+
+        clips = [read_wav(path, predictor.sample_rate) for path in args.images]
+        scores = predictor.predict_clips(clips)
+    else:
+        scores = _image_scores(predictor, args.images, light)
     names = predictor.class_names
-    decoder = "pillow" if light else "tensorflow"
-    images = read_images(args.images, predictor.channels, decoder)
-    answers = []  # --json: one document, printed when every image is done
-    for path, image in zip(args.images, images):
-        probabilities = predictor.predict_images(image[None])[0]
+    answers = []  # --json: one document, printed when every file is done
+    for path, probabilities in zip(args.images, scores):
         top_k = min(args.top_k, len(probabilities))
         order = probabilities.argsort()[::-1][:top_k]
         ranked = [
@@ -164,6 +167,17 @@ def _predict(args):
             print(f"{printable(path)}: {shown}")
     if args.json:
         print(json.dumps(answers))
+
+
+def _image_scores(predictor, paths, light):
+    """Probabilities per image file, decoded by Pillow where `light`."""
+    if not predictor.preprocessing:
+        raise ValueError(
+            f"{predictor.path!r} was exported without embedded preprocessing "
+            "(preprocessing='none'), so it cannot take image files."
+        )
+    images = read_images(paths, predictor.channels, "pillow" if light else "tensorflow")
+    return [predictor.predict_images(image[None])[0] for image in images]
 
 
 def _evaluate(args):

@@ -263,6 +263,10 @@ def load_predictor(path, trust=False):
                 ".keras file (or a run directory's saved_model/)."
             )
         _check_artifact(path, card)
+        if card and card.get("front_end"):  # an audio model: int16 samples
+            from keras_residual.serving.audio_predictor import AudioPredictor
+
+            return AudioPredictor(path, card, trust=trust)
         return SavedModelPredictor(path, card, trust=trust)
     _check_artifact(path, card)
     if path.endswith(".tflite"):
