@@ -36,7 +36,9 @@ class AudioFrontEnd:
         stride: int. Log-mel: samples between windows. Defaults to `64`.
         mel_bins: int. Log-mel: mel bands. Defaults to `64`.
         spec_augment: bool. Log-mel: SpecAugment's frequency and time
-            masks while training (`SpecAugment`). Defaults to `True`.
+            masks while training (`SpecAugment`). Defaults to `False`: on
+            the spoken digits they cost 0.8 points (95.6% after 50 epochs
+            against 96.4% after 30 without; docs/speech.md).
     """
 
     kind: str = "log_mel"
@@ -46,7 +48,7 @@ class AudioFrontEnd:
     fft_length: int = 256
     stride: int = 64
     mel_bins: int = 64
-    spec_augment: bool = True
+    spec_augment: bool = False
 
     def __post_init__(self):
         check_choice("front_end.kind", self.kind, FRONT_END_KINDS)
