@@ -13,7 +13,7 @@ import dataclasses
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int
-from keras_residual.utils.validation import close_matches
+from keras_residual.utils.validation import dataclass_from_config
 
 FRONT_END_KINDS = ("waveform", "log_mel")
 
@@ -74,21 +74,7 @@ class AudioFrontEnd:
         Args:
             config: dict. Constructor arguments.
         """
-        if not isinstance(config, dict):
-            raise TypeError(
-                "`front_end` must be an AudioFrontEnd or its config dict; "
-                f"received {type(config).__name__}."
-            )
-        fields = [field.name for field in dataclasses.fields(cls)]
-        for key in config:
-            if key not in fields:
-                hint = close_matches(key, fields)
-                raise ValueError(
-                    f"Unknown front_end setting {key!r}"
-                    + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                    + f"; allowed: {', '.join(fields)}."
-                )
-        return cls(**config)
+        return dataclass_from_config(cls, config, "front_end")
 
     def network_shape(self, samples):
         """The network's input shape for clips of `samples` samples.

@@ -27,7 +27,7 @@ import numpy as np
 
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_float
-from keras_residual.utils.validation import close_matches
+from keras_residual.utils.validation import dataclass_from_config
 
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
@@ -146,21 +146,7 @@ class Preprocessing:
         Args:
             config: dict. Constructor arguments.
         """
-        if not isinstance(config, dict):
-            raise TypeError(
-                "A preprocessing config must be a dict; received "
-                f"{type(config).__name__}."
-            )
-        fields = [field.name for field in dataclasses.fields(cls)]
-        for key in config:
-            if key not in fields:
-                hint = close_matches(key, fields)
-                raise ValueError(
-                    f"Unknown preprocessing setting {key!r}"
-                    + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                    + f"; allowed: {', '.join(fields)}."
-                )
-        return cls(**config)
+        return dataclass_from_config(cls, config, "preprocessing")
 
     def to_json(self):
         """The name of a named mode, else the `get_config()` dict."""

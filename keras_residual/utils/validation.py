@@ -4,6 +4,7 @@ Every message names the argument, the value received and what is allowed,
 and suggests close matches for unknown names.
 """
 
+import dataclasses
 import difflib
 import math
 import numbers
@@ -202,3 +203,29 @@ def first_line(error, limit=200):
         limit: int. Characters kept. Defaults to `200`.
     """
     return next(iter(str(error).splitlines()), "")[:limit]
+
+
+def dataclass_from_config(cls, config, what):
+    """`cls(**config)` for a dataclass, after refusing a non-dict and
+    unknown keys (with close matches).
+
+    Args:
+        cls: type. A dataclass.
+        config: object. Its constructor arguments, as a dict.
+        what: str. What the config describes, for messages, e.g.
+            `"preprocessing"`.
+    """
+    if not isinstance(config, dict):
+        raise TypeError(
+            f"A {what} config must be a dict; received {type(config).__name__}."
+        )
+    fields = [field.name for field in dataclasses.fields(cls)]
+    for key in config:
+        if key not in fields:
+            hint = close_matches(key, fields)
+            raise ValueError(
+                f"Unknown {what} setting {key!r}"
+                + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                + f"; allowed: {', '.join(fields)}."
+            )
+    return cls(**config)
