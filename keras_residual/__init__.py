@@ -23,6 +23,7 @@ from keras_residual.version import __version__
 # subpackage, callable as `search(dataset, out, ...)`).
 _PUBLIC = {
     "attention_rollout": "keras_residual.analysis.saliency",
+    "AudioFrontEnd": "keras_residual.core.front_end",
     "build": "keras_residual.models.zoo",
     "ClassificationCrossentropy": "keras_residual.training.losses",
     "count_flops": "keras_residual.analysis.flops",
