@@ -112,7 +112,7 @@ def _bundle(raw, pipe, options, classes):
         sizes=sizes,
         batch_size=options.batch_size,
         source=raw.source,
-        preprocessing=as_preprocessing(options.preprocessing),
+        preprocessing=pipe.preprocessing,
         augment=pipe.augment,
         augmentation=pipe.augmentation,
         uniform_batches=options.uniform_batches,

@@ -110,9 +110,7 @@ def to_image_converter(preprocessing, image_size=None):
             f"`preprocessing` crops (crop_fraction={spec.crop_fraction}); a "
             "keras-hub image converter has no crop fraction."
         )
-    mean, std = _three(spec.mean), _three(spec.std)
-    scale = [1.0 / (spec.scale * s) for s in std]
-    offset = [-m / s + 0.0 for m, s in zip(mean, std)]
+    scale, offset = (list(values) for values in zip(*_affine(spec)))
     return {
         "image_size": None if image_size is None else tuple(image_size),
         "scale": None if set(scale) == {1.0} else _spelled(scale),
@@ -136,9 +134,10 @@ def canonical(preprocessing):
 
 
 def _affine(spec):
-    """Per RGB input channel, `(multiplier, offset)` of `x * a + b`."""
+    """Per RGB input channel, `(multiplier, offset)` of `x * a + b` (no
+    -0.0 offsets)."""
     mean, std = _three(spec.mean), _three(spec.std)
-    pairs = [(1.0 / (spec.scale * s), -m / s) for m, s in zip(mean, std)]
+    pairs = [(1.0 / (spec.scale * s), -m / s + 0.0) for m, s in zip(mean, std)]
     return pairs[::-1] if spec.channel_order == "bgr" else pairs
 
 

@@ -8,10 +8,9 @@ from keras_residual.core.front_end import AudioFrontEnd
 from keras_residual.serving.endpoints import AUDIO_INPUT
 from keras_residual.serving.endpoints import PROBABILITIES_OUTPUT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
-from keras_residual.serving.graph_check import check_saved_model
+from keras_residual.serving.graph_check import load_checked_saved_model
 from keras_residual.serving.predictor_base import finite_probabilities
 from keras_residual.serving.predictor_base import signature_names
-from keras_residual.utils.files import check_regular_files
 from keras_residual.utils.validation import first_line
 
 
@@ -29,8 +28,6 @@ class AudioPredictor:
     preprocessing = None
 
     def __init__(self, path, card, trust=False):
-        import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
-
         self.path, self.card = path, card
         try:
             self.front_end = AudioFrontEnd.from_config(card["front_end"])
@@ -40,9 +37,8 @@ class AudioPredictor:
                 f"cannot read ({first_line(error)}); the card is corrupt."
             ) from None
         self.sample_rate = self.front_end.sample_rate
-        check_regular_files(path, "SavedModel file")
-        check_saved_model(path, trust=trust)
-        serve = tf.saved_model.load(path).signatures.get(SERVE_SIGNATURE)
+        loaded = load_checked_saved_model(path, trust=trust)
+        serve = loaded.signatures.get(SERVE_SIGNATURE)
         inputs = signature_names(serve, "inputs") if serve is not None else ()
         if tuple(inputs) != (AUDIO_INPUT,):
             raise ValueError(

@@ -8,6 +8,9 @@ the check."""
 
 import os
 
+from keras_residual.utils.files import check_regular_files
+from keras_residual.utils.validation import first_line
+
 # Pure tensor ops: what this package's exports use, and their kin.
 ALLOWED_OPS = frozenset(
     """
@@ -191,3 +194,27 @@ def _all_ops(graph):
     for function in graph.graph_def.library.function:
         for node in function.node_def:
             yield node.op, function.signature.name
+
+
+def load_checked_saved_model(path, trust=False):
+    """`tf.saved_model.load(path)` after the checks every reader of an
+    export makes: regular files only (a FIFO or a link to /dev/zero hangs
+    TF's reader, trusted or not), then `check_saved_model`; a file TF
+    cannot parse is a `ValueError` naming it.
+
+    Args:
+        path: str. The SavedModel directory.
+        trust: bool. Skip the op check (see `check_saved_model`). Defaults
+            to `False`.
+    """
+    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+    check_regular_files(path, "SavedModel file")
+    check_saved_model(path, trust=trust)
+    try:
+        return tf.saved_model.load(path)
+    except Exception as error:  # corrupt protobufs raise many types
+        raise ValueError(
+            f"{path!r} is not a loadable SavedModel ({type(error).__name__}"
+            f": {first_line(error)})."
+        ) from None

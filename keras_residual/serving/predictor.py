@@ -21,7 +21,7 @@ from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
 from keras_residual.serving.endpoints import PREPROCESSED_INPUT
 from keras_residual.serving.endpoints import PROBABILITIES_OUTPUT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
-from keras_residual.serving.graph_check import check_saved_model
+from keras_residual.serving.graph_check import load_checked_saved_model
 from keras_residual.serving.model_card import MODEL_CARD
 from keras_residual.serving.model_card import card_path
 from keras_residual.serving.model_card import read_model_card
@@ -37,9 +37,7 @@ from keras_residual.serving.tflite_runtime import tflite_interpreter
 from keras_residual.utils.download import file_digest
 from keras_residual.utils.download import tree_digest
 from keras_residual.utils.files import check_regular_file
-from keras_residual.utils.files import check_regular_files
 from keras_residual.utils.validation import check_choice
-from keras_residual.utils.validation import first_line
 
 
 class SavedModelPredictor(Predictor):
@@ -49,16 +47,7 @@ class SavedModelPredictor(Predictor):
         import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
         super().__init__(path, card)
-        # Trusted or not: a FIFO or a link to /dev/zero hangs TF's reader.
-        check_regular_files(path, "SavedModel file")
-        check_saved_model(path, trust=trust)
-        try:
-            loaded = tf.saved_model.load(path)
-        except Exception as error:  # corrupt protobufs raise many types
-            raise ValueError(
-                f"{path!r} is not a loadable SavedModel ({type(error).__name__}"
-                f": {first_line(error)})."
-            ) from None
+        loaded = load_checked_saved_model(path, trust=trust)
         signatures = dict(loaded.signatures)
         check_signatures(path, _found(signatures))
         spec = signatures[SERVE_SIGNATURE].structured_input_signature[1][IMAGES_INPUT]
