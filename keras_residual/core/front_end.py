@@ -5,7 +5,9 @@ A `ResidualModel` built with `front_end=` takes PCM samples
 `(batch, samples)` (int16 values, as int16 or float) and runs them through
 `PcmScaling`, then either straight into a 1-D network (`"waveform"`) or
 through `LogMelSpectrogram` into a 2-D one (`"log_mel"`). Any length serves
-(the networks pool globally); training pads or crops to `samples`.
+(the networks pool globally); training pads or crops to `samples`, and the
+model centres a shorter served clip in `samples` (`PadToLength`), so that
+it meets the network as training clips did.
 """
 
 import dataclasses
@@ -29,7 +31,8 @@ class AudioFrontEnd:
         sample_rate: int. Samples per second the model takes. Defaults to
             `8000`.
         samples: int or None. The training length (clips are padded or
-            cropped to it); None for any. Defaults to `8192`.
+            cropped to it; a shorter served clip is centred in it, a
+            longer one passes whole); None for any. Defaults to `8192`.
         pcm_scale: float. Multiplies the samples (`1 / 32768`: int16 to
             [-1, 1)). Defaults to `1 / 32768`.
         fft_length: int. Log-mel: samples per FFT window. Defaults to `256`.
@@ -94,13 +97,19 @@ class AudioFrontEnd:
             inputs: tensor. `(batch, samples)` PCM samples.
         """
         from keras_residual.layers.audio import LogMelSpectrogram
+        from keras_residual.layers.audio import PadToLength
         from keras_residual.layers.audio import PcmScaling
         from keras_residual.layers.audio import SpecAugment
 
-        waveform = self.kind == "waveform"
-        x = PcmScaling(self.pcm_scale, channel_axis=waveform, name="pcm_scaling")(
-            inputs
-        )
+        # float32 whatever the global policy: the spectrum and its logarithm
+        # lose the quiet bands in bfloat16 (and Keras' STFT refuses it); the
+        # network's first layer casts to its own compute dtype.
+        waveform, exact = self.kind == "waveform", "float32"
+        x = PcmScaling(
+            self.pcm_scale, channel_axis=waveform, name="pcm_scaling", dtype=exact
+        )(inputs)
+        if self.samples is not None:
+            x = PadToLength(self.samples, name="pad_to_length", dtype=exact)(x)
         if waveform:
             return x
         x = LogMelSpectrogram(
@@ -109,8 +118,11 @@ class AudioFrontEnd:
             stride=self.stride,
             mel_bins=self.mel_bins,
             name="log_mel",
+            dtype=exact,
         )(x)
-        return SpecAugment(name="spec_augment")(x) if self.spec_augment else x
+        if self.spec_augment:
+            x = SpecAugment(name="spec_augment", dtype=exact)(x)
+        return x
 
 
 def as_front_end(value):

@@ -46,6 +46,45 @@ class PcmScaling(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_residual")
+class PadToLength(keras.layers.Layer):
+    """Centres clips `(batch, samples, ...)` shorter than `length` in
+    `length` samples of zeros, as training clips were; longer ones pass
+    whole. A served clip of any length then meets the network as the
+    training clips did (the networks pool globally, so the silence around a
+    word counts).
+
+    Args:
+        length: int. The training length.
+    """
+
+    def __init__(self, length, **kwargs):
+        super().__init__(**kwargs)
+        self.length = check_int("length", length, minimum=1)
+
+    def call(self, inputs):
+        shape = ops.shape(inputs)
+        if isinstance(shape[1], int):  # a known length (JAX, or a fixed input)
+            missing = max(self.length - shape[1], 0)
+        else:
+            missing = ops.maximum(self.length - shape[1], 0)
+        left = missing // 2
+
+        def zeros(count):
+            return ops.zeros((shape[0], count, *shape[2:]), inputs.dtype)
+
+        return ops.concatenate([zeros(left), inputs, zeros(missing - left)], axis=1)
+
+    def compute_output_shape(self, input_shape):
+        samples = input_shape[1]
+        if samples is not None:
+            samples = max(samples, self.length)
+        return (input_shape[0], samples, *input_shape[2:])
+
+    def get_config(self):
+        return {**super().get_config(), "length": self.length}
+
+
+@keras.saving.register_keras_serializable(package="keras_residual")
 class LogMelSpectrogram(keras.layers.Layer):
     """Waveforms `(batch, samples)` in [-1, 1] to log-mel images
     `(batch, mel_bins, frames, 1)`: Keras' `STFTSpectrogram` (a Hann-window
@@ -89,6 +128,7 @@ class LogMelSpectrogram(keras.layers.Layer):
             window="hann",
             padding="same",
             name="stft",
+            dtype=self.dtype_policy,
         )
         bins = self.fft_length // 2 + 1
         self.mel_weights = ops.convert_to_numpy(
