@@ -1,5 +1,6 @@
 """`ModelOverrides`: the architecture changes the `train`, `lr-find` and
-`summary` commands take (`--depths`, `--width-multiplier`, `--block`), as
+`summary` commands take (`--depths`, `--width-multiplier`, `--block`,
+`--front-end`), as
 an option group, so that their flags, checks and docs rows come from its
 fields; `build(name, **overrides)` takes the same names and many more."""
 
@@ -46,6 +47,12 @@ class ModelOverrides:
         min_inclusive=False,
     )
     block: str = option(None, "A registered block for every stage.", cli_type=str)
+    front_end: str = option(
+        None,
+        "Audio data: `log_mel` (a log-mel image into the 2-D network) or "
+        "`waveform` (samples into the 1-D network). None: `log_mel`.",
+        choices=("log_mel", "waveform"),
+    )
 
     def given(self):
         """`{name: value}` of the fields set (not None)."""

@@ -1,6 +1,6 @@
-"""`load_data("spoken_digit")`: recorded speech to batched `tf.data`
-pipelines of fixed-length PCM clips, with audio augmentation on the
-training split.
+"""`load_data("spoken_digit")` and `load_data(wav_folder)`: recorded
+speech to batched `tf.data` pipelines of fixed-length PCM clips at one
+rate, with audio augmentation on the training split.
 
 Clips are centred in `clip_samples` samples (zero-padded or cropped; 8,192
 at 8 kHz keeps more than 99% of FSDD's recordings whole) and yielded as
@@ -13,7 +13,9 @@ random gain and Gaussian noise at a random signal-to-noise ratio.
 import dataclasses
 
 from keras_residual.data import spoken_digit
+from keras_residual.data.audio_folder import read_audio_folder
 from keras_residual.data.bundle import DataBundle
+from keras_residual.data.wav import resample
 from keras_residual.utils.validation import check_float
 
 AUDIO_DATASETS = (spoken_digit.TFDS_NAME,)
@@ -90,50 +92,77 @@ def load_audio_data(dataset, options, augmentation=None):
     """The `DataBundle` of an audio dataset.
 
     Args:
-        dataset: str. `"spoken_digit"`.
+        dataset: str. `"spoken_digit"`, or a folder of class sub-folders of
+            WAV files (see `keras_residual.data.audio_folder`).
         options: `LoadOptions`. Its `batch_size`, `seed`, `data_dir`,
-            `download`, `validation_fraction`, `augment` (`"none"`: no
-            augmentation), `holdout_speaker` and `clip_samples`.
+            `download`, `validation_fraction`, `test_fraction` (a flat
+            folder), `augment` (`"none"`: no augmentation),
+            `holdout_speaker` (spoken_digit), `clip_samples` and
+            `sample_rate`.
         augmentation: `AudioAugmentation` or None. Defaults to
             `AudioAugmentation()` unless `options.augment` is `"none"`.
     """
-    if dataset not in AUDIO_DATASETS:
-        raise ValueError(f"`dataset` {dataset!r} is not one of {AUDIO_DATASETS}.")
-    clips = spoken_digit.load_clips(options.data_dir, options.download)
-    rows = spoken_digit.split_indices(
-        clips, options.holdout_speaker, options.validation_fraction, options.seed
-    )
+    rate = options.sample_rate or spoken_digit.SAMPLE_RATE
+    if dataset in AUDIO_DATASETS:
+        splits, class_names = _spoken_digit_splits(options, rate)
+    else:
+        splits, class_names = read_audio_folder(dataset, options, rate)
     samples = options.clip_samples or DEFAULT_CLIP_SAMPLES
-    waves = spoken_digit.fixed_length(clips["audio"], samples)
     if augmentation is None and options.augment != "none":
         augmentation = AudioAugmentation()
 
     def pipe(split, training):
+        if split not in splits:
+            return None
+        clips, labels, _ = splits[split]
         return audio_pipeline(
-            waves[rows[split]],
-            clips["labels"][rows[split]],
+            spoken_digit.fixed_length(clips, samples),
+            labels,
             options.batch_size,
             augmentation if training else None,
             options.seed,
+            rate,
         )
 
     return DataBundle(
         train=pipe("train", True),
         validation=pipe("validation", False),
         test=pipe("test", False),
-        classes=len(spoken_digit.CLASS_NAMES),
+        classes=len(class_names),
         image_shape=(samples,),
-        class_names=spoken_digit.CLASS_NAMES,
-        sizes={split: len(index) for split, index in rows.items()},
+        class_names=class_names,
+        sizes={split: len(parts[1]) for split, parts in splits.items()},
         batch_size=options.batch_size,
-        source=dataset,
+        source=str(dataset),
         preprocessing=None,
         augment="none" if augmentation is None else "audio",
-        files={split: tuple(clips["names"][index]) for split, index in rows.items()},
+        files={split: parts[2] for split, parts in splits.items()},
+        sample_rate=rate,
     )
 
 
-def audio_pipeline(waves, labels, batch_size, augmentation=None, seed=0):
+def _spoken_digit_splits(options, rate):
+    """`({split: (clips, labels, file names)}, class names)` of the spoken
+    digits at `rate`."""
+    clips = spoken_digit.load_clips(options.data_dir, options.download)
+    rows = spoken_digit.split_indices(
+        clips, options.holdout_speaker, options.validation_fraction, options.seed
+    )
+    source_rate = spoken_digit.SAMPLE_RATE
+    splits = {
+        split: (
+            [resample(clips["audio"][i], source_rate, rate) for i in index],
+            clips["labels"][index],
+            tuple(clips["names"][index]),
+        )
+        for split, index in rows.items()
+    }
+    return splits, spoken_digit.CLASS_NAMES
+
+
+def audio_pipeline(
+    waves, labels, batch_size, augmentation=None, seed=0, sample_rate=8000
+):
     """Batches of `(float32 clips, int32 labels)`; shuffled and augmented
     each epoch where `augmentation` is given (the training split).
 
@@ -143,6 +172,8 @@ def audio_pipeline(waves, labels, batch_size, augmentation=None, seed=0):
         batch_size: int. Clips per batch.
         augmentation: `AudioAugmentation` or None. Defaults to `None`.
         seed: int. Seeds the order and the augmentation. Defaults to `0`.
+        sample_rate: int. The clips' rate (the time shift is in seconds).
+            Defaults to `8000`.
     """
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
@@ -155,7 +186,7 @@ def audio_pipeline(waves, labels, batch_size, augmentation=None, seed=0):
         ).batch(2)
         data = tf.data.Dataset.zip(data, seeds).map(
             lambda pair, pair_seed: (
-                augmentation.apply(pair[0], spoken_digit.SAMPLE_RATE, pair_seed),
+                augmentation.apply(pair[0], sample_rate, pair_seed),
                 pair[1],
             ),
             num_parallel_calls=2,

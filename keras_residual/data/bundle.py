@@ -2,6 +2,7 @@
 
 import dataclasses
 
+from keras_residual.core.front_end import AudioFrontEnd
 from keras_residual.core.preprocessing import MODES
 from keras_residual.core.preprocessing import Preprocessing
 from keras_residual.data.augmentation import Augmentation
@@ -48,6 +49,9 @@ class DataBundle:
         files: dict or None. `{split: tuple of paths}` of an image folder,
             in the order its in-order pipelines yield them; None for other
             sources. Defaults to `None`.
+        sample_rate: int or None. Audio: the clips' samples per second
+            (`image_shape` is then `(samples,)`); None for images.
+            Defaults to `None`.
     """
 
     train: object
@@ -69,6 +73,31 @@ class DataBundle:
     epoch_clock: object = dataclasses.field(default=None, repr=False)
     train_in_order: object = dataclasses.field(default=None, repr=False)
     files: dict = dataclasses.field(default=None, repr=False)
+    sample_rate: int = None
+
+    def front_end(self, kind=None):
+        """The `AudioFrontEnd` of a model for this audio data: `kind` at
+        the clips' rate, trained at their length; None for images.
+
+        Args:
+            kind: str or None. `"log_mel"` or `"waveform"`; None for
+                `"log_mel"`.
+
+        Raises:
+            ValueError: `kind` given for image data.
+        """
+        if self.sample_rate is None:
+            if kind is not None:
+                raise ValueError(
+                    f"`front_end` ({kind!r}) is for audio data; dataset "
+                    f"{self.source!r} is images."
+                )
+            return None
+        return AudioFrontEnd(
+            kind=kind or "log_mel",
+            sample_rate=self.sample_rate,
+            samples=self.image_shape[0],
+        )
 
     def require_class_counts(self):
         """`class_counts`, reading the uncounted training split's labels

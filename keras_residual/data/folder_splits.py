@@ -31,8 +31,11 @@ def class_folders(directory):
     )
 
 
-def split_files(directory, validation_fraction, test_fraction, seed):
-    """The image files of each split and their labels.
+def split_files(
+    directory, validation_fraction, test_fraction, seed, files_of=image_files
+):
+    """The files of each split (images, or what `files_of` lists) and
+    their labels.
 
     Args:
         directory: str. The folder.
@@ -41,26 +44,28 @@ def split_files(directory, validation_fraction, test_fraction, seed):
         test_fraction: float. Share of each class held out for testing (a
             flat folder).
         seed: int. The seed of the hold-out.
+        files_of: callable. The files of a class folder, sorted. Defaults
+            to `image_files`.
 
     Returns:
         `(splits, class_names, how)`: `{split: (paths, labels)}`, the class
         names, and one line saying how the splits were made.
     """
     if os.path.isdir(os.path.join(directory, "train")):
-        return _presplit_files(directory)
+        return _presplit_files(directory, files_of)
     class_names = class_folders(directory)
     rng = np.random.default_rng(seed)
     splits = {name: ([], []) for name in SPLIT_FOLDERS}
     for label, name in enumerate(class_names):
-        files = image_files(os.path.join(directory, name))
+        files = files_of(os.path.join(directory, name))
         held_test = int(round(len(files) * test_fraction))
         held_validation = int(round(len(files) * validation_fraction))
         if len(files) - held_test - held_validation < 1:
             raise ValueError(
                 f"Class folder {name!r} of {directory!r} has {len(files)} "
-                f"image(s), which leaves no training image after holding out "
+                f"file(s), which leaves no training file after holding out "
                 f"validation_fraction={validation_fraction} and "
-                f"test_fraction={test_fraction}; add images or lower them."
+                f"test_fraction={test_fraction}; add files or lower them."
             )
         order = rng.permutation(len(files))
         parts = {
@@ -79,7 +84,7 @@ def split_files(directory, validation_fraction, test_fraction, seed):
     return {k: v for k, v in splits.items() if v[0]}, class_names, how
 
 
-def _presplit_files(directory):
+def _presplit_files(directory, files_of):
     class_names = class_folders(os.path.join(directory, "train"))
     splits, used = {}, []
     for split, candidates in SPLIT_FOLDERS.items():
@@ -103,7 +108,7 @@ def _presplit_files(directory):
         paths, labels = [], []
         for label, name in enumerate(class_names):
             if os.path.isdir(os.path.join(folder, name)):
-                files = image_files(os.path.join(folder, name))
+                files = files_of(os.path.join(folder, name))
                 paths.extend(files)
                 labels.extend([label] * len(files))
         if paths:

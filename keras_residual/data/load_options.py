@@ -71,6 +71,12 @@ class LoadOptions:
         "(1.02 s at 8 kHz).",
         minimum=256,
     )
+    sample_rate: int = option(
+        None,
+        "Audio: the rate clips are resampled to (linear interpolation). "
+        "None: 8000, spoken_digit's.",
+        minimum=1000,
+    )
     cache: object = option(
         True,
         "Cache decoded images in memory (True) or in a file (a path).",

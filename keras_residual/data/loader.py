@@ -4,6 +4,7 @@ directory or a TFDS dataset to batched train/validation/test pipelines."""
 from keras_residual.core.limits import check_classes
 from keras_residual.core.preprocessing import as_preprocessing
 from keras_residual.core.preprocessing import check_channels
+from keras_residual.data.audio_folder import is_audio_folder
 from keras_residual.data.audio_loader import AUDIO_DATASETS
 from keras_residual.data.audio_loader import load_audio_data
 from keras_residual.data.augmentation import get_augmentation
@@ -29,8 +30,9 @@ def load_data(dataset="digits", options=None, **fields):
             `keras_residual.data.fashion_mnist`), `"spoken_digit"`
             (recorded speech, 8 kHz clips; see
             `keras_residual.data.audio_loader`), a TFDS name (or
-            `"tfds:NAME"`), a directory of class sub-folders (or one with
-            `train/`, `validation/`, `test/`), an `(images, labels)` tuple, or
+            `"tfds:NAME"`), a directory of class sub-folders of images or of
+            WAV files (or one with `train/`, `validation/`, `test/`), an
+            `(images, labels)` tuple, or
             `{"train": (x, y), "validation": ..., "test": ...}`. Defaults to
             `"digits"`.
         options: `LoadOptions` or None. Batch size, image size,
@@ -49,7 +51,9 @@ def load_data(dataset="digits", options=None, **fields):
         )  # fmt: skip
     options = options_argument("load_data", LoadOptions, options, fields)
     options.check()
-    if isinstance(dataset, str) and dataset in AUDIO_DATASETS:
+    if (isinstance(dataset, str) and dataset in AUDIO_DATASETS) or is_audio_folder(
+        dataset
+    ):
         return load_audio_data(dataset, options)
     augmentation = get_augmentation(options.augmentation)
     raw = load_source(dataset, options.source_options())

@@ -79,6 +79,28 @@ class DataOptions:
         cli_type=str,
     )
     download: bool = option(False, "Let TFDS download a missing dataset.")
+    holdout_speaker: str = option(
+        None,
+        "spoken_digit: the speaker whose recordings are the test split (the "
+        "speaker-independent protocol). None: the dataset's own split.",
+        cli_type=str,
+        setting=True,
+    )
+    clip_samples: int = option(
+        None,
+        "Audio: the samples every training clip is padded or cropped to "
+        "(the model serves any length). None: 8192.",
+        cli_type=int,
+        minimum=256,
+        setting=True,
+    )
+    sample_rate: int = option(
+        None,
+        "Audio: the rate clips are resampled to, the model's. None: 8000.",
+        cli_type=int,
+        minimum=1000,
+        setting=True,
+    )
 
     def load_kwargs(self):
         """The `load_data` keywords these options give: every field, each

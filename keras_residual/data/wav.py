@@ -45,6 +45,19 @@ def read_wav(path, sample_rate):
             f"{path!r} is not a PCM WAV file ({error}); convert it to 16-bit PCM WAV."
         ) from None
     samples = _as_float(raw, width).reshape(-1, channels).mean(axis=1)
+    return resample(samples, rate, sample_rate)
+
+
+def resample(samples, rate, sample_rate):
+    """Samples at `rate` as int16 samples at `sample_rate` (linear
+    interpolation; unchanged where the rates are equal).
+
+    Args:
+        samples: 1-D array. Values on the int16 scale.
+        rate: int. Their rate.
+        sample_rate: int. The rate to return.
+    """
+    samples = np.asarray(samples, np.float64)
     if rate != sample_rate and len(samples):
         length = max(1, round(len(samples) * sample_rate / rate))
         times = np.arange(length) * (rate / sample_rate)

@@ -134,13 +134,16 @@ def _network(model, data, overrides):
     """The model to test, and the weights to restore (a given model's)."""
     if isinstance(model, keras.Model):
         return model, model.get_weights()
+    overrides = dict(overrides or {})
+    front_end = data.front_end(overrides.pop("front_end", None))
     return (
         build(
             model,
-            input_shape=data.image_shape,
+            input_shape=data.image_shape if front_end is None else (None,),
             classes=data.classes,
             preprocessing=data.preprocessing,
-            **(overrides or {}),
+            front_end=front_end,
+            **overrides,
         ),
         None,
     )

@@ -68,8 +68,23 @@ class RunPlan:
         """An image folder's size when none is given: the weights', else
         the model's."""
         return (self.pretrained and self.pretrained.input_size) or model_spec(
-            self.model, **self.model_overrides
+            self.model, **self.spec_overrides
         ).default_size
+
+    @property
+    def spec_overrides(self):
+        """The overrides of the model's spec (all but `front_end`)."""
+        return {k: v for k, v in self.model_overrides.items() if k != "front_end"}
+
+    def front_end(self, bundle):
+        """The audio front end of a model for `bundle` (see
+        `DataBundle.front_end`), of the `front_end` override's kind; None
+        for images.
+
+        Args:
+            bundle: `DataBundle`. The run's data.
+        """
+        return bundle.front_end(self.model_overrides.get("front_end"))
 
 
 def plan_run(model, dataset, out, groups, model_overrides, recipe_overrides):

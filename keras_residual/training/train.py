@@ -70,9 +70,12 @@ def model_probe_shapes(model, image_shape, overrides=None):
 
     Args:
         model: str, `ModelSpec` or dict. The model.
-        image_shape: tuple. `(height, width, channels)`.
+        image_shape: tuple or None. `(height, width, channels)`; None for
+            the probe's own shapes (returned as None).
         overrides: dict or None. `build()` overrides. Defaults to `None`.
     """
+    if image_shape is None:
+        return None
     return probe_shapes(model_spec(model, **(overrides or {})), image_shape)
 
 
@@ -140,13 +143,16 @@ def train(
             class_weights(plan.run.class_weight, bundle.require_class_counts())
         # "auto" probes convolutions shaped like this model's stages at this
         # image size (cached), so the policy is set once the data is known.
+        front_end = plan.front_end(bundle)
         policy = set_precision(
             plan.run.precision,
-            shapes=model_probe_shapes(model, bundle.image_shape, model_overrides),
+            shapes=model_probe_shapes(
+                model, _network_shape(bundle, front_end), plan.spec_overrides
+            ),
         )
         # Again: a precision probe that was not cached drew numbers.
         keras.utils.set_random_seed(plan.run.seed)
-        network = _build(plan, bundle)
+        network = _build(plan, bundle, front_end)
         backup, guard = fit_in_phases(network, bundle, plan, callbacks)
         if guard.stopped_at is not None:
             raise TrainingDiverged(diverged_message(guard.stopped_at, backup))
@@ -171,25 +177,40 @@ def _load(plan):
     )
 
 
-def _build(plan, bundle):
+def _network_shape(bundle, front_end):
+    """The input shape of the network behind the front end (what the
+    precision probe sizes its convolutions by); a waveform's is not an
+    image's, so the probe's own shapes."""
+    if front_end is None:
+        return bundle.image_shape
+    if front_end.kind == "waveform":
+        return None
+    return front_end.network_shape(bundle.image_shape[0])
+
+
+def _build(plan, bundle, front_end):
     """The model, with its pretrained weights if any, and `run.json`."""
+    # An audio model takes samples of any length (the front end records
+    # the training length).
+    input_shape = bundle.image_shape if front_end is None else (None,)
+    overrides = {**plan.spec_overrides, "front_end": front_end}
     with plan.distribution.scope():
         if plan.pretrained is None:
             network = build(
                 plan.model,
-                input_shape=bundle.image_shape,
+                input_shape=input_shape,
                 classes=bundle.classes,
                 preprocessing=bundle.preprocessing,
-                **plan.model_overrides,
+                **overrides,
             )
         else:
             network = build_pretrained(
                 plan.pretrained,
                 plan.model,
-                bundle.image_shape,
+                input_shape,
                 bundle.classes,
                 bundle.preprocessing,
-                **plan.model_overrides,
+                **overrides,
             )
     network.class_names = list(bundle.class_names)
     if not os.path.exists(os.path.join(plan.artifact_dir, "run.json")):
