@@ -12,6 +12,7 @@ from keras_residual.data.loader import load_data
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
 from keras_residual.serving.evaluation_report import WorstImages
+from keras_residual.serving.evaluation_report import clip_pictures
 from keras_residual.serving.evaluation_report import write_report
 from keras_residual.serving.predictor import load_predictor
 from keras_residual.serving.serving_options import SPLITS
@@ -51,27 +52,36 @@ def evaluate_export(model_path, dataset="digits", options=None, **fields):
     split, report, tta = options.split, options.report, options.tta
     _check_report_folder(report)
     predictor = load_predictor(model_path, trust=options.trust)
-    data = _load_for(predictor, dataset, options.batch_size, options.data_dir)
+    audio = getattr(predictor, "sample_rate", None) is not None
+    if audio and tta != "none":
+        raise ValueError(
+            f"`tta` ({tta!r}) flips and crops images; {model_path!r} is an "
+            "audio model. Use tta='none'."
+        )
+    load = _load_audio_for if audio else _load_for
+    data = load(predictor, dataset, options.batch_size, options.data_dir)
     parts, size = _split_parts(data, dataset, split)
     classes = (predictor.card or {}).get("classes")
     if classes is not None and classes < data.classes:
         raise ValueError(
             f"{model_path!r} has {classes} classes; {dataset!r} has {data.classes}."
         )
-    exact = _takes_pipeline_as_is(predictor, data)
+    exact = not audio and _takes_pipeline_as_is(predictor, data)
     tally = _Tally(keep=report is not None)
-    progress = keras.utils.Progbar(size, verbose=options.verbose, unit_name="image")
+    unit = "clip" if audio else "image"
+    progress = keras.utils.Progbar(size, verbose=options.verbose, unit_name=unit)
     for batch in (batch for _, part in parts for batch in part):
         images, labels = batch[0].numpy(), batch[1].numpy().reshape(-1)
         pixels = None
-        if not exact or report is not None:  # undo load_data's preprocessing
-            pixels = np.clip(np.round(to_pixels(images, data.preprocessing)), 0, 255)
-            pixels = pixels.astype("uint8")
-        if exact:
-            run, inputs = predictor.predict_preprocessed, images
+        if audio:  # the int16 samples a microphone gives
+            clips = np.round(images).astype(np.int16)
+            probabilities = predictor.predict_clips(clips)
+            if report is not None:  # the report shows their spectrograms
+                pixels = clip_pictures(clips, predictor.sample_rate)
         else:
-            run, inputs = predictor.predict_images, pixels
-        probabilities = tta_probabilities(run, inputs, tta)
+            pixels, probabilities = _image_probabilities(
+                predictor, data, images, exact and report is None, exact, tta
+            )
         if probabilities.shape[-1] < data.classes:  # a model without a card
             raise ValueError(
                 f"{model_path!r} outputs {probabilities.shape[-1]} classes; "
@@ -92,6 +102,36 @@ def evaluate_export(model_path, dataset="digits", options=None, **fields):
         results.update(tally.report(os.fspath(report), data.class_names, names))
         results["report"] = report
     return results
+
+
+def _image_probabilities(predictor, data, images, skip_pixels, exact, tta):
+    """`(uint8 pixels or None, probabilities)` of a batch of pipeline
+    images: through `serve_preprocessed` as they are where `exact`, else
+    turned back into pixels for `serving_default`."""
+    pixels = None
+    if not skip_pixels:  # undo load_data's preprocessing
+        pixels = np.clip(np.round(to_pixels(images, data.preprocessing)), 0, 255)
+        pixels = pixels.astype("uint8")
+    if exact:
+        run, inputs = predictor.predict_preprocessed, images
+    else:
+        run, inputs = predictor.predict_images, pixels
+    return pixels, tta_probabilities(run, inputs, tta)
+
+
+def _load_audio_for(predictor, dataset, batch_size, data_dir):
+    """An audio dataset at the export's rate, its clips padded or cropped
+    to the length the model trained at (the served model pads a shorter
+    clip to it the same way)."""
+    return load_data(
+        dataset,
+        batch_size=batch_size,
+        augment="none",
+        data_dir=data_dir,
+        validation_fraction=0.1,
+        sample_rate=predictor.sample_rate,
+        clip_samples=predictor.front_end.samples,
+    )
 
 
 def _takes_pipeline_as_is(predictor, data):

@@ -100,6 +100,26 @@ def write_report(directory, labels, probabilities, class_names, worst, images=No
     return report
 
 
+def clip_pictures(clips, sample_rate):
+    """Log-mel pictures of int16 clips `(n, samples)` for the report's
+    most-wrong grid: `(n, 40, frames)` floats in [0, 1], low bands at the
+    bottom.
+
+    Args:
+        clips: int16 array. The clips.
+        sample_rate: int. Their rate.
+    """
+    from keras_residual.layers.audio import LogMelSpectrogram
+
+    spectrum = LogMelSpectrogram(sample_rate, stride=128, mel_bins=40)(
+        np.asarray(clips, np.float32) / 32768.0
+    )
+    spectrum = np.asarray(spectrum)[..., 0][:, ::-1]
+    low = spectrum.min(axis=(1, 2), keepdims=True)
+    high = spectrum.max(axis=(1, 2), keepdims=True)
+    return (spectrum - low) / np.maximum(high - low, 1e-6)
+
+
 def _short(image):
     """A caption's name for an image: a file's name, else as given."""
     return os.path.basename(image) if os.path.isfile(image) else image

@@ -30,6 +30,7 @@ from keras_residual.serving.onnx_export import ONNX_OPSET
 from keras_residual.serving.onnx_export import convert_to_onnx
 from keras_residual.serving.serving_options import ExportOptions
 from keras_residual.serving.signatures import build_archive
+from keras_residual.serving.tflite import calibration_clips
 from keras_residual.serving.tflite import calibration_images
 from keras_residual.serving.tflite import check_quantize
 from keras_residual.serving.tflite import check_tflite_resize
@@ -223,10 +224,12 @@ def _write_tflite(
 ):
     """Converts the serving graph to TFLite (quantized on request) and
     writes it with its card; a bundle's test split scores the result."""
-    images = None
-    if representative_data is not None:
+    images, audio = None, getattr(model, "front_end", None) is not None
+    if representative_data is not None and audio:
+        images = calibration_clips(representative_data)
+    elif representative_data is not None:
         images = calibration_images(representative_data, model.input.shape[1:])
-    flatbuffer = convert_to_tflite(archive, quantize, images, preprocessing)
+    flatbuffer = convert_to_tflite(archive, quantize, images, preprocessing, audio)
     card["quantization"] = {
         "mode": quantize or "float32",
         "size_bytes": len(flatbuffer),

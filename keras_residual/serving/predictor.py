@@ -251,13 +251,13 @@ def load_predictor(path, trust=False):
                 "SavedModel. Pass a SavedModel directory, a .tflite or a "
                 ".keras file (or a run directory's saved_model/)."
             )
-        _check_artifact(path, card)
-        if card and card.get("front_end"):  # an audio model: int16 samples
-            from keras_residual.serving.audio_predictor import AudioPredictor
-
-            return AudioPredictor(path, card, trust=trust)
-        return SavedModelPredictor(path, card, trust=trust)
     _check_artifact(path, card)
+    if (card and card.get("front_end")) or _keras_audio_model(path):
+        from keras_residual.serving.audio_predictor import AudioPredictor
+
+        return AudioPredictor(path, card, trust=trust)  # int16 samples in
+    if os.path.isdir(path):
+        return SavedModelPredictor(path, card, trust=trust)
     if path.endswith(".tflite"):
         return TFLitePredictor(path, card)
     if path.endswith(".onnx"):
@@ -268,6 +268,17 @@ def load_predictor(path, trust=False):
         f"Model path {path!r} is neither a SavedModel directory nor a "
         ".tflite, .onnx or .keras file."
     )
+
+
+def _keras_audio_model(path):
+    """Whether `path` is a `.keras` file whose model has an audio front end
+    (read from its config, nothing built)."""
+    if not path.endswith(".keras"):
+        return False
+    from keras_residual.utils.keras_archive import read_keras_config
+
+    config = read_keras_config(path).get("config", {})
+    return bool(isinstance(config, dict) and config.get("front_end"))
 
 
 def latest_version(path):

@@ -13,6 +13,7 @@ import tempfile
 import numpy as np
 
 from keras_residual.core.preprocessing import to_pixels
+from keras_residual.serving.endpoints import AUDIO_INPUT
 from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
 from keras_residual.serving.endpoints import PREPROCESSED_INPUT
@@ -71,7 +72,7 @@ def check_tflite_resize(preprocessing, format):
             )
 
 
-def calibration_images(data, input_shape, limit=CALIBRATION_IMAGES):
+def calibration_images(data, input_shape, limit=CALIBRATION_IMAGES, check_shape=True):
     """Up to `limit` preprocessed images, float32 `(n, h, w, c)`, from
     `data`: a `load_data` bundle (its validation, else test, else train
     split), a `tf.data.Dataset` of images or `(images, labels)`, or an
@@ -81,6 +82,8 @@ def calibration_images(data, input_shape, limit=CALIBRATION_IMAGES):
         data: object. The representative data.
         input_shape: tuple. The model's `(height, width, channels)`.
         limit: int. Images at most. Defaults to `CALIBRATION_IMAGES`.
+        check_shape: bool. Refuse images not float or not of
+            `input_shape`. Defaults to `True`.
 
     Raises:
         ValueError: empty data, or images of another shape or dtype.
@@ -102,7 +105,9 @@ def calibration_images(data, input_shape, limit=CALIBRATION_IMAGES):
     images = images[:limit]
     if images.size == 0:
         raise ValueError("`representative_data` is empty; it needs some images.")
-    if images.dtype.kind != "f" or tuple(images.shape[1:]) != tuple(input_shape):
+    if check_shape and (
+        images.dtype.kind != "f" or tuple(images.shape[1:]) != tuple(input_shape)
+    ):
         raise ValueError(
             "`representative_data` must hold preprocessed float images of the "
             f"model's input shape {tuple(input_shape)}; received "
@@ -111,7 +116,31 @@ def calibration_images(data, input_shape, limit=CALIBRATION_IMAGES):
     return images.astype("float32")
 
 
-def convert_to_tflite(archive, quantize=None, images=None, preprocessing=None):
+def calibration_clips(data, limit=CALIBRATION_IMAGES):
+    """Up to `limit` clips, float32 `(n, samples)` on the int16 scale, from
+    `data`: a `load_data` bundle of audio (its validation, else test, else
+    train split), a `tf.data.Dataset` of clips or `(clips, labels)`, or an
+    array.
+
+    Args:
+        data: object. The representative data.
+        limit: int. Clips at most. Defaults to `CALIBRATION_IMAGES`.
+
+    Raises:
+        ValueError: empty data, or not a batch of 1-D clips.
+    """
+    clips = calibration_images(data, (None,), limit, check_shape=False)
+    if clips.ndim != 2 or clips.dtype.kind not in "fiu":
+        raise ValueError(
+            "`representative_data` of an audio model must hold clips "
+            f"`(n, samples)`; received shape {clips.shape}."
+        )
+    return clips
+
+
+def convert_to_tflite(
+    archive, quantize=None, images=None, preprocessing=None, audio=False
+):
     """Converts a serving archive (from `signatures.build_archive`, built
     with `serve_names=("serving_default",)`) to a TFLite flatbuffer with
     the `serving_default` and `serve_preprocessed` signatures.
@@ -122,6 +151,9 @@ def convert_to_tflite(archive, quantize=None, images=None, preprocessing=None):
         images: array or None. Calibration images for int8 (preprocessed).
         preprocessing: str or None. The mode embedded in `serving_default`
             (its calibration inputs are the images as uint8 pixels).
+        audio: bool. An audio model: `images` are clips, `serving_default`
+            keeps its int16 samples and float probabilities, and operations
+            without an int8 kernel stay float. Defaults to `False`.
     """
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
@@ -134,7 +166,13 @@ def convert_to_tflite(archive, quantize=None, images=None, preprocessing=None):
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantize == "float16":
             converter.target_spec.supported_types = [tf.float16]
-        if quantize == "int8":
+        if quantize == "int8" and audio:
+            converter.representative_dataset = _representative_clips(images)
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS,
+            ]
+        elif quantize == "int8":
             converter.representative_dataset = _representative(images, preprocessing)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             # Integer only end to end: float inputs and outputs become uint8
@@ -178,6 +216,17 @@ def signature_first(flatbuffer, signature):
                 if "subgraph" in field.lower() and isinstance(value, int):
                     setattr(operator.builtinOptions, field, moved[value])
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _representative_clips(clips):
+    """Calibration clips for both signatures of an audio model."""
+
+    def samples():
+        for clip in clips:
+            yield PREPROCESSED_ENDPOINT, {PREPROCESSED_INPUT: clip[None]}
+            yield SERVE_SIGNATURE, {AUDIO_INPUT: np.round(clip[None]).astype("int16")}
+
+    return samples
 
 
 def _representative(images, preprocessing):

@@ -7,6 +7,7 @@ inflated to 3 GiB once took 4.8 GB). What the config declares (classes,
 input sizes, depths and widths) is bounded by `keras_residual.core.spec`'s
 `LIMITS` when the model is built."""
 
+import json
 import os
 import zipfile
 
@@ -53,6 +54,30 @@ def check_keras_archive(path):
             f"{os.path.getsize(path)} (a decompression bomb); a .keras file "
             f"inflates to at most {limit}. Nothing was loaded."
         )
+
+
+def read_keras_config(path):
+    """The model config a `.keras` file declares (its `config.json`, read
+    after `check_keras_archive`; nothing is built).
+
+    Args:
+        path: str. The `.keras` file.
+
+    Raises:
+        ValueError: the checks' refusals, or a config that is not a JSON
+            object.
+    """
+    check_keras_archive(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except (KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"{path!r} has no readable config.json ({type(error).__name__})."
+        ) from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path!r}: its config.json is not a JSON object.")
+    return config
 
 
 def load_keras_model(path, compile=False):
