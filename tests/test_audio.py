@@ -88,8 +88,10 @@ def test_the_waveform_stem_reduces_by_its_stride_times_its_pool():
 
 def test_exports_serve_int16_samples_as_the_model_predicts(tmp_path):
     """SavedModel (`serving_default` takes `audio`: int16 (batch, samples)),
-    TFLite and ONNX give the model's probabilities on real clips; the card
+    TFLite and ONNX give the model's probabilities on real clips, through
+    their runtimes and through `load_predictor` (as `.keras` does); the card
     records the front end."""
+    keras.utils.set_random_seed(0)
     model = kr.build(
         "ResNet20", input_shape=(None,), classes=10, front_end="log_mel", **TINY
     )
@@ -113,14 +115,31 @@ def test_exports_serve_int16_samples_as_the_model_predicts(tmp_path):
             runner(audio=clip[None])["probabilities"], expected, atol=1e-5
         )
     onnxruntime = pytest.importorskip("onnxruntime")
-    session = onnxruntime.InferenceSession(
-        kr.export(model, tmp_path / "m.onnx", "onnx")
-    )
+    onnx = kr.export(model, tmp_path / "m.onnx", "onnx")
+    session = onnxruntime.InferenceSession(onnx)
     names = [output.name for output in session.get_outputs()]
     out = dict(zip(names, session.run(None, {"audio": clips[0][None]})))
-    np.testing.assert_allclose(
-        out["probabilities"], model.predict(clips[0][None], verbose=0), atol=1e-5
-    )
+    expected = np.concatenate([model.predict(c[None], verbose=0) for c in clips])
+    np.testing.assert_allclose(out["probabilities"], expected[:1], atol=1e-5)
+    keras_file = kr.export(model, tmp_path / "m.keras", "keras")
+    for export in (path, tflite, onnx, keras_file):
+        predictor = kr.load_predictor(export)
+        assert predictor.sample_rate == 8000, export
+        np.testing.assert_allclose(predictor.predict_clips(clips), expected, atol=1e-5)
+    # int8, calibrated on clips: the samples stay int16 and the network runs
+    # in int8 where TFLite has the kernel (the logarithm stays float).
+    int8 = kr.export(
+        model, tmp_path / "q.tflite", "tflite", quantize="int8",
+        representative_data=spoken_digit.fixed_length(real_clips(20)[0], 8192),
+    )  # fmt: skip
+    assert os.path.getsize(int8) < 0.5 * os.path.getsize(tflite)
+    details = Interpreter(model_path=int8).get_signature_runner("serving_default")
+    assert details.get_input_details()["audio"]["dtype"] == np.int16
+    quantized = kr.load_predictor(int8).predict_clips(clips)
+    # (Its accuracy is held against the float model's on the shipped
+    # weights: test_pretrained_audio.py; an untrained net's ranks are noise.)
+    np.testing.assert_allclose(quantized.sum(-1), 1.0, atol=0.02)
+    assert np.abs(quantized - expected).mean() < 0.1
 
 
 def test_the_archive_is_checked_before_tfds_sees_it(tmp_path, monkeypatch):
@@ -368,3 +387,66 @@ def test_predict_names_the_word_of_a_wav_file(tmp_path):
         best = answer["top_k"][0]
         assert best["name"] == spoken_digit.CLASS_NAMES[scores.argmax()]
         assert abs(best["score"] - scores.max()) < 1e-5
+
+
+def wav_folder(root, digits=(0, 1, 2)):
+    """Class sub-folders of the slice's recordings of `digits`, each named
+    by its word; the first class re-written at 16 kHz in stereo."""
+    for digit in digits:
+        folder = root / spoken_digit.CLASS_NAMES[digit]
+        folder.mkdir(parents=True)
+        for path in sorted(glob.glob(os.path.join(SLICE, f"{digit}_*.wav"))):
+            with wave.open(path) as handle:
+                clip = np.frombuffer(handle.readframes(handle.getnframes()), "<i2")
+            if digit == digits[0]:
+                doubled = np.repeat(clip.astype(np.float64), 2)
+                write_wav(
+                    folder / os.path.basename(path), np.stack([doubled] * 2, 1), 16000
+                )
+            else:
+                write_wav(folder / os.path.basename(path), clip[:, None], 8000)
+    return root
+
+
+def test_a_wav_folder_loads_resampled_trains_and_evaluates_from_its_files(tmp_path):
+    """A folder of class sub-folders of WAV files splits per class like an
+    image folder, every clip at the model's rate; `train` gives the model a
+    front end at that rate and length; `evaluate_export` of its SavedModel
+    scores the test split as the WAV files themselves, fed at their own
+    lengths, score; the report names the files."""
+    from keras_residual.data.wav import read_wav
+    from keras_residual.serving.evaluation import evaluate_export
+
+    folder = wav_folder(tmp_path / "words")
+    data = kr.load_data(folder, batch_size=8, clip_samples=4096, test_fraction=0.2)
+    assert data.sample_rate == 8000 and data.image_shape == (4096,)
+    assert data.class_names == ("one", "two", "zero")  # sorted, as Keras does
+    assert sum(data.sizes.values()) == 30 and data.sizes["test"] == 6
+    clips, labels = next(iter(data.test))
+    assert clips.shape[1:] == (4096,) and set(labels.numpy()) <= {0, 1, 2}
+    with pytest.raises(ValueError, match="holdout_speaker"):
+        kr.load_data(folder, holdout_speaker="theo")
+    # The 16 kHz stereo copy reads back as the 8 kHz recording, exactly.
+    original = sorted(glob.glob(os.path.join(SLICE, "0_*.wav")))[0]
+    copy = folder / "zero" / os.path.basename(original)
+    np.testing.assert_array_equal(read_wav(copy, 8000), read_wav(original, 8000))
+    kr.train(
+        "ResNet20", dataset=str(folder), epochs=1, batch_size=8,
+        out=str(tmp_path / "run"), model_overrides=TINY,
+    )  # fmt: skip
+    predictor = kr.load_predictor(tmp_path / "run")
+    assert (predictor.front_end.kind, predictor.front_end.samples) == ("log_mel", 8192)
+    test = kr.load_data(folder).files["test"]  # 10% of each class
+    clips = [read_wav(path, 8000) for path in test]  # 6,623 samples at most
+    truth = [
+        ("one", "two", "zero").index(os.path.basename(os.path.dirname(p))) for p in test
+    ]
+    right = predictor.predict_clips(clips).argmax(-1) == np.array(truth)
+    results = evaluate_export(
+        str(tmp_path / "run"), str(folder), split="test",
+        report=str(tmp_path / "report"),
+    )  # fmt: skip
+    assert results["examples"] == 3 and results["accuracy"] == right.mean()
+    report = json.load(open(tmp_path / "report" / "report.json"))
+    assert {row["image"] for row in report["most_wrong"]} <= set(test)
+    assert (tmp_path / "report" / "most_wrong.png").is_file()

@@ -73,6 +73,14 @@ class WeightsRequest:
         return self.weights
 
     @property
+    def front_end(self):
+        """The audio front end of the weights (registered, or a trained
+        audio model's), or None."""
+        if self.entry is not None:
+            return self.entry.front_end
+        return getattr(self.source_model, "front_end", None)
+
+    @property
     def preprocessing(self):
         """The preprocessing mode the weights were trained with, if known."""
         if self.entry is not None:

@@ -149,7 +149,8 @@ def build(
             registered weights' names where their classifier is kept.
         front_end: `AudioFrontEnd`, dict, `"waveform"`, `"log_mel"` or
             None. An audio model: it takes PCM samples, `input_shape` is
-            `(samples,)` (see `ResidualModel`). Defaults to `None`.
+            `(samples,)` (see `ResidualModel`). Defaults to the weights'
+            own (audio weights), else `None`.
         **overrides: `depths`, `widths`, `width_multiplier`, `block`, or a
             `ModelSpec` field such as `drop_path_rate` (see
             `apply_overrides`).
@@ -168,6 +169,8 @@ def build(
     _check_weights_rank(weights, request, input_shape, input_tensor)
     if classes is None:
         classes = _default_classes(request, default_classes)
+    if front_end is None and request is not None:
+        front_end = request.front_end  # audio weights take their samples
     if input_shape is None and input_tensor is None and front_end is None:
         input_shape = _weights_input_shape(request, spec, include_top)
     network = ResidualModel(

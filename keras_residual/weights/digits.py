@@ -1,11 +1,15 @@
 """Weights the project trained itself and ships inside the package (no
-download): `weights="digits"` (the embedded digits) and
-`weights="fashion_mnist"` (Fashion-MNIST, the real 28x28 test set).
+download): `weights="digits"` (the embedded digits),
+`weights="fashion_mnist"` (Fashion-MNIST, the real 28x28 test set) and
+`weights="spoken_digit"` (recorded speech: an audio model, its front end
+recorded in the manifest).
 
-`keras_residual/weights/pretrained/manifest.json` (digits) and
-`manifest-fashion_mnist.json` list them; the manifests and weight files are
-written by `python examples/reference_models.py [--dataset fashion_mnist]`,
-which also writes the matching SavedModels to `saved_models/`.
+`keras_residual/weights/pretrained/manifest.json` (digits),
+`manifest-fashion_mnist.json` and `manifest-spoken_digit.json` list them;
+the manifests and weight files are written by
+`python examples/reference_models.py [--dataset fashion_mnist]` and
+`python examples/spoken_digit.py --ship`, which also write the matching
+SavedModels to `saved_models/`.
 """
 
 import json
@@ -19,6 +23,7 @@ PRETRAINED_FOLDER = "pretrained"
 MANIFESTS = {
     "digits": "manifest.json",
     "fashion_mnist": "manifest-fashion_mnist.json",
+    "spoken_digit": "manifest-spoken_digit.json",
 }
 
 
@@ -67,6 +72,7 @@ def register_shipped_weights(tag):
             source="keras_residual: examples/reference_models.py",
             license="Apache-2.0",
             top1=round(100 * entry["test_accuracy"], 2),
+            front_end=entry.get("front_end"),
             overwrite=True,
         )
     return entries
@@ -74,3 +80,4 @@ def register_shipped_weights(tag):
 
 DIGITS_WEIGHTS = register_shipped_weights("digits")
 FASHION_MNIST_WEIGHTS = register_shipped_weights("fashion_mnist")
+SPOKEN_DIGIT_WEIGHTS = register_shipped_weights("spoken_digit")

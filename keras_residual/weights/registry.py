@@ -49,6 +49,9 @@ class WeightsEntry:
         source: str. Where the weights come from.
         license: str. Their licence, as the publisher states it.
         top1: float or None. The top-1 accuracy (%) their publisher reports.
+        front_end: dict or None. An audio model's `AudioFrontEnd` config
+            (models built with the weights take its samples); None for
+            images.
     """
 
     model: str
@@ -64,6 +67,7 @@ class WeightsEntry:
     source: str = ""
     license: str = ""
     top1: float = None
+    front_end: dict = None
 
 
 def register_weights(
@@ -81,6 +85,7 @@ def register_weights(
     source="",
     license="",
     top1=None,
+    front_end=None,
     overwrite=False,
 ):
     """Registers pretrained weights so that `weights=tag` finds them.
@@ -103,6 +108,8 @@ def register_weights(
         license: str. Their licence. Defaults to `""`.
         top1: float or None. Published top-1 accuracy (%). Defaults to
             `None`.
+        front_end: dict or None. An audio model's `AudioFrontEnd` config.
+            Defaults to `None` (image weights).
         overwrite: bool. Replace an existing entry. Defaults to `False`.
     """
     if top is None and notop is None:
@@ -127,6 +134,7 @@ def register_weights(
         source=source,
         license=license,
         top1=top1,
+        front_end=None if front_end is None else dict(front_end),
     )
     if entry.class_names is not None and len(entry.class_names) != classes:
         raise ValueError(
