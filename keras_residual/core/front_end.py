@@ -36,8 +36,11 @@ class AudioFrontEnd:
         pcm_scale: float. Multiplies the samples (`1 / 32768`: int16 to
             [-1, 1)). Defaults to `1 / 32768`.
         fft_length: int. Log-mel: samples per FFT window. Defaults to `256`.
-        stride: int. Log-mel: samples between windows. Defaults to `64`.
-        mel_bins: int. Log-mel: mel bands. Defaults to `64`.
+        stride: int. Log-mel: samples between windows (16 ms at 8 kHz).
+            Defaults to `128`.
+        mel_bins: int. Log-mel: mel bands. Defaults to `40`: a 40 x 64
+            image per 8,192 samples, what the spoken-digit figures were
+            measured with (docs/speech.md).
         spec_augment: bool. Log-mel: SpecAugment's frequency and time
             masks while training (`SpecAugment`). Defaults to `False`: on
             the spoken digits they cost 0.8 points (95.6% after 50 epochs
@@ -49,8 +52,8 @@ class AudioFrontEnd:
     samples: int = 8192
     pcm_scale: float = 1 / 32768
     fft_length: int = 256
-    stride: int = 64
-    mel_bins: int = 64
+    stride: int = 128
+    mel_bins: int = 40
     spec_augment: bool = False
 
     def __post_init__(self):
