@@ -25,33 +25,7 @@ import numpy as np
 
 import keras_residual as kr
 from keras_residual.core.front_end import AudioFrontEnd
-from keras_residual.core.spec import ModelSpec
-from keras_residual.core.spec import StageSpec
-from keras_residual.core.spec import StemSpec
-
-
-def audio_spec(front_end, width, block="basic"):
-    """The network behind the front end: three stages (log-mel, 2-D) or
-    four (waveform, 1-D, after the M-series stem) of two `block`s, widths
-    doubling from `width`."""
-    waveform = front_end == "waveform"
-    stem = (
-        StemSpec("waveform", width, {"kernel": 80, "stride": 4, "pool": 4})
-        if waveform
-        else StemSpec("cifar", width)
-    )
-    strides = (1, 2, 2, 2) if waveform else (1, 2, 2)
-    return ModelSpec(
-        stem=stem,
-        stages=tuple(
-            StageSpec(2, width * 2**i, block, stride=stride)
-            for i, stride in enumerate(strides)
-        ),
-        use_bias=False,
-        bn_momentum=0.9,
-        default_size=32,
-        min_size=16,
-    )
+from keras_residual.models.speech import speech_spec
 
 
 def train(args):
@@ -64,9 +38,9 @@ def train(args):
         seed=args.seed,
         data_dir=args.data_dir,
     )
-    front_end = AudioFrontEnd(kind=args.front_end, mel_bins=40, stride=128)
+    front_end = AudioFrontEnd(kind=args.front_end)
     model = kr.build(
-        audio_spec(args.front_end, args.width, args.block),
+        speech_spec(args.front_end, args.width, block=args.block),
         input_shape=(None,),
         classes=data.classes,
         front_end=front_end,
