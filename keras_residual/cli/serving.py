@@ -100,7 +100,15 @@ def _export(args):
     if metrics and preprocessing == "auto":
         preprocessing = metrics.get("preprocessing", "auto")
     representative = None
-    if args.dataset:
+    front_end = getattr(model, "front_end", None)
+    if args.dataset and front_end is not None:  # clips at the model's rate
+        representative = load_data(
+            args.dataset,
+            augment="none",
+            sample_rate=front_end.sample_rate,
+            clip_samples=front_end.samples,
+        )
+    elif args.dataset:
         mode = preprocessing
         if mode in ("none", "auto"):
             mode = getattr(model, "preprocessing", None) or "tf"
@@ -203,7 +211,7 @@ def _evaluate(args):
     else:
         print(
             f"{printable(args.model)} on {printable(args.dataset)} {args.split} "
-            f"({results['examples']} images): accuracy "
+            f"({results['examples']} {results['unit']}): accuracy "
             f"{results['accuracy']:.4f}, loss {results['loss']:.4f}"
             + (f" (TTA {args.tta})" if args.tta != "none" else "")
             + (

@@ -44,7 +44,8 @@ def evaluate_export(model_path, dataset="digits", options=None, **fields):
 
     Returns:
         A dict: `accuracy`, `loss`, `examples`, `signature`, `model`,
-        `dataset`, `split`, `tta`; with `report`, also `top5`, `macro_f1` and
+        `dataset`, `split`, `tta`, `unit` (`"images"` or `"clips"`); with
+        `report`, also `top5`, `macro_f1` and
         `report` (the folder).
     """
     options = options_argument("evaluate_export", EvaluateOptions, options, fields)
@@ -96,6 +97,7 @@ def evaluate_export(model_path, dataset="digits", options=None, **fields):
         dataset=dataset,
         split=split,
         tta=tta,
+        unit=f"{unit}s",
     )
     if report is not None:
         names = image_names(data, dataset, [name for name, _ in parts])
