@@ -1,5 +1,5 @@
-"""Trains the reference models of `saved_models/`, `weights="digits"` and
-`weights="fashion_mnist"`.
+"""Trains the reference models of `saved_models/`, `weights="digits"`,
+`weights="fashion_mnist"` and `weights="spoken_digit"`.
 
 Each model is trained on the dataset with the `fast` recipe, then:
 
@@ -13,12 +13,19 @@ Each model is trained on the dataset with the `fast` recipe, then:
   `keras_residual.<Model>(weights=<dataset>)`.
 
 The test accuracy recorded is the served SavedModel's: for Fashion-MNIST,
-its `serving_default` signature fed the 10,000 raw uint8 28x28 test images.
+its `serving_default` signature fed the 10,000 raw uint8 28x28 test images;
+for the spoken digits (an audio model: its front end is in the manifest),
+`serving_default` fed the 250 test clips as int16 samples, and the model is
+also exported to float32 and int8 TFLite beside the SavedModel
+(`saved_models/<Model>-spoken_digit.tflite`, `...-int8.tflite`), each
+scored the same way.
 
     python examples/reference_models.py                  # digits, all of them
     python examples/reference_models.py --models ResNet20
     apt-get install dataset-fashion-mnist
     python examples/reference_models.py --dataset fashion_mnist
+    KERAS_RESIDUAL_DATA_DIR=../shared/datasets \
+        python examples/reference_models.py --dataset spoken_digit
 """
 
 import argparse
@@ -43,9 +50,10 @@ SAVED_MODELS = os.path.join(ROOT, "saved_models")
 REFERENCE_EPOCHS = {
     "digits": {"ResNet20": 30, "HighwayNet20": 30, "DenseNetBC100": 12},
     "fashion_mnist": {"ResNet20": 40},
+    "spoken_digit": {"ResNet20": 40},
 }
 # The batch size per dataset (None: the recipe's, 64).
-BATCH_SIZES = {"digits": None, "fashion_mnist": 128}
+BATCH_SIZES = {"digits": None, "fashion_mnist": 128, "spoken_digit": None}
 
 
 def reproduce(
@@ -72,10 +80,11 @@ def reproduce(
         verbose=verbose,
     )
     export_dir = os.path.join(saved_models, f"{name}-{dataset}")
+    audio = result.model.front_end is not None
     keras_residual.export(
         result.model,
         export_dir,
-        preprocessing="tf",
+        preprocessing=None if audio else "tf",
         class_names=result.metrics["class_names"],
         metrics=result.metrics,
         overwrite=True,
@@ -88,6 +97,16 @@ def reproduce(
     # The keras.applications layout, so that a model with other `classes`
     # can load all but the classifier.
     save_legacy_weights(result.model, weights_path)
+    if audio:
+        return dict(
+            audio_entry(result, export_dir, dataset, data_dir),
+            file=file_name,
+            sha256=file_digest(weights_path, "sha256"),
+            epochs=epochs,
+            test_accuracy=served["accuracy"],
+            command="python examples/reference_models.py --dataset "
+            f"{dataset} --models {name}",
+        )
     return {
         "file": file_name,
         "sha256": file_digest(weights_path, "sha256"),
@@ -104,6 +123,41 @@ def reproduce(
         "saved_model": os.path.relpath(export_dir, ROOT).replace(os.sep, "/"),
         "command": "python examples/reference_models.py --dataset "
         f"{dataset} --models {name}",
+    }
+
+
+def audio_entry(result, export_dir, dataset, data_dir):
+    """An audio model's manifest fields, and its float32 and int8 TFLite
+    exports beside the SavedModel, each scored on the test clips."""
+    data = keras_residual.load_data(dataset, data_dir=data_dir, augment="none")
+    tflite = {}
+    for mode, suffix in ((None, ""), ("int8", "-int8")):
+        path = keras_residual.export(
+            result.model,
+            f"{export_dir}{suffix}.tflite",
+            "tflite",
+            quantize=mode,
+            representative_data=data,
+            class_names=result.metrics["class_names"],
+            overwrite=True,
+        )
+        scored = evaluate_export(path, dataset, data_dir=data_dir, verbose=0)
+        tflite[mode or "float32"] = {
+            "file": os.path.relpath(path, ROOT).replace(os.sep, "/"),
+            "test_accuracy": scored["accuracy"],
+        }
+    return {
+        "classes": result.metrics["classes"],
+        "input_channels": 1,
+        "input_size": None,
+        "class_names": result.metrics["class_names"],
+        "preprocessing": None,
+        "front_end": result.model.front_end.get_config(),
+        "batch_size": 64,
+        "recipe": "fast",
+        "trained_precision": result.metrics["precision"],
+        "saved_model": os.path.relpath(export_dir, ROOT).replace(os.sep, "/"),
+        "tflite": tflite,
     }
 
 
