@@ -136,8 +136,8 @@ def test_exports_serve_int16_samples_as_the_model_predicts(tmp_path):
     details = Interpreter(model_path=int8).get_signature_runner("serving_default")
     assert details.get_input_details()["audio"]["dtype"] == np.int16
     quantized = kr.load_predictor(int8).predict_clips(clips)
-    # (Its accuracy is held against the float model's on the shipped
-    # weights: test_pretrained_audio.py; an untrained net's ranks are noise.)
+    # (Its accuracy against the float model's is a trained net's figure:
+    # `python -m benchmarks spoken_digit`; an untrained net's ranks are noise.)
     np.testing.assert_allclose(quantized.sum(-1), 1.0, atol=0.02)
     assert np.abs(quantized - expected).mean() < 0.1
 

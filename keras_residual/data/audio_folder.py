@@ -15,6 +15,7 @@ import numpy as np
 from keras_residual.data.folder_splits import split_files
 from keras_residual.data.image_folder import image_files
 from keras_residual.data.wav import read_wav
+from keras_residual.utils.files import files_under
 
 AUDIO_SUFFIXES = (".wav",)
 
@@ -25,14 +26,7 @@ def wav_files(directory):
     Args:
         directory: str. The folder.
     """
-    found = []
-    for folder, _, names in os.walk(directory):
-        found.extend(
-            os.path.join(folder, name)
-            for name in names
-            if name.lower().endswith(AUDIO_SUFFIXES)
-        )
-    return sorted(found)
+    return files_under(directory, AUDIO_SUFFIXES)
 
 
 def is_audio_folder(dataset):

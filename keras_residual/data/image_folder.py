@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 
+from keras_residual.utils.files import files_under
 from keras_residual.utils.files import special_file_reason
 
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
@@ -30,14 +31,7 @@ def image_files(directory):
     Args:
         directory: str. The folder.
     """
-    found = []
-    for folder, _, names in os.walk(directory):
-        found.extend(
-            os.path.join(folder, name)
-            for name in names
-            if name.lower().endswith(IMAGE_SUFFIXES)
-        )
-    return sorted(found)
+    return files_under(directory, IMAGE_SUFFIXES)
 
 
 def image_pixels_reason(path):

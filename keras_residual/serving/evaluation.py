@@ -59,8 +59,7 @@ def evaluate_export(model_path, dataset="digits", options=None, **fields):
             f"`tta` ({tta!r}) flips and crops images; {model_path!r} is an "
             "audio model. Use tta='none'."
         )
-    load = _load_audio_for if audio else _load_for
-    data = load(predictor, dataset, options.batch_size, options.data_dir)
+    data = _load_for(predictor, dataset, options.batch_size, options.data_dir, audio)
     parts, size = _split_parts(data, dataset, split)
     classes = (predictor.card or {}).get("classes")
     if classes is not None and classes < data.classes:
@@ -121,21 +120,6 @@ def _image_probabilities(predictor, data, images, skip_pixels, exact, tta):
     return pixels, tta_probabilities(run, inputs, tta)
 
 
-def _load_audio_for(predictor, dataset, batch_size, data_dir):
-    """An audio dataset at the export's rate, its clips padded or cropped
-    to the length the model trained at (the served model pads a shorter
-    clip to it the same way)."""
-    return load_data(
-        dataset,
-        batch_size=batch_size,
-        augment="none",
-        data_dir=data_dir,
-        validation_fraction=0.1,
-        sample_rate=predictor.sample_rate,
-        clip_samples=predictor.front_end.samples,
-    )
-
-
 def _takes_pipeline_as_is(predictor, data):
     """Whether batches can go through `serve_preprocessed` as they are: the
     export's preprocessing and image size are the data pipeline's."""
@@ -157,15 +141,27 @@ def _check_report_folder(report):
             )
 
 
-def _load_for(predictor, dataset, batch_size, data_dir):
-    """The dataset, preprocessed with the export's mode, at its size."""
-    mode = predictor.preprocessing
-    return load_data(
-        dataset,
+def _load_for(predictor, dataset, batch_size, data_dir, audio=False):
+    """The dataset, preprocessed with the export's mode, at its size; for
+    an audio export, at its rate, the clips padded or cropped to the length
+    it trained at (the served model pads a shorter clip the same way)."""
+    fields = dict(
         batch_size=batch_size,
         augment="none",
         data_dir=data_dir,
         validation_fraction=0.1,
+    )
+    if audio:
+        return load_data(
+            dataset,
+            sample_rate=predictor.sample_rate,
+            clip_samples=predictor.front_end.samples,
+            **fields,
+        )
+    mode = predictor.preprocessing
+    return load_data(
+        dataset,
+        **fields,
         preprocessing=mode if isinstance(mode, Preprocessing) else "tf",
         # A model of unknown channels reads folders as their images are.
         color_mode={1: "grayscale", 3: "rgb"}.get(predictor.channels, "auto"),

@@ -6,6 +6,24 @@ import os
 import stat
 
 
+def files_under(directory, suffixes):
+    """Every file under `directory` whose name ends with one of
+    `suffixes` (case-insensitive), sorted.
+
+    Args:
+        directory: str. The folder, walked recursively.
+        suffixes: tuple of str. Lower-case endings, e.g. `(".wav",)`.
+    """
+    found = []
+    for folder, _, names in os.walk(directory):
+        found.extend(
+            os.path.join(folder, name)
+            for name in names
+            if name.lower().endswith(suffixes)
+        )
+    return sorted(found)
+
+
 def special_file_reason(path, max_bytes=None):
     """Why `path` may not be read as a file, or None when it may.
 
