@@ -13,6 +13,7 @@ Any registered block makes a twin: `"plain"` (no shortcuts), `"resnext"`,
 `"preact_basic"`, ...
 """
 
+from keras_residual.blocks.base import get_block
 from keras_residual.core.spec import ModelSpec
 from keras_residual.core.spec import StageSpec
 from keras_residual.core.spec import StemSpec
@@ -40,10 +41,11 @@ def speech_spec(kind="log_mel", width=32, depth=2, block="basic"):
     waveform = kind == "waveform"
     stem = StemSpec("waveform", width, WAVEFORM_STEM) if waveform else None
     strides = (1, 2, 2, 2) if waveform else (1, 2, 2)
+    shortcut = get_block(block).shortcuts[0]  # `"none"` for a plain block
     return ModelSpec(
         stem=stem or StemSpec("cifar", width),
         stages=tuple(
-            StageSpec(depth, width * 2**i, block, stride=stride)
+            StageSpec(depth, width * 2**i, block, stride=stride, shortcut=shortcut)
             for i, stride in enumerate(strides)
         ),
         use_bias=False,
