@@ -36,6 +36,7 @@ from keras_residual.serving.tflite import check_quantize
 from keras_residual.serving.tflite import check_tflite_resize
 from keras_residual.serving.tflite import convert_to_tflite
 from keras_residual.serving.tflite import tflite_accuracy
+from keras_residual.serving.tflite_audio import tflite_audio_accuracy
 from keras_residual.utils.atomic import atomic_directory
 from keras_residual.utils.atomic import atomic_path
 from keras_residual.utils.atomic import remove_stale_staging
@@ -235,7 +236,8 @@ def _write_tflite(
         "size_bytes": len(flatbuffer),
     }
     if getattr(representative_data, "test", None) is not None:
-        accuracy = tflite_accuracy(flatbuffer, representative_data.test)
+        score = tflite_audio_accuracy if audio else tflite_accuracy
+        accuracy = score(flatbuffer, representative_data.test)
         card["quantization"]["test_accuracy"] = accuracy
     return _write_file(flatbuffer, path, card, ".tflite")
 

@@ -13,11 +13,11 @@ import tempfile
 import numpy as np
 
 from keras_residual.core.preprocessing import to_pixels
-from keras_residual.serving.endpoints import AUDIO_INPUT
 from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
 from keras_residual.serving.endpoints import PREPROCESSED_INPUT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
+from keras_residual.serving.tflite_audio import quantize_audio_int8
 from keras_residual.serving.tflite_runtime import run_signature
 from keras_residual.serving.tflite_runtime import tflite_interpreter
 from keras_residual.utils.validation import check_choice
@@ -151,14 +151,16 @@ def convert_to_tflite(
         images: array or None. Calibration images for int8 (preprocessed).
         preprocessing: str or None. The mode embedded in `serving_default`
             (its calibration inputs are the images as uint8 pixels).
-        audio: bool. An audio model: `images` are clips, `serving_default`
-            keeps its int16 samples and float probabilities, and operations
-            without an int8 kernel stay float. Defaults to `False`.
+        audio: bool. An audio model: `images` are clips, and int8 keeps
+            `serving_default` alone, its int16 samples, float probabilities
+            and a float front end (`tflite_audio`). Defaults to `False`.
     """
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
     with tempfile.TemporaryDirectory(prefix="keras-residual-tflite-") as tmp:
         archive.write_out(tmp, verbose=False)
+        if quantize == "int8" and audio:
+            return quantize_audio_int8(tmp, images)
         converter = tf.lite.TFLiteConverter.from_saved_model(
             tmp, signature_keys=[SERVE_SIGNATURE, PREPROCESSED_ENDPOINT]
         )
@@ -166,13 +168,7 @@ def convert_to_tflite(
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quantize == "float16":
             converter.target_spec.supported_types = [tf.float16]
-        if quantize == "int8" and audio:
-            converter.representative_dataset = _representative_clips(images)
-            converter.target_spec.supported_ops = [
-                tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-                tf.lite.OpsSet.TFLITE_BUILTINS,
-            ]
-        elif quantize == "int8":
+        if quantize == "int8":
             converter.representative_dataset = _representative(images, preprocessing)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
             # Integer only end to end: float inputs and outputs become uint8
@@ -216,17 +212,6 @@ def signature_first(flatbuffer, signature):
                 if "subgraph" in field.lower() and isinstance(value, int):
                     setattr(operator.builtinOptions, field, moved[value])
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
-
-
-def _representative_clips(clips):
-    """Calibration clips for both signatures of an audio model."""
-
-    def samples():
-        for clip in clips:
-            yield PREPROCESSED_ENDPOINT, {PREPROCESSED_INPUT: clip[None]}
-            yield SERVE_SIGNATURE, {AUDIO_INPUT: np.round(clip[None]).astype("int16")}
-
-    return samples
 
 
 def _representative(images, preprocessing):

@@ -1,0 +1,92 @@
+"""int8 TFLite for audio models: the network quantized, the front end kept
+float.
+
+Quantized whole, a log-mel front end is ruined: its STFT (a convolution),
+power spectrum and mel projection span 100 dB, which 8 bits cannot hold
+(a 94.8% float32 net scored 12.8% on the spoken-digit test split). So the
+front end's operations are left float through TFLite's own selective
+quantization (`QuantizationDebugger` with `denylisted_nodes`): the samples
+stay int16 in, the probabilities float out, and every convolution of the
+network behind the front end runs in int8 (95.6% against 95.6% float on
+the same split, a third of the size).
+"""
+
+import numpy as np
+
+from keras_residual.serving.endpoints import AUDIO_INPUT
+from keras_residual.serving.endpoints import SERVE_SIGNATURE
+from keras_residual.serving.tflite_runtime import tflite_interpreter
+
+# The layers `AudioFrontEnd.apply` names, whose operations stay float.
+FRONT_END_LAYERS = ("pcm_scaling", "pad_to_length", "log_mel", "spec_augment")
+
+
+def front_end_tensors(flatbuffer, layers=FRONT_END_LAYERS):
+    """The names of the tensors that `layers` compute in a TFLite model.
+
+    Args:
+        flatbuffer: bytes. A float TFLite model.
+        layers: tuple of str. Layer names. Defaults to `FRONT_END_LAYERS`.
+    """
+    details = tflite_interpreter(model_content=flatbuffer).get_tensor_details()
+    names = [detail["name"] for detail in details]
+    return [n for n in names if any(f"/{layer}" in n for layer in layers)]
+
+
+def quantize_audio_int8(saved_model_dir, clips):
+    """The `serving_default` signature of an audio model's SavedModel as
+    int8 TFLite, calibrated on `clips`, its front end float.
+
+    Args:
+        saved_model_dir: str. The serving archive, written out.
+        clips: float32 array `(n, samples)` on the int16 scale.
+    """
+    import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+    def converter():
+        return tf.lite.TFLiteConverter.from_saved_model(
+            saved_model_dir, signature_keys=[SERVE_SIGNATURE]
+        )
+
+    def samples():
+        for clip in clips:
+            yield SERVE_SIGNATURE, {AUDIO_INPUT: np.round(clip[None]).astype("int16")}
+
+    quantized = converter()
+    quantized.optimizations = [tf.lite.Optimize.DEFAULT]
+    quantized.representative_dataset = samples
+    quantized.target_spec.supported_ops = [
+        tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+        tf.lite.OpsSet.TFLITE_BUILTINS,
+    ]
+    options = tf.lite.experimental.QuantizationDebugOptions(
+        denylisted_nodes=front_end_tensors(converter().convert())
+    )
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=quantized, debug_dataset=samples, debug_options=options
+    )
+    return debugger.get_nondebug_quantized_model()
+
+
+def tflite_audio_accuracy(flatbuffer, dataset):
+    """Top-1 accuracy of an audio TFLite model's `serving_default` fed a
+    batched `(clips, labels)` dataset's clips as int16, one at a time.
+
+    Args:
+        flatbuffer: bytes. The converted model.
+        dataset: `tf.data.Dataset`. Batched float clips on the int16 scale.
+    """
+    from keras_residual.serving.endpoints import PROBABILITIES_OUTPUT
+    from keras_residual.serving.tflite_runtime import run_signature
+
+    runner = tflite_interpreter(model_content=flatbuffer).get_signature_runner(
+        SERVE_SIGNATURE
+    )
+    correct = total = 0
+    for clips, labels in dataset.as_numpy_iterator():
+        for clip, label in zip(clips, labels):
+            samples = np.round(clip[None]).astype("int16")
+            output = run_signature(runner, **{AUDIO_INPUT: samples})
+            correct += int(np.argmax(output[PROBABILITIES_OUTPUT][0]) == label)
+            total += 1
+    return correct / max(total, 1)
