@@ -94,6 +94,7 @@ SUITE = (
         "benchmarks.transfer_robustness",
         ("transfer_robustness",),
     ),
+    Benchmark("spoken_digit", "benchmarks.spoken_digit", ("spoken_digit",)),
     Benchmark(
         "gpu_resnet50", "benchmarks.gpu.resnet50", ("gpu_resnet50",), backend="jax"
     ),

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from keras_residual.data.folder_splits import split_files
-from keras_residual.data.image_folder import image_files
+from keras_residual.data.image_folder import IMAGE_SUFFIXES
 from keras_residual.data.wav import read_wav
 from keras_residual.utils.files import files_under
 
@@ -37,7 +37,13 @@ def is_audio_folder(dataset):
     """
     if not isinstance(dataset, (str, os.PathLike)) or not os.path.isdir(dataset):
         return False
-    return bool(wav_files(dataset)) and not image_files(dataset)
+    found_wav = False
+    for _, _, names in os.walk(dataset):  # an image folder stops at its first image
+        for name in names:
+            if name.lower().endswith(IMAGE_SUFFIXES):
+                return False
+            found_wav = found_wav or name.lower().endswith(AUDIO_SUFFIXES)
+    return found_wav
 
 
 def read_audio_folder(directory, options, sample_rate):
