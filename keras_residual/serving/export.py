@@ -225,8 +225,8 @@ def _write_tflite(
 ):
     """Converts the serving graph to TFLite (quantized on request) and
     writes it with its card; a bundle's test split scores the result."""
-    images, audio = None, getattr(model, "front_end", None) is not None
-    if representative_data is not None and audio:
+    images, audio = None, getattr(model, "front_end", None)
+    if representative_data is not None and audio is not None:
         images = calibration_clips(representative_data)
     elif representative_data is not None:
         images = calibration_images(representative_data, model.input.shape[1:])
@@ -236,7 +236,7 @@ def _write_tflite(
         "size_bytes": len(flatbuffer),
     }
     if getattr(representative_data, "test", None) is not None:
-        score = tflite_audio_accuracy if audio else tflite_accuracy
+        score = tflite_accuracy if audio is None else tflite_audio_accuracy
         accuracy = score(flatbuffer, representative_data.test)
         card["quantization"]["test_accuracy"] = accuracy
     return _write_file(flatbuffer, path, card, ".tflite")

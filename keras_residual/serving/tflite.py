@@ -17,6 +17,7 @@ from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
 from keras_residual.serving.endpoints import PREPROCESSED_INPUT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
+from keras_residual.serving.tflite_audio import float_layers
 from keras_residual.serving.tflite_audio import quantize_audio_int8
 from keras_residual.serving.tflite_runtime import run_signature
 from keras_residual.serving.tflite_runtime import tflite_interpreter
@@ -139,7 +140,7 @@ def calibration_clips(data, limit=CALIBRATION_IMAGES):
 
 
 def convert_to_tflite(
-    archive, quantize=None, images=None, preprocessing=None, audio=False
+    archive, quantize=None, images=None, preprocessing=None, audio=None
 ):
     """Converts a serving archive (from `signatures.build_archive`, built
     with `serve_names=("serving_default",)`) to a TFLite flatbuffer with
@@ -151,16 +152,17 @@ def convert_to_tflite(
         images: array or None. Calibration images for int8 (preprocessed).
         preprocessing: str or None. The mode embedded in `serving_default`
             (its calibration inputs are the images as uint8 pixels).
-        audio: bool. An audio model: `images` are clips, and int8 keeps
-            `serving_default` alone, its int16 samples, float probabilities
-            and a float front end (`tflite_audio`). Defaults to `False`.
+        audio: `AudioFrontEnd` or None. An audio model's front end:
+            `images` are clips, and int8 keeps `serving_default` alone, its
+            int16 samples, float probabilities and a float front end
+            (`tflite_audio`). Defaults to `None`.
     """
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
     with tempfile.TemporaryDirectory(prefix="keras-residual-tflite-") as tmp:
         archive.write_out(tmp, verbose=False)
-        if quantize == "int8" and audio:
-            return quantize_audio_int8(tmp, images)
+        if quantize == "int8" and audio is not None:
+            return quantize_audio_int8(tmp, images, float_layers(audio))
         converter = tf.lite.TFLiteConverter.from_saved_model(
             tmp, signature_keys=[SERVE_SIGNATURE, PREPROCESSED_ENDPOINT]
         )

@@ -19,6 +19,20 @@ from keras_residual.serving.tflite_runtime import tflite_interpreter
 
 # The layers `AudioFrontEnd.apply` names, whose operations stay float.
 FRONT_END_LAYERS = ("pcm_scaling", "pad_to_length", "log_mel", "spec_augment")
+# A waveform net's stem convolves the raw samples, whose quiet parts 8 bits
+# lose: it stays float too (its output, after BatchNorm and ReLU, is int8).
+WAVEFORM_STEM_LAYERS = ("conv1_conv", "conv1_bn", "conv1_relu")
+
+
+def float_layers(front_end):
+    """The layers an int8 export of a model with `front_end` keeps float.
+
+    Args:
+        front_end: `AudioFrontEnd`. The model's front end.
+    """
+    if front_end.kind == "waveform":
+        return FRONT_END_LAYERS + WAVEFORM_STEM_LAYERS
+    return FRONT_END_LAYERS
 
 
 def front_end_tensors(flatbuffer, layers=FRONT_END_LAYERS):
@@ -33,13 +47,15 @@ def front_end_tensors(flatbuffer, layers=FRONT_END_LAYERS):
     return [n for n in names if any(f"/{layer}" in n for layer in layers)]
 
 
-def quantize_audio_int8(saved_model_dir, clips):
+def quantize_audio_int8(saved_model_dir, clips, keep_float=FRONT_END_LAYERS):
     """The `serving_default` signature of an audio model's SavedModel as
-    int8 TFLite, calibrated on `clips`, its front end float.
+    int8 TFLite, calibrated on `clips`, the `keep_float` layers float.
 
     Args:
         saved_model_dir: str. The serving archive, written out.
         clips: float32 array `(n, samples)` on the int16 scale.
+        keep_float: tuple of str. Layer names (see `float_layers`).
+            Defaults to `FRONT_END_LAYERS`.
     """
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
@@ -60,7 +76,7 @@ def quantize_audio_int8(saved_model_dir, clips):
         tf.lite.OpsSet.TFLITE_BUILTINS,
     ]
     options = tf.lite.experimental.QuantizationDebugOptions(
-        denylisted_nodes=front_end_tensors(converter().convert())
+        denylisted_nodes=front_end_tensors(converter().convert(), keep_float)
     )
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=quantized, debug_dataset=samples, debug_options=options
