@@ -146,6 +146,15 @@ def test_exports_serve_int16_samples_as_the_model_predicts(tmp_path):
     # `python -m benchmarks spoken_digit`; an untrained net's ranks are noise.)
     np.testing.assert_allclose(quantized.sum(-1), 1.0, atol=0.02)
     assert np.abs(quantized - expected).mean() < 0.1
+    waveform = kr.build(
+        "ResNet20", input_shape=(None,), classes=10, front_end="waveform", **TINY
+    )
+    with pytest.raises(ValueError, match="not available for a waveform"):
+        kr.export(
+            waveform, tmp_path / "w.tflite", "tflite", quantize="int8",
+            representative_data=spoken_digit.fixed_length(clips, 8192),
+        )  # fmt: skip
+    assert not os.path.exists(tmp_path / "w.tflite")
 
 
 def test_the_archive_is_checked_before_tfds_sees_it(tmp_path, monkeypatch):

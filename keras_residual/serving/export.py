@@ -36,6 +36,7 @@ from keras_residual.serving.tflite import check_quantize
 from keras_residual.serving.tflite import check_tflite_resize
 from keras_residual.serving.tflite import convert_to_tflite
 from keras_residual.serving.tflite import tflite_accuracy
+from keras_residual.serving.tflite_audio import check_audio_int8
 from keras_residual.serving.tflite_audio import tflite_audio_accuracy
 from keras_residual.utils.atomic import atomic_directory
 from keras_residual.utils.atomic import atomic_path
@@ -226,6 +227,8 @@ def _write_tflite(
     """Converts the serving graph to TFLite (quantized on request) and
     writes it with its card; a bundle's test split scores the result."""
     images, audio = None, getattr(model, "front_end", None)
+    if audio is not None and quantize == "int8":
+        check_audio_int8(audio)
     if representative_data is not None and audio is not None:
         images = calibration_clips(representative_data)
     elif representative_data is not None:

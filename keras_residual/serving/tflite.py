@@ -17,7 +17,6 @@ from keras_residual.serving.endpoints import IMAGES_INPUT
 from keras_residual.serving.endpoints import PREPROCESSED_ENDPOINT
 from keras_residual.serving.endpoints import PREPROCESSED_INPUT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
-from keras_residual.serving.tflite_audio import float_layers
 from keras_residual.serving.tflite_audio import quantize_audio_int8
 from keras_residual.serving.tflite_runtime import run_signature
 from keras_residual.serving.tflite_runtime import tflite_interpreter
@@ -162,7 +161,7 @@ def convert_to_tflite(
     with tempfile.TemporaryDirectory(prefix="keras-residual-tflite-") as tmp:
         archive.write_out(tmp, verbose=False)
         if quantize == "int8" and audio is not None:
-            return quantize_audio_int8(tmp, images, float_layers(audio))
+            return quantize_audio_int8(tmp, images)
         converter = tf.lite.TFLiteConverter.from_saved_model(
             tmp, signature_keys=[SERVE_SIGNATURE, PREPROCESSED_ENDPOINT]
         )
