@@ -193,6 +193,8 @@ def table_rows(result):
                 "peer": PUBLISHED,
                 "ratio": "—"
                 if base is None or name == "log-mel ResNet"
+                else "— (timed beside other work)"
+                if figures.get("measured_beside")
                 else f"time {ratio(figures['train_seconds'] / base['train_seconds'])}"
                 " of log-mel ResNet's",
                 "target": "≥ 99.0% served, int8 within 0.5",
