@@ -52,7 +52,7 @@ def test_a_flat_folder_is_split_per_class_with_stated_fractions_and_seed(tmp_pat
     assert wider.sizes == {"train": 30, "validation": 15, "test": 15}
     with pytest.raises(ValueError, match=r"together must leave training data"):
         load_data(str(folder), validation_fraction=0.5, test_fraction=0.5)
-    with pytest.raises(ValueError, match=r"'digit_0'.*no training image"):
+    with pytest.raises(ValueError, match=r"'digit_0'.*no training file"):
         load_data(str(folder), validation_fraction=0.5, test_fraction=0.48)
 
 
