@@ -51,9 +51,12 @@ def check_hdf5_file(handle, path, max_dataset_bytes=None):
         check_finite(handle[name], f"{path!r}: dataset {name!r}")
 
 
-def _walk(group, path, prefix=""):
+def _walk(group, path, prefix="", above=()):
     """Yields every dataset name under `group`, refusing soft and external
-    links (which h5py would follow to other objects or files)."""
+    links (which h5py would follow to other objects or files) and a hard
+    link back to a group above (a cycle: h5py would recurse until Python's
+    stack ran out, 100 s on a busy machine)."""
+    above = (*above, group.id)
     for key in group:
         link = group.get(key, getlink=True)
         name = f"{prefix}{key}"
@@ -64,7 +67,13 @@ def _walk(group, path, prefix=""):
                 "files must hold their datasets directly. Nothing was loaded."
             )
         item = group[key]
+        if isinstance(item, h5py.Group) and item.id in above:
+            raise ValueError(
+                f"`weights` file {path!r}: {name!r} links back to a group "
+                "above it (a cycle); weights files are trees. Nothing was "
+                "loaded."
+            )
         if isinstance(item, h5py.Group):
-            yield from _walk(item, path, f"{name}/")
+            yield from _walk(item, path, f"{name}/", above)
         elif isinstance(item, h5py.Dataset):
             yield name
