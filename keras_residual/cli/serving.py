@@ -103,10 +103,7 @@ def _export(args):
     front_end = getattr(model, "front_end", None)
     if args.dataset and front_end is not None:  # clips at the model's rate
         representative = load_data(
-            args.dataset,
-            augment="none",
-            sample_rate=front_end.sample_rate,
-            clip_samples=front_end.samples,
+            args.dataset, augment="none", **front_end.data_options()
         )
     elif args.dataset:
         mode = preprocessing

@@ -18,6 +18,10 @@ from keras_residual.utils.validation import check_int
 from keras_residual.utils.validation import dataclass_from_config
 
 FRONT_END_KINDS = ("waveform", "log_mel")
+# The names `AudioFrontEnd.apply` gives its layers (an int8 export keeps
+# them float: `serving.tflite_audio`).
+FRONT_END_LAYERS = ("pcm_scaling", "pad_to_length", "log_mel", "spec_augment")
+PCM_SCALING, PAD_TO_LENGTH, LOG_MEL, SPEC_AUGMENT = FRONT_END_LAYERS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +97,11 @@ class AudioFrontEnd:
         frames = None if samples is None else -(-samples // self.stride)
         return (self.mel_bins, frames, 1)
 
+    def data_options(self):
+        """The `load_data` options that read clips as this front end takes
+        them: at its rate, padded or cropped to its training length."""
+        return {"sample_rate": self.sample_rate, "clip_samples": self.samples}
+
     def apply(self, inputs):
         """The network's input from the samples tensor `inputs`.
 
@@ -109,10 +118,10 @@ class AudioFrontEnd:
         # network's first layer casts to its own compute dtype.
         waveform, exact = self.kind == "waveform", "float32"
         x = PcmScaling(
-            self.pcm_scale, channel_axis=waveform, name="pcm_scaling", dtype=exact
+            self.pcm_scale, channel_axis=waveform, name=PCM_SCALING, dtype=exact
         )(inputs)
         if self.samples is not None:
-            x = PadToLength(self.samples, name="pad_to_length", dtype=exact)(x)
+            x = PadToLength(self.samples, name=PAD_TO_LENGTH, dtype=exact)(x)
         if waveform:
             return x
         x = LogMelSpectrogram(
@@ -120,11 +129,11 @@ class AudioFrontEnd:
             fft_length=self.fft_length,
             stride=self.stride,
             mel_bins=self.mel_bins,
-            name="log_mel",
+            name=LOG_MEL,
             dtype=exact,
         )(x)
         if self.spec_augment:
-            x = SpecAugment(name="spec_augment", dtype=exact)(x)
+            x = SpecAugment(name=SPEC_AUGMENT, dtype=exact)(x)
         return x
 
 

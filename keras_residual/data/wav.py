@@ -57,6 +57,8 @@ def resample(samples, rate, sample_rate):
         rate: int. Their rate.
         sample_rate: int. The rate to return.
     """
+    if rate == sample_rate and np.asarray(samples).dtype == np.int16:
+        return np.asarray(samples)  # already what is asked for
     samples = np.asarray(samples, np.float64)
     if rate != sample_rate and len(samples):
         length = max(1, round(len(samples) * sample_rate / rate))

@@ -152,12 +152,7 @@ def _load_for(predictor, dataset, batch_size, data_dir, audio=False):
         validation_fraction=0.1,
     )
     if audio:
-        return load_data(
-            dataset,
-            sample_rate=predictor.sample_rate,
-            clip_samples=predictor.front_end.samples,
-            **fields,
-        )
+        return load_data(dataset, **predictor.front_end.data_options(), **fields)
     mode = predictor.preprocessing
     return load_data(
         dataset,

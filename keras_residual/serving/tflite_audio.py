@@ -15,12 +15,10 @@ refused for it (`check_audio_int8`).
 
 import numpy as np
 
+from keras_residual.core.front_end import FRONT_END_LAYERS
 from keras_residual.serving.endpoints import AUDIO_INPUT
 from keras_residual.serving.endpoints import SERVE_SIGNATURE
 from keras_residual.serving.tflite_runtime import tflite_interpreter
-
-# The layers `AudioFrontEnd.apply` names, whose operations stay float.
-FRONT_END_LAYERS = ("pcm_scaling", "pad_to_length", "log_mel", "spec_augment")
 
 
 def check_audio_int8(front_end):
@@ -43,27 +41,25 @@ def check_audio_int8(front_end):
         )
 
 
-def front_end_tensors(flatbuffer, layers=FRONT_END_LAYERS):
-    """The names of the tensors that `layers` compute in a TFLite model.
+def front_end_tensors(flatbuffer):
+    """The names of the tensors the front end's layers
+    (`FRONT_END_LAYERS`) compute in a TFLite model.
 
     Args:
         flatbuffer: bytes. A float TFLite model.
-        layers: tuple of str. Layer names. Defaults to `FRONT_END_LAYERS`.
     """
     details = tflite_interpreter(model_content=flatbuffer).get_tensor_details()
     names = [detail["name"] for detail in details]
-    return [n for n in names if any(f"/{layer}" in n for layer in layers)]
+    return [n for n in names if any(f"/{layer}" in n for layer in FRONT_END_LAYERS)]
 
 
-def quantize_audio_int8(saved_model_dir, clips, keep_float=FRONT_END_LAYERS):
+def quantize_audio_int8(saved_model_dir, clips):
     """The `serving_default` signature of an audio model's SavedModel as
-    int8 TFLite, calibrated on `clips`, the `keep_float` layers float.
+    int8 TFLite, calibrated on `clips`, its front end float.
 
     Args:
         saved_model_dir: str. The serving archive, written out.
         clips: float32 array `(n, samples)` on the int16 scale.
-        keep_float: tuple of str. Layer names (see `float_layers`).
-            Defaults to `FRONT_END_LAYERS`.
     """
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
@@ -84,7 +80,7 @@ def quantize_audio_int8(saved_model_dir, clips, keep_float=FRONT_END_LAYERS):
         tf.lite.OpsSet.TFLITE_BUILTINS,
     ]
     options = tf.lite.experimental.QuantizationDebugOptions(
-        denylisted_nodes=front_end_tensors(converter().convert(), keep_float)
+        denylisted_nodes=front_end_tensors(converter().convert())
     )
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=quantized, debug_dataset=samples, debug_options=options
