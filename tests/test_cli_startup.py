@@ -60,6 +60,39 @@ def test_light_commands_never_import_tensorflow(argv, code, expected):
     assert expected in result.stdout + result.stderr
 
 
+EVERY_HELP = """
+import contextlib, io, sys
+sys.argv[0] = "keras-residual"
+from keras_residual.cli import main
+from keras_residual.cli.commands import COMMANDS
+for argv in [[name, "--help"] for name in COMMANDS] + [["train", "--epochs", "x"]]:
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            try:
+                code = main(argv)
+            except SystemExit as exit:
+                code = exit.code
+    usage = out.getvalue().startswith(f"usage: keras-residual {argv[0]} ")
+    print(argv[0], code, usage, (err.getvalue().strip().splitlines() or [""])[-1])
+heavy = sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow", "keras", "jax"})
+print("HEAVY", heavy)
+"""
+
+
+def test_every_commands_help_and_a_bad_flag_answer_without_tensorflow():
+    # Parsing runs no model: each command's --help, and a flag's bad value,
+    # answer before TensorFlow loads (it loads only to run the command).
+    result = subprocess.run(
+        [sys.executable, "-c", EVERY_HELP], capture_output=True, text=True
+    )
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "HEAVY []", result.stdout + result.stderr[-2000:]
+    for line, name in zip(lines, COMMANDS):
+        assert line.split()[:3] == [name, "0", "True"], line
+    assert lines[len(COMMANDS)].startswith("train 2 False "), lines[len(COMMANDS)]
+    assert "invalid int value: 'x'" in lines[len(COMMANDS)]
+
+
 @pytest.mark.slow
 def test_a_command_needing_tensorflow_prints_none_of_its_start_up_lines():
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}

@@ -94,9 +94,9 @@ def main(argv=None):
 
 def _run(argv):
     command = command_named(argv)
-    if command is not None and not COMMANDS[command].light:
-        import_for_command(quiet="--debug" not in argv)  # its help too
-    args = build_parser(command).parse_args(argv)
+    args = build_parser(command).parse_args(argv)  # light: --help loads no TF
+    if not COMMANDS[command].light:
+        import_for_command(quiet=not args.debug)
     try:
         args.run(args)
     except Exception as error:

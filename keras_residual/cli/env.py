@@ -3,21 +3,22 @@ figures and what `precision="auto"` chooses here."""
 
 import os
 
-import keras
-
 from keras_residual.cli.commands import add_command_parser
-from keras_residual.models.zoo import model_spec
-from keras_residual.training.precision import CPU_BF16_FLAGS
-from keras_residual.training.precision import PRECISION_ENV
-from keras_residual.training.precision import detect_hardware
-from keras_residual.training.precision import resolve_precision
-from keras_residual.training.precision_probe import DEFAULT_SHAPES
-from keras_residual.training.precision_probe import cache_path
-from keras_residual.training.precision_probe import probe_shapes
-from keras_residual.training.precision_probe import read_cache
 
 
 def _env(args):
+    import keras
+
+    from keras_residual.models.zoo import model_spec
+    from keras_residual.training.precision import CPU_BF16_FLAGS
+    from keras_residual.training.precision import PRECISION_ENV
+    from keras_residual.training.precision import detect_hardware
+    from keras_residual.training.precision import resolve_precision
+    from keras_residual.training.precision_probe import DEFAULT_SHAPES
+    from keras_residual.training.precision_probe import cache_path
+    from keras_residual.training.precision_probe import probe_shapes
+    from keras_residual.training.precision_probe import read_cache
+
     hardware = detect_hardware()
     shapes = DEFAULT_SHAPES
     if args.model:

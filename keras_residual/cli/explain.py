@@ -7,19 +7,15 @@ import os
 import numpy as np
 
 import keras_residual
-from keras_residual.analysis.saliency import explain
-from keras_residual.analysis.saliency import save_overlays
 from keras_residual.cli.commands import add_command_parser
 from keras_residual.cli.options import add_option_flags
 from keras_residual.cli.options import options_from_args
 from keras_residual.core.preprocessing import as_preprocessing
 from keras_residual.core.preprocessing import preprocess
-from keras_residual.serving.predictor import read_images
 from keras_residual.utils.options import check_options
 from keras_residual.utils.options import option
 from keras_residual.utils.options import option_group
 from keras_residual.utils.validation import printable
-from keras_residual.weights.keras_source import load_trained_model
 
 
 @option_group
@@ -46,6 +42,8 @@ def load_explained_model(source, weights=None):
         source: str. A run directory, a `.keras` file or a model name.
         weights: str or None. Weights for a model name.
     """
+    from keras_residual.weights.keras_source import load_trained_model
+
     if os.path.isdir(source) or source.endswith(".keras"):
         if weights is not None:
             raise ValueError(
@@ -60,6 +58,10 @@ def _explain(args):
     check_options(options)
     model = load_explained_model(args.model, options.weights)
     import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
+
+    from keras_residual.analysis.saliency import explain
+    from keras_residual.analysis.saliency import save_overlays
+    from keras_residual.serving.predictor import read_images
 
     height, width, channels = model.input_shape[1:]
     images = read_images(args.images, channels)

@@ -6,8 +6,6 @@ from keras_residual.cli.options import add_option_flags
 from keras_residual.cli.options import options_from_args
 from keras_residual.hub.hub_options import PresetOptions
 from keras_residual.hub.hub_options import PushOptions
-from keras_residual.hub.preset_writer import save_to_preset
-from keras_residual.hub.push import push_to_hub
 
 
 def add_hub_parsers(commands):
@@ -30,10 +28,14 @@ def add_hub_parsers(commands):
 
 
 def _preset(args):
+    from keras_residual.hub.preset_writer import save_to_preset
+
     print(save_to_preset(args.source, args.out, options_from_args(args, PresetOptions)))
 
 
 def _push(args):
+    from keras_residual.hub.push import push_to_hub
+
     pinned = push_to_hub(
         args.source, args.repo_id, options_from_args(args, PushOptions)
     )

@@ -5,11 +5,12 @@ from keras_residual.cli.commands import add_command_parser
 from keras_residual.cli.options import add_option_flags
 from keras_residual.cli.options import options_from_args
 from keras_residual.core.model_options import ModelOverrides
-from keras_residual.training.lr_find import lr_find
 from keras_residual.training.options import LRFindOptions
 
 
 def _lr_find(args):
+    from keras_residual.training.lr_find import lr_find
+
     result = lr_find(
         args.model,
         args.dataset,

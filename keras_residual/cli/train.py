@@ -9,8 +9,6 @@ from keras_residual.cli.options import overrides_from_args
 from keras_residual.core.model_options import ModelOverrides
 from keras_residual.data.options import DataOptions
 from keras_residual.search.options import SearchOptions
-from keras_residual.search.run import search
-from keras_residual.search.tuners import configure_distributed_search
 from keras_residual.training.options import DistributionOptions
 from keras_residual.training.options import RunOptions
 from keras_residual.training.recipe_fields import RecipeFields
@@ -102,6 +100,9 @@ def add_tune_parser(commands):
 
 
 def _tune(args):
+    from keras_residual.search.run import search
+    from keras_residual.search.tuners import configure_distributed_search
+
     configure_distributed_search(args.chief, args.worker, args.oracle_address)
     search(
         args.dataset,

@@ -11,8 +11,6 @@ parameters are drawn per image).
 
 import dataclasses
 
-import keras
-
 from keras_residual.utils.validation import check_float
 from keras_residual.utils.validation import check_int
 from keras_residual.utils.validation import unknown_name_message
@@ -79,6 +77,8 @@ class Augmentation:
         Args:
             seed: int or None. Augmentation seed. Defaults to `None`.
         """
+        import keras  # only where layers are built: the CLI's parsers read the presets
+
         if not self.rand_augment:
             return []
         return [
@@ -99,6 +99,8 @@ class Augmentation:
             channels: int. Image channels; saturation jitter needs 3.
             seed: int or None. Augmentation seed. Defaults to `None`.
         """
+        import keras
+
         layers = []
         if self.rotation:
             layers.append(

@@ -1,11 +1,13 @@
 """`SearchOptions`: the options of `search()` and `keras-residual search`
 other than data, each written once (see `keras_residual.utils.options`)."""
 
-from keras_residual.search.tuners import TUNERS
 from keras_residual.training.options import jit_compile_option
 from keras_residual.training.options import precision_option
 from keras_residual.utils.options import option
 from keras_residual.utils.options import option_group
+
+# The Keras Tuner algorithms `make_tuner` builds.
+TUNERS = ("random", "hyperband", "bayesian")
 
 
 @option_group

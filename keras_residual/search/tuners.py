@@ -7,13 +7,13 @@ import time
 import keras_tuner
 
 from keras_residual.search.hypermodel import TRIAL_ID
+from keras_residual.search.options import TUNERS
 from keras_residual.utils.files import link_description
 from keras_residual.utils.files import links_inside
 from keras_residual.utils.strict_parsing import read_json_file
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
 
-TUNERS = ("random", "hyperband", "bayesian")
 # keras-tuner's state files are small; a larger one is not its own.
 MAX_STATE_BYTES = 64 * 1024 * 1024
 

@@ -19,10 +19,9 @@ import os
 
 import keras
 
+from keras_residual.training.options import DISTRIBUTIONS
 from keras_residual.utils.validation import check_choice
 from keras_residual.utils.validation import check_int
-
-DISTRIBUTIONS = ("none", "mirrored", "data_parallel")
 
 
 @dataclasses.dataclass

@@ -4,10 +4,14 @@
 
 from keras_residual.core.preprocessing import PREPROCESSING_MODES
 from keras_residual.core.preprocessing import as_preprocessing
-from keras_residual.training.distribute import DISTRIBUTIONS
-from keras_residual.training.precision import PRECISIONS
 from keras_residual.utils.options import option
 from keras_residual.utils.options import option_group
+
+# The strategies `distribution_strategy` builds and the precisions
+# `resolve_precision` accepts (here, where the command line reads them
+# without loading Keras).
+DISTRIBUTIONS = ("none", "mirrored", "data_parallel")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 JIT_FLAGS = {"auto": "auto", "on": True, "off": False}
 

@@ -14,12 +14,12 @@ import os
 
 import keras
 
+from keras_residual.training.options import PRECISIONS
 from keras_residual.training.precision_probe import DEFAULT_SHAPES
 from keras_residual.training.precision_probe import measured_cpu_precision
 from keras_residual.training.precision_probe import run_probe
 from keras_residual.utils.validation import check_choice
 
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 JIT_CHOICES = ("auto", True, False)
 CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 PRECISION_ENV = "KERAS_RESIDUAL_PRECISION"

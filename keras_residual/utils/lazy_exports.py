@@ -38,12 +38,17 @@ def lazy_exports(package, exports, fallback=None):
 
 
 def import_exports(package):
-    """Imports every name of `package.__all__` now (registering whatever
-    Keras objects their modules define).
+    """Imports every name of `package.__all__` now, and those of an
+    exported subpackage (registering whatever Keras objects their modules
+    define).
 
     Args:
         package: str. An imported package's `__name__`.
     """
     module = sys.modules[package]
     for name in module.__all__:
-        getattr(module, name)
+        value = getattr(module, name)
+        if getattr(value, "__name__", None) == f"{package}.{name}" and hasattr(
+            value, "__all__"
+        ):  # an exported subpackage: its names too
+            import_exports(value.__name__)
