@@ -86,6 +86,7 @@ def test_the_waveform_stem_reduces_by_its_stride_times_its_pool():
     assert stem.predict(np.zeros((1, 8192), "float32"), verbose=0).shape == (1, 512, 16)
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_exports_serve_int16_samples_as_the_model_predicts(tmp_path):
     """SavedModel (`serving_default` takes `audio`: int16 (batch, samples)),
     TFLite and ONNX give the model's probabilities on real clips, through
@@ -423,6 +424,7 @@ def wav_folder(root, digits=(0, 1, 2)):
     return root
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_a_wav_folder_loads_resampled_trains_and_evaluates_from_its_files(tmp_path):
     """A folder of class sub-folders of WAV files splits per class like an
     image folder, every clip at the model's rate; `train` gives the model a

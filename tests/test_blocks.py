@@ -184,6 +184,7 @@ def test_activation_and_bn_options_reach_every_layer():
     assert all(layer.momentum == 0.8 and layer.epsilon == 1e-3 for layer in norms)
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_published_parameter_counts_of_the_other_models():
     """torchvision (trainable) and He et al. Table 6 / He et al. 2016."""
 

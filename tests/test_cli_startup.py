@@ -122,6 +122,7 @@ print(json.dumps(build_catalog(sizes=False)))
 """
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_the_catalog_matches_the_registries():
     # `python -m keras_residual.cli.catalog` rewrites it after a model or
     # weights entry is registered. (Sizes need built models: not compared.)

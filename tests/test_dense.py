@@ -14,6 +14,7 @@ def trainable(model):
     return sum(int(np.prod(v.shape)) for v in model.trainable_weights)
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_cifar_densenets_have_the_papers_sizes():
     """Huang et al. 2017, Table 2: 1.0M, 0.8M, 15.3M."""
     assert round(trainable(kr.DenseNet40()) / 1e6, 1) == 1.0

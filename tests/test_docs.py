@@ -97,6 +97,7 @@ def test_the_parser_refuses_what_it_cannot_run():
         plan(blocks, True)
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_only_plain_command_lines_run_in_process():
     code = "keras-residual models  # the zoo\n\nkeras-residual summary 'ResNet50'\n"
     assert cli_commands(code) == [["models"], ["summary", "ResNet50"]]

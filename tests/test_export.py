@@ -156,6 +156,7 @@ def test_model_card_describes_the_export(model, saved_model):
     assert rebuilt.count_params() == model.count_params()
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_mixed_precision_exports_float32_and_converts_to_tflite(tmp_path):
     keras.config.set_dtype_policy("mixed_bfloat16")
     mixed = _tiny_model()

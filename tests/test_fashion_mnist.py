@@ -348,6 +348,7 @@ def test_missing_files_name_each_file_and_the_debian_package(tmp_path, no_dpkg):
     fashion_mnist.debian_directory() is None,
     reason="an extra check on the full files where Debian's package is installed",
 )
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_the_installed_debian_files_prepare_the_full_dataset(tmp_path):
     arrays = fashion_mnist.load_arrays(str(tmp_path))
     assert arrays["train"][0].shape == (60000, 28, 28, 1)

@@ -52,6 +52,7 @@ def test_every_conv_family_builds_1d_with_the_names_of_its_2d_model(name):
             assert tuple(layer.kernel.shape) == (twin[0], *twin[2:])
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_resnet18_on_audio_length_inputs_trains_and_reloads(tmp_path):
     """The issue's example: ResNet18 on 1 s of 16 kHz audio, 35 classes."""
     model = kr.ResNet18(input_shape=(16000, 1), classes=35)

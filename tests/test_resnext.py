@@ -49,6 +49,7 @@ def test_the_3x3_is_grouped_by_cardinality_with_torchvision_widths():
     assert (conv.groups, conv.kernel.shape[-1]) == (8, 64)
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_resnext_trains_and_reloads(tmp_path):
     keras.utils.set_random_seed(0)
     model = kr.build(

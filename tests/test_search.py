@@ -178,6 +178,7 @@ def test_macs_are_counted_from_the_graph():
     assert count_macs(kr.ResNet50()) == pytest.approx(3.8e9, rel=0.03)
 
 
+@pytest.mark.slow  # over ~7 s: out of the fast tier
 def test_a_budget_no_model_meets_is_refused_up_front():
     with pytest.raises(ValueError, match=r"No model in the search space meets"):
         ResidualHyperModel(SearchSpace(), max_params=1_000)
