@@ -38,7 +38,7 @@ def train(args):
         seed=args.seed,
         data_dir=args.data_dir,
     )
-    front_end = AudioFrontEnd(kind=args.front_end)
+    front_end = AudioFrontEnd(kind=args.front_end, mel_bins=args.mel_bins)
     model = kr.build(
         speech_spec(args.front_end, args.width, block=args.block),
         input_shape=(None,),
@@ -53,7 +53,7 @@ def train(args):
     )
     model.compile(
         keras.optimizers.AdamW(schedule, weight_decay=0.05),
-        "sparse_categorical_crossentropy",
+        kr.ClassificationCrossentropy(label_smoothing=args.label_smoothing),
         metrics=["accuracy"],
     )
     started = time.perf_counter()
@@ -64,6 +64,8 @@ def train(args):
     exported = kr.export(model, os.path.join(args.out, "saved_model"), overwrite=True)
     return {
         "front_end": args.front_end,
+        "mel_bins": args.mel_bins,
+        "label_smoothing": args.label_smoothing,
         "holdout_speaker": args.holdout_speaker,
         "parameters": model.count_params(),
         "epochs": args.epochs,
@@ -97,6 +99,8 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--mel-bins", type=int, default=40)
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
     parser.add_argument("--holdout-speaker", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-dir", default=None)

@@ -317,6 +317,7 @@ def test_the_training_script_reads_tfds_trains_and_scores_the_served_model(tmp_p
     done = subprocess.run(
         [
             sys.executable, script, "--epochs", "1", "--width", "8",
+            "--mel-bins", "16", "--label-smoothing", "0.1",
             "--data-dir", str(data_dir), "--out", str(tmp_path / "run"),
         ],
         capture_output=True, text=True, timeout=600, env=subprocess_env(),
@@ -326,6 +327,7 @@ def test_the_training_script_reads_tfds_trains_and_scores_the_served_model(tmp_p
     assert (
         figures["test_clips"] == 250 and 0.0 <= figures["served_test_accuracy"] <= 1.0
     )
+    assert (figures["mel_bins"], figures["label_smoothing"]) == (16, 0.1)
     assert (data_dir / "spoken_digit" / "1.0.9").is_dir()  # the ordinary TFDS cache
 
 
