@@ -20,7 +20,7 @@ _EXPORTS = {
     "SearchSpace": "keras_residual.search.space",
     "default_space": "keras_residual.search.space",
     "family_spec": "keras_residual.search.space",
-    "TUNERS": "keras_residual.search.tuners",
+    "TUNERS": "keras_residual.search.options",
     "configure_distributed_search": "keras_residual.search.tuners",
     "make_tuner": "keras_residual.search.tuners",
 }
