@@ -17,19 +17,31 @@ from keras_residual.cli.catalog import read_catalog
 from keras_residual.cli.commands import COMMANDS
 from tests.conftest import tiny_resnet
 
-# Runs the command line as the console script does (argv[0] is
-# `keras-residual`) and reports which heavy libraries it imported.
-AS_CONSOLE_SCRIPT = """
+# A child that runs the command line as the console script does (argv[0]
+# is `keras-residual`): `run(argv)` gives the exit code, `heavy()` the heavy
+# libraries imported so far.
+CONSOLE_CHILD = """
 import sys
 sys.argv[0] = "keras-residual"
 from keras_residual.cli import main
-try:
-    code = main(sys.argv[1:])
-except SystemExit as exit:
-    code = exit.code
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow", "keras", "jax"})
-print("HEAVY", heavy, "CODE", code, file=sys.stderr)
+
+def run(argv):
+    try:
+        return main(argv)
+    except SystemExit as exit:
+        return exit.code
+
+def heavy():
+    loaded = {m.split(".")[0] for m in sys.modules}
+    return sorted(loaded & {"tensorflow", "keras", "jax"})
 """
+AS_CONSOLE_SCRIPT = (
+    CONSOLE_CHILD
+    + """
+code = run(sys.argv[1:])
+print("HEAVY", heavy(), "CODE", code, file=sys.stderr)
+"""
+)
 
 
 def _run(*argv, env=None):
@@ -60,23 +72,20 @@ def test_light_commands_never_import_tensorflow(argv, code, expected):
     assert expected in result.stdout + result.stderr
 
 
-EVERY_HELP = """
-import contextlib, io, sys
-sys.argv[0] = "keras-residual"
-from keras_residual.cli import main
+EVERY_HELP = (
+    CONSOLE_CHILD
+    + """
+import contextlib, io
 from keras_residual.cli.commands import COMMANDS
 for argv in [[name, "--help"] for name in COMMANDS] + [["train", "--epochs", "x"]]:
     with contextlib.redirect_stdout(io.StringIO()) as out:
         with contextlib.redirect_stderr(io.StringIO()) as err:
-            try:
-                code = main(argv)
-            except SystemExit as exit:
-                code = exit.code
+            code = run(argv)
     usage = out.getvalue().startswith(f"usage: keras-residual {argv[0]} ")
     print(argv[0], code, usage, (err.getvalue().strip().splitlines() or [""])[-1])
-heavy = sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow", "keras", "jax"})
-print("HEAVY", heavy)
+print("HEAVY", heavy())
 """
+)
 
 
 def test_every_commands_help_and_a_bad_flag_answer_without_tensorflow():
