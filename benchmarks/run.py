@@ -81,6 +81,7 @@ SUITE = (
         ("degradation", "degradation_fashion_mnist"),
     ),
     Benchmark("fashion_mnist", "benchmarks.fashion_mnist", ("fashion_mnist",)),
+    Benchmark("time_to_accuracy", "benchmarks.time_to_accuracy", ("time_to_accuracy",)),
     Benchmark(
         "augmentation",
         "benchmarks.augmentation",

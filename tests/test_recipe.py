@@ -196,3 +196,34 @@ def test_the_plan_line_gives_the_rates_a_fine_tune_will_use():
     assert line.endswith("gradient norm clipped at 1.")
     scratch = describe_plan(kr.get_recipe("fast"), 30, 10, 256, backbone=False)
     assert "for the backbone" not in scratch and "for the head" not in scratch
+
+
+@pytest.mark.slow  # two short runs and an export
+def test_the_speedrun_recipe_trains_resumes_and_exports(tmp_path):
+    from tests.conftest import TINY
+    from tests.conftest import small_digits
+
+    out = str(tmp_path / "run")
+    common = dict(
+        recipe="speedrun",
+        epochs=2,
+        batch_size=32,
+        precision="float32",
+        verbose=0,
+        model_overrides=TINY,
+    )
+    first = kr.train("ResNet20", small_digits(), out, **common)
+    assert first.metrics["recipe"] == "speedrun"
+    assert [row["epoch"] for row in first.history] == [1, 2]
+    again = kr.train("ResNet20", small_digits(), out, resume=True, **common)
+    assert again.metrics["resumed_from_epoch"] == 2
+    np.testing.assert_array_equal(
+        again.model.get_weights()[0], first.model.get_weights()[0]
+    )
+    reloaded = keras.saving.load_model(f"{out}/model.keras", safe_mode=True)
+    images = small_digits()["test"][0][:4].astype("float32") / 255.0
+    np.testing.assert_allclose(
+        reloaded.predict(images, verbose=0),
+        first.model.predict(images, verbose=0),
+        atol=1e-5,
+    )
