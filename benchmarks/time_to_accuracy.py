@@ -137,6 +137,7 @@ def train_recipe(arrays, seed, contender, smoke, callback):
 
 
 def scale_to_unit(images):
+    """Pixels in [0, 255] to [0, 1], as the Keras baseline feeds them."""
     return images / 255.0
 
 
@@ -231,6 +232,7 @@ def plot(runs, smoke):
 
 
 def report(summaries):
+    """Prints each contender's summary in one line."""
     for contender, s in summaries.items():
         times = ", ".join(
             f"{100 * t:.0f}%: "
