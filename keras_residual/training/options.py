@@ -47,8 +47,8 @@ class RunOptions:
     )
     recipe: str = option(
         None,
-        "A recipe name (he2015, modern, fast, finetune; see `list_recipes()`) "
-        "or a `Recipe`. None: finetune with `weights`, else fast.",
+        "A recipe name (he2015, modern, fast, speedrun, finetune; see "
+        "`list_recipes()`) or a `Recipe`. None: finetune with `weights`, else fast.",
         cli_type=str,
         setting="resolved",
     )
