@@ -16,10 +16,11 @@ The clock starts in the child after its imports and runs through data
 loading, tracing, training, validation and one test pass: all of it. The
 test images are scored after every epoch, and each point of a curve counts
 its own test pass but not the earlier ones (what a run stopped there and
-tested once would take). Reported per contender: the median over seeds of the final test
-accuracy and of the time each seed first reached 93.0%, 94.0% and 95.0% (a
-seed that never did counts as not reached), every seed's figures, a PNG of
-the curves (`benchmarks/results/time_to_accuracy.png`) and the CPU.
+tested once would take). Reported per contender: the median over seeds of
+the final test accuracy and of the time each seed first reached 93.0%,
+94.0% and 95.0% (a seed that never did counts as not reached), every
+seed's figures, a PNG of the curves
+(`benchmarks/results/time_to_accuracy.png`) and the CPU.
 
     apt-get install dataset-fashion-mnist
     python -m benchmarks time_to_accuracy                          # 3 x 3 runs
@@ -33,8 +34,9 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import time
+
+from benchmarks.common import child_json
 
 STARTED = time.perf_counter()
 
@@ -182,13 +184,13 @@ def run_child(contender, seed, smoke):
 
         keras.backend.clear_session()
         return one_run(contender, seed, smoke)
-    command = [sys.executable, "-m", "benchmarks.time_to_accuracy", "--child"]
-    command += [contender, "--seed", str(seed)] + (["--smoke"] if smoke else [])
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    if done.returncode != 0:
-        raise SystemExit(f"{contender} seed {seed} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    arguments = ("--child", contender, "--seed", str(seed))
+    try:
+        return child_json("benchmarks.time_to_accuracy", *arguments)
+    except subprocess.CalledProcessError as failed:
+        raise SystemExit(
+            f"{contender} seed {seed} failed:\n{failed.stderr[-3000:]}"
+        ) from None
 
 
 def summarize_contender(runs):
