@@ -13,6 +13,29 @@ import threading
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _share_the_cores():
+    """Under pytest-xdist, gives each worker's TensorFlow (and the child
+    processes its tests start) its share of this machine's cores instead
+    of thread pools as large as the machine: two workers on two cores, each
+    with pools of two, lost ~5% of the suite's wall time to oversubscription
+    (docs blocks ~15% per block; a 2-core Xeon). Set before TensorFlow
+    starts; a variable already set is kept."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers < 2:
+        return
+    cores = (
+        len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count() or 1
+    )
+    share = str(max(1, cores // workers))
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(name, share)
+
+
+_share_the_cores()
 # precision="auto" probes this machine once per cache: keep the tests' own.
 os.environ.setdefault(
     "KERAS_RESIDUAL_CACHE_DIR", tempfile.mkdtemp(prefix="keras-residual-cache-")

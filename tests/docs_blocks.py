@@ -18,7 +18,7 @@ in this process (no shell syntax, so bash would only have started a new
 Python per line; each starts from Keras' state as a new process would,
 and the page's dtype policy is restored after the block; the real
 command's process is tested in tests/test_cli.py and by `.ci/run`). It
-prints `BLOCK <line> ok` per block and exits 1 at the first failure,
+prints `BLOCK <line> ok (<seconds> s)` per block and exits 1 at the first failure,
 naming the block's line.
 """
 
@@ -30,6 +30,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 import traceback
 
 FENCE = re.compile(r"^```(\S*)\s*$")
@@ -193,6 +194,7 @@ def main(plan_path):
         steps = json.load(handle)
     namespace = {"__name__": "__docs__"}
     for step in steps:
+        started = time.perf_counter()
         error = run_step(step, namespace)
         expected = step.get("fails_with")
         if expected:
@@ -206,7 +208,8 @@ def main(plan_path):
         elif error is not None:
             print(f"BLOCK {step['line']} failed:\n{error[-3000:]}")
             return 1
-        print(f"BLOCK {step['line']} ok", flush=True)
+        seconds = time.perf_counter() - started
+        print(f"BLOCK {step['line']} ok ({seconds:.1f} s)", flush=True)
     return 0
 
 

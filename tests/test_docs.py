@@ -149,7 +149,7 @@ def test_code_blocks_run(page, tmp_path):
     )
     report = done.stdout + done.stderr[-4000:]
     assert done.returncode == 0, f"{page}: {report}"
-    assert done.stdout.count(" ok\n") == len(steps), report
+    assert len(re.findall(r"^BLOCK \d+ ok ", done.stdout, re.M)) == len(steps), report
     assert table.read_text() == read(os.path.join("docs", "benchmarks.md")), (
         "docs/benchmarks.md's table is not what `python -m benchmarks --table` "
         "writes from benchmarks/results/"

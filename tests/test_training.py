@@ -235,7 +235,8 @@ def test_sigkill_mid_epoch_then_resume_ends_bitwise_as_an_uninterrupted_run(
 ):
     def command(out):
         return _cli(
-            *("--model", "ResNet20", "--epochs", "3", "--out", out),
+            *("--model", "ResNet20", "--depths", "1,1,1", "--epochs", "3"),
+            *("--out", out),
             *("--precision", "float32", "--verbose", "2", "--no-export"),
             "--deterministic",
         )
@@ -258,8 +259,8 @@ def test_sigkill_mid_epoch_then_resume_ends_bitwise_as_an_uninterrupted_run(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    # Killed well inside the second epoch.
-    kill_when(process, lambda: (_state(out) or {}).get("epoch", 0) >= 1, after=1.5)
+    # Killed inside the second epoch (~1.5 s here, at 20 steps).
+    kill_when(process, lambda: (_state(out) or {}).get("epoch", 0) >= 1, after=0.5)
     killed_at = _state(out)["epoch"]
     assert 1 <= killed_at < 3
 
@@ -283,7 +284,7 @@ def test_sigkill_mid_epoch_then_resume_ends_bitwise_as_an_uninterrupted_run(
     # Exact resume: the same weights and optimizer state, bit for bit, and
     # the same losses epoch by epoch.
     expected, got = _checkpoint_arrays(reference, 3), _checkpoint_arrays(out, 3)
-    assert sorted(got) == sorted(expected) and len(got) > 50
+    assert sorted(got) == sorted(expected) and len(got) > 30
     unequal = [
         name for name in expected if not np.array_equal(got[name], expected[name])
     ]
