@@ -107,20 +107,26 @@ def test_a_small_training_set_is_probed_on_several_augmented_views(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "accuracy, classes, ratio",
+    "accuracy, classes, images_per_class, ratio",
     [
-        (None, 3, 1.0),  # no validation split: one rate
-        (0.2, 10, 1.0),  # features of another domain (chance-corrected 0.11)
-        (0.76, 5, 1.0),  # corrected 0.70: much left to learn
-        (0.84, 5, 1.0),  # corrected exactly 0.80, the threshold
-        (0.92, 5, 0.55),  # corrected 0.90: halfway from 0.8 to 1
-        (1.0, 3, 0.1),  # the features already solve the task
+        (None, 3, None, 1.0),  # no validation split: one rate
+        (0.2, 10, None, 1.0),  # another domain's features (corrected 0.11)
+        (0.76, 5, None, 1.0),  # corrected 0.70: much left to learn
+        (0.84, 5, None, 1.0),  # corrected exactly 0.80, the threshold
+        (0.92, 5, None, 0.55),  # corrected 0.90: halfway from 0.8 to 1
+        (1.0, 3, None, 0.1),  # the features already solve the task
+        # With more images per class the fall is slower, above 10:
+        (0.92, 5, 5, 0.55),  # 5 per class: as without a count
+        (0.92, 5, 10, 0.55),  # 10 per class: the same
+        (0.96, 5, 30, 0.775),  # share 0.25 x 3: 0.1 + 0.9 x 0.75
+        (0.92, 5, 30, 1.0),  # share 0.5 x 3, capped at 1x
+        (1.0, 3, 27, 0.1),  # a probe with nothing to learn stays at 0.1x
     ],
 )
-def test_auto_backbone_ratio_follows_the_probes_validation_accuracy(
-    accuracy, classes, ratio
+def test_auto_backbone_ratio_follows_the_probe_and_the_images_per_class(
+    accuracy, classes, images_per_class, ratio
 ):
-    result = ProbeResult(1.0, accuracy, classes)
+    result = ProbeResult(1.0, accuracy, classes, images_per_class)
     assert result.backbone_ratio() == pytest.approx(ratio, abs=1e-3)
 
 
