@@ -38,8 +38,8 @@ MIN_AUTO_RATIO = 0.1
 # training images per class, the share of the way from 0.1x back to 1x is
 # multiplied by `images_per_class / FULL_FALL_IMAGES_PER_CLASS` (capped at
 # 1x). A backbone fine-tuned on 30 images per class can learn what the
-# features miss without forgetting them: across domains at k = 30, 0.4x
-# left the default 1.1 points below a plain 1x fine-tune (issue #39).
+# features miss without forgetting them: across domains at k = 30,
+# 0.25-0.5x left the default 1.1 points below a plain 1x fine-tune (#39).
 FULL_FALL_IMAGES_PER_CLASS = 10
 
 
