@@ -92,33 +92,42 @@ def test_builds_with_output_shape_and_finite_forward(case):
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-4)
 
 
-def _stepped_spec(name):
-    """`name`'s spec with at most 2 blocks per stage: what the training-step
-    test builds (see its docstring)."""
-    spec = kr.get_spec(name)
-    return apply_overrides(spec, depths=tuple(min(d, 2) for d in spec.depths))
+def _capped_depths(depths):
+    """At most 2 blocks per stage: what the training-step test builds (see
+    its docstring)."""
+    return tuple(min(d, 2) for d in depths)
 
 
-def _first_of_each_stepped_spec(names):
+def _stepped_specs(names):
+    """`{name: spec with capped depths}`."""
+    specs = {name: kr.get_spec(name) for name in names}
+    return {
+        name: apply_overrides(spec, depths=_capped_depths(spec.depths))
+        for name, spec in specs.items()
+    }
+
+
+def _first_of_each_stepped_spec(stepped_specs):
     """The models whose capped spec no earlier model has: ResNet101's and
     ResNet152's are ResNet50's, ResNet32's to ResNet110's ResNet20's, so a
     step on them would repeat the same network."""
-    kept, seen = [], []
-    for name in names:
-        if _stepped_spec(name) not in seen:
-            seen.append(_stepped_spec(name))
-            kept.append(name)
-    return kept
+    kept = {}
+    for name, spec in stepped_specs.items():
+        if spec not in kept.values():
+            kept[name] = spec
+    return list(kept)
 
 
-STEPPED = _first_of_each_stepped_spec(MODELS)
+STEPPED_SPECS = _stepped_specs(MODELS)
+STEPPED = _first_of_each_stepped_spec(STEPPED_SPECS)
 
 
 def test_deeper_twins_step_the_network_of_a_stepped_model():
     assert {"ResNet20", "ResNet50", "DenseNet121"} <= set(STEPPED)
     assert {"ResNet101", "ResNet152", "ResNet110"}.isdisjoint(STEPPED)
+    stepped = [STEPPED_SPECS[name] for name in STEPPED]
     for name in MODELS:
-        assert _stepped_spec(name) in [_stepped_spec(kept) for kept in STEPPED]
+        assert STEPPED_SPECS[name] in stepped, name
 
 
 @pytest.mark.parametrize(
@@ -145,11 +154,7 @@ def test_one_training_step_lowers_loss(name):
     """
     spec = kr.get_spec(name)
     size = max(SMALL, 2 * plan_blocks(spec)[-1].reduction)
-    overrides = (
-        {"depths": tuple(min(d, 2) for d in spec.depths)}
-        if max(spec.depths) > 2
-        else {}
-    )
+    overrides = {"depths": _capped_depths(spec.depths)} if max(spec.depths) > 2 else {}
     keras.utils.set_random_seed(0)
     model = build_small(
         name,

@@ -1,5 +1,5 @@
 """The recipe registry and its presets: `he2015` (the paper's CIFAR
-schedule), `modern` and `fast`."""
+schedule), `modern`, `fast`, `finetune` and `speedrun` (`fast` scaled)."""
 
 from keras_residual.training.recipe import Recipe
 from keras_residual.utils.registry import Registry
@@ -166,22 +166,15 @@ register_recipe(
     )
 )
 register_recipe(
-    Recipe(
+    # `fast` scaled to batch 256 (its 0.1 at 64, linearly) and cut to 7
+    # epochs, so that ResNet20 on Fashion-MNIST ends within 10 minutes on
+    # two CPU cores (benchmarks/time_to_accuracy.py: 94% is not reached
+    # yet; docs/training.md#time-to-accuracy).
+    get_recipe("fast").replace(
         name="speedrun",
-        optimizer="sgd",
-        # `fast` scaled to batch 256 (its 0.1 at 64, linearly) and cut to 7
-        # epochs, so that ResNet20 on Fashion-MNIST ends within 10 minutes
-        # on two CPU cores (benchmarks/time_to_accuracy.py: 94% is not
-        # reached yet; docs/training.md#time-to-accuracy).
         learning_rate=0.4,
         batch_size=256,
         epochs=7,
-        momentum=0.9,
-        nesterov=True,
-        weight_decay=5e-4,
-        schedule="cosine",
-        warmup_epochs=1,
-        label_smoothing=0.1,
         description="Time to accuracy on a few CPU cores: `fast` at batch 256 "
         "(rate 0.4) for 7 epochs; evaluate with flip TTA.",
     )
