@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import keras_residual as kr
+from keras_residual.core.front_end import AudioFrontEnd
 from keras_residual.data import spoken_digit
 from keras_residual.data.audio_loader import AudioAugmentation
 from keras_residual.layers.audio import LogMelSpectrogram
@@ -120,7 +121,7 @@ def test_exports_serve_int16_samples_as_the_model_predicts(tmp_path):
     session = onnxruntime.InferenceSession(onnx)
     names = [output.name for output in session.get_outputs()]
     out = dict(zip(names, session.run(None, {"audio": clips[0][None]})))
-    expected = np.concatenate([model.predict(c[None], verbose=0) for c in clips])
+    expected = np.concatenate([np.array(model(c[None])) for c in clips])  # own lengths
     np.testing.assert_allclose(out["probabilities"], expected[:1], atol=1e-5)
     keras_file = kr.export(model, tmp_path / "m.keras", "keras")
     for export in (path, tflite, onnx, keras_file):
@@ -230,7 +231,7 @@ def test_audio_augmentation_is_seeded_and_keeps_within_its_ranges():
     import tensorflow as tf
 
     clip = tf.constant(spoken_digit.fixed_length(real_clips(1)[0], 4000)[0], tf.float32)
-    augmentation = AudioAugmentation(shift_seconds=0.0, gain_db=0.0)
+    augmentation = AudioAugmentation(shift_seconds=0.0, gain_db=0.0, speed=0.0)
     seeds = [tf.constant([seed, 7], tf.int64) for seed in range(40)]
     outs = [augmentation.apply(clip, 8000, seed).numpy() for seed in seeds]
     np.testing.assert_array_equal(outs[0], augmentation.apply(clip, 8000, seeds[0]))
@@ -242,7 +243,7 @@ def test_audio_augmentation_is_seeded_and_keeps_within_its_ranges():
     ]
     assert 10 <= len(ratios) <= 30
     assert min(ratios) > 14.5 and max(ratios) < 40.5
-    shifted = AudioAugmentation(snr_db=None, gain_db=0.0)
+    shifted = AudioAugmentation(snr_db=None, gain_db=0.0, speed=0.0)
     for seed in seeds[:10]:
         out = shifted.apply(clip, 8000, seed).numpy()
         lags = [
@@ -251,12 +252,44 @@ def test_audio_augmentation_is_seeded_and_keeps_within_its_ranges():
             if np.array_equal(np.roll(clip.numpy(), k)[800:-800], out[800:-800])
         ]
         assert len(lags) == 1
-    loud = AudioAugmentation(shift_seconds=0.0, snr_db=None)
+    loud = AudioAugmentation(shift_seconds=0.0, snr_db=None, speed=0.0)
     gains = [
         np.abs(loud.apply(clip, 8000, s).numpy()).max() / np.abs(clip).max()
         for s in seeds
     ]
     assert 10 ** (-6 / 20) - 1e-3 <= min(gains) and max(gains) <= 10 ** (6 / 20) + 1e-3
+
+
+def test_a_speed_change_moves_a_tone_by_its_factor_about_the_centre():
+    """A 400 Hz tone played at 1.1x has its peak at 440 Hz (its FFT), a clip
+    at 1x is itself, and a faster clip is shorter about its centre (zeros
+    at both ends); seeded factors stay within the range."""
+    import tensorflow as tf
+
+    from keras_residual.data.audio_loader import change_speed
+
+    t = np.arange(8000) / 8000.0
+    tone = (1000 * np.sin(2 * np.pi * 400 * t)).astype("float32")
+    window = slice(2000, 6000)  # 4,000 samples: 2 Hz per FFT bin
+    for factor in (0.9, 1.1, 1.25):
+        out = change_speed(tf.constant(tone), tf.constant(factor)).numpy()
+        peak = np.argmax(np.abs(np.fft.rfft(out[window]))) * 2.0
+        assert abs(peak - 400 * factor) <= 2.0, (factor, peak)
+    np.testing.assert_allclose(change_speed(tf.constant(tone), 1.0).numpy(), tone)
+    ramp = np.arange(1, 12, dtype="float32")
+    np.testing.assert_allclose(
+        change_speed(tf.constant(ramp), 2.0).numpy(),
+        [0, 0, 0, 2, 4, 6, 8, 10, 0, 0, 0],
+    )
+    faster = AudioAugmentation(shift_seconds=0.0, gain_db=0.0, snr_db=None, speed=0.2)
+    factors = []
+    for seed in range(20):
+        out = faster.apply(tf.constant(tone), 8000, tf.constant([seed, 3], tf.int64))
+        factors.append(np.argmax(np.abs(np.fft.rfft(out.numpy()[window]))) * 2.0 / 400)
+    assert 0.8 - 0.01 <= min(factors) and max(factors) <= 1.2 + 0.01
+    assert max(factors) - min(factors) > 0.1  # the factors vary
+    with pytest.raises(ValueError, match="speed"):
+        AudioAugmentation(speed=0.9)
 
 
 @pytest.mark.jax
@@ -380,31 +413,60 @@ def test_wav_files_of_any_rate_width_and_channels_become_int16_mono(tmp_path):
 
 
 @pytest.mark.slow  # a real process
-def test_predict_names_the_word_of_a_wav_file(tmp_path):
-    """`keras-residual predict SAVED_MODEL clip.wav` prints the clip's top
-    classes by name, the same scores `load_predictor` gives."""
+def test_the_shipped_spoken_digit_model_names_the_test_clips_in_every_export():
+    """`kr.ResNet20(weights="spoken_digit")` builds the manifest's audio
+    model and names the slice's 50 test-split recordings (index 0); the
+    shipped SavedModel and float32 TFLite give its probabilities, int8 TFLite
+    its accuracy within 2 clips; `keras-residual predict` prints the words."""
     import subprocess
     import sys
 
+    from keras_residual.weights.digits import SPOKEN_DIGIT_WEIGHTS
     from tests.conftest import subprocess_env
 
-    model = kr.build(
-        "ResNet20", input_shape=(None,), classes=10, front_end="log_mel",
-        class_names=list(spoken_digit.CLASS_NAMES), **TINY,
-    )  # fmt: skip
-    path = kr.export(model, tmp_path / "words")
-    wavs = sorted(glob.glob(os.path.join(SLICE, "*.wav")))[:2]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    entry = SPOKEN_DIGIT_WEIGHTS["ResNet20"]
+    model = kr.ResNet20(weights="spoken_digit")
+    assert model.front_end == AudioFrontEnd.from_config(entry["front_end"])
+    assert tuple(model.class_names) == spoken_digit.CLASS_NAMES
+    paths = sorted(glob.glob(os.path.join(SLICE, "*_0.wav")))
+    assert len(paths) == 50  # 5 speakers x 10 digits, all in the test split
+    clips = [read_slice_clip(path) for path in paths]
+    truth = np.array([int(os.path.basename(p)[0]) for p in paths])
+    expected = np.concatenate([np.array(model(c[None])) for c in clips])  # own lengths
+    accuracy = float(np.mean(expected.argmax(-1) == truth))
+    assert accuracy >= 0.9, accuracy
+    exports = {
+        "saved_model": entry["saved_model"],
+        **{mode: row["file"] for mode, row in entry["tflite"].items()},
+    }
+    assert set(exports) == {"saved_model", "float32", "int8"}
+    for mode, path in exports.items():
+        served = kr.load_predictor(os.path.join(root, path)).predict_clips(clips)
+        if mode == "int8":
+            agree = np.sum(served.argmax(-1) == truth)
+            assert abs(agree - accuracy * len(truth)) <= 2, (agree, accuracy)
+        else:
+            np.testing.assert_allclose(served, expected, atol=1e-4, err_msg=mode)
     done = subprocess.run(
-        [sys.executable, "-m", "keras_residual.cli", "predict", path, *wavs, "--json"],
+        [sys.executable, "-m", "keras_residual.cli", "predict",
+         os.path.join(root, entry["saved_model"]), *paths[:3], "--json"],
         capture_output=True, text=True, timeout=300, env=subprocess_env(),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    answers = json.loads(done.stdout)
-    expected = kr.load_predictor(path).predict_clips(real_clips(100)[0][:2])
-    for answer, scores in zip(answers, expected):
-        best = answer["top_k"][0]
-        assert best["name"] == spoken_digit.CLASS_NAMES[scores.argmax()]
-        assert abs(best["score"] - scores.max()) < 1e-5
+    best = [answer["top_k"][0] for answer in json.loads(done.stdout)]
+    assert [b["name"] for b in best] == [
+        spoken_digit.CLASS_NAMES[i] for i in expected[:3].argmax(-1)
+    ]
+    np.testing.assert_allclose(
+        [b["score"] for b in best], expected[:3].max(-1), atol=1e-4
+    )
+
+
+def read_slice_clip(path):
+    """A slice recording's int16 samples."""
+    with wave.open(path) as handle:
+        return np.frombuffer(handle.readframes(handle.getnframes()), "<i2")
 
 
 def wav_folder(root, digits=(0, 1, 2)):
@@ -449,12 +511,18 @@ def test_a_wav_folder_loads_resampled_trains_and_evaluates_from_its_files(tmp_pa
     original = sorted(glob.glob(os.path.join(SLICE, "0_*.wav")))[0]
     copy = folder / "zero" / os.path.basename(original)
     np.testing.assert_array_equal(read_wav(copy, 8000), read_wav(original, 8000))
+    front_end = AudioFrontEnd(mel_bins=24, sample_rate=16000)  # the data's rate wins
     kr.train(
         "ResNet20", dataset=str(folder), epochs=1, batch_size=8,
-        out=str(tmp_path / "run"), model_overrides=TINY,
+        out=str(tmp_path / "run"), model_overrides={**TINY, "front_end": front_end},
     )  # fmt: skip
     predictor = kr.load_predictor(tmp_path / "run")
-    assert (predictor.front_end.kind, predictor.front_end.samples) == ("log_mel", 8192)
+    served = predictor.front_end
+    assert (served.kind, served.samples, served.sample_rate) == ("log_mel", 8192, 8000)
+    assert served.mel_bins == 24
+    settings = json.load(open(tmp_path / "run" / "run.json"))
+    assert settings["model_overrides"]["front_end"]["mel_bins"] == 24
+    assert settings["recipe"] == "speech"  # audio data's default recipe
     test = kr.load_data(folder).files["test"]  # 10% of each class
     clips = [read_wav(path, 8000) for path in test]  # 6,623 samples at most
     truth = [

@@ -38,6 +38,34 @@ def test_he2015_preset_is_the_papers_recipe():
     assert _lr(schedule, 48_001) == pytest.approx(0.001)
 
 
+def test_a_run_without_a_recipe_takes_finetune_speech_or_fast():
+    """Weights: `finetune`; else audio data: `speech` (AdamW 3e-3, wd 0.05,
+    40 epochs, `fast`'s schedule and smoothing); else `fast`."""
+    from keras_residual.training.recipe_presets import default_recipe
+
+    assert default_recipe("digits", audio=True) == "finetune"
+    assert default_recipe(None, audio=True) == "speech"
+    assert default_recipe(None) == "fast"
+    speech, fast = kr.get_recipe("speech"), kr.get_recipe("fast")
+    assert (speech.optimizer, speech.learning_rate, speech.weight_decay) == (
+        "adamw",
+        3e-3,
+        0.05,
+    )
+    assert speech.epochs == 40
+    assert (
+        speech.replace(
+            name="fast",
+            optimizer="sgd",
+            learning_rate=0.1,
+            weight_decay=5e-4,
+            epochs=20,
+            description=fast.description,
+        )
+        == fast
+    )
+
+
 def test_step_schedule_warm_up_is_he_et_al_constant_tenth():
     """He et al. 2015 warm ResNet-110 up at 0.01, then return to 0.1."""
     recipe = kr.get_recipe("he2015", warmup_epochs=1)

@@ -40,15 +40,23 @@ class AudioAugmentation:
             (the others keep their digital silence, which served clips
             have: noise on every clip made a model that had never heard
             silence; validation stayed near chance). Defaults to `0.5`.
+        speed: float. A playback-speed change of up to this fraction
+            either way, about the clip's centre (resampled by linear
+            interpolation: pitch, formants and tempo move together, as
+            between voices); 0 for none. Defaults to `0.15`: on a speaker
+            the model never heard it scored 63.6% against 60.8% without
+            (docs/speech.md).
     """
 
     shift_seconds: float = 0.1
     gain_db: float = 6.0
     snr_db: tuple = (15.0, 40.0)
     noise_probability: float = 0.5
+    speed: float = 0.15
 
     def __post_init__(self):
         check_float("shift_seconds", self.shift_seconds, minimum=0.0)
+        check_float("speed", self.speed, 0.0, 0.5)
         check_float("gain_db", self.gain_db, minimum=0.0)
         check_float("noise_probability", self.noise_probability, 0.0, 1.0)
         if self.snr_db is not None:
@@ -69,6 +77,14 @@ class AudioAugmentation:
         import tensorflow as tf  # lazy: `import keras_residual` on JAX skips TF
 
         seeds = tf.random.experimental.stateless_split(seed, 5)
+        if self.speed:
+            factor = tf.random.stateless_uniform(
+                [],
+                tf.random.experimental.stateless_fold_in(seed, 5),
+                1.0 - self.speed,
+                1.0 + self.speed,
+            )
+            clip = change_speed(clip, factor)
         reach = int(self.shift_seconds * sample_rate)
         shift = tf.random.stateless_uniform([], seeds[0], -reach, reach + 1, tf.int32)
         samples = tf.shape(clip)[0]
@@ -86,6 +102,30 @@ class AudioAugmentation:
             scale = tf.sqrt(power / tf.pow(10.0, snr / 10.0))
             clip = clip + noise * scale * tf.cast(noisy, tf.float32)
         return tf.clip_by_value(clip, -32768.0, 32767.0)
+
+
+def change_speed(clip, factor):
+    """`clip` played `factor` times as fast about its centre, at its own
+    length: sample `t` is read at `centre + (t - centre) * factor` by
+    linear interpolation, zeros beyond the clip.
+
+    Args:
+        clip: `tf.Tensor`. float32 `(samples,)`.
+        factor: `tf.Tensor`. A float32 scalar; above 1 is faster.
+    """
+    import tensorflow as tf
+
+    samples = tf.shape(clip)[0]
+    centre = tf.cast(samples - 1, tf.float32) / 2.0
+    position = centre + (tf.cast(tf.range(samples), tf.float32) - centre) * factor
+    left = tf.floor(position)
+    weight = position - left
+    left = tf.cast(left, tf.int32)
+    inside = tf.cast((left >= 0) & (left < samples), tf.float32)
+    left = tf.clip_by_value(left, 0, samples - 1)
+    padded = tf.pad(clip, [[0, 1]])  # the last sample's right neighbour
+    low, high = tf.gather(padded, left), tf.gather(padded, left + 1)
+    return (low + (high - low) * weight) * inside
 
 
 def load_audio_data(dataset, options, augmentation=None):

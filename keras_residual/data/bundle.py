@@ -3,6 +3,7 @@
 import dataclasses
 
 from keras_residual.core.front_end import AudioFrontEnd
+from keras_residual.core.front_end import as_front_end
 from keras_residual.core.preprocessing import MODES
 from keras_residual.core.preprocessing import Preprocessing
 from keras_residual.data.augmentation import Augmentation
@@ -80,8 +81,9 @@ class DataBundle:
         the clips' rate, trained at their length; None for images.
 
         Args:
-            kind: str or None. `"log_mel"` or `"waveform"`; None for
-                `"log_mel"`.
+            kind: str, `AudioFrontEnd`, dict or None. `"log_mel"` or
+                `"waveform"`, or a front end (or its config) whose other
+                fields are kept; None for `"log_mel"`.
 
         Raises:
             ValueError: `kind` given for image data.
@@ -93,8 +95,8 @@ class DataBundle:
                     f"{self.source!r} is images."
                 )
             return None
-        return AudioFrontEnd(
-            kind=kind or "log_mel",
+        return dataclasses.replace(
+            as_front_end(kind) or AudioFrontEnd(),
             sample_rate=self.sample_rate,
             samples=self.image_shape[0],
         )

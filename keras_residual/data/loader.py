@@ -19,6 +19,18 @@ from keras_residual.utils.deprecation import renamed_argument
 from keras_residual.utils.options import options_argument
 
 
+def is_audio_dataset(dataset):
+    """Whether `load_data(dataset)` reads audio: `"spoken_digit"` or a
+    folder of WAV files.
+
+    Args:
+        dataset: object. What `load_data` is given.
+    """
+    return (isinstance(dataset, str) and dataset in AUDIO_DATASETS) or (
+        is_audio_folder(dataset)
+    )
+
+
 def load_data(dataset="digits", options=None, **fields):
     """Builds train/validation/test `tf.data` pipelines.
 
@@ -51,9 +63,7 @@ def load_data(dataset="digits", options=None, **fields):
         )  # fmt: skip
     options = options_argument("load_data", LoadOptions, options, fields)
     options.check()
-    if (isinstance(dataset, str) and dataset in AUDIO_DATASETS) or is_audio_folder(
-        dataset
-    ):
+    if is_audio_dataset(dataset):
         return load_audio_data(dataset, options)
     augmentation = get_augmentation(options.augmentation)
     raw = load_source(dataset, options.source_options())

@@ -47,8 +47,9 @@ class RunOptions:
     )
     recipe: str = option(
         None,
-        "A recipe name (he2015, modern, fast, speedrun, finetune; see "
-        "`list_recipes()`) or a `Recipe`. None: finetune with `weights`, else fast.",
+        "A recipe name (he2015, modern, fast, speedrun, finetune, speech; "
+        "see `list_recipes()`) or a `Recipe`. None: finetune with "
+        "`weights`, else speech for audio data and fast for images.",
         cli_type=str,
         setting="resolved",
     )

@@ -6,12 +6,14 @@ import dataclasses
 import json
 import os
 
+from keras_residual.core.front_end import AudioFrontEnd
 from keras_residual.core.preprocessing import MODES
 from keras_residual.core.preprocessing import Preprocessing
 from keras_residual.core.preprocessing import as_preprocessing
 from keras_residual.core.preprocessing import preprocessing_json
 from keras_residual.data.balance import parse_class_weight
 from keras_residual.data.load_options import MAX_BATCH_SIZE
+from keras_residual.data.loader import is_audio_dataset
 from keras_residual.models.weights_request import resolve_weights
 from keras_residual.models.zoo import model_spec
 from keras_residual.training.distribute import setup_distribution
@@ -104,7 +106,13 @@ def plan_run(model, dataset, out, groups, model_overrides, recipe_overrides):
         check_ema(run.ema)
     if run.class_weight is not None:
         parse_class_weight(run.class_weight)  # the form; indices once known
-    recipe = run_recipe(run.recipe, run.weights, run.epochs, recipe_overrides)
+    recipe = run_recipe(
+        run.recipe,
+        run.weights,
+        run.epochs,
+        recipe_overrides,
+        audio=is_audio_dataset(dataset),
+    )
     pretrained = resolve_weights(model, run.weights)
     preprocessing = as_preprocessing(run.preprocessing)
     if preprocessing is None:
@@ -163,5 +171,9 @@ def _jsonable(value):
 
 def _json_default(value):
     """JSON of an option value json cannot write: a `Preprocessing`'s
-    recorded form, else a sequence as a list."""
-    return value.to_json() if isinstance(value, Preprocessing) else list(value)
+    recorded form, an `AudioFrontEnd`'s config, else a sequence as a list."""
+    if isinstance(value, Preprocessing):
+        return value.to_json()
+    if isinstance(value, AudioFrontEnd):
+        return value.get_config()
+    return list(value)
