@@ -147,7 +147,8 @@ def test_file_export_card_names_its_artifact_and_a_mismatch_is_refused(tmp_path)
 
 
 @pytest.mark.parametrize(
-    "name", sorted(n for n in os.listdir(SHIPPED) if not n.endswith(".md"))
+    "name",
+    sorted(n for n in os.listdir(SHIPPED) if os.path.isdir(os.path.join(SHIPPED, n))),
 )
 def test_shipped_saved_models_pass_the_graph_check_and_their_digest(name):
     from keras_residual.serving.graph_check import check_saved_model
@@ -158,6 +159,23 @@ def test_shipped_saved_models_pass_the_graph_check_and_their_digest(name):
     check_saved_model(path)
     card = read_model_card(path)
     assert card["artifact_sha256"] == tree_digest(path, exclude=("model_card.json",))
+
+
+def test_shipped_files_are_exports_with_their_cards_digest():
+    """Beside the SavedModel folders, `saved_models/` holds only exported
+    files (`.tflite`) whose model cards name their sha256, and the README."""
+    from keras_residual.serving.model_card import card_path
+    from keras_residual.serving.model_card import read_model_card
+    from keras_residual.utils.download import file_digest
+
+    paths = {n: os.path.join(SHIPPED, n) for n in os.listdir(SHIPPED)}
+    files = {n for n, path in paths.items() if not os.path.isdir(path)}
+    exports = [n for n in files if n.endswith(".tflite")]
+    cards = {os.path.basename(card_path(paths[n])) for n in exports}
+    assert files == {"README.md", *exports, *cards} and exports
+    for name in exports:
+        card = read_model_card(paths[name])
+        assert card["artifact_sha256"] == file_digest(paths[name], "sha256")
 
 
 def test_a_saved_model_that_reads_a_file_is_refused_unless_trusted(tmp_path, capsys):

@@ -106,13 +106,8 @@ def plan_run(model, dataset, out, groups, model_overrides, recipe_overrides):
         check_ema(run.ema)
     if run.class_weight is not None:
         parse_class_weight(run.class_weight)  # the form; indices once known
-    recipe = run_recipe(
-        run.recipe,
-        run.weights,
-        run.epochs,
-        recipe_overrides,
-        audio=is_audio_dataset(dataset),
-    )
+    audio = is_audio_dataset(dataset)
+    recipe = run_recipe(run.recipe, run.weights, run.epochs, recipe_overrides, audio)
     pretrained = resolve_weights(model, run.weights)
     preprocessing = as_preprocessing(run.preprocessing)
     if preprocessing is None:
