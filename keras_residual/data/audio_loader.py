@@ -43,9 +43,10 @@ class AudioAugmentation:
         speed: float. A playback-speed change of up to this fraction
             either way, about the clip's centre (resampled by linear
             interpolation: pitch, formants and tempo move together, as
-            between voices); 0 for none. Defaults to `0.15`: on a speaker
-            the model never heard it scored 63.6% against 60.8% without
-            (docs/speech.md).
+            between voices); 0 for none. Defaults to `0.15`: measured on
+            the spoken digits, 96.8% of the test clips against 95.2%
+            without, and 63.6% against 60.8% on a speaker the model never
+            heard (docs/speech.md).
     """
 
     shift_seconds: float = 0.1
