@@ -413,16 +413,14 @@ def test_wav_files_of_any_rate_width_and_channels_become_int16_mono(tmp_path):
 
 
 @pytest.mark.slow  # a real process
-def test_the_shipped_spoken_digit_model_names_the_test_clips_in_every_export():
+def test_the_shipped_spoken_digit_model_names_the_test_clips_in_every_export(capsys):
     """`kr.ResNet20(weights="spoken_digit")` builds the manifest's audio
     model and names the slice's 50 test-split recordings (index 0); the
     shipped SavedModel and float32 TFLite give its probabilities, int8 TFLite
-    its accuracy within 2 clips; `keras-residual predict` prints the words."""
-    import subprocess
-    import sys
-
+    its accuracy within 2 clips; `keras-residual predict` (in this process)
+    prints the words."""
+    from keras_residual.cli import main
     from keras_residual.weights.digits import SPOKEN_DIGIT_WEIGHTS
-    from tests.conftest import subprocess_env
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     entry = SPOKEN_DIGIT_WEIGHTS["ResNet20"]
@@ -448,13 +446,10 @@ def test_the_shipped_spoken_digit_model_names_the_test_clips_in_every_export():
             assert abs(agree - accuracy * len(truth)) <= 2, (agree, accuracy)
         else:
             np.testing.assert_allclose(served, expected, atol=1e-4, err_msg=mode)
-    done = subprocess.run(
-        [sys.executable, "-m", "keras_residual.cli", "predict",
-         os.path.join(root, entry["saved_model"]), *paths[:3], "--json"],
-        capture_output=True, text=True, timeout=300, env=subprocess_env(),
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    best = [answer["top_k"][0] for answer in json.loads(done.stdout)]
+    capsys.readouterr()
+    saved_model = os.path.join(root, entry["saved_model"])
+    assert main(["predict", saved_model, *paths[:3], "--json"]) == 0
+    best = [answer["top_k"][0] for answer in json.loads(capsys.readouterr().out)]
     assert [b["name"] for b in best] == [
         spoken_digit.CLASS_NAMES[i] for i in expected[:3].argmax(-1)
     ]
