@@ -464,6 +464,18 @@ def read_slice_clip(path):
         return np.frombuffer(handle.readframes(handle.getnframes()), "<i2")
 
 
+def test_lr_find_on_audio_sweeps_the_speech_recipes_optimizer(tmp_path):
+    """Without a recipe, `lr_find` sweeps what `train()` would use: AdamW
+    (`speech`) for audio data."""
+    model = kr.build(
+        "ResNet20", input_shape=(None,), classes=3, front_end="log_mel", **TINY
+    )
+    folder = wav_folder(tmp_path / "words")
+    result = kr.lr_find(model, str(folder), steps=5, batch_size=8, verbose=0)
+    assert result.rates[0] == pytest.approx(1e-6)  # the default start
+    assert isinstance(model.optimizer, keras.optimizers.AdamW)
+
+
 def wav_folder(root, digits=(0, 1, 2)):
     """Class sub-folders of the slice's recordings of `digits`, each named
     by its word; the first class re-written at 16 kHz in stereo."""

@@ -17,9 +17,11 @@ import keras
 import numpy as np
 
 from keras_residual.analysis.plots import plot_lr_find
+from keras_residual.data.loader import is_audio_dataset
 from keras_residual.data.loader import load_data
 from keras_residual.models.zoo import build
 from keras_residual.training.options import LRFindOptions
+from keras_residual.training.recipe_presets import default_recipe
 from keras_residual.training.recipe_presets import get_recipe
 from keras_residual.utils.atomic import write_json
 from keras_residual.utils.options import check_options
@@ -99,7 +101,8 @@ def lr_find(
     check_options(options)
     start, steps = options.start, options.steps
     end = check_float("end", options.end, minimum=start, min_inclusive=False)
-    recipe = get_recipe(options.recipe).replace(schedule="constant", warmup_epochs=0.0)
+    recipe = options.recipe or default_recipe(None, is_audio_dataset(dataset))
+    recipe = get_recipe(recipe).replace(schedule="constant", warmup_epochs=0.0)
     batch_size = options.batch_size or recipe.batch_size
     keras.utils.set_random_seed(options.seed)
     data = load_data(

@@ -141,9 +141,10 @@ class LRFindOptions:
     optimizer it sweeps, the range and the data."""
 
     recipe: object = option(
-        "fast",
+        None,
         "A recipe name or a `Recipe`: its optimizer (SGD with momentum or "
-        "AdamW), weight decay, label smoothing and batch size.",
+        "AdamW), weight decay, label smoothing and batch size. None: what "
+        "`train()` uses without weights (speech for audio data, else fast).",
         type_doc="str or Recipe",
         cli_type=str,
     )
