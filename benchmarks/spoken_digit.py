@@ -147,6 +147,8 @@ def main(argv=None):
     if args.smoke:
         args.epochs, args.width, args.rounds = 1, 4, 1
         args.models, args.holdout = args.models[:1], []
+    from keras_residual.training.recipe_presets import default_recipe
+
     with tempfile.TemporaryDirectory() as scratch:
         dataset = (
             slice_folder(os.path.join(scratch, "slice"))
@@ -156,7 +158,7 @@ def main(argv=None):
         result = {
             "hardware": hardware(),
             "epochs": args.epochs,
-            "recipe": args.recipe or "speech",
+            "recipe": args.recipe or default_recipe(None, audio=True),
             "width": args.width,
             "models": {},
             "holdout": {},
