@@ -10,22 +10,26 @@ code blocks"):
     <!-- docs-test: file NAME -->               write the block to NAME
     <!-- docs-test: needs fashion_mnist -->     needs the apt package
 
-`python -m tests.docs_blocks PLAN.json` runs one page's plan in the current
-folder (the test's sandbox): python blocks share one namespace, bash
+`python -m tests.docs_blocks PLAN.json [PLAN.json ...]` runs each page's
+plan (`{"page", "sandbox", "steps"}`) in its sandbox folder, one page
+after another, each from a fresh namespace and Keras' start-up state (as a
+process of its own would; pages that take seconds share a process so that
+its imports are paid once): python blocks share the page's namespace, bash
 blocks run with `bash -e -o pipefail`, except that a block of nothing but
 plain `keras-residual ...` lines runs them through `keras_residual.cli.main`
 in this process (no shell syntax, so bash would only have started a new
 Python per line; each starts from Keras' state as a new process would,
 and the page's dtype policy is restored after the block; the real
 command's process is tested in tests/test_cli.py and by `.ci/run`). It
-prints `BLOCK <line> ok (<seconds> s)` per block and exits 1 at the first failure,
-naming the block's line.
+prints `PAGE <page>` and then `BLOCK <line> ok (<seconds> s)` per block, and
+exits 1 at the first failure, naming the page and the block's line.
 """
 
 import contextlib
 import dataclasses
 import io
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -189,9 +193,34 @@ def run_cli_in_process(commands):
         keras.config.set_dtype_policy(page_policy)
 
 
-def main(plan_path):
-    with open(plan_path) as handle:
-        steps = json.load(handle)
+def main(*plan_paths):
+    for plan_path in plan_paths:
+        with open(plan_path) as handle:
+            page = json.load(handle)
+        print(f"PAGE {page['page']}", flush=True)
+        os.chdir(page["sandbox"])
+        reset_keras()
+        if run_page(page["steps"]):
+            return 1
+    return 0
+
+
+def reset_keras():
+    """Keras' state as a new process starts with it (a page before may have
+    set a dtype policy or built models)."""
+    if "keras" not in sys.modules:
+        return
+    import keras
+
+    keras.backend.clear_session()
+    keras.config.set_dtype_policy("float32")
+    keras.config.set_floatx("float32")
+    keras.config.set_image_data_format("channels_last")
+
+
+def run_page(steps):
+    """Runs one page's steps in a fresh namespace; returns 1 at the first
+    failure (printed), else 0."""
     namespace = {"__name__": "__docs__"}
     for step in steps:
         started = time.perf_counter()
@@ -214,4 +243,4 @@ def main(plan_path):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(*sys.argv[1:]))

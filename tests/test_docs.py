@@ -1,6 +1,7 @@
 """The docs: every python and bash block of every page runs (offline, in a
-sandbox, one child process per page), links resolve, the set-up commands
-are `.ci/run`'s, and the README stays a front page."""
+sandbox, a child process per page or per group of short pages), links
+resolve, the set-up commands are `.ci/run`'s, and the README stays a front
+page."""
 
 import functools
 import glob
@@ -117,43 +118,87 @@ def test_only_plain_command_lines_run_in_process():
     assert keras.config.dtype_policy().name == "mixed_bfloat16"
 
 
-@pytest.mark.parametrize("page", runnable_pages())
+# Pages whose blocks take seconds: they share one child process, so that
+# its ~7 s of imports are paid once (each starts from a fresh namespace and
+# Keras' start-up state); every other page runs in a process of its own.
+SHARED_PROCESS_PAGES = (
+    "docs/benchmarks.md",
+    "docs/blocks.md",
+    "docs/fashion-mnist.md",
+    "docs/index.md",
+    "docs/names.md",
+    "docs/sharing.md",
+    "docs/speech.md",
+    "docs/weights.md",
+    "docs/zoo.md",
+)
+
+
+def page_groups():
+    """The pages each `test_code_blocks_run` runs in one child process."""
+    pages = runnable_pages()
+    shared = [page for page in pages if page in SHARED_PROCESS_PAGES]
+    return [[page] for page in pages if page not in shared] + [shared]
+
+
+def write_sandbox(folder):
+    """A page's sandbox: the images its blocks read, and links to the
+    repository folders they read."""
+    folder.mkdir(parents=True)
+    write_images(folder)
+    for name in ("examples", "saved_models", "tests"):
+        os.symlink(os.path.join(ROOT, name), folder / name)
+
+
+@pytest.mark.parametrize(
+    "pages", page_groups(), ids=lambda pages: pages[0] if len(pages) == 1 else "short"
+)
 @pytest.mark.slow
-def test_code_blocks_run(page, tmp_path):
-    steps = plan(parse(read(page)), has_fashion_mnist())
-    sandbox = tmp_path / "sandbox"
-    sandbox.mkdir()
-    write_images(sandbox)
+def test_code_blocks_run(pages, tmp_path):
+    plans, steps = [], {}
+    for number, page in enumerate(pages):
+        steps[page] = plan(parse(read(page)), has_fashion_mnist())
+        sandbox = tmp_path / f"sandbox{number}"
+        write_sandbox(sandbox)
+        plans.append(tmp_path / f"plan{number}.json")
+        plans[-1].write_text(
+            json.dumps({"page": page, "sandbox": str(sandbox), "steps": steps[page]})
+        )
     # The benchmark page's table is rewritten into a copy, then compared.
-    table = sandbox / "benchmarks.md"
+    table = tmp_path / "benchmarks.md"
     table.write_text(read(os.path.join("docs", "benchmarks.md")))
-    for folder in ("examples", "saved_models", "tests"):  # read by the blocks
-        os.symlink(os.path.join(ROOT, folder), sandbox / folder)
-    plan_path = tmp_path / "plan.json"
-    plan_path.write_text(json.dumps(steps))
     env = subprocess_env(
         **OFFLINE,
         KERAS_HOME=str(tmp_path / "keras_home"),
         TFDS_DATA_DIR=str(tmp_path / "tensorflow_datasets"),
         PYTHONPATH=ROOT,
         BENCHMARKS_TABLE_PAGE=str(table),
-        BENCHMARK_RESULTS_DIR=str(sandbox / "benchmark_results"),
+        BENCHMARK_RESULTS_DIR=str(tmp_path / "benchmark_results"),
         MPLBACKEND="Agg",
     )
     done = run_python_file(
         os.path.join(ROOT, "tests", "docs_blocks.py"),
-        plan_path,
+        *plans,
         env=env,
         timeout=900,
-        cwd=sandbox,
+        cwd=tmp_path,
     )
     report = done.stdout + done.stderr[-4000:]
-    assert done.returncode == 0, f"{page}: {report}"
-    assert len(re.findall(r"^BLOCK \d+ ok ", done.stdout, re.M)) == len(steps), report
+    assert done.returncode == 0, f"{pages}: {report}"
+    printed = dict(
+        re.findall(r"^PAGE (\S+)\n(.*?)(?=^PAGE |\Z)", done.stdout, re.M | re.S)
+    )
+    for page in pages:
+        ran = re.findall(r"^BLOCK \d+ ok ", printed.get(page, ""), re.M)
+        assert len(ran) == len(steps[page]), f"{page}: {report}"
     assert table.read_text() == read(os.path.join("docs", "benchmarks.md")), (
         "docs/benchmarks.md's table is not what `python -m benchmarks --table` "
         "writes from benchmarks/results/"
     )
+
+
+def test_the_shared_process_pages_are_runnable_pages():
+    assert set(SHARED_PROCESS_PAGES) <= set(runnable_pages())
 
 
 def ci_commands(text):
