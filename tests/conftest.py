@@ -2,7 +2,9 @@
 backend by default and again with KERAS_BACKEND=jax (the `jax` marker; see
 docs/getting-started.md). `nox -s tests-fast` leaves out `slow` and `deep`."""
 
+import contextlib
 import http.server
+import io
 import os
 import signal
 import socket
@@ -202,6 +204,31 @@ def run_cli(*arguments, env=None, timeout=600):
     """`python -m keras_residual.cli ARGUMENTS` in a real child process
     (`env` defaults to `subprocess_env()`)."""
     return _run_child(["-m", "keras_residual.cli", *arguments], env, timeout)
+
+
+def run_cli_here(*arguments):
+    """`keras-residual ARGUMENTS` through the command's `main` in this
+    process, its output captured, from Keras' start-up state: the result of
+    `run_cli` without a child's ~7 s of imports, for tests of what a command
+    does rather than of its process (tests/test_cli.py runs those).
+
+    Returns:
+        subprocess.CompletedProcess. `returncode`, `stdout` and `stderr`.
+    """
+    from keras_residual.cli import main
+
+    arguments = [str(argument) for argument in arguments]
+    stdout, stderr = io.StringIO(), io.StringIO()
+    keras.backend.clear_session()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            code = main(arguments)
+        except SystemExit as exit:  # argparse's usage errors
+            code = exit.code
+    keras.backend.clear_session()
+    return subprocess.CompletedProcess(
+        arguments, code, stdout.getvalue(), stderr.getvalue()
+    )
 
 
 def run_python(code, *arguments, env=None, timeout=600):

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import keras_residual as kr
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 from tests.conftest import small_digits
 from tests.conftest import tiny_resnet
 
@@ -38,7 +38,7 @@ def test_class_names_are_checked_and_kept_by_keras_files(tmp_path):
     assert loaded.class_names == ["cat", "dog", "owl"]
 
 
-@pytest.mark.xdist_group("subprocess")
+@pytest.mark.slow  # a run, its exports and two predictions
 def test_train_records_names_in_the_model_its_exports_and_predict(tmp_path):
     data = small_digits(train=64, test=32)
     result = kr.train(
@@ -56,9 +56,7 @@ def test_train_records_names_in_the_model_its_exports_and_predict(tmp_path):
     image = tmp_path / "seven.png"
     Image.fromarray(data["test"][0][0, ..., 0].astype("uint8")).save(image)
     for model in ("model.keras", "saved_model"):
-        done = run_cli(
-            "predict", tmp_path / "run" / model, image, "--json", timeout=300
-        )
+        done = run_cli_here("predict", tmp_path / "run" / model, image, "--json")
         assert done.returncode == 0, done.stderr[-2000:]
         top = json.loads(done.stdout)[0]["top_k"][0]
         assert top["name"] == NAMES[top["class"]], model

@@ -12,7 +12,7 @@ from sklearn import metrics
 from keras_residual.analysis.classification import classification_report
 from keras_residual.analysis.classification import most_wrong
 from keras_residual.serving.evaluation import evaluate_export
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIGITS_MODEL = os.path.join(ROOT, "saved_models", "ResNet20-digits")
@@ -120,9 +120,9 @@ def test_images_of_a_split_of_unknown_size_are_named_by_index_only():
     assert image_names(data, "mnist", ["test", "train"]) is None
 
 
-@pytest.mark.slow  # a real process
+@pytest.mark.slow  # an evaluation of the test split
 def test_the_evaluate_command_writes_the_report(tmp_path):
-    done = run_cli(
+    done = run_cli_here(
         "evaluate", DIGITS_MODEL, "--dataset", "digits", "--report", tmp_path / "r"
     )
     assert done.returncode == 0, done.stderr[-2000:]

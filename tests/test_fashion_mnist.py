@@ -18,6 +18,7 @@ import pytest
 from keras_residual.data import fashion_mnist
 from keras_residual.data import load_data
 from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 from tests.conftest import subprocess_env
 
 SLICE = os.path.join(os.path.dirname(__file__), "data", "fashion_mnist")
@@ -409,7 +410,7 @@ def test_reference_script_ships_weights_scored_on_raw_uint8_test_images(
     assert card["class_names"] == list(fashion_mnist.CLASS_NAMES)
 
 
-@pytest.mark.slow  # a real process
+@pytest.mark.slow  # the shipped model, its SavedModel and `predict`
 @pytest.mark.skipif(
     "ResNet20" not in __import__("keras_residual").weights.FASHION_MNIST_WEIGHTS,
     reason="before examples/reference_models.py --dataset fashion_mnist has run",
@@ -448,7 +449,7 @@ def test_shipped_weights_and_saved_model_classify_real_test_images(tmp_path):
         grey.resize((84, 84), Image.NEAREST).save(paths[-1])
         paths.append(tmp_path / f"{i}-rgb28.png")
         grey.convert("RGB").save(paths[-1])
-    result = run_cli("predict", saved_model, *paths, "--json", timeout=300)
+    result = run_cli_here("predict", saved_model, *paths, "--json")
     assert result.returncode == 0, result.stderr[-2000:]
     answers = json.loads(result.stdout)
     names = [answer["top_k"][0]["name"] for answer in answers]

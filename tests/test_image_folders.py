@@ -14,7 +14,7 @@ from PIL import Image
 import keras_residual as kr
 from keras_residual.data import load_data
 from keras_residual.data import load_digits_arrays
-from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 
 
 def write_digit_folder(root, classes=(0, 1, 7), per_class=20, rgb=False, size=32):
@@ -107,12 +107,12 @@ def test_grey_weights_adapt_to_rgb_inputs():
     assert rgb.class_names == grey.class_names
 
 
-@pytest.mark.xdist_group("subprocess")
+@pytest.mark.slow  # two fine-tuning runs and an evaluation
 def test_fine_tuning_shipped_weights_on_grey_and_rgb_folders(tmp_path):
     grey = write_digit_folder(tmp_path / "grey", per_class=12)
     rgb = write_digit_folder(tmp_path / "rgb", per_class=12, rgb=True, size=48)
     common = ["--epochs", "2", "--head-epochs", "1", "--verbose", "0"]
-    done = run_cli(
+    done = run_cli_here(
         "train", "--model", "ResNet20", "--weights", "digits", "--dataset",
         str(grey), "--out", str(tmp_path / "run_grey"), *common,
     )  # fmt: skip
@@ -123,7 +123,7 @@ def test_fine_tuning_shipped_weights_on_grey_and_rgb_folders(tmp_path):
     assert metrics["class_names"] == ["digit_0", "digit_1", "digit_7"]
     # RGB images (48 px), from the grey run: its weights adapt to 3 channels,
     # the images are resized to the size the weights were trained at.
-    done = run_cli(
+    done = run_cli_here(
         "train", "--model", "ResNet20", "--weights", str(tmp_path / "run_grey"),
         "--dataset", str(rgb), "--color-mode", "rgb", "--out",
         str(tmp_path / "run_rgb"), *common,
@@ -135,7 +135,7 @@ def test_fine_tuning_shipped_weights_on_grey_and_rgb_folders(tmp_path):
     assert "3 classes, rgb" in done.stdout
     metrics = json.load(open(tmp_path / "run_rgb" / "metrics.json"))
     assert metrics["image_shape"] == [32, 32, 3]
-    done = run_cli(
+    done = run_cli_here(
         "evaluate", str(tmp_path / "run_rgb" / "saved_model"), "--dataset",
         str(rgb), "--split", "all",
     )  # fmt: skip

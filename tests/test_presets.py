@@ -22,6 +22,7 @@ from keras_residual.weights.state_dict import read_safetensors
 from keras_residual.weights.state_dict import write_safetensors
 from tests.conftest import TINY
 from tests.conftest import run_cli
+from tests.conftest import run_cli_here
 from tests.conftest import run_python
 from tests.conftest import tiny_resnet
 from tests.local_hub import hub_env
@@ -191,7 +192,7 @@ def test_a_local_presets_card_loads_it_from_its_folder(tmp_path, monkeypatch):
 def test_the_preset_command_writes_a_folder_and_refuses_bad_input(tmp_path, capsys):
     source = tmp_path / "model.keras"
     _model().save(source)
-    done = run_cli("preset", source, "--out", tmp_path / "p", "--license", "mit")
+    done = run_cli_here("preset", source, "--out", tmp_path / "p", "--license", "mit")
     assert done.returncode == 0, done.stderr[-2000:]
     assert 'license: "mit"' in open(tmp_path / "p" / "README.md").read()
     # The refusals in this process (the one-line error path is the same

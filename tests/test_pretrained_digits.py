@@ -1,11 +1,10 @@
 """`weights="digits"`: the reference models shipped in the package, their
 SavedModels in `saved_models/`, and the script that reproduces them."""
 
+import importlib.util
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,7 +16,6 @@ from keras_residual.weights import WeightsFile
 from keras_residual.weights import get_weights_entry
 from keras_residual.weights import save_legacy_weights
 from keras_residual.weights import unregister_weights
-from tests.conftest import subprocess_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE_MODELS = ("ResNet20", "HighwayNet20", "DenseNetBC100")
@@ -127,31 +125,22 @@ def test_a_corrupt_packaged_weights_file_is_refused(tmp_path):
         unregister_weights("ResNet20", "damaged")
 
 
-@pytest.mark.xdist_group("subprocess")
+@pytest.mark.slow  # a training run and its exports
 def test_reproduce_script_writes_loadable_weights_and_saved_models(tmp_path):
-    done = subprocess.run(
+    """The script's `main` in this process (saved_models/README.md runs it
+    as a real process)."""
+    path = os.path.join(ROOT, "examples", "reference_models.py")
+    spec = importlib.util.spec_from_file_location("reference_models", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.main(
         [
-            sys.executable,
-            os.path.join(ROOT, "examples", "reference_models.py"),
-            "--models",
-            "ResNet20",
-            "--epochs",
-            "1",
-            "--verbose",
-            "0",
-            "--runs-dir",
-            str(tmp_path / "runs"),
-            "--saved-models",
-            str(tmp_path / "saved_models"),
-            "--pretrained",
-            str(tmp_path / "pretrained"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=subprocess_env(),
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+            "--models", "ResNet20", "--epochs", "1", "--verbose", "0",
+            "--runs-dir", str(tmp_path / "runs"),
+            "--saved-models", str(tmp_path / "saved_models"),
+            "--pretrained", str(tmp_path / "pretrained"),
+        ]
+    )  # fmt: skip
     manifest = json.load(open(tmp_path / "pretrained" / "manifest.json"))
     entry = manifest["ResNet20"]
     assert entry["epochs"] == 1 and entry["input_channels"] == 1
