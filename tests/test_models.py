@@ -1,6 +1,7 @@
 """The zoo's test matrix: parametrised over `list_models()`, so every
 registered model (including later families) is covered without edits."""
 
+import dataclasses
 import gc
 import json
 import re
@@ -145,7 +146,7 @@ def test_one_training_step_lowers_loss(name):
     - every model keeps its stem, blocks, transitions and head but at most
       2 blocks per stage: gradients are per block, so the repeats add time
       (ResNet152 cost 27 s here, ResNet50 11 s on JAX), not coverage. Its
-      full depth is built, run and reloaded by the other tests, and a model
+      full depth is built and run by the other tests, and a model
       whose capped network an earlier model has (`STEPPED`) is not stepped
       again;
     - a backtracking line search: the step is retried from the same weights
@@ -194,9 +195,59 @@ def test_spec_and_config_round_trip(case):
     assert kr.ModelSpec.from_dict(config["spec"]) == spec
 
 
+# Block arguments that only scale layers (how many groups, heads or
+# channels per group), as stage widths do.
+SCALE_ARGS = ("base_width", "cardinality", "heads")
+
+
+def _layer_plan(spec):
+    """The spec (as JSON) with at most 2 blocks a stage, widths set to 1
+    and SCALE_ARGS left out: models of one layer plan build layers of the
+    same types with the same config keys, only more of them or wider."""
+    stages = tuple(
+        dataclasses.replace(
+            stage,
+            depth=min(stage.depth, 2),
+            filters=1,
+            args={k: v for k, v in stage.args.items() if k not in SCALE_ARGS},
+        )
+        for stage in spec.stages
+    )
+    stem = dataclasses.replace(spec.stem, filters=1)
+    return spec.replace(stem=stem, stages=stages).to_json()
+
+
+def _first_of_each_layer_plan(names):
+    plans = {}
+    for name in names:
+        plans.setdefault(_layer_plan(kr.get_spec(name)), name)
+    return list(plans.values())
+
+
+RELOADED = _first_of_each_layer_plan(MODELS)
+
+
+def test_reloaded_models_cover_every_layer_plan_once():
+    assert {"ResNet50", "DenseNet40", "DenseNetBC100", "ViTTiny16"} <= set(RELOADED)
+    assert {"ResNet152", "DenseNetBC250", "ViTBase16"}.isdisjoint(RELOADED)
+    plans = [_layer_plan(kr.get_spec(name)) for name in RELOADED]
+    assert len(set(plans)) == len(plans)
+    assert {_layer_plan(kr.get_spec(name)) for name in MODELS} == set(plans)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(n, marks=_marks(n)) for n in RELOADED],
+    ids=RELOADED,
+    indirect=True,
+)
 def test_keras_file_reloads_in_safe_mode_with_equal_outputs(case, tmp_path):
     """Reloading rebuilds the model from its JSON config: the same layers,
-    parameters and outputs."""
+    parameters and outputs. A model whose layer plan (`_layer_plan`) an
+    earlier model has, deeper or wider (ResNet152 is ResNet50's,
+    DenseNet-BC-250 DenseNet-BC-100's), reloads through the same layer
+    configs, so one model of each plan is saved and reloaded; every model's
+    spec and config round-trip above."""
     name, model = case
     path = tmp_path / f"{name}.keras"
     model.save(path)
