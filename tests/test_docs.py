@@ -118,9 +118,10 @@ def test_only_plain_command_lines_run_in_process():
     assert keras.config.dtype_policy().name == "mixed_bfloat16"
 
 
-# Pages whose blocks take seconds: they share one child process, so that
-# its ~7 s of imports are paid once (each starts from a fresh namespace and
-# Keras' start-up state); every other page runs in a process of its own.
+# Pages whose blocks take a few seconds in all: they share one child
+# process, so that its ~7 s of imports are paid once (each starts from a
+# fresh namespace and Keras' start-up state); every other page runs in a
+# process of its own.
 SHARED_PROCESS_PAGES = (
     "docs/benchmarks.md",
     "docs/blocks.md",
