@@ -4,6 +4,7 @@ docs/getting-started.md). `nox -s tests-fast` leaves out `slow` and `deep`."""
 
 import contextlib
 import http.server
+import importlib.util
 import io
 import os
 import signal
@@ -229,6 +230,18 @@ def run_cli_here(*arguments):
     return subprocess.CompletedProcess(
         arguments, code, stdout.getvalue(), stderr.getvalue()
     )
+
+
+def load_example(name):
+    """`examples/NAME.py` as a module, to call its `main` in this process
+    (the docs run the examples as real processes)."""
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples")
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(path, name + ".py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_python(code, *arguments, env=None, timeout=600):

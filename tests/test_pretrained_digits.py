@@ -1,7 +1,6 @@
 """`weights="digits"`: the reference models shipped in the package, their
 SavedModels in `saved_models/`, and the script that reproduces them."""
 
-import importlib.util
 import json
 import os
 import shutil
@@ -16,6 +15,7 @@ from keras_residual.weights import WeightsFile
 from keras_residual.weights import get_weights_entry
 from keras_residual.weights import save_legacy_weights
 from keras_residual.weights import unregister_weights
+from tests.conftest import load_example
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REFERENCE_MODELS = ("ResNet20", "HighwayNet20", "DenseNetBC100")
@@ -129,11 +129,7 @@ def test_a_corrupt_packaged_weights_file_is_refused(tmp_path):
 def test_reproduce_script_writes_loadable_weights_and_saved_models(tmp_path):
     """The script's `main` in this process (saved_models/README.md runs it
     as a real process)."""
-    path = os.path.join(ROOT, "examples", "reference_models.py")
-    spec = importlib.util.spec_from_file_location("reference_models", path)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    script.main(
+    load_example("reference_models").main(
         [
             "--models", "ResNet20", "--epochs", "1", "--verbose", "0",
             "--runs-dir", str(tmp_path / "runs"),
