@@ -1,4 +1,4 @@
-"""The `keras-residual` command line and the examples, as real processes."""
+"""The `keras-residual` command line as real processes, and an example."""
 
 import json
 import os
@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.slow  # every test here runs a real process
+from tests.conftest import load_example
+
+pytestmark = pytest.mark.slow  # real processes, and ImageNet-size builds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -64,8 +66,8 @@ def test_summary_command_and_its_errors():
     assert "Did you mean" in bad.stderr and "ResNet50" in bad.stderr
 
 
-def test_build_and_summarize_example_runs():
-    result = run(os.path.join("examples", "build_and_summarize.py"))
-    assert result.returncode == 0, result.stderr
-    assert "ResNet50: 25,636,712 parameters" in result.stdout
-    assert "(3, 4, 23, 3) stages: 44,707,176" in result.stdout
+def test_build_and_summarize_example_runs(capsys):
+    load_example("build_and_summarize").main()  # in this process: no CLI here
+    printed = capsys.readouterr().out
+    assert "ResNet50: 25,636,712 parameters" in printed
+    assert "(3, 4, 23, 3) stages: 44,707,176" in printed
