@@ -17,9 +17,10 @@ from keras_residual.data import spoken_digit
 from keras_residual.data.audio_loader import AudioAugmentation
 from keras_residual.layers.audio import LogMelSpectrogram
 from keras_residual.layers.audio import SpecAugment
+from tests.conftest import TINY
+from tests.conftest import run_cli_here
 
 SLICE = os.path.join(os.path.dirname(__file__), "data", "fsdd")
-TINY = {"depths": (1, 1, 1)}
 
 
 def real_clips(count=6):
@@ -415,14 +416,13 @@ def test_wav_files_of_any_rate_width_and_channels_become_int16_mono(tmp_path):
         read_wav(tmp_path / "huge.wav", 8000)
 
 
-@pytest.mark.slow  # a real process
-def test_the_shipped_spoken_digit_model_names_the_test_clips_in_every_export(capsys):
+@pytest.mark.slow  # the shipped model, its three exports and `predict`
+def test_the_shipped_spoken_digit_model_names_the_test_clips_in_every_export():
     """`kr.ResNet20(weights="spoken_digit")` builds the manifest's audio
     model and names the slice's 50 test-split recordings (index 0); the
     shipped SavedModel and float32 TFLite give its probabilities, int8 TFLite
     its accuracy within 2 clips; `keras-residual predict` (in this process)
     prints the words."""
-    from keras_residual.cli import main
     from keras_residual.weights.digits import SPOKEN_DIGIT_WEIGHTS
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -449,10 +449,10 @@ def test_the_shipped_spoken_digit_model_names_the_test_clips_in_every_export(cap
             assert abs(agree - accuracy * len(truth)) <= 2, (agree, accuracy)
         else:
             np.testing.assert_allclose(served, expected, atol=1e-4, err_msg=mode)
-    capsys.readouterr()
     saved_model = os.path.join(root, entry["saved_model"])
-    assert main(["predict", saved_model, *paths[:3], "--json"]) == 0
-    best = [answer["top_k"][0] for answer in json.loads(capsys.readouterr().out)]
+    done = run_cli_here("predict", saved_model, *paths[:3], "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    best = [answer["top_k"][0] for answer in json.loads(done.stdout)]
     assert [b["name"] for b in best] == [
         spoken_digit.CLASS_NAMES[i] for i in expected[:3].argmax(-1)
     ]
