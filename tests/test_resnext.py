@@ -77,17 +77,29 @@ def test_bad_cardinality_and_base_width_are_refused():
 
 @pytest.mark.jax
 @pytest.mark.parametrize(
-    "rank, stride, padding",
-    [(2, 1, "same"), (2, 2, "valid"), (1, 2, "same")],
+    "rank, stride, padding, per_group",
+    [
+        (2, 1, "same", False),
+        (2, 2, "valid", False),
+        (1, 2, "same", False),
+        (2, 2, "same", True),
+        (1, 1, "valid", True),
+    ],
 )
 def test_grouped_conv_layers_equal_keras_conv_in_outputs_and_gradients(
-    rank, stride, padding
+    rank, stride, padding, per_group, monkeypatch
 ):
     """The grouped 3x3 runs TensorFlow's native kernel (Keras would compile
-    it with XLA, whose CPU gradient is ~200x slower); it must compute what
-    Keras' own layer computes, forward and backward."""
+    it with XLA, whose CPU gradient is ~200x slower), or one convolution
+    per group where this machine's kernel has no grouped gradient
+    (`per_group` forces that path; otherwise the probe chooses); it must
+    compute what Keras' own layer computes, forward and backward."""
     from keras_residual.layers import GroupedConv1D
     from keras_residual.layers import GroupedConv2D
+    from keras_residual.layers import grouped_conv
+
+    if per_group:
+        monkeypatch.setattr(grouped_conv, "native_grouped_gradients", lambda: False)
 
     ours_class, keras_class = (
         (GroupedConv2D, keras.layers.Conv2D)
