@@ -14,16 +14,7 @@ the layer's arguments, variables and config are exactly
 Keras keys a `.keras` or `.weights.h5` file's variables by the snake-cased
 class name (`batch_normalization_3/vars`): files saved before this layer
 existed, and keras.applications files, load unchanged.
-
-The fused kernel is used only where TensorFlow runs oneDNN (on by default
-on Intel CPUs with AVX-512, where it was measured). TensorFlow's own
-(Eigen) `FusedBatchNormGradV3`, which an AMD EPYC runs, gave gradients
-0.1-1% off in a memory-efficient DenseNet (the same model with the
-unfused ops, and with oneDNN, agree with float64 to 1e-7;
-`tests/test_dense.py`), and a ResNet20 step was no faster with it there.
 """
-
-import functools
 
 import keras
 
@@ -78,15 +69,4 @@ class BatchNormalization(keras.layers.BatchNormalization):
             and self.axis in (-1, 3)
             and not self.synchronized
             and keras.backend.standardize_dtype(inputs.dtype) in FUSED_DTYPES
-            and onednn_enabled()
         )
-
-
-@functools.cache
-def onednn_enabled():
-    """Whether this process's TensorFlow runs its CPU kernels with oneDNN."""
-    try:
-        from tensorflow.python.util import _pywrap_util_port
-    except ImportError:  # a TensorFlow without the flag: assume not
-        return False
-    return bool(_pywrap_util_port.IsMklEnabled())
