@@ -95,8 +95,31 @@ def _gradients(model, x, y):
     return [np.array(g) for g in jax.jit(jax.grad(loss))(trainable_values)]
 
 
+def _tensorflow_without_onednn():
+    """TensorFlow running its own (Eigen) CPU kernels, as on an AMD EPYC."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    from tensorflow.python.util import _pywrap_util_port
+
+    return not _pywrap_util_port.IsMklEnabled()
+
+
+# A known bug, open: with TensorFlow's Eigen kernels the fused BatchNorm
+# gradients in this model are 0.1-1% off (the same model with Keras'
+# unfused BatchNorm, and under oneDNN, agree with float64 to 1e-7).
+EIGEN_FUSED_BATCH_NORM = pytest.mark.xfail(
+    _tensorflow_without_onednn(),
+    reason="Eigen FusedBatchNormGradV3 in a memory-efficient DenseNet",
+    strict=True,
+)
+
+
 @pytest.mark.parametrize(
-    "name", [pytest.param("DenseNetBC100", marks=pytest.mark.jax), "DenseNet40"]
+    "name",
+    [
+        pytest.param("DenseNetBC100", marks=[pytest.mark.jax, EIGEN_FUSED_BATCH_NORM]),
+        "DenseNet40",
+    ],
 )
 def test_memory_efficient_variant_has_equal_outputs_and_gradients(name, tmp_path):
     keras.utils.set_random_seed(0)
