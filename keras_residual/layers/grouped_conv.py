@@ -69,8 +69,9 @@ def _native_grouped_call(layer, inputs):
 @functools.cache
 def native_grouped_gradients():
     """Whether TensorFlow's kernel differentiates a grouped convolution on
-    the default device: the input gradient of a 2-group 3x3 convolution, computed
-    once per process (eagerly, even when first asked inside a trace)."""
+    the default device: the input gradient of a 2-group 3x3 convolution,
+    computed once per process (eagerly, even when first asked inside a
+    trace)."""
     import tensorflow as tf
 
     with tf.init_scope():
