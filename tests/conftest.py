@@ -216,16 +216,13 @@ def run_cli_here(*arguments):
     Returns:
         subprocess.CompletedProcess. `returncode`, `stdout` and `stderr`.
     """
-    from keras_residual.cli import main
+    from tests.docs_blocks import cli_exit_code
 
     arguments = [str(argument) for argument in arguments]
     stdout, stderr = io.StringIO(), io.StringIO()
     keras.backend.clear_session()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            code = main(arguments)
-        except SystemExit as exit:  # argparse's usage errors
-            code = exit.code
+        code = cli_exit_code(arguments)
     keras.backend.clear_session()
     return subprocess.CompletedProcess(
         arguments, code, stdout.getvalue(), stderr.getvalue()

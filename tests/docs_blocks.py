@@ -161,6 +161,17 @@ def cli_commands(code):
     return commands or None
 
 
+def cli_exit_code(argv):
+    """`keras_residual.cli.main(argv)` in this process: its exit code, the
+    code of argparse's `SystemExit` included."""
+    from keras_residual.cli import main
+
+    try:
+        return main(argv)
+    except SystemExit as exit:  # argparse's usage errors
+        return exit.code
+
+
 def run_cli_in_process(commands):
     """Runs each `keras-residual` argument list through the command's
     `main` in this process, each from Keras' state as a new process starts
@@ -168,8 +179,6 @@ def run_cli_in_process(commands):
     process would have left it. Returns None, or the output and exit code
     of the first that fails."""
     import keras
-
-    from keras_residual.cli import main
 
     page_policy = keras.config.dtype_policy()
     output = io.StringIO()
@@ -179,9 +188,7 @@ def run_cli_in_process(commands):
             keras.config.set_dtype_policy("float32")
             with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                 try:
-                    code = main(argv)
-                except SystemExit as exit:  # argparse's usage errors
-                    code = exit.code
+                    code = cli_exit_code(argv)
                 except Exception:  # noqa: BLE001 - reported, then judged
                     print(traceback.format_exc())
                     code = "a traceback"

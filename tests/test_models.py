@@ -108,19 +108,21 @@ def _stepped_specs(names):
     }
 
 
-def _first_of_each_stepped_spec(stepped_specs):
-    """The models whose capped spec no earlier model has: ResNet101's and
-    ResNet152's are ResNet50's, ResNet32's to ResNet110's ResNet20's, so a
-    step on them would repeat the same network."""
+def _first_of_each(names, key):
+    """The names whose `key(name)` no earlier name has, in order."""
     kept = {}
-    for name, spec in stepped_specs.items():
-        if spec not in kept.values():
-            kept[name] = spec
+    for name in names:
+        value = key(name)
+        if value not in kept.values():
+            kept[name] = value
     return list(kept)
 
 
 STEPPED_SPECS = _stepped_specs(MODELS)
-STEPPED = _first_of_each_stepped_spec(STEPPED_SPECS)
+# The models whose capped spec no earlier model has: ResNet101's and
+# ResNet152's are ResNet50's, ResNet32's to ResNet110's ResNet20's, so a
+# step on them would repeat the same network.
+STEPPED = _first_of_each(MODELS, STEPPED_SPECS.get)
 
 
 def test_deeper_twins_step_the_network_of_a_stepped_model():
@@ -207,24 +209,17 @@ def _layer_plan(spec):
     stages = tuple(
         dataclasses.replace(
             stage,
-            depth=min(stage.depth, 2),
+            depth=depth,
             filters=1,
             args={k: v for k, v in stage.args.items() if k not in SCALE_ARGS},
         )
-        for stage in spec.stages
+        for stage, depth in zip(spec.stages, _capped_depths(spec.depths))
     )
     stem = dataclasses.replace(spec.stem, filters=1)
     return spec.replace(stem=stem, stages=stages).to_json()
 
 
-def _first_of_each_layer_plan(names):
-    plans = {}
-    for name in names:
-        plans.setdefault(_layer_plan(kr.get_spec(name)), name)
-    return list(plans.values())
-
-
-RELOADED = _first_of_each_layer_plan(MODELS)
+RELOADED = _first_of_each(MODELS, lambda name: _layer_plan(kr.get_spec(name)))
 
 
 def test_reloaded_models_cover_every_layer_plan_once():
