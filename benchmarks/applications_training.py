@@ -17,6 +17,7 @@ the "auto" contender is compiled with the `he2015` recipe's
 
 import gc
 
+from benchmarks import models
 from benchmarks.common import alternating_training_rates
 from benchmarks.common import hardware
 from benchmarks.common import peer_training_args
@@ -29,19 +30,14 @@ from benchmarks.common import write_result
 PEERS = {"ResNet50": "ResNet50", "DenseNet121": "DenseNet121"}
 
 
-def _build(name, shape, classes, peer):
-    import keras
-
-    import keras_residual as kr
-
-    if peer:
-        return getattr(keras.applications, PEERS[name])(
-            weights=None, input_shape=shape, classes=classes
-        )
-    return kr.build(name, input_shape=shape, classes=classes)
+def _build(name, shape, classes, peer, smoke=False):
+    builder = models.keras_applications if peer else models.ours
+    return builder(
+        PEERS[name] if peer else name, smoke, input_shape=shape, classes=classes
+    )
 
 
-def _compiled(name, case, contender):
+def _compiled(name, case, contender, smoke=False):
     import keras
 
     import keras_residual as kr
@@ -52,7 +48,11 @@ def _compiled(name, case, contender):
     keras.config.set_dtype_policy(policy)
     try:
         model = _build(
-            name, shape, case["classes"], peer=contender == "keras.applications float32"
+            name,
+            shape,
+            case["classes"],
+            peer=contender == "keras.applications float32",
+            smoke=smoke,
         )
     finally:
         keras.config.set_dtype_policy("float32")
@@ -67,13 +67,13 @@ def _compiled(name, case, contender):
     return model, policy
 
 
-def measure_build(name, case, runs):
+def measure_build(name, case, runs, smoke=False):
     import keras
 
     shape = (case["size"], case["size"], 3)
     times = {"keras.applications": [], "ours": []}
     for label in times:  # warm-up
-        _build(name, shape, case["classes"], label == "keras.applications")
+        _build(name, shape, case["classes"], label == "keras.applications", smoke)
     for _ in range(runs):
         for label in times:
             keras.backend.clear_session()
@@ -81,18 +81,22 @@ def measure_build(name, case, runs):
             times[label].append(
                 timed(
                     lambda label=label: _build(
-                        name, shape, case["classes"], label == "keras.applications"
+                        name,
+                        shape,
+                        case["classes"],
+                        label == "keras.applications",
+                        smoke,
                     )
                 )
             )
     return {label: summarize(samples) for label, samples in times.items()}
 
 
-def measure_training(name, case, rounds, steps):
+def measure_training(name, case, rounds, steps, smoke=False):
     data = synthetic_dataset(dict(case, channels=3))
     contenders, policies = {}, {}
     for label in ("keras.applications float32", "ours float32", "ours auto"):
-        contenders[label], policies[label] = _compiled(name, case, label)
+        contenders[label], policies[label] = _compiled(name, case, label, smoke)
     rates = alternating_training_rates(contenders, data, case["batch"], rounds, steps)
     return rates, policies
 
@@ -105,8 +109,10 @@ def main(argv=None):
     result = {"hardware": hardware(), "settings": vars(args), "models": {}}
     for name in args.models.split(","):
         case = {"size": args.size, "batch": args.batch, "classes": 1000}
-        build = measure_build(name, case, args.build_runs)
-        train, policies = measure_training(name, case, args.rounds, args.steps)
+        build = measure_build(name, case, args.build_runs, args.smoke)
+        train, policies = measure_training(
+            name, case, args.rounds, args.steps, args.smoke
+        )
         peer = train["keras.applications float32"]["median"]
         figures = {
             "case": case,

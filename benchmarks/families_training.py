@@ -25,6 +25,7 @@ rounds), in float32 and, for ours, with `precision="auto"`.
 
 import gc
 
+from benchmarks import models
 from benchmarks.common import alternating_training_rates
 from benchmarks.common import hardware
 from benchmarks.common import peer_training_args
@@ -49,13 +50,12 @@ def keras_hub_version():
     return keras_hub.__version__
 
 
-def build_peer(name, size, classes):
-    """The peer of `name`, or None where it is not installed."""
-    import keras
-
+def build_peer(name, size, classes, smoke=False):
+    """The peer of `name`, or None where it is not installed; one block
+    per stage when `smoke`."""
     if name == "ResNeXt50_32x4d":
-        return keras.applications.ResNet50(
-            weights=None, input_shape=(size, size, 3), classes=classes
+        return models.keras_applications(
+            "ResNet50", smoke, input_shape=(size, size, 3), classes=classes
         )
     if keras_hub_version() is None:
         return None
@@ -64,7 +64,7 @@ def build_peer(name, size, classes):
     backbone = keras_hub.models.ViTBackbone(
         image_shape=(size, size, 3),
         patch_size=16,
-        num_layers=12,
+        num_layers=models.SMOKE_BLOCKS if smoke else 12,
         num_heads=6,
         hidden_dim=384,
         mlp_dim=1536,
@@ -75,29 +75,27 @@ def build_peer(name, size, classes):
     )
 
 
-def build_ours(name, size, classes):
-    import keras_residual as kr
-
-    return kr.build(name, input_shape=(size, size, 3), classes=classes)
+def build_ours(name, size, classes, smoke=False):
+    return models.ours(name, smoke, input_shape=(size, size, 3), classes=classes)
 
 
-def measure_build(name, size, classes, runs):
+def measure_build(name, size, classes, runs, smoke=False):
     import keras
 
     builders = {"ours": build_ours, "peer": build_peer}
     times = {label: [] for label in builders}
     for builder in builders.values():  # warm-up
-        if builder(name, size, classes) is None:
+        if builder(name, size, classes, smoke) is None:
             return None
     for _ in range(runs):
         for label, builder in builders.items():
             keras.backend.clear_session()
             gc.collect()
-            times[label].append(timed(lambda b=builder: b(name, size, classes)))
+            times[label].append(timed(lambda b=builder: b(name, size, classes, smoke)))
     return {label: summarize(samples) for label, samples in times.items()}
 
 
-def compiled(name, size, classes, contender):
+def compiled(name, size, classes, contender, smoke=False):
     import keras
 
     from keras_residual.training.precision import resolve_precision
@@ -106,7 +104,7 @@ def compiled(name, size, classes, contender):
     keras.config.set_dtype_policy(policy)
     try:
         builder = build_peer if contender == "peer float32" else build_ours
-        model = builder(name, size, classes)
+        model = builder(name, size, classes, smoke)
     finally:
         keras.config.set_dtype_policy("float32")
     if model is None:
@@ -129,10 +127,10 @@ def main(argv=None):
     classes = 1000
     for name in args.models.split(","):
         case = {"size": args.size, "batch": args.batch, "classes": classes}
-        build = measure_build(name, args.size, classes, args.build_runs)
+        build = measure_build(name, args.size, classes, args.build_runs, args.smoke)
         contenders, policies = {}, {}
         for label in ("peer float32", "ours float32", "ours auto"):
-            model, policy = compiled(name, args.size, classes, label)
+            model, policy = compiled(name, args.size, classes, label, args.smoke)
             if model is not None:
                 contenders[label], policies[label] = model, policy
         data = synthetic_dataset(dict(case, channels=3))

@@ -20,6 +20,7 @@ import argparse
 import functools
 import time
 
+from benchmarks import models
 from benchmarks.common import hardware
 from benchmarks.common import imagenet_arrays
 from benchmarks.common import ratio
@@ -29,17 +30,14 @@ from benchmarks.common import write_result
 CONTENDERS = ("keras.applications", "ours", "ours, Keras' build path")
 
 
-def build(label, size):
-    """A compiled ResNet50 of `label` (one of CONTENDERS)."""
+def build(label, size, smoke=False):
+    """A compiled ResNet50 of `label` (one of CONTENDERS), one block per
+    stage when `smoke`."""
     import keras
 
-    import keras_residual as kr
-
-    shape = (size, size, 3)
-    if label == "keras.applications":
-        model = keras.applications.ResNet50(weights=None, input_shape=shape)
-    else:
-        model = kr.ResNet50(weights=None, input_shape=shape)
+    peer = label == "keras.applications"
+    builder = models.keras_applications if peer else models.ours
+    model = builder("ResNet50", smoke, input_shape=(size, size, 3))
     if label == "ours, Keras' build path":
         model._maybe_symbolic_build = functools.partial(
             keras.Model._maybe_symbolic_build, model
@@ -53,12 +51,12 @@ def build(label, size):
     return model
 
 
-def one_run(label, images, labels, batch):
+def one_run(label, images, labels, batch, smoke=False):
     """(first epoch seconds, second epoch seconds) of a fresh model."""
     import keras
 
     keras.backend.clear_session()
-    model = build(label, images.shape[1])
+    model = build(label, images.shape[1], smoke)
     seconds = []
     for _ in range(2):
         start = time.perf_counter()
@@ -83,7 +81,7 @@ def main(argv=None):
     runs = {label: [] for label in CONTENDERS}
     for _ in range(args.runs):
         for label in CONTENDERS:
-            runs[label].append(one_run(label, images, labels, args.batch))
+            runs[label].append(one_run(label, images, labels, args.batch, args.smoke))
     figures = {
         label: {
             "first_epoch_seconds": summarize([first for first, _ in samples]),

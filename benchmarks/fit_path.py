@@ -24,6 +24,7 @@ import statistics
 import tempfile
 import time
 
+from benchmarks import models
 from benchmarks.common import hardware
 from benchmarks.common import imagenet_arrays
 from benchmarks.common import ratio
@@ -43,18 +44,13 @@ PATH_LABELS = {
 }
 
 
-def build(label, size):
+def build(label, size, smoke=False):
     """Ours or keras.applications' ResNet50, compiled as the issue
-    measured."""
+    measured (one block per stage when `smoke`)."""
     import keras
 
-    import keras_residual as kr
-
-    shape = (size, size, 3)
-    if label == "ours":
-        model = kr.ResNet50(weights=None, input_shape=shape)
-    else:
-        model = keras.applications.ResNet50(weights=None, input_shape=shape)
+    builder = models.ours if label == "ours" else models.keras_applications
+    model = builder("ResNet50", smoke, input_shape=(size, size, 3))
     model.compile(
         optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
         loss="sparse_categorical_crossentropy",
@@ -91,7 +87,7 @@ def rate(model, path, images, labels, batch):
     return len(images) / (time.perf_counter() - start)
 
 
-def train_rates(images, labels, batch, rounds):
+def train_rates(images, labels, batch, rounds, smoke=False):
     """Images per second of each warmed-up epoch of `kr.train` on the
     images: the epochs after the first, as the run measures them (its
     `train_seconds`, the training phase without validation)."""
@@ -111,6 +107,7 @@ def train_rates(images, labels, batch, rounds):
             jit_compile=False,
             export=False,
             verbose=0,
+            model_overrides={"depths": (models.SMOKE_BLOCKS,) * 4} if smoke else None,
         )
     return [row["images_per_second"] for row in result.history[1:]]
 
@@ -126,20 +123,20 @@ def main(argv=None):
     if args.smoke:
         args.size, args.batch, args.images, args.rounds = 32, 4, 8, 1
     images, labels = imagenet_arrays(args.images, args.size)
-    models = {label: build(label, args.size) for label in ("ours", "peer")}
+    built = {label: build(label, args.size, args.smoke) for label in ("ours", "peer")}
     first = images[: args.batch], labels[: args.batch]
-    for model in models.values():  # trace both paths before timing
+    for model in built.values():  # trace both paths before timing
         for path in PATHS:
             rate(model, path, *first, args.batch)
-    samples = {(label, path): [] for label in models for path in PATHS}
+    samples = {(label, path): [] for label in built for path in PATHS}
     for _ in range(args.rounds):
-        for label, model in models.items():
+        for label, model in built.items():
             for path in PATHS:
                 samples[(label, path)].append(
                     rate(model, path, images, labels, args.batch)
                 )
-    del models  # free the two ResNet50s before the run builds its own
-    train_runs = train_rates(images, labels, args.batch, args.rounds)
+    del built  # free the two ResNet50s before the run builds its own
+    train_runs = train_rates(images, labels, args.batch, args.rounds, args.smoke)
     medians = {key: statistics.median(values) for key, values in samples.items()}
     figures = {
         path: {
