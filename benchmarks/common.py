@@ -10,6 +10,12 @@ import sys
 import tempfile
 import time
 
+from keras_residual.utils.kernel_library import prefer_onednn
+
+# Every benchmark runs the kernels a user's `import keras_residual` picks,
+# whichever of Keras or the package its script imports first.
+prefer_onednn()
+
 RESULTS_ENV = "BENCHMARK_RESULTS_DIR"
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -33,7 +39,10 @@ def hardware():
     if info["backend"] == "tensorflow":
         import tensorflow as tf
 
+        from keras_residual.utils.kernel_library import onednn_enabled
+
         info["tensorflow"] = tf.__version__
+        info["onednn"] = onednn_enabled()
     if info["backend"] == "jax":
         import jax
 
@@ -101,11 +110,12 @@ def current_rss_mb():
     raise RuntimeError("VmRSS not found in /proc/self/status")
 
 
-def child_json(module, *arguments):
+def child_json(module, *arguments, environ=None):
     """Runs `python -m module *arguments` in a fresh process (so that its
-    memory and graphs start clean) and returns the JSON object it printed on
-    its last line of output."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    memory and graphs start clean), with `environ` added to this process's
+    environment, and returns the JSON object it printed on its last line of
+    output."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(environ or {}))
     output = subprocess.run(
         [sys.executable, "-m", module, *arguments],
         capture_output=True,

@@ -61,6 +61,7 @@ SUITE = (
         "applications", "benchmarks.applications_training", ("applications_training",)
     ),
     Benchmark("precision", "benchmarks.precision_xla", ("precision_xla",)),
+    Benchmark("kernel_library", "benchmarks.kernel_library", ("kernel_library",)),
     Benchmark("input_pipeline", "benchmarks.input_pipeline", ("input_pipeline",)),
     Benchmark("zoo_build", "benchmarks.zoo_build", ("zoo_build",)),
     Benchmark("cpu_training", "benchmarks.cpu_training", ("cpu_training",)),

@@ -4,6 +4,7 @@ the cache, the override, and the real probe on this machine."""
 import json
 import os
 
+import keras
 import pytest
 
 import keras_residual as kr
@@ -13,6 +14,7 @@ from keras_residual.training.precision_probe import ProbeResult
 from keras_residual.training.precision_probe import cache_path
 from keras_residual.training.precision_probe import probe_shapes
 from keras_residual.training.precision_probe import run_probe
+from keras_residual.utils.kernel_library import SWITCH
 
 CPU = Hardware("cpu", cpu_flags=frozenset({"avx512_bf16"}), device_name="Test CPU")
 
@@ -115,3 +117,5 @@ def test_env_command_prints_hardware_probe_and_choice(capsys):
     assert "precision='auto' chooses:" in out
     assert "[(32, 16), (16, 32), (8, 64)]" in out
     assert "bfloat16 speed" in out and "ms/step" in out
+    if keras.backend.backend() == "tensorflow" and os.environ.get(SWITCH) == "1":
+        assert f"TensorFlow CPU kernels: oneDNN; {SWITCH}=1" in out

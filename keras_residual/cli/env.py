@@ -1,5 +1,6 @@
-"""`keras-residual env`: the detected hardware, the cached precision probe
-figures and what `precision="auto"` chooses here."""
+"""`keras-residual env`: the detected hardware, TensorFlow's CPU kernels,
+the cached precision probe figures and what `precision="auto"` chooses
+here."""
 
 import os
 
@@ -29,6 +30,8 @@ def _env(args):
     if hardware.gpu_compute_capability:
         print(f"compute capability: {tuple(hardware.gpu_compute_capability)}")
     print(f"CPU cores: {os.cpu_count()}")
+    if keras.backend.backend() == "tensorflow":
+        print(f"TensorFlow CPU kernels: {_kernels()}")
     flags = sorted(hardware.cpu_flags & set(CPU_BF16_FLAGS)) or ["none"]
     print(f"CPU bfloat16 flags: {', '.join(flags)}")
     if os.environ.get(PRECISION_ENV):
@@ -43,6 +46,15 @@ def _env(args):
             f"bfloat16 {entry['bfloat16_seconds'] * 1000:.1f} ms/step, "
             f"bfloat16 speed {entry['speedup']:.2f}x -> {entry['choice']}"
         )
+
+
+def _kernels():
+    """Which CPU kernels the loaded TensorFlow runs, and why."""
+    from keras_residual.utils.kernel_library import SWITCH
+    from keras_residual.utils.kernel_library import onednn_enabled
+
+    library = "oneDNN" if onednn_enabled() else "Eigen (TensorFlow's own)"
+    return f"{library}; {SWITCH}={os.environ.get(SWITCH, 'unset')}"
 
 
 def add_env_parser(commands):
