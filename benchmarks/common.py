@@ -10,12 +10,6 @@ import sys
 import tempfile
 import time
 
-from keras_residual.utils.kernel_library import prefer_onednn
-
-# Every benchmark runs the kernels a user's `import keras_residual` picks,
-# whichever of Keras or the package its script imports first.
-prefer_onednn()
-
 RESULTS_ENV = "BENCHMARK_RESULTS_DIR"
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 

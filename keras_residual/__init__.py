@@ -13,15 +13,11 @@ import functools
 import os
 import sys
 
-from keras_residual.utils.kernel_library import prefer_onednn
-
-prefer_onednn()  # before anything loads TensorFlow (see utils/kernel_library.py)
-
-from keras_residual.utils.deprecation import alias_moved_modules  # noqa: E402
-from keras_residual.utils.deprecation import moved_attribute  # noqa: E402
-from keras_residual.utils.lazy_exports import import_exports  # noqa: E402
-from keras_residual.utils.lazy_exports import lazy_exports  # noqa: E402
-from keras_residual.version import __version__  # noqa: E402
+from keras_residual.utils.deprecation import alias_moved_modules
+from keras_residual.utils.deprecation import moved_attribute
+from keras_residual.utils.lazy_exports import import_exports
+from keras_residual.utils.lazy_exports import lazy_exports
+from keras_residual.version import __version__
 
 # Every public name, by the module that defines it (`search` is the
 # subpackage, callable as `search(dataset, out, ...)`).

@@ -44,12 +44,6 @@ os.environ.setdefault(
     "KERAS_RESIDUAL_CACHE_DIR", tempfile.mkdtemp(prefix="keras-residual-cache-")
 )
 
-# The package picks TensorFlow's CPU kernels before TensorFlow loads
-# (keras_residual/utils/kernel_library.py), as a user's `import` does.
-import keras_residual  # noqa: E402, F401
-
-# isort: split
-
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
