@@ -117,5 +117,9 @@ def test_env_command_prints_hardware_probe_and_choice(capsys):
     assert "precision='auto' chooses:" in out
     assert "[(32, 16), (16, 32), (8, 64)]" in out
     assert "bfloat16 speed" in out and "ms/step" in out
-    if keras.backend.backend() == "tensorflow" and os.environ.get(SWITCH) == "1":
-        assert f"TensorFlow CPU kernels: oneDNN; {SWITCH}=1" in out
+    if keras.backend.backend() == "tensorflow":
+        assert "TensorFlow CPU kernels: " in out
+        named = {"0": "Eigen (TensorFlow's own)", "1": "oneDNN"}
+        switch = os.environ.get(SWITCH)
+        if switch in named:  # set by the user: TensorFlow follows it
+            assert f"TensorFlow CPU kernels: {named[switch]}; {SWITCH}={switch}" in out

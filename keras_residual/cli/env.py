@@ -49,7 +49,7 @@ def _env(args):
 
 
 def _kernels():
-    """Which CPU kernels the loaded TensorFlow runs, and why."""
+    """Which CPU kernels the loaded TensorFlow runs, and its switch."""
     from keras_residual.utils.kernel_library import SWITCH
     from keras_residual.utils.kernel_library import onednn_enabled
 
