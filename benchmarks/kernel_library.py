@@ -22,6 +22,7 @@ import json
 import statistics
 import time
 
+from benchmarks import models
 from benchmarks.common import child_json
 from benchmarks.common import hardware
 from benchmarks.common import ratio
@@ -31,28 +32,25 @@ CASES = {
     "ResNet20": {"size": 32, "batch": 128, "classes": 10},
     "ResNet50": {"size": 96, "batch": 16, "classes": 1000},
 }
-SMOKE_CASES = {"ResNet20": {"size": 32, "batch": 4, "classes": 10, "depths": 1}}
-SWITCH = {"eigen": "0", "onednn": "1"}
+SMOKE_CASES = {"ResNet20": {"size": 32, "batch": 4, "classes": 10}}
+SWITCH_VALUES = {"eigen": "0", "onednn": "1"}
 
 
-def child(cases, steps, warmup):
-    """Median training-step seconds of each case, in this process."""
+def child(cases, steps, warmup, smoke=False):
+    """Median training-step seconds of each case, in this process (one
+    block per stage when `smoke`)."""
     import keras
     import numpy as np
 
-    import keras_residual as kr
     from keras_residual.utils.kernel_library import onednn_enabled
 
     seconds = {}
     for name, case in cases.items():
-        overrides = {}
-        if "depths" in case:
-            overrides["depths"] = (case["depths"],) * len(kr.get_spec(name).depths)
-        model = kr.build(
+        model = models.ours(
             name,
+            smoke,
             input_shape=(case["size"], case["size"], 3),
             classes=case["classes"],
-            **overrides,
         )
         model.compile(
             optimizer=keras.optimizers.SGD(0.01, momentum=0.9),
@@ -86,13 +84,13 @@ def main(argv=None):
     if args.smoke:
         args.runs, args.steps, args.warmup = 1, 1, 1
     if args.child:
-        print(json.dumps(child(cases, args.steps, args.warmup)))
+        print(json.dumps(child(cases, args.steps, args.warmup, args.smoke)))
         return None
     options = ["--steps", str(args.steps), "--warmup", str(args.warmup)]
     options += ["--smoke"] if args.smoke else []
-    runs = {label: [] for label in SWITCH}
+    runs = {label: [] for label in SWITCH_VALUES}
     for _ in range(args.runs):
-        for label, value in SWITCH.items():
+        for label, value in SWITCH_VALUES.items():
             reply = child_json(
                 "benchmarks.kernel_library",
                 "--child",
