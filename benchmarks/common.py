@@ -120,18 +120,24 @@ def child_json(module, *arguments, environ=None):
     return json.loads(output.strip().splitlines()[-1])
 
 
-def synthetic_dataset(case):
-    """One fixed batch of `case` (`batch`, `size`, `channels`, `classes`),
-    repeated: the model alone is timed."""
+def synthetic_batch(case):
+    """One fixed batch `(images, labels)` of `case` (`batch`, `size`,
+    `channels`, `classes`), as NumPy arrays."""
     import numpy as np
-    import tensorflow as tf
 
     rng = np.random.default_rng(0)
     x = rng.uniform(
         -1, 1, (case["batch"], case["size"], case["size"], case["channels"])
     ).astype("float32")
     y = rng.integers(0, case["classes"], case["batch"]).astype("int32")
-    return tf.data.Dataset.from_tensors((x, y)).repeat()
+    return x, y
+
+
+def synthetic_dataset(case):
+    """`synthetic_batch(case)`, repeated: the model alone is timed."""
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensors(synthetic_batch(case)).repeat()
 
 
 def imagenet_arrays(count, size, seed=0):

@@ -18,21 +18,25 @@ default).
 """
 
 import argparse
+import functools
 import json
 import statistics
-import time
 
 from benchmarks import models
 from benchmarks.common import child_json
 from benchmarks.common import hardware
 from benchmarks.common import ratio
+from benchmarks.common import synthetic_batch
+from benchmarks.common import timed
 from benchmarks.common import write_result
+from keras_residual.utils.kernel_library import SWITCH
+from keras_residual.utils.kernel_library import onednn_enabled
 
 CASES = {
-    "ResNet20": {"size": 32, "batch": 128, "classes": 10},
-    "ResNet50": {"size": 96, "batch": 16, "classes": 1000},
+    "ResNet20": {"size": 32, "batch": 128, "classes": 10, "channels": 3},
+    "ResNet50": {"size": 96, "batch": 16, "classes": 1000, "channels": 3},
 }
-SMOKE_CASES = {"ResNet20": {"size": 32, "batch": 4, "classes": 10}}
+SMOKE_CASES = {"ResNet20": {"size": 32, "batch": 4, "classes": 10, "channels": 3}}
 SWITCH_VALUES = {"eigen": "0", "onednn": "1"}
 
 
@@ -40,16 +44,13 @@ def child(cases, steps, warmup, smoke=False):
     """Median training-step seconds of each case, in this process (one
     block per stage when `smoke`)."""
     import keras
-    import numpy as np
-
-    from keras_residual.utils.kernel_library import onednn_enabled
 
     seconds = {}
     for name, case in cases.items():
         model = models.ours(
             name,
             smoke,
-            input_shape=(case["size"], case["size"], 3),
+            input_shape=(case["size"], case["size"], case["channels"]),
             classes=case["classes"],
         )
         model.compile(
@@ -57,17 +58,10 @@ def child(cases, steps, warmup, smoke=False):
             loss="sparse_categorical_crossentropy",
             jit_compile=False,
         )
-        rng = np.random.default_rng(0)
-        shape = (case["batch"], case["size"], case["size"], 3)
-        images = rng.uniform(-1, 1, shape).astype("float32")
-        labels = rng.integers(0, case["classes"], case["batch"])
-        times = []
-        for step in range(warmup + steps):
-            start = time.perf_counter()
-            model.train_on_batch(images, labels)
-            if step >= warmup:
-                times.append(time.perf_counter() - start)
-        seconds[name] = statistics.median(times)
+        batch = synthetic_batch(case)
+        step = functools.partial(model.train_on_batch, *batch)
+        times = [timed(step) for _ in range(warmup + steps)]
+        seconds[name] = statistics.median(times[warmup:])
         keras.backend.clear_session()
     return {"onednn": onednn_enabled(), "seconds": seconds}
 
@@ -96,7 +90,7 @@ def main(argv=None):
                 "--child",
                 label,
                 *options,
-                environ={"TF_ENABLE_ONEDNN_OPTS": value},
+                environ={SWITCH: value},
             )
             if reply["onednn"] is not (label == "onednn"):
                 raise SystemExit(f"the {label} child ran oneDNN={reply['onednn']}")

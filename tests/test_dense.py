@@ -7,6 +7,7 @@ import pytest
 
 import keras_residual as kr
 from keras_residual.models.densenet import densenet_spec
+from keras_residual.utils.kernel_library import onednn_enabled
 from tests.conftest import random_images
 
 
@@ -97,11 +98,7 @@ def _gradients(model, x, y):
 
 def _tensorflow_without_onednn():
     """TensorFlow running its own (Eigen) CPU kernels, as on an AMD EPYC."""
-    if keras.backend.backend() != "tensorflow":
-        return False
-    from tensorflow.python.util import _pywrap_util_port
-
-    return not _pywrap_util_port.IsMklEnabled()
+    return keras.backend.backend() == "tensorflow" and onednn_enabled() is False
 
 
 # A known bug, open: with TensorFlow's Eigen kernels the fused BatchNorm
