@@ -43,17 +43,18 @@ def _median_rate(step, batch, steps, rounds, synchronize):
     }
 
 
-def keras_figures(precision, size, batch, steps, rounds):
-    """Training and inference images/s of our ResNet50 on Keras/JAX."""
+def keras_figures(precision, size, batch, steps, rounds, smoke=False):
+    """Training and inference images/s of our ResNet50 on Keras/JAX (one
+    block per stage when `smoke`: see `benchmarks/models.py`)."""
     import jax
     import keras
     import numpy as np
 
-    import keras_residual as kr
+    from benchmarks.models import ours
 
     keras.config.set_dtype_policy(PRECISIONS[precision])
     try:
-        model = kr.ResNet50(input_shape=(size, size, 3), classes=1000)
+        model = ours("ResNet50", smoke, input_shape=(size, size, 3), classes=1000)
     finally:
         keras.config.set_dtype_policy("float32")
     model.compile(
@@ -199,7 +200,7 @@ def main(argv=None):
     for precision in args.precisions.split(","):
         figures = {
             "keras_residual (JAX)": keras_figures(
-                precision, args.size, args.batch, args.steps, args.rounds
+                precision, args.size, args.batch, args.steps, args.rounds, args.smoke
             )
         }
         if info.get("torch"):
